@@ -1,0 +1,241 @@
+//! The application: shared state, the router every capability contributes to, start-up
+//! (store, master key, bootstrap administrator), background work, and `run`, which `main`
+//! and the tests both call.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::middleware;
+use axum::routing::any;
+use axum::Router;
+use gatehouse_shared::auth::Role;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditCtx, NewEvent};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::http::{csrf, ops, spa};
+use crate::secrets::{random_token, MasterKey};
+use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
+use crate::{audit, auth, directory, jobs};
+
+/// Runtime settings derived from [`Config`] once the listening address is known.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub public_url: String,
+    /// `scheme://host[:port]` of `public_url`, for the CSRF origin check.
+    pub public_origin: String,
+    pub cookie_secure: bool,
+    pub session_idle_ms: i64,
+    pub session_absolute_ms: i64,
+    pub mfa_fresh_ms: i64,
+    pub login_account_limit: i64,
+    pub login_account_window_ms: i64,
+    pub login_ip_limit: i64,
+    pub login_ip_window_ms: i64,
+    pub trust_forwarded_for: bool,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config, bound: SocketAddr) -> Self {
+        let public_url = config.public_url_for(bound);
+        let public_origin = match public_url.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+            }
+            None => public_url.clone(),
+        };
+        Self {
+            cookie_secure: config.cookie_secure_for(&public_url),
+            public_url,
+            public_origin,
+            session_idle_ms: config.session_idle_timeout_secs * 1000,
+            session_absolute_ms: config.session_absolute_timeout_secs * 1000,
+            mfa_fresh_ms: config.mfa_fresh_secs * 1000,
+            login_account_limit: config.login_account_limit,
+            login_account_window_ms: config.login_account_window_secs * 1000,
+            login_ip_limit: config.login_ip_limit,
+            login_ip_window_ms: config.login_ip_window_secs * 1000,
+            trust_forwarded_for: config.trust_forwarded_for,
+        }
+    }
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub master: MasterKey,
+    pub settings: Arc<Settings>,
+    pub metrics: PrometheusHandle,
+    pub static_dir: Arc<std::path::PathBuf>,
+}
+
+/// The master key: given by the operator, or the key file (created on first start).
+pub fn master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    Ok(match &config.master_key {
+        Some(hex) => MasterKey::from_hex(hex)?,
+        None => MasterKey::load_or_create(&config.master_key_file())?,
+    })
+}
+
+/// Opens the store, creates the bootstrap administrator on an empty directory, and (with
+/// `demo`) seeds the example directory.
+pub async fn build(
+    config: &Config,
+    bound: SocketAddr,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let master = master_key(config)?;
+    let store = store::connect(&config.database_url(), &master).await?;
+    let state = AppState {
+        store,
+        clock,
+        master,
+        settings: Arc::new(Settings::from_config(config, bound)),
+        metrics: ops::prometheus(),
+        static_dir: Arc::new(config.static_dir.clone()),
+    };
+    bootstrap(&state, config.bootstrap_password.clone()).await?;
+    if config.demo {
+        crate::demo::seed(&state).await?;
+    }
+    Ok(state)
+}
+
+/// The bootstrap administrator, so Gatehouse can be configured before any IdP exists.
+/// Its password is taken from the configuration, or generated and printed once.
+async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result<()> {
+    let generated = password.is_none();
+    let password = Zeroizing::new(password.unwrap_or_else(|| random_token(18)));
+    if gatehouse_shared::validate::Password::parse(&password).is_err() {
+        anyhow::bail!("GATEHOUSE_BOOTSTRAP_PASSWORD must have at least 12 characters");
+    }
+    let now = state.clock.now_ms();
+    let hash = auth::password::hash(password.clone()).await?;
+    let user = NewUserRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: "admin".into(),
+        email: "admin@localhost.localdomain".into(),
+        display_name: "Bootstrap administrator".into(),
+        source: "local".into(),
+        password_hash: Some(hash),
+        created_at: now,
+    };
+    let group = NewGroupRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name: "gatehouse-admins".into(),
+        description: "Gatehouse administrators".into(),
+        roles: Role::Administrator.as_str().into(),
+        created_at: now,
+    };
+    let event = NewEvent::new(now, &AuditCtx::system(), "directory.bootstrap", "user", Some(user.id.clone()))
+        .details(serde_json::json!({ "username": "admin", "group": "gatehouse-admins", "password_generated": generated }));
+    if state.store.bootstrap_admin(user, group, event).await? {
+        if generated {
+            println!(
+                "Bootstrap administrator created.\n  username: admin\n  password: {}\nThis password is shown once. Sign in, enrol TOTP, and change it.",
+                password.as_str()
+            );
+        } else {
+            println!("Bootstrap administrator created: username admin, password from GATEHOUSE_BOOTSTRAP_PASSWORD.");
+        }
+    }
+    Ok(())
+}
+
+/// Every route of every capability, with the edge's layers.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(auth::routes::routes())
+        .merge(directory::routes::routes())
+        .merge(audit::routes::routes())
+        .route_layer(middleware::from_fn(ops::track))
+        .route("/api", any(spa::api_not_found))
+        .route("/api/{*rest}", any(spa::api_not_found))
+        .route("/auth/{*rest}", any(spa::api_not_found))
+        .route("/sts/{*rest}", any(spa::api_not_found))
+        .method_not_allowed_fallback(spa::method_not_allowed)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(DefaultBodyLimit::max(1 << 20))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::origin_guard,
+        ));
+
+    let spa_routes = if state.static_dir.join("index.html").exists() {
+        spa::service(&state.static_dir)
+    } else {
+        Router::new().fallback(spa::not_built)
+    };
+
+    Router::new()
+        .merge(api)
+        .merge(ops::routes())
+        .merge(spa_routes)
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                // The path only: query strings may carry capability tokens.
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            }),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, with the background jobs running alongside.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let jobs = tokio::spawn(jobs::run_forever(state.clone(), Duration::from_secs(5)));
+    println!("Gatehouse listening on http://{addr}");
+    tracing::info!(%addr, engine = state.store.engine(), public_url = %state.settings.public_url, "listening");
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    jobs.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Builds the app from `config` on the system clock and serves it on `listener`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bound = listener.local_addr()?;
+    let state = build(&config, bound, Arc::new(SystemClock)).await?;
+    serve(state, listener, shutdown).await
+}

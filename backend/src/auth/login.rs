@@ -1,0 +1,390 @@
+//! The sign-in, TOTP and step-up rules, apart from HTTP so tests reach them directly.
+//!
+//! Throttling counts failures in fixed windows stored in the database (so the limit holds
+//! across instances): per account and per source address. A success clears the account's
+//! counter. A refusal for throttling is itself audited.
+
+use gatehouse_shared::audit::Outcome;
+use gatehouse_shared::validate::{TotpCodeInput, Username};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::sessions::{hash_token, roles_of, CurrentSession};
+use super::{password, totp, AuthError};
+use crate::app::AppState;
+use crate::audit::{AuditCtx, NewEvent};
+use crate::clock::Millis;
+use crate::http::extract::ClientMeta;
+use crate::secrets::random_token;
+use crate::store::{SessionRecord, UserRecord};
+
+/// The purpose a user's TOTP seed is sealed for.
+pub fn totp_purpose(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+pub struct NewSession {
+    /// The cookie value; shown to the browser once, stored only as its hash.
+    pub token: String,
+    pub session: CurrentSession,
+}
+
+fn ctx_for(name: &str, user: Option<&UserRecord>, client: &ClientMeta) -> AuditCtx {
+    AuditCtx {
+        actor_id: user.map(|u| u.id.clone()),
+        actor_name: name.to_string(),
+        source_ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    }
+}
+
+async fn throttled(
+    state: &AppState,
+    key: &str,
+    limit: i64,
+    window_ms: i64,
+    now: Millis,
+) -> Result<Option<i64>, AuthError> {
+    Ok(match state.store.rate_get(key).await? {
+        Some((count, start)) if count >= limit && now - start < window_ms => {
+            Some((start + window_ms - now + 999) / 1000)
+        }
+        _ => None,
+    })
+}
+
+/// Checks username, password and (if enrolled) TOTP; on success creates a new session,
+/// replacing `previous` (the session the browser presented, if any).
+pub async fn sign_in(
+    state: &AppState,
+    client: &ClientMeta,
+    username_raw: &str,
+    password_raw: Zeroizing<String>,
+    totp_raw: Option<&str>,
+    previous: Option<String>,
+) -> Result<NewSession, AuthError> {
+    let s = &state.settings;
+    let now = state.clock.now_ms();
+    let name_for_audit: String = username_raw
+        .trim()
+        .chars()
+        .take(64)
+        .collect::<String>()
+        .to_lowercase();
+    let account_key_owned = format!("login:user:{name_for_audit}");
+    let ip_key_owned = format!("login:ip:{}", client.ip.as_deref().unwrap_or("unknown"));
+    let (account_key, ip_key) = (account_key_owned.as_str(), ip_key_owned.as_str());
+
+    let ctx = ctx_for(&name_for_audit, None, client);
+    let refusal = |reason: &str, user: Option<&UserRecord>| {
+        NewEvent::new(
+            now,
+            &ctx_for(&name_for_audit, user, client),
+            "auth.login",
+            "user",
+            user.map(|u| u.id.clone()),
+        )
+        .failed(Outcome::Failure, reason)
+    };
+
+    for (key, limit, window, scope) in [
+        (
+            account_key,
+            s.login_account_limit,
+            s.login_account_window_ms,
+            "account",
+        ),
+        (ip_key, s.login_ip_limit, s.login_ip_window_ms, "address"),
+    ] {
+        if let Some(retry_after_secs) = throttled(state, key, limit, window, now).await? {
+            state
+                .store
+                .append_event(
+                    NewEvent::new(now, &ctx, "auth.login", "user", None)
+                        .failed(Outcome::Denied, "rate_limited")
+                        .details(json!({ "scope": scope })),
+                )
+                .await?;
+            return Err(AuthError::RateLimited {
+                scope,
+                retry_after_secs,
+            });
+        }
+    }
+
+    let fail = |reason: &'static str, user: Option<UserRecord>, err: AuthError| async move {
+        state
+            .store
+            .rate_hit(account_key, now, s.login_account_window_ms)
+            .await?;
+        state
+            .store
+            .rate_hit(ip_key, now, s.login_ip_window_ms)
+            .await?;
+        state
+            .store
+            .append_event(refusal(reason, user.as_ref()))
+            .await?;
+        Err::<NewSession, AuthError>(err)
+    };
+
+    let user = match Username::parse(username_raw) {
+        Ok(u) => state.store.find_user_by_username(u.as_str()).await?,
+        Err(_) => None,
+    };
+    let Some(user) = user else {
+        // Spend the time a real check would, so absence is not observable.
+        let _ = password::verify(None, password_raw).await;
+        return fail("unknown_user", None, AuthError::InvalidCredentials).await;
+    };
+    if !password::verify(user.password_hash.clone(), password_raw).await {
+        return fail("bad_password", Some(user), AuthError::InvalidCredentials).await;
+    }
+    if user.disabled {
+        state
+            .store
+            .append_event(refusal("account_disabled", Some(&user)))
+            .await?;
+        return Err(AuthError::Disabled);
+    }
+
+    let mut mfa_at = None;
+    if let Some(sealed) = &user.totp_secret_enc {
+        let Some(code_raw) = totp_raw.filter(|c| !c.trim().is_empty()) else {
+            return Err(AuthError::TotpRequired);
+        };
+        let secret = state
+            .master
+            .open(&totp_purpose(&user.id), sealed)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let step = TotpCodeInput::parse(code_raw)
+            .ok()
+            .and_then(|c| totp::matching_step(&secret, c.as_str(), now_secs(now)));
+        let Some(step) = step else {
+            return fail("invalid_totp", Some(user), AuthError::InvalidTotp).await;
+        };
+        if !state.store.use_totp_step(&user.id, step).await? {
+            return fail("totp_replayed", Some(user), AuthError::TotpReplayed).await;
+        }
+        mfa_at = Some(now);
+    }
+
+    state.store.rate_clear(account_key).await?;
+    let token = random_token(32);
+    let session = SessionRecord {
+        id_hash: hash_token(&token),
+        user_id: user.id.clone(),
+        csrf_token: random_token(24),
+        auth_method: if mfa_at.is_some() {
+            "password+totp"
+        } else {
+            "password"
+        }
+        .to_string(),
+        idp_mfa: false,
+        mfa_at,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + s.session_absolute_ms,
+        source_ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    let event = NewEvent::new(
+        now,
+        &ctx_for(&user.username, Some(&user), client),
+        "auth.login",
+        "user",
+        Some(user.id.clone()),
+    )
+    .details(json!({ "method": session.auth_method, "session_rotated": previous.is_some() }));
+    state
+        .store
+        .create_session(session.clone(), previous.as_deref(), event)
+        .await?;
+    let groups = state.store.groups_of_user(&user.id).await?;
+    let roles = roles_of(&groups);
+    Ok(NewSession {
+        token,
+        session: CurrentSession {
+            session,
+            user,
+            groups,
+            roles,
+            client: client.clone(),
+        },
+    })
+}
+
+fn now_secs(now: Millis) -> u64 {
+    u64::try_from(now / 1000).unwrap_or(0)
+}
+
+/// Checks a TOTP code for `user` now and consumes its time step.
+pub async fn check_totp(
+    state: &AppState,
+    user: &UserRecord,
+    code_raw: &str,
+) -> Result<(), AuthError> {
+    let sealed = user
+        .totp_secret_enc
+        .as_ref()
+        .ok_or(AuthError::InvalidTotp)?;
+    let secret = state
+        .master
+        .open(&totp_purpose(&user.id), sealed)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let now = state.clock.now_ms();
+    let code = TotpCodeInput::parse(code_raw).map_err(|_| AuthError::InvalidTotp)?;
+    let step =
+        totp::matching_step(&secret, code.as_str(), now_secs(now)).ok_or(AuthError::InvalidTotp)?;
+    if state.store.use_totp_step(&user.id, step).await? {
+        Ok(())
+    } else {
+        Err(AuthError::TotpReplayed)
+    }
+}
+
+/// Starts (or replaces) TOTP enrolment: a new pending secret, sealed; the old one stays
+/// active until the new one is confirmed.
+pub async fn begin_totp(
+    state: &AppState,
+    who: &CurrentSession,
+    current_code: Option<&str>,
+) -> Result<(String, String, String), AuthError> {
+    let now = state.clock.now_ms();
+    if who.user.totp_secret_enc.is_some() {
+        let code = current_code.ok_or(AuthError::CurrentTotpRequired)?;
+        if let Err(e) = check_totp(state, &who.user, code).await {
+            state
+                .store
+                .append_event(
+                    NewEvent::new(
+                        now,
+                        &who.ctx(),
+                        "auth.totp.enroll",
+                        "user",
+                        Some(who.user.id.clone()),
+                    )
+                    .failed(Outcome::Failure, "invalid_totp"),
+                )
+                .await?;
+            return Err(e);
+        }
+    }
+    let secret = totp::generate_secret();
+    let enrollment = totp::enrollment(&secret, &who.user.username)?;
+    let sealed = state.master.seal(&totp_purpose(&who.user.id), &secret);
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "auth.totp.enroll",
+        "user",
+        Some(who.user.id.clone()),
+    )
+    .details(json!({ "replacing": who.user.totp_secret_enc.is_some() }));
+    state
+        .store
+        .set_totp_pending(&who.user.id, &sealed, event)
+        .await?;
+    Ok(enrollment)
+}
+
+/// Confirms the pending secret with a code from it; the session counts as MFA-fresh.
+pub async fn confirm_totp(
+    state: &AppState,
+    who: &CurrentSession,
+    code_raw: &str,
+) -> Result<(), AuthError> {
+    let now = state.clock.now_ms();
+    let user = state.store.get_user(&who.user.id).await?;
+    let sealed = user.totp_pending_enc.ok_or(AuthError::NoPendingTotp)?;
+    let secret = state
+        .master
+        .open(&totp_purpose(&user.id), &sealed)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let step = TotpCodeInput::parse(code_raw)
+        .ok()
+        .and_then(|c| totp::matching_step(&secret, c.as_str(), now_secs(now)));
+    let Some(step) = step else {
+        state
+            .store
+            .append_event(
+                NewEvent::new(
+                    now,
+                    &who.ctx(),
+                    "auth.totp.confirm",
+                    "user",
+                    Some(user.id.clone()),
+                )
+                .failed(Outcome::Failure, "invalid_totp"),
+            )
+            .await?;
+        return Err(AuthError::InvalidTotp);
+    };
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "auth.totp.confirm",
+        "user",
+        Some(user.id.clone()),
+    );
+    state
+        .store
+        .confirm_totp(&user.id, &sealed, step, event)
+        .await?;
+    let mfa_event = NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+        .details(json!({ "via": "totp_enrolment" }));
+    state
+        .store
+        .set_session_mfa(&who.session.id_hash, now, mfa_event)
+        .await?;
+    Ok(())
+}
+
+/// A fresh MFA check for sensitive actions.
+pub async fn step_up(
+    state: &AppState,
+    who: &CurrentSession,
+    code_raw: &str,
+) -> Result<(), AuthError> {
+    let now = state.clock.now_ms();
+    if let Err(e) = check_totp(state, &who.user, code_raw).await {
+        let reason = if matches!(e, AuthError::TotpReplayed) {
+            "totp_replayed"
+        } else {
+            "invalid_totp"
+        };
+        state
+            .store
+            .append_event(
+                NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+                    .failed(Outcome::Failure, reason),
+            )
+            .await?;
+        return Err(e);
+    }
+    let event = NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+        .details(json!({ "via": "totp" }));
+    state
+        .store
+        .set_session_mfa(&who.session.id_hash, now, event)
+        .await?;
+    Ok(())
+}
+
+/// Ends the session.
+pub async fn sign_out(state: &AppState, who: &CurrentSession) -> Result<(), AuthError> {
+    let now = state.clock.now_ms();
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "auth.logout",
+        "user",
+        Some(who.user.id.clone()),
+    );
+    state
+        .store
+        .delete_session(&who.session.id_hash, Some(event))
+        .await?;
+    Ok(())
+}

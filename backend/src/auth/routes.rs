@@ -1,0 +1,111 @@
+//! `/api/v1/auth/*` and `/api/v1/me*`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use axum_extra::extract::cookie::CookieJar;
+use gatehouse_shared::auth::{LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use zeroize::Zeroizing;
+
+use super::login;
+use super::sessions::{clear_cookie, presented_session, session_cookie, CurrentSession};
+use crate::app::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ClientMeta, Json};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(login_handler))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/step-up", post(step_up))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/me/mfa/totp", post(totp_begin))
+        .route("/api/v1/me/mfa/totp/confirm", post(totp_confirm))
+}
+
+async fn login_handler(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    client: ClientMeta,
+    jar: CookieJar,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<(CookieJar, Json<Me>)> {
+    let previous = presented_session(&headers);
+    let password = Zeroizing::new(req.password);
+    let signed_in = login::sign_in(
+        &state,
+        &client,
+        &req.username,
+        password,
+        req.totp.as_deref(),
+        previous,
+    )
+    .await?;
+    let me = signed_in
+        .session
+        .to_me(state.clock.now_ms(), &state.settings);
+    Ok((
+        jar.add(session_cookie(&state.settings, signed_in.token)),
+        Json(me),
+    ))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    jar: CookieJar,
+) -> ApiResult<(CookieJar, StatusCode)> {
+    login::sign_out(&state, &who).await?;
+    Ok((
+        jar.add(clear_cookie(&state.settings)),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+async fn me(State(state): State<AppState>, who: CurrentSession) -> Json<Me> {
+    Json(who.to_me(state.clock.now_ms(), &state.settings))
+}
+
+async fn totp_begin(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<TotpEnrollRequest>,
+) -> ApiResult<Json<TotpEnrollment>> {
+    let (secret_base32, otpauth_uri, qr_svg) =
+        login::begin_totp(&state, &who, req.current_code.as_deref()).await?;
+    Ok(Json(TotpEnrollment {
+        secret_base32,
+        otpauth_uri,
+        qr_svg,
+    }))
+}
+
+async fn reload(state: &AppState, who: &CurrentSession) -> ApiResult<Me> {
+    let (session, user) =
+        super::sessions::load(state, &who.session.id_hash, state.clock.now_ms()).await?;
+    let fresh = CurrentSession {
+        session,
+        user,
+        ..who.clone()
+    };
+    Ok(fresh.to_me(state.clock.now_ms(), &state.settings))
+}
+
+async fn totp_confirm(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<TotpCode>,
+) -> ApiResult<Json<Me>> {
+    login::confirm_totp(&state, &who, &req.code).await?;
+    Ok(Json(reload(&state, &who).await?))
+}
+
+async fn step_up(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<TotpCode>,
+) -> ApiResult<Json<Me>> {
+    login::step_up(&state, &who, &req.code).await?;
+    Ok(Json(reload(&state, &who).await?))
+}

@@ -1,0 +1,160 @@
+//! Configuration: built-in defaults, then a TOML file, then `GATEHOUSE_*` environment
+//! variables, then command-line flags — each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// `sqlite://…` or `postgres://…`; default: `sqlite://<data_dir>/gatehouse.db`.
+    pub database_url: Option<String>,
+    /// Where the SQLite database and the generated master key live.
+    pub data_dir: PathBuf,
+    /// The URL people and IdPs reach Gatehouse at; default `http://<bind>`.
+    pub public_url: Option<String>,
+    /// Force the cookie `Secure` flag on or off; default: on when `public_url` is https.
+    pub cookie_secure: Option<bool>,
+    /// The built SPA (`trunk build` output).
+    pub static_dir: PathBuf,
+    /// The master key as 64 hex characters, instead of the key file.
+    pub master_key: Option<String>,
+    /// The master key file; default `<data_dir>/master.key`, created on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// Password for the bootstrap administrator; generated and printed once if absent.
+    pub bootstrap_password: Option<String>,
+    /// A session ends after this long without a request…
+    pub session_idle_timeout_secs: i64,
+    /// …and after this long regardless.
+    pub session_absolute_timeout_secs: i64,
+    /// How long a TOTP check counts as "fresh MFA" for sensitive actions.
+    pub mfa_fresh_secs: i64,
+    /// Failed sign-ins allowed per account in `login_account_window_secs`.
+    pub login_account_limit: i64,
+    pub login_account_window_secs: i64,
+    /// Failed sign-ins allowed per source address in `login_ip_window_secs`.
+    pub login_ip_limit: i64,
+    pub login_ip_window_secs: i64,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Seed a small example directory on start.
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            cookie_secure: None,
+            static_dir: PathBuf::from("dist"),
+            master_key: None,
+            master_key_file: None,
+            bootstrap_password: None,
+            session_idle_timeout_secs: 30 * 60,
+            session_absolute_timeout_secs: 12 * 60 * 60,
+            mfa_fresh_secs: 5 * 60,
+            login_account_limit: 5,
+            login_account_window_secs: 15 * 60,
+            login_ip_limit: 30,
+            login_ip_window_secs: 5 * 60,
+            trust_forwarded_for: false,
+            log_format: "text".into(),
+            demo: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults ← `file` (if given) ← `GATEHOUSE_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "the configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("GATEHOUSE_").ignore(&["config", "bin"]));
+        let cfg: Config = fig.extract().map_err(Box::new)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(
+                    "public_url must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid("log_format is text or json".into()));
+        }
+        for (name, v) in [
+            ("session_idle_timeout_secs", self.session_idle_timeout_secs),
+            (
+                "session_absolute_timeout_secs",
+                self.session_absolute_timeout_secs,
+            ),
+            ("mfa_fresh_secs", self.mfa_fresh_secs),
+            ("login_account_limit", self.login_account_limit),
+            ("login_account_window_secs", self.login_account_window_secs),
+            ("login_ip_limit", self.login_ip_limit),
+            ("login_ip_window_secs", self.login_ip_window_secs),
+        ] {
+            if v <= 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("gatehouse.db").display()))
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// The public URL without a trailing slash, given the address actually bound.
+    pub fn public_url_for(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    pub fn cookie_secure_for(&self, public_url: &str) -> bool {
+        self.cookie_secure
+            .unwrap_or_else(|| public_url.starts_with("https://"))
+    }
+}

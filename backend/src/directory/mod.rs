@@ -1,0 +1,515 @@
+//! The directory: users, groups (which carry Gatehouse roles), memberships, and the cloud
+//! accounts access is granted to. Input is parsed into `shared::validate` types at the
+//! edge; the rules that depend on data (no locking yourself out) live here.
+
+pub mod routes;
+
+use gatehouse_shared::auth::{GroupRef, Role};
+use gatehouse_shared::directory::{
+    Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
+    UpdateGroup, UpdateUser, User, UserSource,
+};
+use gatehouse_shared::error::FieldError;
+use gatehouse_shared::validate::{
+    AccountId, AccountName, DisplayName, Email, Environment, Faults, GroupName, Password, Username,
+};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::app::AppState;
+use crate::audit::NewEvent;
+use crate::auth::sessions::CurrentSession;
+use crate::auth::{password, AuthError};
+use crate::clock::to_datetime;
+use crate::store::{
+    AccountChange, AccountRecord, GroupChange, GroupRecord, NewGroupRecord, NewUserRecord,
+    StoreError, UserChange, UserRecord,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    SelfLockout(&'static str),
+    #[error("no such user")]
+    UserNotFound,
+    #[error("no such group")]
+    GroupNotFound,
+    #[error("no such account")]
+    AccountNotFound,
+    #[error("not a member")]
+    NotAMember,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for DirectoryError {
+    fn from(e: StoreError) -> Self {
+        DirectoryError::Store(e)
+    }
+}
+
+fn not_found(e: StoreError, nf: DirectoryError) -> DirectoryError {
+    match e {
+        StoreError::NotFound => nf,
+        other => DirectoryError::Store(other),
+    }
+}
+
+fn finish(faults: Faults) -> Result<(), DirectoryError> {
+    if faults.is_empty() {
+        Ok(())
+    } else {
+        Err(DirectoryError::Invalid(faults.into_vec()))
+    }
+}
+
+pub fn roles_to_string(roles: &[Role]) -> String {
+    let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.join(",")
+}
+
+pub fn user_dto(u: &UserRecord, groups: &[GroupRecord]) -> User {
+    User {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        source: UserSource::parse(&u.source).unwrap_or(UserSource::Local),
+        disabled: u.disabled,
+        totp_enrolled: u.totp_secret_enc.is_some(),
+        groups: groups
+            .iter()
+            .map(|g| GroupRef {
+                id: g.id.clone(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        created_at: to_datetime(u.created_at),
+        updated_at: to_datetime(u.updated_at),
+    }
+}
+
+pub fn group_dto(g: &GroupRecord) -> Group {
+    Group {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        description: g.description.clone(),
+        roles: g.roles.split(',').filter_map(Role::parse).collect(),
+        member_count: g.member_count,
+        created_at: to_datetime(g.created_at),
+        updated_at: to_datetime(g.updated_at),
+    }
+}
+
+pub fn account_dto(a: &AccountRecord) -> Account {
+    Account {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        environment: a.environment.clone(),
+        created_at: to_datetime(a.created_at),
+        updated_at: to_datetime(a.updated_at),
+    }
+}
+
+pub fn member_dto(u: &UserRecord) -> GroupMember {
+    GroupMember {
+        user_id: u.id.clone(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+    }
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+pub async fn user_with_groups(state: &AppState, u: UserRecord) -> Result<User, DirectoryError> {
+    let groups = state.store.groups_of_user(&u.id).await?;
+    Ok(user_dto(&u, &groups))
+}
+
+pub async fn create_user(
+    state: &AppState,
+    who: &CurrentSession,
+    req: CreateUser,
+) -> Result<User, DirectoryError> {
+    let mut f = Faults::new();
+    let username = f.check("username", Username::parse(&req.username));
+    let email = f.check("email", Email::parse(&req.email));
+    let display_name = f.check("display_name", DisplayName::parse(&req.display_name));
+    let password = match &req.password {
+        Some(p) => f.check("password", Password::parse(p)).map(Some),
+        None => Some(None),
+    };
+    finish(f)?;
+    let (Some(username), Some(email), Some(display_name), Some(password)) =
+        (username, email, display_name, password)
+    else {
+        return Err(DirectoryError::Invalid(Vec::new()));
+    };
+    let password_hash = match password {
+        Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
+        None => None,
+    };
+    let now = state.clock.now_ms();
+    let id = new_id();
+    let rec = NewUserRecord {
+        id: id.clone(),
+        username: username.into_inner(),
+        email: email.into_inner(),
+        display_name: display_name.into_inner(),
+        source: UserSource::Local.as_str().into(),
+        password_hash,
+        created_at: now,
+    };
+    let ev = NewEvent::new(now, &who.ctx(), "directory.user.create", "user", Some(id));
+    let created = state.store.create_user(rec, ev).await?;
+    Ok(user_dto(&created, &[]))
+}
+
+pub async fn update_user(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: UpdateUser,
+) -> Result<User, DirectoryError> {
+    let mut f = Faults::new();
+    let email = req
+        .email
+        .as_deref()
+        .map(|e| f.check("email", Email::parse(e)));
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|d| f.check("display_name", DisplayName::parse(d)));
+    let password = req
+        .password
+        .as_deref()
+        .map(|p| f.check("password", Password::parse(p)));
+    finish(f)?;
+    if req.disabled == Some(true) && id == who.user.id {
+        return Err(DirectoryError::SelfLockout(
+            "You cannot disable your own account.",
+        ));
+    }
+    let password_hash = match password.flatten() {
+        Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
+        None => None,
+    };
+    let now = state.clock.now_ms();
+    let change = UserChange {
+        email: email.flatten().map(Email::into_inner),
+        display_name: display_name.flatten().map(DisplayName::into_inner),
+        disabled: req.disabled,
+        password_hash,
+        at: now,
+    };
+    let mut ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        "directory.user.update",
+        "user",
+        Some(id.to_string()),
+    );
+    if change.password_hash.is_some() {
+        ev = ev.details(json!({ "password_changed": true }));
+    }
+    let updated = state
+        .store
+        .update_user(id, change, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::UserNotFound))?;
+    user_with_groups(state, updated).await
+}
+
+pub async fn delete_user(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<(), DirectoryError> {
+    if id == who.user.id {
+        return Err(DirectoryError::SelfLockout(
+            "You cannot delete your own account.",
+        ));
+    }
+    let ev = NewEvent::new(
+        state.clock.now_ms(),
+        &who.ctx(),
+        "directory.user.delete",
+        "user",
+        Some(id.to_string()),
+    );
+    state
+        .store
+        .delete_user(id, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::UserNotFound))
+}
+
+pub async fn create_group(
+    state: &AppState,
+    who: &CurrentSession,
+    req: CreateGroup,
+) -> Result<Group, DirectoryError> {
+    let mut f = Faults::new();
+    let name = f.check("name", GroupName::parse(&req.name));
+    if req.description.chars().count() > 1024 {
+        f.push("description", "A description has at most 1,024 characters.");
+    }
+    finish(f)?;
+    let Some(name) = name else {
+        return Err(DirectoryError::Invalid(Vec::new()));
+    };
+    let now = state.clock.now_ms();
+    let id = new_id();
+    let rec = NewGroupRecord {
+        id: id.clone(),
+        name: name.into_inner(),
+        description: req.description.trim().to_string(),
+        roles: roles_to_string(&req.roles),
+        created_at: now,
+    };
+    let ev = NewEvent::new(now, &who.ctx(), "directory.group.create", "group", Some(id));
+    Ok(group_dto(&state.store.create_group(rec, ev).await?))
+}
+
+pub async fn update_group(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: UpdateGroup,
+) -> Result<Group, DirectoryError> {
+    if req
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1024)
+    {
+        return Err(DirectoryError::Invalid(vec![FieldError::new(
+            "description",
+            "A description has at most 1,024 characters.",
+        )]));
+    }
+    if let Some(roles) = &req.roles {
+        let is_member = who.groups.iter().any(|g| g.id == id);
+        let group_gives_admin = who
+            .groups
+            .iter()
+            .any(|g| g.id == id && g.roles.contains(Role::Administrator.as_str()));
+        let admin_elsewhere = who
+            .groups
+            .iter()
+            .any(|g| g.id != id && g.roles.contains(Role::Administrator.as_str()));
+        if is_member
+            && group_gives_admin
+            && !admin_elsewhere
+            && !roles.contains(&Role::Administrator)
+        {
+            return Err(DirectoryError::SelfLockout(
+                "This would remove your own administrator role. Another administrator must do it.",
+            ));
+        }
+    }
+    let now = state.clock.now_ms();
+    let change = GroupChange {
+        description: req.description.map(|d| d.trim().to_string()),
+        roles: req.roles.as_deref().map(roles_to_string),
+        at: now,
+    };
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        "directory.group.update",
+        "group",
+        Some(id.to_string()),
+    );
+    let g = state
+        .store
+        .update_group(id, change, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+    Ok(group_dto(&g))
+}
+
+fn only_admin_source(who: &CurrentSession, group_id: &str) -> bool {
+    let gives = |g: &GroupRecord| g.roles.contains(Role::Administrator.as_str());
+    who.groups.iter().any(|g| g.id == group_id && gives(g))
+        && !who.groups.iter().any(|g| g.id != group_id && gives(g))
+}
+
+pub async fn delete_group(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<(), DirectoryError> {
+    if only_admin_source(who, id) {
+        return Err(DirectoryError::SelfLockout(
+            "This group is where your administrator role comes from. Another administrator must delete it.",
+        ));
+    }
+    let ev = NewEvent::new(
+        state.clock.now_ms(),
+        &who.ctx(),
+        "directory.group.delete",
+        "group",
+        Some(id.to_string()),
+    );
+    state
+        .store
+        .delete_group(id, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))
+}
+
+pub async fn add_member(
+    state: &AppState,
+    who: &CurrentSession,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), DirectoryError> {
+    let group = state
+        .store
+        .get_group(group_id)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+    let user = state
+        .store
+        .get_user(user_id)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::UserNotFound))?;
+    let now = state.clock.now_ms();
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        "directory.group.member_add",
+        "group",
+        Some(group_id.to_string()),
+    )
+    .details(json!({ "group": group.name, "user_id": user.id, "username": user.username }));
+    state.store.add_member(group_id, user_id, now, ev).await?;
+    Ok(())
+}
+
+pub async fn remove_member(
+    state: &AppState,
+    who: &CurrentSession,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), DirectoryError> {
+    if user_id == who.user.id && only_admin_source(who, group_id) {
+        return Err(DirectoryError::SelfLockout(
+            "This would remove your own administrator role. Another administrator must do it.",
+        ));
+    }
+    let group = state
+        .store
+        .get_group(group_id)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+    let username = state.store.get_user(user_id).await.map(|u| u.username).ok();
+    let ev = NewEvent::new(
+        state.clock.now_ms(),
+        &who.ctx(),
+        "directory.group.member_remove",
+        "group",
+        Some(group_id.to_string()),
+    )
+    .details(json!({ "group": group.name, "user_id": user_id, "username": username }));
+    state
+        .store
+        .remove_member(group_id, user_id, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::NotAMember))
+}
+
+pub async fn create_account(
+    state: &AppState,
+    who: &CurrentSession,
+    req: CreateAccount,
+) -> Result<Account, DirectoryError> {
+    let mut f = Faults::new();
+    let id = f.check("id", AccountId::parse(&req.id));
+    let name = f.check("name", AccountName::parse(&req.name));
+    let env = f.check("environment", Environment::parse(&req.environment));
+    finish(f)?;
+    let (Some(id), Some(name), Some(env)) = (id, name, env) else {
+        return Err(DirectoryError::Invalid(Vec::new()));
+    };
+    let now = state.clock.now_ms();
+    let rec = AccountRecord {
+        id: id.into_inner(),
+        name: name.into_inner(),
+        environment: env.into_inner(),
+        created_at: now,
+        updated_at: now,
+    };
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        "directory.account.create",
+        "account",
+        Some(rec.id.clone()),
+    );
+    Ok(account_dto(&state.store.create_account(rec, ev).await?))
+}
+
+pub async fn update_account(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: UpdateAccount,
+) -> Result<Account, DirectoryError> {
+    let mut f = Faults::new();
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| f.check("name", AccountName::parse(n)));
+    let env = req
+        .environment
+        .as_deref()
+        .map(|e| f.check("environment", Environment::parse(e)));
+    finish(f)?;
+    let now = state.clock.now_ms();
+    let change = AccountChange {
+        name: name.flatten().map(AccountName::into_inner),
+        environment: env.flatten().map(Environment::into_inner),
+        at: now,
+    };
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        "directory.account.update",
+        "account",
+        Some(id.to_string()),
+    );
+    let a = state
+        .store
+        .update_account(id, change, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::AccountNotFound))?;
+    Ok(account_dto(&a))
+}
+
+pub async fn delete_account(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<(), DirectoryError> {
+    let ev = NewEvent::new(
+        state.clock.now_ms(),
+        &who.ctx(),
+        "directory.account.delete",
+        "account",
+        Some(id.to_string()),
+    );
+    state
+        .store
+        .delete_account(id, ev)
+        .await
+        .map_err(|e| not_found(e, DirectoryError::AccountNotFound))
+}

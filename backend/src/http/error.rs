@@ -1,0 +1,219 @@
+//! The one error edge: every domain error becomes an [`ApiError`], and [`ApiError`] becomes
+//! a status and a stable `code` in the one envelope, in a single exhaustive `match`.
+//! Internal errors are logged with a correlation id and never described to the caller.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use gatehouse_shared::error::{ErrorBody, ErrorEnvelope, FieldError};
+
+use crate::auth::AuthError;
+use crate::directory::DirectoryError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("Sign in to continue.")]
+    Unauthenticated,
+    #[error("The username or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Enter the 6-digit code from your authenticator app.")]
+    TotpRequired,
+    #[error("{0}")]
+    InvalidTotp(&'static str),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    CsrfFailed(&'static str),
+    #[error("This account is disabled. Ask an administrator to enable it.")]
+    AccountDisabled,
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("This method is not allowed on this path.")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("Send the request body as JSON with Content-Type: application/json.")]
+    UnsupportedMediaType,
+    #[error("Some fields are invalid.")]
+    Validation(Vec<FieldError>),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: i64,
+    },
+    #[error("The database cannot be reached.")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
+            ApiError::InvalidTotp(_) => (StatusCode::UNAUTHORIZED, "invalid_totp"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
+            ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                let id = uuid::Uuid::new_v4();
+                tracing::error!(error_id = %id, %detail, "internal error");
+                format!("Something went wrong on our side (error id {id}). It has been logged.")
+            }
+            other => other.to_string(),
+        };
+        let fields = match &self {
+            ApiError::Validation(f) => f.clone(),
+            _ => Vec::new(),
+        };
+        let mut resp = (
+            status,
+            axum::Json(ErrorEnvelope {
+                error: ErrorBody {
+                    code: code.to_string(),
+                    message,
+                    fields,
+                },
+            }),
+        )
+            .into_response();
+        if let ApiError::RateLimited {
+            retry_after_secs, ..
+        } = self
+        {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+                resp.headers_mut().insert("retry-after", v);
+            }
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("No such item."),
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists.")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
+            AuthError::TotpRequired => ApiError::TotpRequired,
+            AuthError::InvalidTotp => ApiError::InvalidTotp(
+                "That code is not correct. Check your device's clock and enter the current code.",
+            ),
+            AuthError::TotpReplayed => ApiError::InvalidTotp(
+                "That code was already used. Wait for the next code and try again.",
+            ),
+            AuthError::NoPendingTotp => ApiError::Conflict(
+                "There is no authenticator set-up in progress; start again.".into(),
+            ),
+            AuthError::CurrentTotpRequired => ApiError::Validation(vec![FieldError::new(
+                "current_code",
+                "Enter a current code from your existing authenticator to replace it.",
+            )]),
+            AuthError::Disabled => ApiError::AccountDisabled,
+            AuthError::RateLimited {
+                scope,
+                retry_after_secs,
+            } => ApiError::RateLimited {
+                message: format!(
+                    "Too many failed sign-in attempts for this {scope}. Try again in {} minute(s).",
+                    (retry_after_secs + 59) / 60
+                ),
+                retry_after_secs,
+            },
+            AuthError::Store(e) => e.into(),
+            AuthError::Internal(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(fields) => ApiError::Validation(fields),
+            DirectoryError::SelfLockout(why) => ApiError::Conflict(why.to_string()),
+            DirectoryError::UserNotFound => ApiError::NotFound("No user with this ID."),
+            DirectoryError::GroupNotFound => ApiError::NotFound("No group with this ID."),
+            DirectoryError::AccountNotFound => ApiError::NotFound("No account with this ID."),
+            DirectoryError::NotAMember => {
+                ApiError::NotFound("That user is not a member of this group.")
+            }
+            DirectoryError::Auth(e) => e.into(),
+            DirectoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
+            JsonRejection::JsonDataError(e) => ApiError::InvalidJson(format!(
+                "The JSON does not have the expected shape: {}",
+                e.body_text()
+            )),
+            JsonRejection::JsonSyntaxError(e) => {
+                ApiError::InvalidJson(format!("The body is not valid JSON: {}", e.body_text()))
+            }
+            other => ApiError::InvalidJson(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::InvalidQuery(r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::InvalidQuery(r.body_text())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,45 @@
+//! Serving the built SPA: static files (compressed), with `index.html` for any other path
+//! so deep links work. `/api`, `/auth` and `/sts` never fall through to the SPA: a mistyped
+//! API path answers a JSON 404, not a page.
+
+use std::path::Path;
+
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+
+pub fn service(static_dir: &Path) -> Router<AppState> {
+    let index = static_dir.join("index.html");
+    if !index.exists() {
+        tracing::warn!(dir = %static_dir.display(), "the SPA is not built here; run `trunk build --release` (the README's run command does)");
+    }
+    let files = ServeDir::new(static_dir)
+        .precompressed_gzip()
+        .precompressed_br()
+        .fallback(ServeFile::new(index));
+    Router::new().fallback_service(files)
+}
+
+/// The fallback for unknown API-like paths.
+pub async fn api_not_found(uri: Uri) -> Response {
+    let _ = uri;
+    ApiError::NotFound("There is no API endpoint at this path.").into_response()
+}
+
+pub async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// Shown when the SPA has not been built, instead of an empty 404.
+pub async fn not_built() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "The Gatehouse web app has not been built. Run the README's first command, or `trunk build --release`.\n",
+    )
+        .into_response()
+}

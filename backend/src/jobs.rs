@@ -1,0 +1,46 @@
+//! Background work as single steps: [`tick`] does what is due now (sign the audit chain
+//! head, drop stale sessions) and returns; production repeats it on a timer, tests call it
+//! after moving the test clock. Safe with several instances: each step is one transaction
+//! that re-checks what is due under the chain-head lock.
+
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::audit::CHECKPOINT_INTERVAL_MS;
+use crate::store::StoreResult;
+
+/// What one tick did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub checkpoint: Option<i64>,
+    pub sessions_removed: u64,
+}
+
+pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
+    let now = state.clock.now_ms();
+    // Ticks come every few seconds; sign when the last checkpoint is nearly a minute old so
+    // no more than a minute passes between checkpoints while events arrive.
+    let cp = state
+        .store
+        .checkpoint_if_due(now, CHECKPOINT_INTERVAL_MS - 5_000)
+        .await?;
+    let removed = state
+        .store
+        .delete_stale_sessions(now, now - state.settings.session_idle_ms)
+        .await?;
+    Ok(TickReport {
+        checkpoint: cp.map(|c| c.id),
+        sessions_removed: removed,
+    })
+}
+
+pub async fn run_forever(state: AppState, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(e) = tick(&state).await {
+            tracing::warn!(error = %e, "background tick failed; will retry");
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! Gatehouse: a self-hosted identity and access broker. One binary: the HTTP API and SPA,
+//! local and federated sign-in, the directory, and the tamper-evident audit trail.
+//! See ARCHITECTURE.md for how the capabilities fit together.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod directory;
+pub mod http;
+pub mod jobs;
+pub mod secrets;
+pub mod store;
+
+pub use app::run;

@@ -1,0 +1,174 @@
+//! The `gatehouse` binary: reads configuration, starts logging, and hands over to
+//! [`gatehouse::run`] (serve) or runs an operator command (`audit verify`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gatehouse::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse: a self-hosted identity and access broker"
+)]
+struct Cli {
+    /// Configuration file (TOML); `GATEHOUSE_*` environment variables override it.
+    #[arg(long, global = true, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://…` (default, under the data directory) or `postgres://…`.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Data directory for the SQLite database and the master key file.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API and the web app.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        bind: Option<std::net::SocketAddr>,
+        /// The URL people reach Gatehouse at (sets cookie security and the CSRF origin).
+        #[arg(long)]
+        public_url: Option<String>,
+        /// The built SPA directory (default `dist`).
+        #[arg(long)]
+        static_dir: Option<PathBuf>,
+        /// Seed a small example directory (users, groups, accounts) on an empty install.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Audit trail tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain and checkpoint signatures; exit status 1 if altered.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down");
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = Some(url.clone());
+    }
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir.clone_from(dir);
+    }
+    Ok(config)
+}
+
+async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut config = load_config(&cli)?;
+    match cli.command {
+        Command::Serve {
+            bind,
+            public_url,
+            static_dir,
+            demo,
+        } => {
+            if let Some(b) = bind {
+                config.bind = b;
+            }
+            if public_url.is_some() {
+                config.public_url = public_url;
+            }
+            if let Some(d) = static_dir {
+                config.static_dir = d;
+            }
+            config.demo |= demo;
+            config.validate()?;
+            init_tracing(&config.log_format);
+            let listener = tokio::net::TcpListener::bind(config.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
+            gatehouse::run(config, listener, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { json },
+        } => {
+            init_tracing(&config.log_format);
+            let master = gatehouse::app::master_key(&config)?;
+            let store = gatehouse::store::connect(&config.database_url(), &master).await?;
+            let report = gatehouse::audit::verify::verify_store(store.as_ref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", gatehouse::audit::verify::describe(&report));
+            }
+            Ok(if report.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gatehouse: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(real_main(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

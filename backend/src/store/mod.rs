@@ -1,0 +1,202 @@
+//! Persistence behind one trait, [`Store`], with a SQLite and a PostgreSQL implementation
+//! chosen once from the database URL ([`connect`]). Every method that changes something is
+//! one transaction that also appends its audit event, so a change and its record commit
+//! together or not at all.
+//!
+//! The SQL is the same on both engines (`$n` placeholders, `RETURNING`, `ON CONFLICT`), so it
+//! is written once in [`sql`] and instantiated for each pool type; what differs (connecting,
+//! migrations, SQLite's single-writer gate) lives in [`sqlite`] and [`postgres`].
+
+pub mod postgres;
+mod records;
+mod sql;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use records::*;
+
+use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
+use crate::clock::Millis;
+use crate::secrets::MasterKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL (use sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    #[error("server key could not be opened with this master key: {0}")]
+    Key(#[from] crate::secrets::SecretsError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
+/// [`postgres::PgStore`]; the conformance tests run against both.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn engine(&self) -> &'static str;
+    /// A round trip to the database, for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    /// The key that signs audit checkpoints.
+    fn audit_signer(&self) -> &AuditSigner;
+
+    // --- bootstrap -------------------------------------------------------------------
+    /// Creates the first administrator (user, `gatehouse-admins` group, membership) if the
+    /// directory has no users. Returns `false` when users already exist.
+    async fn bootstrap_admin(
+        &self,
+        user: NewUserRecord,
+        group: NewGroupRecord,
+        event: NewEvent,
+    ) -> StoreResult<bool>;
+
+    // --- users -----------------------------------------------------------------------
+    async fn list_users(&self, query: Option<&str>) -> StoreResult<Vec<UserRecord>>;
+    async fn get_user(&self, id: &str) -> StoreResult<UserRecord>;
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    async fn create_user(&self, user: NewUserRecord, event: NewEvent) -> StoreResult<UserRecord>;
+    /// Applies `change`; the event's details get `before` and `after` images (no secrets).
+    async fn update_user(
+        &self,
+        id: &str,
+        change: UserChange,
+        event: NewEvent,
+    ) -> StoreResult<UserRecord>;
+    async fn delete_user(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+    async fn groups_of_user(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>>;
+
+    // --- TOTP ------------------------------------------------------------------------
+    async fn set_totp_pending(
+        &self,
+        user_id: &str,
+        sealed: &str,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Makes the pending secret the active one and records `step` as used.
+    async fn confirm_totp(
+        &self,
+        user_id: &str,
+        sealed: &str,
+        step: i64,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    /// Records a used time step; `false` if it (or a later one) was already used: a replay.
+    async fn use_totp_step(&self, user_id: &str, step: i64) -> StoreResult<bool>;
+
+    // --- groups ----------------------------------------------------------------------
+    async fn list_groups(&self) -> StoreResult<Vec<GroupRecord>>;
+    async fn get_group(&self, id: &str) -> StoreResult<GroupRecord>;
+    async fn create_group(
+        &self,
+        group: NewGroupRecord,
+        event: NewEvent,
+    ) -> StoreResult<GroupRecord>;
+    async fn update_group(
+        &self,
+        id: &str,
+        change: GroupChange,
+        event: NewEvent,
+    ) -> StoreResult<GroupRecord>;
+    async fn delete_group(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+    async fn list_members(&self, group_id: &str) -> StoreResult<Vec<UserRecord>>;
+    /// Idempotent: adding a member twice is not an error and records no second event.
+    async fn add_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        at: Millis,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    async fn remove_member(
+        &self,
+        group_id: &str,
+        user_id: &str,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+
+    // --- accounts --------------------------------------------------------------------
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
+    async fn get_account(&self, id: &str) -> StoreResult<AccountRecord>;
+    async fn create_account(
+        &self,
+        account: AccountRecord,
+        event: NewEvent,
+    ) -> StoreResult<AccountRecord>;
+    async fn update_account(
+        &self,
+        id: &str,
+        change: AccountChange,
+        event: NewEvent,
+    ) -> StoreResult<AccountRecord>;
+    async fn delete_account(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+
+    // --- sessions --------------------------------------------------------------------
+    /// Stores a new session, deleting `replaces` (the browser's previous session) at once.
+    async fn create_session(
+        &self,
+        session: SessionRecord,
+        replaces: Option<&str>,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    async fn get_session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    async fn touch_session(&self, id_hash: &str, at: Millis) -> StoreResult<()>;
+    async fn set_session_mfa(&self, id_hash: &str, at: Millis, event: NewEvent) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &str, event: Option<NewEvent>) -> StoreResult<()>;
+    /// Removes sessions past their absolute expiry or idle since before `idle_before`.
+    async fn delete_stale_sessions(&self, now: Millis, idle_before: Millis) -> StoreResult<u64>;
+
+    // --- sign-in throttling ----------------------------------------------------------
+    /// Counts one failure under `key` in a fixed window; returns (count, window start).
+    async fn rate_hit(&self, key: &str, now: Millis, window_ms: i64) -> StoreResult<(i64, Millis)>;
+    /// The current (count, window start) under `key`, if any.
+    async fn rate_get(&self, key: &str) -> StoreResult<Option<(i64, Millis)>>;
+    async fn rate_clear(&self, key: &str) -> StoreResult<()>;
+
+    // --- audit -----------------------------------------------------------------------
+    /// Appends an event on its own (for refusals that change nothing else).
+    async fn append_event(&self, event: NewEvent) -> StoreResult<StoredEvent>;
+    /// Appends many events in one transaction.
+    async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<()>;
+    async fn search_events(&self, filter: &EventFilter) -> StoreResult<Vec<StoredEvent>>;
+    /// Events with `seq > after`, ascending, at most `limit`.
+    async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+    /// Signs the chain head if there are unsigned events and the last checkpoint is at
+    /// least `min_interval_ms` old. Safe to call from every instance at once.
+    async fn checkpoint_if_due(
+        &self,
+        now: Millis,
+        min_interval_ms: i64,
+    ) -> StoreResult<Option<StoredCheckpoint>>;
+}
+
+/// Opens the store named by `url` (`sqlite://…` or `postgres://…`), runs its migrations,
+/// and loads (or on first start creates) the audit signing key under `master`.
+pub async fn connect(url: &str, master: &MasterKey) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url, master).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::connect(url, master).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn conflict_on_unique(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Db(e),
+    }
+}

@@ -1,0 +1,51 @@
+//! The production and multi-instance store. Nothing that matters lives in one process:
+//! sessions, throttling counters, replay caches and the audit chain head are all rows here,
+//! and concurrent appends from many instances serialise on the `audit_head` row lock.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
+use tokio::sync::MutexGuard;
+
+use super::sql::sql_store;
+use super::*;
+use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
+use crate::audit::{signer, CHECKPOINT_EVERY_EVENTS};
+use crate::clock::{Clock, SystemClock};
+
+pub struct PgStore {
+    pool: PgPool,
+    signer: AuditSigner,
+}
+
+impl PgStore {
+    /// Connects and migrates (sqlx holds an advisory lock, so instances may start together).
+    pub async fn connect(url: &str, master: &MasterKey) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        let signer = load_signer(&pool, master, SystemClock.now_ms()).await?;
+        Ok(Self { pool, signer })
+    }
+
+    /// The pool, for tests and benchmarks that need raw access.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// PostgreSQL has row locks; no process-wide gate is needed.
+    #[expect(
+        clippy::unused_async,
+        reason = "same shape as the SQLite gate, used by the shared SQL"
+    )]
+    async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
+        None
+    }
+}
+
+sql_store!(PgStore, Postgres, "postgres");

@@ -1,0 +1,348 @@
+//! The SPA's one HTTP client: speaks the `gatehouse_shared` types to `/api/v1` on the same
+//! origin, sends the session's CSRF token on every state-changing request and turns the
+//! error envelope into a typed [`ApiError`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gatehouse_shared::audit::{AuditPage, VerifyReport};
+use gatehouse_shared::auth::{LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use gatehouse_shared::directory::{
+    Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateGroup, UpdateUser,
+    User,
+};
+use gatehouse_shared::error::{ErrorEnvelope, FieldError};
+use gloo_net::http::{Method, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The stable error codes of `docs/API.md`, so pages match on meaning rather than strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    InvalidCredentials,
+    TotpRequired,
+    InvalidTotp,
+    Forbidden,
+    CsrfFailed,
+    AccountDisabled,
+    NotFound,
+    Conflict,
+    ValidationFailed,
+    RateLimited,
+    /// The request never got an answer (offline, server down).
+    Network,
+    /// An answer this client could not read (not the envelope, or not the expected type).
+    UnexpectedResponse,
+    /// Any other code the server sent; kept so it can still be shown.
+    Other(String),
+}
+
+impl ErrorCode {
+    fn parse(code: &str) -> Self {
+        match code {
+            "unauthenticated" => Self::Unauthenticated,
+            "invalid_credentials" => Self::InvalidCredentials,
+            "totp_required" => Self::TotpRequired,
+            "invalid_totp" => Self::InvalidTotp,
+            "forbidden" => Self::Forbidden,
+            "csrf_failed" => Self::CsrfFailed,
+            "account_disabled" => Self::AccountDisabled,
+            "not_found" => Self::NotFound,
+            "conflict" => Self::Conflict,
+            "validation_failed" => Self::ValidationFailed,
+            "rate_limited" => Self::RateLimited,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// A failed API call: the status, the typed code, the server's sentence and any field faults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status; 0 when no response arrived.
+    pub status: u16,
+    pub code: ErrorCode,
+    pub message: String,
+    pub fields: Vec<FieldError>,
+    /// Seconds from `Retry-After`, sent with `rate_limited`.
+    pub retry_after: Option<u32>,
+}
+
+impl ApiError {
+    /// An error made on this side, e.g. a form that failed the shared validation rules.
+    pub fn local(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status: 0,
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    fn network() -> Self {
+        Self::local(
+            ErrorCode::Network,
+            "Gatehouse could not be reached. Check the connection and try again.",
+        )
+    }
+
+    fn unreadable(status: u16) -> Self {
+        Self {
+            status,
+            ..Self::local(
+                ErrorCode::UnexpectedResponse,
+                format!("Gatehouse sent an answer this page could not read (HTTP {status})."),
+            )
+        }
+    }
+
+    async fn from_response(resp: &Response) -> Self {
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.trim().parse().ok());
+        match resp.json::<ErrorEnvelope>().await {
+            Ok(envelope) => Self {
+                status,
+                code: ErrorCode::parse(&envelope.error.code),
+                message: envelope.error.message,
+                fields: envelope.error.fields,
+                retry_after,
+            },
+            Err(_) => Self::unreadable(status),
+        }
+    }
+}
+
+thread_local! {
+    /// The CSRF token of the current session, from the latest `Me`.
+    static CSRF_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Called whenever the server says the session is gone (`unauthenticated`).
+    static ON_UNAUTHENTICATED: RefCell<Option<Rc<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// Keeps the CSRF token of `me` for the requests that follow.
+pub fn remember(me: &Me) {
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = Some(me.csrf_token.clone()));
+}
+
+/// Drops the CSRF token, after sign-out or when the session has ended.
+pub fn forget() {
+    CSRF_TOKEN.with(|t| *t.borrow_mut() = None);
+}
+
+/// Registers what to do when any call finds the session gone (the app returns to sign-in).
+pub fn on_unauthenticated(handler: impl Fn() + 'static) {
+    ON_UNAUTHENTICATED.with(|h| *h.borrow_mut() = Some(Rc::new(handler)));
+}
+
+fn session_ended() {
+    forget();
+    let handler = ON_UNAUTHENTICATED.with(|h| h.borrow().clone());
+    if let Some(handler) = handler {
+        handler();
+    }
+}
+
+/// Encodes one path segment (an id) so it cannot change the path's shape.
+fn segment(id: &str) -> String {
+    String::from(js_sys::encode_uri_component(id))
+}
+
+/// Sends one request to `/api/v1{path}` and returns the successful response.
+async fn send(
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<Response, ApiError> {
+    let state_changing = !matches!(method, Method::GET | Method::HEAD);
+    let mut builder = RequestBuilder::new(&format!("/api/v1{path}"))
+        .method(method)
+        .header("Accept", "application/json");
+    if state_changing {
+        if let Some(token) = CSRF_TOKEN.with(|t| t.borrow().clone()) {
+            builder = builder.header("X-CSRF-Token", &token);
+        }
+    }
+    let request = match body {
+        Some(body) => builder.json(body),
+        None => builder.build(),
+    }
+    .map_err(|_| {
+        ApiError::local(
+            ErrorCode::UnexpectedResponse,
+            "The request could not be built.",
+        )
+    })?;
+    let response = request.send().await.map_err(|_| ApiError::network())?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let error = ApiError::from_response(&response).await;
+    if error.code == ErrorCode::Unauthenticated {
+        session_ended();
+    }
+    Err(error)
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+    let status = response.status();
+    response
+        .json::<T>()
+        .await
+        .map_err(|_| ApiError::unreadable(status))
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    read(send(Method::GET, path, None::<&()>).await?).await
+}
+
+async fn with_body<B: Serialize, T: DeserializeOwned>(
+    method: Method,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    read(send(method, path, Some(body)).await?).await
+}
+
+/// For endpoints that answer 204.
+async fn without_answer(method: Method, path: &str) -> Result<(), ApiError> {
+    send(method, path, None::<&()>).await.map(|_| ())
+}
+
+fn keep_me(result: Result<Me, ApiError>) -> Result<Me, ApiError> {
+    if let Ok(me) = &result {
+        remember(me);
+    }
+    result
+}
+
+// --- sessions and me -------------------------------------------------------------------
+
+pub async fn login(request: &LoginRequest) -> Result<Me, ApiError> {
+    keep_me(with_body(Method::POST, "/auth/login", request).await)
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    let result = without_answer(Method::POST, "/auth/logout").await;
+    forget();
+    result
+}
+
+pub async fn me() -> Result<Me, ApiError> {
+    keep_me(get("/me").await)
+}
+
+pub async fn totp_enroll(request: &TotpEnrollRequest) -> Result<TotpEnrollment, ApiError> {
+    with_body(Method::POST, "/me/mfa/totp", request).await
+}
+
+pub async fn totp_confirm(code: &TotpCode) -> Result<Me, ApiError> {
+    keep_me(with_body(Method::POST, "/me/mfa/totp/confirm", code).await)
+}
+
+// --- directory -------------------------------------------------------------------------
+
+pub async fn users() -> Result<Vec<User>, ApiError> {
+    get("/users").await
+}
+
+pub async fn create_user(user: &CreateUser) -> Result<User, ApiError> {
+    with_body(Method::POST, "/users", user).await
+}
+
+pub async fn update_user(id: &str, change: &UpdateUser) -> Result<User, ApiError> {
+    with_body(Method::PATCH, &format!("/users/{}", segment(id)), change).await
+}
+
+pub async fn delete_user(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/users/{}", segment(id))).await
+}
+
+pub async fn groups() -> Result<Vec<Group>, ApiError> {
+    get("/groups").await
+}
+
+pub async fn group(id: &str) -> Result<Group, ApiError> {
+    get(&format!("/groups/{}", segment(id))).await
+}
+
+pub async fn create_group(group: &CreateGroup) -> Result<Group, ApiError> {
+    with_body(Method::POST, "/groups", group).await
+}
+
+pub async fn update_group(id: &str, change: &UpdateGroup) -> Result<Group, ApiError> {
+    with_body(Method::PATCH, &format!("/groups/{}", segment(id)), change).await
+}
+
+pub async fn delete_group(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/groups/{}", segment(id))).await
+}
+
+pub async fn group_members(id: &str) -> Result<Vec<GroupMember>, ApiError> {
+    get(&format!("/groups/{}/members", segment(id))).await
+}
+
+pub async fn add_group_member(group_id: &str, user_id: &str) -> Result<(), ApiError> {
+    let path = format!("/groups/{}/members/{}", segment(group_id), segment(user_id));
+    without_answer(Method::PUT, &path).await
+}
+
+pub async fn remove_group_member(group_id: &str, user_id: &str) -> Result<(), ApiError> {
+    let path = format!("/groups/{}/members/{}", segment(group_id), segment(user_id));
+    without_answer(Method::DELETE, &path).await
+}
+
+pub async fn accounts() -> Result<Vec<Account>, ApiError> {
+    get("/accounts").await
+}
+
+pub async fn create_account(account: &CreateAccount) -> Result<Account, ApiError> {
+    with_body(Method::POST, "/accounts", account).await
+}
+
+pub async fn delete_account(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/accounts/{}", segment(id))).await
+}
+
+// --- audit -----------------------------------------------------------------------------
+
+/// The filters of `GET /api/v1/audit/events`; empty strings mean "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// RFC 3339 UTC.
+    pub from: String,
+    /// RFC 3339 UTC.
+    pub to: String,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+}
+
+pub async fn audit_events(query: &AuditQuery, cursor: Option<&str>) -> Result<AuditPage, ApiError> {
+    let pairs = [
+        ("from", query.from.as_str()),
+        ("to", query.to.as_str()),
+        ("actor", query.actor.trim()),
+        ("action", query.action.trim()),
+        ("target", query.target.trim()),
+        ("outcome", query.outcome.as_str()),
+        ("cursor", cursor.unwrap_or_default()),
+    ];
+    let mut encoded = String::new();
+    for (key, value) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+        encoded.push(if encoded.is_empty() { '?' } else { '&' });
+        encoded.push_str(key);
+        encoded.push('=');
+        encoded.push_str(&segment(value));
+    }
+    get(&format!("/audit/events{encoded}")).await
+}
+
+pub async fn audit_verify() -> Result<VerifyReport, ApiError> {
+    get("/audit/verify").await
+}

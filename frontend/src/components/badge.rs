@@ -1,0 +1,40 @@
+//! Status badges: a short word in a coloured pill that never relies on colour alone.
+
+use gatehouse_shared::audit::Outcome;
+use leptos::prelude::*;
+
+/// The colour family of a badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warn,
+    Bad,
+    Neutral,
+}
+
+impl Tone {
+    fn class(self) -> &'static str {
+        match self {
+            Tone::Good => "badge badge-good",
+            Tone::Warn => "badge badge-warn",
+            Tone::Bad => "badge badge-bad",
+            Tone::Neutral => "badge",
+        }
+    }
+}
+
+#[component]
+pub fn Badge(tone: Tone, #[prop(into)] text: String) -> impl IntoView {
+    view! { <span class=tone.class()>{text}</span> }
+}
+
+/// The outcome of an audited action.
+#[component]
+pub fn OutcomeBadge(outcome: Outcome) -> impl IntoView {
+    let tone = match outcome {
+        Outcome::Success => Tone::Good,
+        Outcome::Failure => Tone::Bad,
+        Outcome::Denied => Tone::Warn,
+    };
+    view! { <Badge tone text=outcome.as_str() /> }
+}

@@ -1,0 +1,15 @@
+//! Small reusable pieces shared by the pages: alerts, badges, form fields, tables, times.
+
+pub mod alert;
+pub mod badge;
+pub mod field;
+pub mod form;
+pub mod table;
+pub mod time;
+
+/// Sets the document title as "`page` · Gatehouse", so tabs and history say where one is.
+pub fn set_page_title(page: &str) {
+    if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+        document.set_title(&format!("{page} · Gatehouse"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Times as people read them: shown in the browser's time zone, with the exact UTC instant
+//! kept in `datetime`/`title`; and the conversion of `datetime-local` input to RFC 3339 UTC.
+
+use leptos::prelude::*;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the browser's time zone.
+pub fn local_text(at: OffsetDateTime) -> String {
+    let millis = (at.unix_timestamp_nanos() / 1_000_000) as f64;
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
+}
+
+/// A `<time>` element for `at`.
+#[component]
+pub fn Timestamp(at: OffsetDateTime) -> impl IntoView {
+    let exact = rfc3339(at);
+    view! { <time datetime=exact.clone() title=exact>{local_text(at)}</time> }
+}
+
+/// Turns a `datetime-local` value (`YYYY-MM-DDTHH:MM[:SS]`, the browser's time zone) into
+/// RFC 3339 UTC. `None` for an empty or unreadable value.
+pub fn local_input_to_utc(value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    // Without an offset, `Date` reads a date-time string as local time.
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_str(value));
+    if d.get_time().is_nan() {
+        return None;
+    }
+    Some(String::from(d.to_iso_string()))
+}

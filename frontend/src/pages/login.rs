@@ -1,0 +1,186 @@
+//! Sign-in with username and password, then the TOTP step when the account has an
+//! authenticator; afterwards back to the `?next=` path (only paths on this site).
+
+use gatehouse_shared::auth::LoginRequest;
+use gatehouse_shared::validate::{Faults, TotpCodeInput};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+
+use crate::api::{self, ErrorCode};
+use crate::components::alert::{ErrorAlert, Notice};
+use crate::components::field::TextField;
+use crate::components::form::FormState;
+use crate::components::set_page_title;
+use crate::session::{safe_next, use_session, SessionState};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    set_page_title("Sign in");
+    let session = use_session();
+    let query = use_query_map();
+    let navigate = use_navigate();
+    let next = Memo::new(move |_| query.with(|q| safe_next(q.get("next").as_deref())));
+
+    // Signed in (now, or already when the page opened): go where the person was going.
+    Effect::new(move |_| {
+        if matches!(session.state.get(), SessionState::SignedIn(_)) {
+            navigate(
+                &next.get_untracked(),
+                NavigateOptions {
+                    replace: true,
+                    ..NavigateOptions::default()
+                },
+            );
+        }
+    });
+
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let totp = RwSignal::new(String::new());
+    let totp_step = RwSignal::new(false);
+    let totp_input = NodeRef::<leptos::html::Input>::new();
+    let form = FormState::new();
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !form.start() {
+            return;
+        }
+        let mut faults = Faults::new();
+        if username.with_untracked(|u| u.trim().is_empty()) {
+            faults.push("username", "Enter your username.");
+        }
+        if password.with_untracked(String::is_empty) {
+            faults.push("password", "Enter your password.");
+        }
+        let code = if totp_step.get_untracked() {
+            faults
+                .check("totp", TotpCodeInput::parse(&totp.get_untracked()))
+                .map(TotpCodeInput::into_inner)
+        } else {
+            None
+        };
+        if !form.check(faults) {
+            return;
+        }
+        let request = LoginRequest {
+            username: username.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+            totp: code,
+        };
+        spawn_local(async move {
+            match api::login(&request).await {
+                Ok(me) => {
+                    form.succeed(None);
+                    session.signed_in(me);
+                }
+                Err(e) => {
+                    form.busy.set(false);
+                    match e.code {
+                        ErrorCode::TotpRequired => {
+                            totp_step.set(true);
+                            form.notice.set(Some(
+                                "Password accepted. Now enter the 6-digit code from your authenticator app."
+                                    .into(),
+                            ));
+                            focus(totp_input);
+                        }
+                        ErrorCode::InvalidTotp => {
+                            totp.set(String::new());
+                            form.set_field_error(
+                                "totp",
+                                "That code is not right, or it was already used. Wait for the next code and try again.",
+                            );
+                            form.error
+                                .set(Some("The authentication code was not accepted.".into()));
+                            focus(totp_input);
+                        }
+                        ErrorCode::InvalidCredentials => {
+                            totp_step.set(false);
+                            totp.set(String::new());
+                            form.error
+                                .set(Some("The username or password is not right.".into()));
+                        }
+                        ErrorCode::AccountDisabled => {
+                            form.error.set(Some(
+                                "This account is disabled. Ask an administrator to enable it."
+                                    .into(),
+                            ));
+                        }
+                        ErrorCode::RateLimited => {
+                            let wait = e
+                                .retry_after
+                                .map(|s| format!(" Try again in {}.", seconds_text(s)))
+                                .unwrap_or_default();
+                            form.error.set(Some(format!("{}{wait}", e.message)));
+                        }
+                        _ => form.fail(e),
+                    }
+                }
+            }
+        });
+    };
+
+    view! {
+        <section class="page signin">
+            <h1>"Sign in to Gatehouse"</h1>
+            <ErrorAlert error=form.error />
+            <Notice message=form.notice />
+            <form on:submit=submit novalidate>
+                <TextField
+                    id="username"
+                    label="Username"
+                    value=username
+                    autocomplete="username"
+                    error=form.field_error("username")
+                    required=true
+                />
+                <TextField
+                    id="password"
+                    label="Password"
+                    kind="password"
+                    value=password
+                    autocomplete="current-password"
+                    error=form.field_error("password")
+                    required=true
+                />
+                <Show when=move || totp_step.get()>
+                    <TextField
+                        id="totp"
+                        label="Authentication code"
+                        value=totp
+                        hint="The 6-digit code your authenticator app shows now."
+                        autocomplete="one-time-code"
+                        inputmode="numeric"
+                        maxlength=7
+                        error=form.field_error("totp")
+                        node_ref=totp_input
+                        required=true
+                    />
+                </Show>
+                <button type="submit" disabled=move || form.busy.get()>
+                    {move || if form.busy.get() { "Signing in…" } else { "Sign in" }}
+                </button>
+            </form>
+        </section>
+    }
+}
+
+/// Moves keyboard focus to `input` once it is in the page.
+fn focus(input: NodeRef<leptos::html::Input>) {
+    request_animation_frame(move || {
+        if let Some(el) = input.get_untracked() {
+            let _ = el.focus();
+        }
+    });
+}
+
+fn seconds_text(seconds: u32) -> String {
+    match seconds {
+        1 => "1 second".into(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    }
+}

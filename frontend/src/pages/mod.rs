@@ -1,0 +1,7 @@
+//! One module per page of the SPA.
+
+pub mod admin;
+pub mod audit;
+pub mod login;
+pub mod me;
+pub mod not_found;

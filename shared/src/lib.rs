@@ -1,0 +1,9 @@
+//! Gatehouse's JSON API: the request and response types, and the validation rules that
+//! both the server and the SPA apply, so a person sees the same message before and after
+//! a request. No I/O, no async: this crate builds for the browser too.
+
+pub mod audit;
+pub mod auth;
+pub mod directory;
+pub mod error;
+pub mod validate;

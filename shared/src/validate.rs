@@ -1,0 +1,323 @@
+//! Parse, don't validate: the rules that turn typed input into values that cannot be
+//! invalid past the edge. The SPA runs the same functions before it sends a form.
+
+use std::fmt;
+
+use crate::error::FieldError;
+
+/// Accumulates the faults of one request so a form can show all of them at once.
+#[derive(Debug, Default)]
+pub struct Faults(Vec<FieldError>);
+
+impl Faults {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Keeps the value if it parsed, records the fault under `field` otherwise.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, String>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}
+
+macro_rules! string_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+string_newtype!(
+    /// 1–64 characters of `a-z 0-9 . _ - @`, starting with a letter or digit; stored lower-case.
+    Username
+);
+string_newtype!(
+    /// An e-mail address: one `@`, something either side, a dot in the domain, ≤ 254 characters.
+    Email
+);
+string_newtype!(
+    /// A person's name as shown: 1–128 characters, no control characters.
+    DisplayName
+);
+string_newtype!(
+    /// 1–64 characters of `A-Z a-z 0-9 . _ -`, starting with a letter or digit.
+    GroupName
+);
+string_newtype!(
+    /// A cloud account ID: exactly 16 digits, as Alibaba Cloud's are.
+    AccountId
+);
+string_newtype!(
+    /// An account's name: 1–64 characters, no control characters.
+    AccountName
+);
+string_newtype!(
+    /// An environment tag such as `production`: 1–32 of `a-z 0-9 -`.
+    Environment
+);
+string_newtype!(
+    /// A new password: 12–256 characters. Never displayed, logged or audited.
+    Password
+);
+string_newtype!(
+    /// A six-digit TOTP code.
+    TotpCodeInput
+);
+
+fn trimmed_len(s: &str) -> usize {
+    s.trim().chars().count()
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim().to_lowercase();
+        if s.is_empty() {
+            return Err("Enter a username.".into());
+        }
+        if s.chars().count() > 64 {
+            return Err("A username has at most 64 characters.".into());
+        }
+        if !s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+            return Err("A username starts with a letter or a digit.".into());
+        }
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')))
+        {
+            return Err(format!(
+                "A username may contain only letters, digits, '.', '_', '-' and '@' (found {bad:?})."
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Enter an e-mail address.".into());
+        }
+        if s.len() > 254 || has_control(s) || s.contains(char::is_whitespace) {
+            return Err("That is not a valid e-mail address.".into());
+        }
+        let Some((local, domain)) = s.split_once('@') else {
+            return Err("An e-mail address contains '@'.".into());
+        };
+        if local.is_empty()
+            || domain.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
+            return Err("That is not a valid e-mail address.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl DisplayName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Enter a display name.".into());
+        }
+        if trimmed_len(s) > 128 {
+            return Err("A display name has at most 128 characters.".into());
+        }
+        if has_control(s) {
+            return Err("A display name cannot contain control characters.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl GroupName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Enter a group name.".into());
+        }
+        if s.chars().count() > 64 {
+            return Err("A group name has at most 64 characters.".into());
+        }
+        if !s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) {
+            return Err("A group name starts with a letter or a digit.".into());
+        }
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            return Err(format!(
+                "A group name may contain only letters, digits, '.', '_' and '-' (found {bad:?})."
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl AccountId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("An account ID is exactly 16 digits.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl AccountName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Enter an account name.".into());
+        }
+        if trimmed_len(s) > 64 {
+            return Err("An account name has at most 64 characters.".into());
+        }
+        if has_control(s) {
+            return Err("An account name cannot contain control characters.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl Environment {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim().to_lowercase();
+        if s.is_empty() {
+            return Err("Enter an environment, such as production.".into());
+        }
+        if s.len() > 32 {
+            return Err("An environment has at most 32 characters.".into());
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err("An environment may contain only letters, digits and '-'.".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+impl Password {
+    /// Length is the rule that matters (NIST SP 800-63B); no composition rules.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let n = raw.chars().count();
+        if n < 12 {
+            return Err("A password has at least 12 characters.".into());
+        }
+        if n > 256 {
+            return Err("A password has at most 256 characters.".into());
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+impl TotpCodeInput {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+        if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("Enter the 6-digit code from your authenticator app.".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(Username::parse(" Alice ").unwrap().as_str(), "alice");
+        assert!(Username::parse("a.b_c-d@corp").is_ok());
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse("-x").is_err());
+        assert!(Username::parse("a b").is_err());
+        assert!(Username::parse(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn account_ids_are_sixteen_digits() {
+        assert!(AccountId::parse("1234567890123456").is_ok());
+        assert!(AccountId::parse("123456789012345").is_err());
+        assert!(AccountId::parse("12345678901234567").is_err());
+        assert!(AccountId::parse("12345678901234a6").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert!(Email::parse("a@b.co").is_ok());
+        assert!(Email::parse("a@b").is_err());
+        assert!(Email::parse("ab.co").is_err());
+        assert!(Email::parse("a@@b.co").is_err());
+        assert!(Email::parse("a b@c.co").is_err());
+    }
+
+    #[test]
+    fn passwords_and_codes() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("long enough pw").is_ok());
+        assert_eq!(TotpCodeInput::parse("123 456").unwrap().as_str(), "123456");
+        assert!(TotpCodeInput::parse("12345").is_err());
+        assert!(TotpCodeInput::parse("12345a").is_err());
+    }
+
+    #[test]
+    fn environments_and_groups() {
+        assert_eq!(
+            Environment::parse("Production").unwrap().as_str(),
+            "production"
+        );
+        assert!(Environment::parse("prod env").is_err());
+        assert!(GroupName::parse("gatehouse-admins").is_ok());
+        assert!(GroupName::parse("a/b").is_err());
+    }
+}
