@@ -15,3 +15,6 @@ pub mod secrets;
 pub mod store;
 
 pub use app::run;
+
+#[cfg(test)]
+mod tidy;

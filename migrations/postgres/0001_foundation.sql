@@ -71,7 +71,8 @@ CREATE TABLE server_keys (
     created_at BIGINT NOT NULL
 );
 
--- The chain head: one row, locked by every append so the chain has one order.
+-- The chain head: one row that follows the last event (kept by the trigger below). An
+-- insert that does not extend the head is refused, so the chain can never fork.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seq  BIGINT NOT NULL,
@@ -110,6 +111,21 @@ CREATE TABLE audit_checkpoints (
     key_id     TEXT NOT NULL,
     signature  TEXT NOT NULL
 );
+
+-- Each new event must extend the head exactly; the head then moves to it. The UPDATE takes
+-- the head's row lock until commit, so appends from every instance queue on it.
+CREATE FUNCTION gatehouse_extend_head() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash
+     WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'audit chain head moved' USING ERRCODE = 'serialization_failure';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_events_extend_head BEFORE INSERT ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION gatehouse_extend_head();
 
 -- The database itself refuses to rewrite history (TRUNCATE included).
 CREATE FUNCTION gatehouse_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

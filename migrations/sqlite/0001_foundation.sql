@@ -71,7 +71,8 @@ CREATE TABLE server_keys (
     created_at BIGINT NOT NULL
 );
 
--- The chain head: one row, locked by every append so the chain has one order.
+-- The chain head: one row that follows the last event (kept by the triggers below). An
+-- insert that does not extend the head is refused, so the chain can never fork.
 CREATE TABLE audit_head (
     id   INTEGER PRIMARY KEY CHECK (id = 1),
     seq  BIGINT NOT NULL,
@@ -110,6 +111,13 @@ CREATE TABLE audit_checkpoints (
     key_id     TEXT NOT NULL,
     signature  TEXT NOT NULL
 );
+
+-- Each new event must extend the head exactly; the head then moves to it.
+CREATE TRIGGER audit_events_extend_head BEFORE INSERT ON audit_events
+WHEN NOT EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = NEW.seq - 1 AND hash = NEW.prev_hash)
+BEGIN SELECT RAISE(ABORT, 'audit chain head moved'); END;
+CREATE TRIGGER audit_events_move_head AFTER INSERT ON audit_events
+BEGIN UPDATE audit_head SET seq = NEW.seq, hash = NEW.hash WHERE id = 1; END;
 
 -- The database itself refuses to rewrite history.
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events

@@ -18,6 +18,8 @@ use crate::clock::{Clock, SystemClock};
 pub struct PgStore {
     pool: PgPool,
     signer: AuditSigner,
+    /// The chain head this process last appended (seq, hash); a hint, checked by the database.
+    head: std::sync::Mutex<Option<(i64, [u8; 32])>>,
 }
 
 impl PgStore {
@@ -30,7 +32,11 @@ impl PgStore {
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
         let signer = load_signer(&pool, master, SystemClock.now_ms()).await?;
-        Ok(Self { pool, signer })
+        Ok(Self {
+            pool,
+            signer,
+            head: std::sync::Mutex::new(None),
+        })
     }
 
     /// The pool, for tests and benchmarks that need raw access.
@@ -47,5 +53,8 @@ impl PgStore {
         None
     }
 }
+
+/// Reads the chain head for appending inside a transaction.
+const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 sql_store!(PgStore, Postgres, "postgres");

@@ -2,10 +2,12 @@
 //! pool type by `sql_store!`. Both engines accept this dialect: `$n` placeholders,
 //! `RETURNING`, `ON CONFLICT`, integers for times, and booleans bound from Rust `bool`.
 //!
-//! The audit chain's order comes from one row, `audit_head`: every append starts with
-//! `UPDATE audit_head … RETURNING`, which takes PostgreSQL's row lock (and SQLite's write
-//! lock) until commit, so concurrent transactions — on any number of instances — append one
-//! after another and the chain never forks.
+//! The audit chain's order comes from one row, `audit_head`, which a trigger moves with every
+//! inserted event and which refuses an event that does not extend it exactly. Transactions
+//! that change data lock the head first (`HEAD_LOCK_SQL`: `FOR UPDATE` on PostgreSQL, the
+//! write gate on SQLite) and append after it; a standalone event is one optimistic INSERT
+//! from the head this process last saw, retried if another writer got there first. Either
+//! way the chain never forks, on any number of instances.
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $engine:literal) => {
@@ -18,6 +20,19 @@ macro_rules! sql_store {
              target_type, target_id, outcome, reason, details, prev_hash, hash";
 
         type Tx = sqlx::Transaction<'static, $db>;
+
+        fn malformed_head() -> StoreError {
+            StoreError::Db(sqlx::Error::Protocol("audit_head holds a malformed hash".into()))
+        }
+
+        /// Another writer extended the chain first (the trigger refused, or the sequence
+        /// number is taken).
+        fn head_moved(e: &sqlx::Error) -> bool {
+            match e {
+                sqlx::Error::Database(d) => d.is_unique_violation() || d.message().contains("audit chain head moved"),
+                _ => false,
+            }
+        }
 
         fn with_images(mut ev: NewEvent, before: Option<serde_json::Value>, after: Option<serde_json::Value>) -> NewEvent {
             if let serde_json::Value::Object(map) = &mut ev.details {
@@ -51,13 +66,98 @@ macro_rules! sql_store {
 
         impl $store {
             async fn append_in(tx: &mut Tx, signer: &AuditSigner, ev: NewEvent) -> StoreResult<StoredEvent> {
-                let (seq, prev_hex): (i64, String) =
-                    sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
-                        .fetch_one(&mut **tx)
-                        .await?;
-                let prev = parse_hash(&prev_hex).ok_or_else(|| {
-                    StoreError::Db(sqlx::Error::Protocol("audit_head holds a malformed hash".into()))
-                })?;
+                let mut stored = Self::append_many_in(tx, signer, vec![ev]).await?;
+                stored.pop().ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+            }
+
+            /// The chain head for appending inside `tx`: row-locked on PostgreSQL, read under
+            /// the write gate on SQLite. Either way no one else appends until `tx` ends.
+            async fn head_in(tx: &mut Tx) -> StoreResult<(i64, [u8; 32])> {
+                let (seq, hash): (i64, String) = sqlx::query_as(HEAD_LOCK_SQL).fetch_one(&mut **tx).await?;
+                Ok((seq, parse_hash(&hash).ok_or_else(malformed_head)?))
+            }
+
+            /// Appends `events` in order inside `tx`. The database's trigger checks that each
+            /// insert extends the head and moves the head along.
+            async fn append_many_in(tx: &mut Tx, signer: &AuditSigner, events: Vec<NewEvent>) -> StoreResult<Vec<StoredEvent>> {
+                /// Rows per INSERT: 14 binds each stays far below both engines' bind limits.
+                const CHUNK: usize = 500;
+                let (mut seq, mut prev) = Self::head_in(tx).await?;
+                let mut out = Vec::with_capacity(events.len());
+                for ev in events {
+                    seq += 1;
+                    let stored = Self::build_event(seq, &prev, ev);
+                    prev = parse_hash(&stored.hash).ok_or_else(malformed_head)?;
+                    out.push(stored);
+                }
+                for chunk in out.chunks(CHUNK) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, source_ip, user_agent, \
+                         action, target_type, target_id, outcome, reason, details, prev_hash, hash) ",
+                    );
+                    q.push_values(chunk, |mut b, e| {
+                        b.push_bind(e.seq)
+                            .push_bind(e.occurred_at)
+                            .push_bind(e.actor_id.clone())
+                            .push_bind(e.actor_name.clone())
+                            .push_bind(e.source_ip.clone())
+                            .push_bind(e.user_agent.clone())
+                            .push_bind(e.action.clone())
+                            .push_bind(e.target_type.clone())
+                            .push_bind(e.target_id.clone())
+                            .push_bind(e.outcome.clone())
+                            .push_bind(e.reason.clone())
+                            .push_bind(e.details.clone())
+                            .push_bind(e.prev_hash.clone())
+                            .push_bind(e.hash.clone());
+                    });
+                    q.build().execute(&mut **tx).await?;
+                    for e in chunk.iter().filter(|e| e.seq % CHECKPOINT_EVERY_EVENTS == 0) {
+                        let h = parse_hash(&e.hash).ok_or_else(malformed_head)?;
+                        Self::checkpoint_in(tx, signer, e.seq, &h, e.occurred_at).await?;
+                    }
+                }
+                Ok(out)
+            }
+
+            /// One event on its own, in one statement: extend the head this process last saw;
+            /// if another writer moved it, re-read it and try again. After a few lost races,
+            /// or when a checkpoint falls due, take the locking path.
+            async fn append_alone(&self, ev: NewEvent) -> StoreResult<StoredEvent> {
+                for _ in 0..8 {
+                    let cached = *self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let (seq, prev) = match cached {
+                        Some(h) => h,
+                        None => {
+                            let (seq, hash): (i64, String) =
+                                sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
+                            (seq, parse_hash(&hash).ok_or_else(malformed_head)?)
+                        }
+                    };
+                    if (seq + 1) % CHECKPOINT_EVERY_EVENTS == 0 {
+                        break;
+                    }
+                    let stored = Self::build_event(seq + 1, &prev, ev.clone());
+                    match Self::insert_event(&self.pool, &stored).await {
+                        Ok(()) => {
+                            let hash = parse_hash(&stored.hash).ok_or_else(malformed_head)?;
+                            *self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((stored.seq, hash));
+                            return Ok(stored);
+                        }
+                        Err(StoreError::Db(e)) if head_moved(&e) => {
+                            *self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                let mut tx = self.pool.begin().await?;
+                let stored = Self::append_in(&mut tx, &self.signer, ev).await?;
+                tx.commit().await?;
+                *self.head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(stored)
+            }
+
+            fn build_event(seq: i64, prev: &[u8; 32], ev: NewEvent) -> StoredEvent {
                 let mut stored = StoredEvent {
                     seq,
                     occurred_at: ev.occurred_at,
@@ -71,11 +171,14 @@ macro_rules! sql_store {
                     outcome: ev.outcome.as_str().to_string(),
                     reason: ev.reason,
                     details: ev.details.to_string(),
-                    prev_hash: prev_hex,
+                    prev_hash: hex::encode(prev),
                     hash: String::new(),
                 };
-                let hash = event_hash(&prev, &stored.content());
-                stored.hash = hex::encode(hash);
+                stored.hash = hex::encode(event_hash(prev, &stored.content()));
+                stored
+            }
+
+            async fn insert_event<'e, E: sqlx::Executor<'e, Database = $db>>(ex: E, stored: &StoredEvent) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, source_ip, user_agent, \
                      action, target_type, target_id, outcome, reason, details, prev_hash, hash) \
@@ -95,16 +198,9 @@ macro_rules! sql_store {
                 .bind(&stored.details)
                 .bind(&stored.prev_hash)
                 .bind(&stored.hash)
-                .execute(&mut **tx)
+                .execute(ex)
                 .await?;
-                sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-                    .bind(&stored.hash)
-                    .execute(&mut **tx)
-                    .await?;
-                if seq % CHECKPOINT_EVERY_EVENTS == 0 {
-                    Self::checkpoint_in(tx, signer, seq, &hash, stored.occurred_at).await?;
-                }
-                Ok(stored)
+                Ok(())
             }
 
             async fn checkpoint_in(
@@ -672,18 +768,16 @@ macro_rules! sql_store {
 
             async fn append_event(&self, event: NewEvent) -> StoreResult<StoredEvent> {
                 let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let stored = Self::append_in(&mut tx, &self.signer, event).await?;
-                tx.commit().await?;
-                Ok(stored)
+                self.append_alone(event).await
             }
 
             async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<()> {
+                if events.is_empty() {
+                    return Ok(());
+                }
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                for ev in events {
-                    Self::append_in(&mut tx, &self.signer, ev).await?;
-                }
+                Self::append_many_in(&mut tx, &self.signer, events).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -764,9 +858,7 @@ macro_rules! sql_store {
                 if !due {
                     return Ok(None);
                 }
-                let hash = parse_hash(&hash_hex).ok_or_else(|| {
-                    StoreError::Db(sqlx::Error::Protocol("audit_head holds a malformed hash".into()))
-                })?;
+                let hash = parse_hash(&hash_hex).ok_or_else(malformed_head)?;
                 let cp = Self::checkpoint_in(&mut tx, &self.signer, seq, &hash, now).await?;
                 tx.commit().await?;
                 Ok(Some(cp))

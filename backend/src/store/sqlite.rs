@@ -20,6 +20,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     signer: AuditSigner,
     gate: Mutex<()>,
+    /// The chain head this process last appended (seq, hash); a hint, checked by the database.
+    head: std::sync::Mutex<Option<(i64, [u8; 32])>>,
 }
 
 impl SqliteStore {
@@ -46,6 +48,7 @@ impl SqliteStore {
             pool,
             signer,
             gate: Mutex::new(()),
+            head: std::sync::Mutex::new(None),
         })
     }
 
@@ -58,5 +61,8 @@ impl SqliteStore {
         Some(self.gate.lock().await)
     }
 }
+
+/// Reads the chain head for appending inside a transaction.
+const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
 sql_store!(SqliteStore, Sqlite, "sqlite");

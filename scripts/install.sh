@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what building and testing Gatehouse needs on Debian 12 with Rust from rustup.
+# Idempotent: each step is skipped when what it installs is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Debian packages: xmlsec/clang for the SAML library, chromium for the browser tests,
+# node/npm for the browser-test driver and wasm-opt, postgresql client tools for the tests.
+APT_PACKAGES=(libxmlsec1-dev libclang-dev clang pkg-config xmlsec1 chromium brotli nodejs npm postgresql-client)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from elsewhere than Debian; accept any working install.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+read -r -a missing <<< "${missing[*]}"
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+TRUNK_VERSION=0.21.14
+if ! trunk --version 2>/dev/null | grep -q "$TRUNK_VERSION"; then
+  say "cargo install trunk@$TRUNK_VERSION (about 8 minutes the first time)"
+  cargo install --locked "trunk@$TRUNK_VERSION"
+fi
+
+# wasm-bindgen-cli must match the wasm-bindgen crate in Cargo.lock exactly. Not --locked:
+# its own lockfile pins a crate version the registry no longer serves.
+WBG_VERSION=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p')
+if ! wasm-bindgen --version 2>/dev/null | grep -q "$WBG_VERSION"; then
+  say "cargo install wasm-bindgen-cli@$WBG_VERSION"
+  cargo install "wasm-bindgen-cli@$WBG_VERSION"
+fi
+
+# npm: playwright-core (drives Debian's chromium), otpauth, and binaryen's wasm-opt
+# (Debian's binaryen 108 produces wasm that loads and then leaves the page blank).
+if [ ! -x e2e/node_modules/.bin/wasm-opt ] || [ ! -d e2e/node_modules/playwright-core ] \
+   || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
+  say "npm ci (e2e)"
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
