@@ -135,6 +135,13 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             command: AuditCommand::Verify { json },
         } => {
             init_tracing(&config.log_format);
+            let url = config.database_url();
+            if let Some(path) = url.strip_prefix("sqlite://") {
+                let file = path.split('?').next().unwrap_or(path);
+                if !std::path::Path::new(file).exists() {
+                    anyhow::bail!("there is no Gatehouse database at {file}; pass --data-dir or --database-url");
+                }
+            }
             let master = gatehouse::app::master_key(&config)?;
             let store = gatehouse::store::connect(&config.database_url(), &master).await?;
             let report = gatehouse::audit::verify::verify_store(store.as_ref()).await?;

@@ -153,14 +153,7 @@ pub async fn sign_in(
         let Some(code_raw) = totp_raw.filter(|c| !c.trim().is_empty()) else {
             return Err(AuthError::TotpRequired);
         };
-        let secret = state
-            .master
-            .open(&totp_purpose(&user.id), sealed)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        let step = TotpCodeInput::parse(code_raw)
-            .ok()
-            .and_then(|c| totp::matching_step(&secret, c.as_str(), now_secs(now)));
-        let Some(step) = step else {
+        let Some(step) = totp_step(state, &user.id, sealed, code_raw, now)? else {
             return fail("invalid_totp", Some(user), AuthError::InvalidTotp).await;
         };
         if !state.store.use_totp_step(&user.id, step).await? {
@@ -215,6 +208,23 @@ pub async fn sign_in(
     })
 }
 
+/// Opens the user's sealed TOTP seed and finds the time step `code_raw` is valid for now.
+fn totp_step(
+    state: &AppState,
+    user_id: &str,
+    sealed: &str,
+    code_raw: &str,
+    now: Millis,
+) -> Result<Option<i64>, AuthError> {
+    let secret = state
+        .master
+        .open(&totp_purpose(user_id), sealed)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    Ok(TotpCodeInput::parse(code_raw)
+        .ok()
+        .and_then(|c| totp::matching_step(&secret, c.as_str(), now_secs(now))))
+}
+
 fn now_secs(now: Millis) -> u64 {
     u64::try_from(now / 1000).unwrap_or(0)
 }
@@ -229,14 +239,8 @@ pub async fn check_totp(
         .totp_secret_enc
         .as_ref()
         .ok_or(AuthError::InvalidTotp)?;
-    let secret = state
-        .master
-        .open(&totp_purpose(&user.id), sealed)
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let now = state.clock.now_ms();
-    let code = TotpCodeInput::parse(code_raw).map_err(|_| AuthError::InvalidTotp)?;
-    let step =
-        totp::matching_step(&secret, code.as_str(), now_secs(now)).ok_or(AuthError::InvalidTotp)?;
+    let step = totp_step(state, &user.id, sealed, code_raw, state.clock.now_ms())?
+        .ok_or(AuthError::InvalidTotp)?;
     if state.store.use_totp_step(&user.id, step).await? {
         Ok(())
     } else {
@@ -298,14 +302,7 @@ pub async fn confirm_totp(
     let now = state.clock.now_ms();
     let user = state.store.get_user(&who.user.id).await?;
     let sealed = user.totp_pending_enc.ok_or(AuthError::NoPendingTotp)?;
-    let secret = state
-        .master
-        .open(&totp_purpose(&user.id), &sealed)
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-    let step = TotpCodeInput::parse(code_raw)
-        .ok()
-        .and_then(|c| totp::matching_step(&secret, c.as_str(), now_secs(now)));
-    let Some(step) = step else {
+    let Some(step) = totp_step(state, &user.id, &sealed, code_raw, now)? else {
         state
             .store
             .append_event(
