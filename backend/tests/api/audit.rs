@@ -1,0 +1,673 @@
+//! The audit trail: search filters and cursor paging; chain verification through the API
+//! and `gatehouse audit verify`; tampering (a changed byte in any column, a deleted event,
+//! two swapped events, rewritten or truncated history) detected and named; the database's
+//! own refusal of UPDATE and DELETE; and signed checkpoints.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use gatehouse::audit::chain::{event_hash, parse_hash};
+use gatehouse::audit::{AuditCtx, NewEvent, StoredEvent};
+use gatehouse_shared::audit::{AuditPage, ChainProblemKind, VerifyReport};
+use gatehouse_shared::auth::Role;
+use gatehouse_shared::directory::Group;
+use serde_json::json;
+
+use crate::helpers::{
+    q, rfc3339, sql_text, Browser, RawDb, TestApp, ADMIN_PASSWORD, USER_PASSWORD,
+};
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+// --- search -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn search_filters_by_time_actor_action_target_and_outcome() {
+    // Arrange: events at three times, by two people, of several kinds.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let ann = app
+        .create_user_with_roles(&admin, "ann", &[Role::Administrator])
+        .await;
+    app.advance(HOUR);
+    let t1 = app.now_ms();
+    let ann_browser = app.browser();
+    ann_browser.sign_in("ann", USER_PASSWORD).await;
+    let ann_group: Group = ann_browser
+        .post("/api/v1/groups", &json!({ "name": "ann-group" }))
+        .await
+        .assert_status(201)
+        .json();
+    app.browser()
+        .login("ann", "not-anns-password", None)
+        .await
+        .assert_status(401);
+    ann_browser
+        .post("/api/v1/auth/step-up", &json!({ "code": "000000" }))
+        .await
+        .assert_status(401);
+    app.advance(HOUR);
+    let t2 = app.now_ms();
+    admin.sign_in("admin", ADMIN_PASSWORD).await; // the old session went idle
+    admin
+        .post(
+            "/api/v1/accounts",
+            &json!({ "id": "1234567890123456", "name": "A", "environment": "dev" }),
+        )
+        .await
+        .assert_status(201);
+    let all = app.all_events().await;
+    type Pick = Box<dyn Fn(&StoredEvent) -> bool>;
+    let (ann_id, group_id) = (ann.id.clone(), ann_group.id.clone());
+    let ann_id2 = ann_id.clone();
+    let cases: Vec<(String, Pick, usize)> = vec![
+        (
+            format!("from={}", q(&rfc3339(t1))),
+            Box::new(move |e| e.occurred_at >= t1),
+            6,
+        ),
+        (
+            format!("to={}", q(&rfc3339(t1))),
+            Box::new(move |e| e.occurred_at < t1),
+            5,
+        ),
+        (
+            format!("from={}&to={}", q(&rfc3339(t1)), q(&rfc3339(t2))),
+            Box::new(move |e| (t1..t2).contains(&e.occurred_at)),
+            4,
+        ),
+        ("actor=ann".into(), Box::new(|e| e.actor_name == "ann"), 4),
+        (
+            format!("actor={ann_id}"),
+            Box::new(move |e| e.actor_id.as_deref() == Some(ann_id.as_str())),
+            4,
+        ),
+        (
+            "action=auth.login".into(),
+            Box::new(|e| e.action == "auth.login"),
+            4,
+        ),
+        (
+            "action=auth.*".into(),
+            Box::new(|e| e.action.starts_with("auth.")),
+            5,
+        ),
+        (
+            "action=directory.group.*".into(),
+            Box::new(|e| e.action.starts_with("directory.group.")),
+            3,
+        ),
+        ("action=auth".into(), Box::new(|_| false), 0),
+        (
+            format!("target={group_id}"),
+            Box::new(move |e| e.target_id.as_deref() == Some(group_id.as_str())),
+            1,
+        ),
+        (
+            "outcome=failure".into(),
+            Box::new(|e| e.outcome == "failure"),
+            2,
+        ),
+        (
+            "outcome=denied".into(),
+            Box::new(|e| e.outcome == "denied"),
+            0,
+        ),
+        (
+            format!("actor={ann_id2}&outcome=failure&action=auth.*"),
+            Box::new(|e| e.actor_name == "ann" && e.outcome == "failure"),
+            2,
+        ),
+    ];
+
+    for (query, pick, count) in cases {
+        // Act
+        let page: AuditPage = admin
+            .get(&format!("/api/v1/audit/events?{query}"))
+            .await
+            .assert_status(200)
+            .json();
+
+        // Assert
+        let got: Vec<i64> = page.events.iter().map(|e| e.seq).collect();
+        let want: Vec<i64> = all
+            .iter()
+            .rev()
+            .filter(|e| pick(e))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(got, want, "query {query}");
+        assert_eq!(got.len(), count, "query {query}: {:?}", page.events);
+        assert_eq!(page.next_cursor, None);
+    }
+}
+
+#[tokio::test]
+async fn malformed_search_queries_are_refused() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+
+    for query in [
+        "from=yesterday",
+        "to=2026-13-01T00:00:00Z",
+        "outcome=maybe",
+        "limit=0",
+        "limit=501",
+        "cursor=abc",
+        "cursor=-5",
+    ] {
+        // Act
+        let reply = admin.get(&format!("/api/v1/audit/events?{query}")).await;
+
+        // Assert
+        reply.assert_error(400, "invalid_query");
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_pages_through_250_events_without_gaps_or_repeats() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let events: Vec<NewEvent> = (0..250)
+        .map(|i| {
+            NewEvent::new(
+                app.now_ms(),
+                &AuditCtx::system(),
+                "test.paging",
+                "thing",
+                Some(format!("thing-{i}")),
+            )
+        })
+        .collect();
+    app.state.store.append_events(events).await.unwrap();
+
+    // Act
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/audit/events?action=test.paging&limit=100".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: AuditPage = admin.get(&path).await.assert_status(200).json();
+        cursor.clone_from(&page.next_cursor);
+        pages.push(page);
+        if cursor.is_none() || pages.len() > 10 {
+            break;
+        }
+    }
+
+    // Assert
+    let sizes: Vec<usize> = pages.iter().map(|p| p.events.len()).collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    let seqs: Vec<i64> = pages
+        .iter()
+        .flat_map(|p| p.events.iter().map(|e| e.seq))
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+    let targets: BTreeSet<String> = pages
+        .iter()
+        .flat_map(|p| p.events.iter().filter_map(|e| e.target_id.clone()))
+        .collect();
+    assert_eq!(targets.len(), 250);
+    // The default page size, and paging the whole trail in small pages, agree with the store.
+    let first: AuditPage = admin.get("/api/v1/audit/events").await.json();
+    assert_eq!(first.events.len(), 50);
+    let mut all_seqs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/audit/events?limit=37&cursor={c}"),
+            None => "/api/v1/audit/events?limit=37".into(),
+        };
+        let page: AuditPage = admin.get(&path).await.json();
+        all_seqs.extend(page.events.iter().map(|e| e.seq));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let stored: Vec<i64> = app.all_events().await.iter().rev().map(|e| e.seq).collect();
+    assert_eq!(all_seqs, stored);
+}
+
+// --- verification and tampering ---------------------------------------------------------
+
+/// Asserts that both the API and the CLI report `kind` at `seq`.
+async fn assert_detected(
+    app: &TestApp,
+    reader: &Browser,
+    seq: i64,
+    kind: ChainProblemKind,
+    what: &str,
+) {
+    let report: VerifyReport = reader
+        .get("/api/v1/audit/verify")
+        .await
+        .assert_status(200)
+        .json();
+    assert!(!report.intact, "{what}: the API says intact: {report:?}");
+    let problem = report.problem.unwrap();
+    assert_eq!(
+        (problem.seq, problem.kind),
+        (seq, kind),
+        "{what}: {}",
+        problem.message
+    );
+    let cli = app.cli_verify(false);
+    assert_eq!(cli.code, Some(1), "{what}: exit status; {cli:?}");
+    assert!(
+        cli.stdout.contains(&format!("at event {seq} ({kind:?})")),
+        "{what}: the CLI names the event: {cli:?}"
+    );
+}
+
+async fn assert_intact(reader: &Browser, what: &str) -> VerifyReport {
+    let report: VerifyReport = reader
+        .get("/api/v1/audit/verify")
+        .await
+        .assert_status(200)
+        .json();
+    assert!(report.intact, "{what}: {report:?}");
+    assert_eq!(report.problem, None);
+    report
+}
+
+/// One byte of `s` changed, keeping it ASCII (and hex digits hex).
+fn one_byte_changed(s: &str) -> String {
+    let mut bytes = s.as_bytes().to_vec();
+    let i = bytes.len() / 2;
+    bytes[i] = match bytes[i] {
+        b'0' => b'1',
+        b if b.is_ascii_hexdigit() => b'0',
+        b if b.is_ascii_alphabetic() => b ^ 0x20,
+        _ => b'x',
+    };
+    String::from_utf8(bytes).unwrap()
+}
+
+/// The `UPDATE … SET` list that gives a row every stored column of `e` but `seq`.
+fn set_all_but_seq(e: &StoredEvent) -> String {
+    format!(
+        "occurred_at = {}, actor_id = {}, actor_name = {}, source_ip = {}, user_agent = {}, \
+         action = {}, target_type = {}, target_id = {}, outcome = {}, reason = {}, details = {}, \
+         prev_hash = {}, hash = {}",
+        e.occurred_at,
+        sql_text(e.actor_id.as_deref()),
+        sql_text(Some(&e.actor_name)),
+        sql_text(e.source_ip.as_deref()),
+        sql_text(e.user_agent.as_deref()),
+        sql_text(Some(&e.action)),
+        sql_text(Some(&e.target_type)),
+        sql_text(e.target_id.as_deref()),
+        sql_text(Some(&e.outcome)),
+        sql_text(e.reason.as_deref()),
+        sql_text(Some(&e.details)),
+        sql_text(Some(&e.prev_hash)),
+        sql_text(Some(&e.hash)),
+    )
+}
+
+/// An app with a few events after a failed sign-in of a known user: an event whose every
+/// column has a value. Returns (app, admin browser, that event's seq).
+async fn trail_with_a_full_event() -> (TestApp, Browser, i64) {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    app.create_user_with_roles(&admin, "tess", &[]).await;
+    app.browser()
+        .login("tess", "wrong-password-here", None)
+        .await
+        .assert_status(401);
+    let full = app.all_events().await.last().unwrap().seq;
+    for name in ["after-1", "after-2", "after-3"] {
+        admin
+            .post("/api/v1/groups", &json!({ "name": name }))
+            .await
+            .assert_status(201);
+    }
+    (app, admin, full)
+}
+
+#[tokio::test]
+async fn an_untouched_trail_verifies_through_the_api_and_the_cli() {
+    // Arrange
+    let (app, admin, _) = trail_with_a_full_event().await;
+    let stored = app.all_events().await.len();
+
+    // Act
+    let report = assert_intact(&admin, "untouched").await;
+    let cli = app.cli_verify(false);
+    let cli_json = app.cli_verify(true);
+
+    // Assert
+    assert_eq!(report.events_checked, i64::try_from(stored).unwrap());
+    assert_eq!(cli.code, Some(0), "{cli:?}");
+    assert!(cli.stdout.starts_with("Intact:"), "{cli:?}");
+    assert!(!cli.stderr.contains("ERROR"), "{}", cli.stderr);
+    assert_eq!(cli_json.code, Some(0));
+    let from_cli: VerifyReport = serde_json::from_str(&cli_json.stdout).unwrap();
+    assert_eq!(from_cli, report);
+}
+
+#[tokio::test]
+async fn a_single_changed_byte_in_any_column_is_named() {
+    // Arrange
+    let (app, admin, seq) = trail_with_a_full_event().await;
+    let db = app.raw_db().await;
+    db.disable_audit_triggers().await;
+    let original = app
+        .state
+        .store
+        .events_after(seq - 1, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let text_columns: Vec<(&str, Option<&str>)> = vec![
+        ("actor_id", original.actor_id.as_deref()),
+        ("actor_name", Some(&original.actor_name)),
+        ("source_ip", original.source_ip.as_deref()),
+        ("user_agent", original.user_agent.as_deref()),
+        ("action", Some(&original.action)),
+        ("target_type", Some(&original.target_type)),
+        ("target_id", original.target_id.as_deref()),
+        ("outcome", Some(&original.outcome)),
+        ("reason", original.reason.as_deref()),
+        ("details", Some(&original.details)),
+        ("prev_hash", Some(&original.prev_hash)),
+        ("hash", Some(&original.hash)),
+    ];
+    let mut changes: Vec<(&str, String, String, ChainProblemKind)> = text_columns
+        .into_iter()
+        .map(|(column, value)| {
+            let value = value.unwrap_or_else(|| panic!("{column} has a value in this event"));
+            (
+                column,
+                sql_text(Some(&one_byte_changed(value))),
+                sql_text(Some(value)),
+                ChainProblemKind::Altered,
+            )
+        })
+        .collect();
+    changes.push((
+        "occurred_at",
+        (original.occurred_at ^ 1).to_string(),
+        original.occurred_at.to_string(),
+        ChainProblemKind::Altered,
+    ));
+    // Renumbering the event takes it out of its place: the chain misses it there.
+    changes.push((
+        "seq",
+        (seq + 1_000_000).to_string(),
+        seq.to_string(),
+        ChainProblemKind::Missing,
+    ));
+    assert_eq!(changes.len(), 14, "every stored column");
+
+    for (column, tampered, restored, kind) in changes {
+        let current_seq = if column == "seq" {
+            seq + 1_000_000
+        } else {
+            seq
+        };
+
+        // Act
+        let n = db
+            .exec(&format!(
+                "UPDATE audit_events SET {column} = {tampered} WHERE seq = {seq}"
+            ))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+
+        // Assert
+        assert_detected(&app, &admin, seq, kind, &format!("column {column}")).await;
+        db.exec(&format!(
+            "UPDATE audit_events SET {column} = {restored} WHERE seq = {current_seq}"
+        ))
+        .await
+        .unwrap();
+        assert_intact(&admin, &format!("after restoring {column}")).await;
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_event_is_named() {
+    // Arrange
+    let (app, admin, seq) = trail_with_a_full_event().await;
+    let db = app.raw_db().await;
+    db.disable_audit_triggers().await;
+
+    // Act
+    let n = db
+        .exec(&format!("DELETE FROM audit_events WHERE seq = {seq}"))
+        .await
+        .unwrap();
+
+    // Assert
+    assert_eq!(n, 1);
+    assert_detected(
+        &app,
+        &admin,
+        seq,
+        ChainProblemKind::Missing,
+        "deleted event",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn two_swapped_events_are_named() {
+    // Arrange
+    let (app, admin, seq) = trail_with_a_full_event().await;
+    let db = app.raw_db().await;
+    db.disable_audit_triggers().await;
+    let pair = app.state.store.events_after(seq - 1, 2).await.unwrap();
+    let (a, b) = (&pair[0], &pair[1]);
+
+    // Act: every column but the position is exchanged.
+    db.exec(&format!(
+        "UPDATE audit_events SET {} WHERE seq = {}",
+        set_all_but_seq(b),
+        a.seq
+    ))
+    .await
+    .unwrap();
+    db.exec(&format!(
+        "UPDATE audit_events SET {} WHERE seq = {}",
+        set_all_but_seq(a),
+        b.seq
+    ))
+    .await
+    .unwrap();
+
+    // Assert
+    let moved = app
+        .state
+        .store
+        .events_after(seq - 1, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        (moved.seq, moved.hash.as_str()),
+        (a.seq, b.hash.as_str()),
+        "swapped"
+    );
+    assert_detected(
+        &app,
+        &admin,
+        seq,
+        ChainProblemKind::Reordered,
+        "swapped events",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn history_rewritten_with_fresh_hashes_is_caught_by_the_signed_checkpoint() {
+    // Arrange: a checkpoint signs the chain, then an attacker rewrites an event and
+    // recomputes every hash after it, as anyone with the database (but not the key) could.
+    let (app, admin, seq) = trail_with_a_full_event().await;
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+    let last_seq = app.all_events().await.last().unwrap().seq;
+    // The first checkpoint that covers the rewritten event (normally the one just signed).
+    let first_covering = app
+        .state
+        .store
+        .checkpoints()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.event_seq >= seq)
+        .map(|c| c.event_seq)
+        .min()
+        .unwrap();
+    assert!(first_covering <= last_seq);
+    let db = app.raw_db().await;
+    db.disable_audit_triggers().await;
+    let mut events = app.state.store.events_after(seq - 1, 1_000).await.unwrap();
+
+    // Act
+    events[0].actor_name = "somebody-else".into();
+    let mut prev = parse_hash(&events[0].prev_hash).unwrap();
+    for e in &mut events {
+        e.prev_hash = hex::encode(prev);
+        prev = event_hash(&prev, &e.content());
+        e.hash = hex::encode(prev);
+        db.exec(&format!(
+            "UPDATE audit_events SET {} WHERE seq = {}",
+            set_all_but_seq(e),
+            e.seq
+        ))
+        .await
+        .unwrap();
+    }
+
+    // Assert
+    assert_detected(
+        &app,
+        &admin,
+        first_covering,
+        ChainProblemKind::CheckpointInvalid,
+        "rewritten history",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn events_removed_from_the_end_are_caught_by_the_signed_checkpoint() {
+    // Arrange
+    let (app, admin, _) = trail_with_a_full_event().await;
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+    let last_seq = app.all_events().await.last().unwrap().seq;
+    let db = app.raw_db().await;
+    db.disable_audit_triggers().await;
+
+    // Act
+    db.exec(&format!(
+        "DELETE FROM audit_events WHERE seq >= {}",
+        last_seq - 1
+    ))
+    .await
+    .unwrap();
+
+    // Assert
+    assert_detected(
+        &app,
+        &admin,
+        last_seq - 1,
+        ChainProblemKind::Truncated,
+        "truncated tail",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_update_or_delete_audit_rows() {
+    // Arrange
+    let (app, admin, seq) = trail_with_a_full_event().await;
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+    let db: RawDb = app.raw_db().await;
+    let mut statements = vec![
+        format!("UPDATE audit_events SET actor_name = 'mallory' WHERE seq = {seq}"),
+        format!("DELETE FROM audit_events WHERE seq = {seq}"),
+        "DELETE FROM audit_events".to_string(),
+        "UPDATE audit_checkpoints SET signed_at = 0".to_string(),
+        "DELETE FROM audit_checkpoints".to_string(),
+    ];
+    if db.is_postgres() {
+        statements.push("TRUNCATE audit_events".into());
+        statements.push("TRUNCATE audit_checkpoints".into());
+    }
+
+    for sql in statements {
+        // Act
+        let result = db.exec(&sql).await;
+
+        // Assert
+        let err = result.expect_err(&format!("the database allowed: {sql}"));
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let report = assert_intact(&admin, "after the refused statements").await;
+    assert_eq!(
+        report.events_checked,
+        i64::try_from(app.all_events().await.len()).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_tick_a_minute_later_signs_a_checkpoint_that_verify_reports() {
+    // Arrange
+    let (app, admin, _) = trail_with_a_full_event().await;
+    let before = app.state.store.checkpoints().await.unwrap().len();
+    let head = app.all_events().await.last().unwrap().seq;
+
+    // Act
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+
+    // Assert
+    let checkpoints = app.state.store.checkpoints().await.unwrap();
+    assert_eq!(checkpoints.len(), before + 1, "one new checkpoint");
+    let newest = checkpoints.last().unwrap();
+    assert_eq!(newest.event_seq, head);
+    assert_eq!(newest.signed_at, app.now_ms());
+    let report = assert_intact(&admin, "after the checkpoint").await;
+    let signed = report.last_checkpoint.clone().unwrap();
+    assert_eq!((signed.id, signed.event_seq), (newest.id, head));
+    assert_eq!(report.unsigned_events, 0);
+    let cli = app.cli_verify(false);
+    assert!(
+        cli.stdout.contains(&format!(
+            "signed up to checkpoint #{} (event {head})",
+            newest.id
+        )),
+        "{cli:?}"
+    );
+
+    // A new event is chained but unsigned; a tick within the minute signs nothing…
+    admin
+        .post("/api/v1/groups", &json!({ "name": "later" }))
+        .await
+        .assert_status(201);
+    let tick = app.tick().await;
+    assert_eq!(tick.checkpoint, None);
+    assert_eq!(
+        assert_intact(&admin, "unsigned tail").await.unsigned_events,
+        1
+    );
+    // …and one a minute later does.
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+    let report = assert_intact(&admin, "signed again").await;
+    assert_eq!(report.unsigned_events, 0);
+    assert_eq!(report.last_checkpoint.unwrap().event_seq, head + 1);
+}

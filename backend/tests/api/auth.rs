@@ -1,0 +1,665 @@
+//! Sign-in, TOTP, sessions (rotation, sign-out, idle and absolute timeouts), CSRF, sign-in
+//! throttling and step-up.
+
+use std::time::Duration;
+
+use gatehouse_shared::auth::{Me, Role, TotpEnrollment};
+use gatehouse_shared::directory::Group;
+use serde_json::json;
+
+use crate::helpers::{totp_code, Browser, Reply, TestApp, ADMIN_PASSWORD, USER_PASSWORD};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn sign_in_with_the_right_password_returns_me_and_a_safe_cookie() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+
+    // Act
+    let reply = browser.login("admin", ADMIN_PASSWORD, None).await;
+
+    // Assert
+    reply.assert_status(200);
+    let me: Me = reply.json();
+    assert_eq!(me.user.username, "admin");
+    assert_eq!(me.roles, vec![Role::Administrator]);
+    assert_eq!(me.auth_method, "password");
+    assert!(me.csrf_token.len() >= 24, "a real CSRF token: {me:?}");
+    assert!(!me.mfa.totp_enrolled);
+    let cookie = reply.session_cookie().expect("a session cookie");
+    assert!(cookie.value.len() >= 32);
+    assert!(cookie.http_only, "HttpOnly");
+    assert!(cookie.same_site_lax, "SameSite=Lax");
+    assert!(!cookie.secure, "not Secure: the public URL is http");
+    assert_eq!(cookie.path.as_deref(), Some("/"));
+    assert!(
+        !reply.body.contains(&cookie.value),
+        "the token is only in the cookie"
+    );
+    browser.me().await.assert_status(200);
+    let events = app.all_events().await;
+    let login = events.last().unwrap();
+    assert_eq!(
+        (
+            login.action.as_str(),
+            login.outcome.as_str(),
+            login.actor_name.as_str()
+        ),
+        ("auth.login", "success", "admin")
+    );
+    assert_eq!(login.target_id.as_deref(), Some(me.user.id.as_str()));
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_the_same_refusal() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+
+    // Act
+    let wrong_password = browser.login("admin", "not-the-password", None).await;
+    let unknown_user = browser.login("nobody", ADMIN_PASSWORD, None).await;
+
+    // Assert
+    wrong_password.assert_error(401, "invalid_credentials");
+    unknown_user.assert_error(401, "invalid_credentials");
+    assert_eq!(
+        wrong_password.body, unknown_user.body,
+        "which one was wrong is not said"
+    );
+    assert!(wrong_password.session_cookie().is_none());
+    browser.me().await.assert_error(401, "unauthenticated");
+    let reasons: Vec<_> = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.login")
+        .map(|e| (e.outcome, e.reason, e.actor_name))
+        .collect();
+    let expected: Vec<(String, Option<String>, String)> = vec![
+        (
+            "failure".into(),
+            Some("bad_password".into()),
+            "admin".into(),
+        ),
+        (
+            "failure".into(),
+            Some("unknown_user".into()),
+            "nobody".into(),
+        ),
+    ];
+    assert_eq!(reasons, expected);
+}
+
+#[tokio::test]
+async fn a_disabled_user_cannot_sign_in_and_loses_their_session() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let user = app.create_user_with_roles(&admin, "dora", &[]).await;
+    let dora = app.browser();
+    dora.sign_in("dora", USER_PASSWORD).await;
+
+    // Act
+    admin
+        .patch(
+            &format!("/api/v1/users/{}", user.id),
+            &json!({ "disabled": true }),
+        )
+        .await
+        .assert_status(200);
+    let with_password = app.browser().login("dora", USER_PASSWORD, None).await;
+    let with_wrong_password = app
+        .browser()
+        .login("dora", "wrong-password-here", None)
+        .await;
+
+    // Assert
+    with_password.assert_error(403, "account_disabled");
+    with_wrong_password.assert_error(401, "invalid_credentials");
+    dora.me().await.assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn totp_enrolment_takes_effect_once_confirmed_with_a_code() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+
+    // Act
+    let begin = admin.post("/api/v1/me/mfa/totp", &json!({})).await;
+    begin.assert_status(200);
+    let enrolment: TotpEnrollment = begin.json();
+    let pending: Me = admin.me().await.json();
+    let wrong = admin
+        .post("/api/v1/me/mfa/totp/confirm", &json!({ "code": "000000" }))
+        .await;
+    let code = totp_code(&enrolment.secret_base32, app.now_ms());
+    let confirmed = admin
+        .post("/api/v1/me/mfa/totp/confirm", &json!({ "code": code }))
+        .await;
+
+    // Assert
+    assert!(enrolment
+        .otpauth_uri
+        .starts_with("otpauth://totp/Gatehouse:admin?"));
+    assert!(enrolment.otpauth_uri.contains(&enrolment.secret_base32));
+    assert!(enrolment.qr_svg.contains("<svg"));
+    assert!(!pending.mfa.totp_enrolled, "pending until confirmed");
+    wrong.assert_error(401, "invalid_totp");
+    confirmed.assert_status(200);
+    let me: Me = confirmed.json();
+    assert!(me.mfa.totp_enrolled);
+    assert!(me.mfa.fresh, "confirming counts as a fresh MFA check");
+    let again = admin.post("/api/v1/me/mfa/totp", &json!({})).await;
+    again.assert_error(422, "validation_failed");
+    assert_eq!(
+        again.fields(),
+        vec!["current_code"],
+        "replacing needs a current code"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_with_totp_requires_a_fresh_right_code() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let secret = app.enrol_totp(&app.admin().await).await;
+    app.advance(Duration::from_secs(30)); // the enrolment code's step is used up
+    let code = totp_code(&secret, app.now_ms());
+
+    // Act
+    let no_code = app.browser().login("admin", ADMIN_PASSWORD, None).await;
+    let wrong_code = app
+        .browser()
+        .login("admin", ADMIN_PASSWORD, Some("123456"))
+        .await;
+    let not_digits = app
+        .browser()
+        .login("admin", ADMIN_PASSWORD, Some("abcdef"))
+        .await;
+    let right = app
+        .browser()
+        .login("admin", ADMIN_PASSWORD, Some(&code))
+        .await;
+    let replayed = app
+        .browser()
+        .login("admin", ADMIN_PASSWORD, Some(&code))
+        .await;
+
+    // Assert
+    no_code.assert_error(401, "totp_required");
+    assert!(no_code.session_cookie().is_none());
+    wrong_code.assert_error(401, "invalid_totp");
+    not_digits.assert_error(401, "invalid_totp");
+    right.assert_status(200);
+    let me: Me = right.json();
+    assert_eq!(me.auth_method, "password+totp");
+    assert!(me.mfa.fresh);
+    replayed.assert_error(401, "invalid_totp");
+    assert!(replayed.body.contains("already used"), "{}", replayed.body);
+    let reasons: Vec<_> = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.login" && e.outcome == "failure")
+        .filter_map(|e| e.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["invalid_totp", "invalid_totp", "totp_replayed"]
+    );
+}
+
+#[tokio::test]
+async fn sign_in_rotates_the_session_id_and_kills_the_old_one() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let first = browser.login("admin", ADMIN_PASSWORD, None).await;
+    let old = first.session_cookie().unwrap().value.clone();
+
+    // Act: the same browser signs in again, presenting its old cookie.
+    let second = browser.login("admin", ADMIN_PASSWORD, None).await;
+
+    // Assert
+    let new = second.session_cookie().unwrap().value.clone();
+    assert_ne!(old, new, "a new session id at sign-in");
+    let by_hand = Browser::cookieless(&app.base_url);
+    let with_old = Reply::read(
+        by_hand
+            .client
+            .get(by_hand.url("/api/v1/me"))
+            .header("cookie", format!("gatehouse_session={old}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    with_old.assert_error(401, "unauthenticated");
+    browser.me().await.assert_status(200);
+    let login = app.all_events().await.pop().unwrap();
+    let details: serde_json::Value = serde_json::from_str(&login.details).unwrap();
+    assert_eq!(
+        details,
+        json!({ "method": "password", "session_rotated": true })
+    );
+}
+
+#[tokio::test]
+async fn a_session_id_planted_before_sign_in_is_never_used() {
+    // Arrange: an attacker plants a cookie value in the victim's browser (session fixation).
+    let app = TestApp::spawn().await;
+    let by_hand = Browser::cookieless(&app.base_url);
+
+    // Act
+    let reply = Reply::read(
+        by_hand
+            .client
+            .post(by_hand.url("/api/v1/auth/login"))
+            .header("cookie", "gatehouse_session=planted-by-the-attacker")
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Assert
+    reply.assert_status(200);
+    let issued = reply.session_cookie().unwrap().value.clone();
+    assert_ne!(issued, "planted-by-the-attacker");
+    let planted = Reply::read(
+        by_hand
+            .client
+            .get(by_hand.url("/api/v1/me"))
+            .header("cookie", "gatehouse_session=planted-by-the-attacker")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    planted.assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let token = browser
+        .login("admin", ADMIN_PASSWORD, None)
+        .await
+        .session_cookie()
+        .unwrap()
+        .value
+        .clone();
+
+    // Act
+    let reply = browser.post("/api/v1/auth/logout", &json!({})).await;
+
+    // Assert
+    reply.assert_status(204);
+    let cleared = reply.session_cookie().expect("the cookie is removed");
+    assert_eq!(cleared.value, "");
+    browser.me().await.assert_error(401, "unauthenticated");
+    let by_hand = Browser::cookieless(&app.base_url);
+    let with_copy = Reply::read(
+        by_hand
+            .client
+            .get(by_hand.url("/api/v1/me"))
+            .header("cookie", format!("gatehouse_session={token}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    with_copy.assert_error(401, "unauthenticated");
+    let last = app.all_events().await.pop().unwrap();
+    assert_eq!(
+        (last.action.as_str(), last.outcome.as_str()),
+        ("auth.logout", "success")
+    );
+}
+
+#[tokio::test]
+async fn a_session_idle_for_the_timeout_ends_but_activity_keeps_it() {
+    // Arrange: the default idle timeout is 30 minutes.
+    let app = TestApp::spawn().await;
+    let browser = app.admin().await;
+
+    // Act / Assert: activity every 29 minutes keeps the session alive…
+    for _ in 0..3 {
+        app.advance(29 * MINUTE);
+        browser.me().await.assert_status(200);
+    }
+    // …and 30 quiet minutes end it.
+    app.advance(30 * MINUTE);
+    browser.me().await.assert_error(401, "unauthenticated");
+    app.advance(MINUTE);
+    browser.me().await.assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_absolute_timeout_however_active() {
+    // Arrange: the default absolute timeout is 12 hours.
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let me = browser.sign_in("admin", ADMIN_PASSWORD).await;
+    let started = app.now_ms();
+    assert_eq!(
+        gatehouse::clock::to_millis(me.session_expires_at),
+        started + 12 * 60 * 60 * 1000
+    );
+
+    // Act / Assert: active every 20 minutes up to a minute before the end…
+    while app.now_ms() + 21 * 60 * 1000 <= started + 12 * 60 * 60 * 1000 {
+        app.advance(20 * MINUTE);
+        browser.me().await.assert_status(200);
+    }
+    let left = started + 12 * 60 * 60 * 1000 - app.now_ms();
+    app.clock.advance_ms(left - 60_000);
+    browser.me().await.assert_status(200);
+    // …then it ends.
+    app.advance(MINUTE);
+    browser.me().await.assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn state_changing_requests_need_the_sessions_csrf_token() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let other = app.admin().await; // another session of the same person
+    let body = json!({ "name": "csrf-test" });
+    let token = admin.csrf().unwrap();
+
+    // Act
+    admin.set_csrf(None);
+    let without = admin.post("/api/v1/groups", &body).await;
+    admin.set_csrf(Some("not-the-token".into()));
+    let wrong = admin.post("/api/v1/groups", &body).await;
+    admin.set_csrf(other.csrf());
+    let other_sessions = admin.post("/api/v1/groups", &body).await;
+    admin.set_csrf(Some(token));
+    let logout_without = {
+        let r = admin
+            .client
+            .post(admin.url("/api/v1/auth/logout"))
+            .send()
+            .await
+            .unwrap();
+        Reply::read(r).await
+    };
+    let groups_meanwhile: Vec<Group> = admin.get("/api/v1/groups").await.json();
+    let right = admin.post("/api/v1/groups", &body).await;
+
+    // Assert
+    without.assert_error(403, "csrf_failed");
+    wrong.assert_error(403, "csrf_failed");
+    other_sessions.assert_error(403, "csrf_failed");
+    logout_without.assert_error(403, "csrf_failed");
+    assert!(
+        groups_meanwhile.iter().all(|g| g.name != "csrf-test"),
+        "nothing was created"
+    );
+    right.assert_status(201);
+    admin.me().await.assert_status(200);
+}
+
+#[tokio::test]
+async fn requests_from_a_foreign_origin_are_refused() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let post_with_origin = |origin: &'static str| {
+        let req = admin
+            .client
+            .post(admin.url("/api/v1/groups"))
+            .header("x-csrf-token", admin.csrf().unwrap())
+            .header("origin", origin)
+            .json(&json!({ "name": format!("from-{}", origin.len()) }));
+        async move { Reply::read(req.send().await.unwrap()).await }
+    };
+
+    // Act
+    let foreign = post_with_origin("https://evil.example").await;
+    let null_origin = post_with_origin("null").await;
+    let same_origin = Reply::read(
+        admin
+            .client
+            .post(admin.url("/api/v1/groups"))
+            .header("x-csrf-token", admin.csrf().unwrap())
+            .header("origin", app.base_url.clone())
+            .json(&json!({ "name": "from-same-origin" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let foreign_login = Reply::read(
+        app.browser()
+            .client
+            .post(admin.url("/api/v1/auth/login"))
+            .header("origin", "https://evil.example")
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let foreign_read = Reply::read(
+        admin
+            .client
+            .get(admin.url("/api/v1/me"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Assert
+    foreign.assert_error(403, "csrf_failed");
+    null_origin.assert_error(403, "csrf_failed");
+    same_origin.assert_status(201);
+    foreign_login.assert_error(403, "csrf_failed");
+    assert!(foreign_login.session_cookie().is_none());
+    foreign_read.assert_status(200);
+}
+
+#[tokio::test]
+async fn the_sixth_failed_attempt_on_an_account_is_throttled() {
+    // Arrange: 5 failures per account per 15 minutes are allowed.
+    let app = TestApp::spawn().await;
+    let attacker = app.browser();
+    for _ in 0..5 {
+        attacker
+            .login("admin", "guessing-the-password", None)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+
+    // Act
+    let sixth = attacker.login("admin", "guessing-the-password", None).await;
+    let even_right = app.browser().login("Admin", ADMIN_PASSWORD, None).await;
+
+    // Assert
+    sixth.assert_error(429, "rate_limited");
+    let retry_after: i64 = sixth.header("retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=15 * 60).contains(&retry_after),
+        "Retry-After {retry_after}"
+    );
+    even_right.assert_error(429, "rate_limited");
+    let denied = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == "denied")
+        .count();
+    assert_eq!(denied, 2, "each throttled attempt is audited");
+    // The window passes.
+    app.advance(15 * MINUTE);
+    app.browser()
+        .login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn a_success_clears_the_accounts_failure_count() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let b = app.browser();
+    for _ in 0..4 {
+        b.login("admin", "guessing-the-password", None).await;
+    }
+
+    // Act
+    b.login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_status(200);
+    for _ in 0..5 {
+        b.login("admin", "guessing-the-password", None)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+
+    // Assert
+    b.login("admin", "guessing-the-password", None)
+        .await
+        .assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn too_many_failures_from_one_address_are_throttled_across_accounts() {
+    // Arrange: a low per-address limit, so the test does not hash 30 passwords.
+    let app = TestApp::spawn_with(|c| c.login_ip_limit = 4).await;
+    let attacker = app.browser();
+    for i in 0..4 {
+        attacker
+            .login(&format!("user{i}"), "guessing-the-password", None)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+
+    // Act: a new account, from the same address; a spoofed X-Forwarded-For does not help
+    // because the server does not trust it unless configured to.
+    let fifth = attacker
+        .login("someone-else", "guessing-the-password", None)
+        .await;
+    let spoofed = Reply::read(
+        attacker
+            .client
+            .post(attacker.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", "203.0.113.9")
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Assert
+    fifth.assert_error(429, "rate_limited");
+    assert!(fifth.body.contains("address"), "{}", fifth.body);
+    assert!(fifth.header("retry-after").is_some());
+    spoofed.assert_error(429, "rate_limited");
+    app.advance(5 * MINUTE);
+    attacker
+        .login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn step_up_marks_mfa_fresh_again() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let secret = app.enrol_totp(&admin).await;
+    app.advance(6 * MINUTE); // past the 5-minute freshness window
+    let stale: Me = admin.me().await.json();
+
+    // Act
+    let wrong = admin
+        .post("/api/v1/auth/step-up", &json!({ "code": "000000" }))
+        .await;
+    let code = totp_code(&secret, app.now_ms());
+    let right = admin
+        .post("/api/v1/auth/step-up", &json!({ "code": code }))
+        .await;
+    let replay = admin
+        .post("/api/v1/auth/step-up", &json!({ "code": code }))
+        .await;
+
+    // Assert
+    assert!(stale.mfa.totp_enrolled && !stale.mfa.fresh, "{stale:?}");
+    wrong.assert_error(401, "invalid_totp");
+    right.assert_status(200);
+    let me: Me = right.json();
+    assert!(me.mfa.fresh);
+    assert_eq!(
+        me.mfa.last_mfa_at.map(gatehouse::clock::to_millis),
+        Some(app.now_ms())
+    );
+    replay.assert_error(401, "invalid_totp");
+    let step_ups: Vec<_> = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.step_up")
+        .map(|e| (e.outcome, e.reason))
+        .collect();
+    let expected: Vec<(String, Option<String>)> = vec![
+        ("success".into(), None), // at enrolment
+        ("failure".into(), Some("invalid_totp".into())),
+        ("success".into(), None),
+        ("failure".into(), Some("totp_replayed".into())),
+    ];
+    assert_eq!(step_ups, expected);
+}
+
+#[tokio::test]
+async fn step_up_without_an_authenticator_is_refused() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+
+    // Act
+    let reply = admin
+        .post("/api/v1/auth/step-up", &json!({ "code": "123456" }))
+        .await;
+
+    // Assert
+    reply.assert_error(401, "invalid_totp");
+    let me: Me = admin.me().await.json();
+    assert!(!me.mfa.fresh);
+}
+
+#[tokio::test]
+async fn no_or_unknown_session_is_unauthenticated() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let by_hand = Browser::cookieless(&app.base_url);
+
+    // Act
+    let none = by_hand.get("/api/v1/me").await;
+    let garbage = Reply::read(
+        by_hand
+            .client
+            .get(by_hand.url("/api/v1/me"))
+            .header("cookie", "gatehouse_session=0123456789abcdef")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+
+    // Assert
+    none.assert_error(401, "unauthenticated");
+    garbage.assert_error(401, "unauthenticated");
+}

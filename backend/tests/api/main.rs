@@ -1,0 +1,16 @@
+//! Gatehouse's integration tests: one binary (linked once), one module per capability, all
+//! through HTTP against a server started on port 0. The database is SQLite unless
+//! `TEST_DATABASE_URL` is a `postgres://` URL; then every test gets a fresh PostgreSQL
+//! database of its own.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test, with its message"
+)]
+
+mod audit;
+mod auth;
+mod directory;
+mod helpers;
+mod processes;
+mod roles;

@@ -1,0 +1,392 @@
+//! Role checks on every route: one table of route × role → expected status (and error code),
+//! checked against the endpoint list of `docs/API.md` so a new route cannot go untested.
+
+use std::collections::BTreeSet;
+
+use gatehouse_shared::auth::{Me, Role};
+use gatehouse_shared::directory::{Account, Group, User};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{Browser, TestApp};
+
+/// What one role should get: a status, and for errors the envelope's code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Expect(u16, Option<&'static str>);
+
+const OK: Expect = Expect(200, None);
+const CREATED: Expect = Expect(201, None);
+const GONE: Expect = Expect(204, None);
+const UNAUTHENTICATED: Expect = Expect(401, Some("unauthenticated"));
+const FORBIDDEN: Expect = Expect(403, Some("forbidden"));
+const BAD_CODE: Expect = Expect(401, Some("invalid_totp"));
+const BAD_LOGIN: Expect = Expect(401, Some("invalid_credentials"));
+const NO_SUCH_PATH: Expect = Expect(404, Some("not_found"));
+const NO_SUCH_METHOD: Expect = Expect(405, Some("method_not_allowed"));
+
+/// The roles in the order the table's columns list them (and the order they run in: the
+/// administrator last, so the items others must not delete still exist for them).
+const WHO: [&str; 4] = ["anonymous", "no roles", "auditor", "administrator"];
+
+/// Reads: anyone signed in with a reading role. Writes: administrators only.
+const READ: [Expect; 4] = [UNAUTHENTICATED, FORBIDDEN, OK, OK];
+const SIGNED_IN: [Expect; 4] = [UNAUTHENTICATED, OK, OK, OK];
+
+struct Case {
+    method: Method,
+    /// The path as `docs/API.md` writes it.
+    template: &'static str,
+    /// The path requested.
+    path: String,
+    body: Option<Value>,
+    expect: [Expect; 4],
+}
+
+fn case(
+    method: Method,
+    template: &'static str,
+    path: impl Into<String>,
+    body: Option<Value>,
+    expect: [Expect; 4],
+) -> Case {
+    Case {
+        method,
+        template,
+        path: path.into(),
+        body,
+        expect,
+    }
+}
+
+fn write(ok: Expect) -> [Expect; 4] {
+    [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, ok]
+}
+
+struct Fixtures {
+    user: String,
+    victim_user: String,
+    group: String,
+    victim_group: String,
+    account: String,
+    victim_account: String,
+}
+
+fn table(fx: &Fixtures) -> Vec<Case> {
+    use Method as M;
+    let user = format!("/api/v1/users/{}", fx.user);
+    let group = format!("/api/v1/groups/{}", fx.group);
+    let account = format!("/api/v1/accounts/{}", fx.account);
+    let member = format!("/api/v1/groups/{}/members/{}", fx.group, fx.user);
+    let code = Some(json!({ "code": "000000" }));
+    vec![
+        case(M::GET, "/healthz", "/healthz", None, [OK; 4]),
+        case(M::GET, "/readyz", "/readyz", None, [OK; 4]),
+        case(M::GET, "/metrics", "/metrics", None, [OK; 4]),
+        case(
+            M::POST,
+            "/api/v1/auth/login",
+            "/api/v1/auth/login",
+            Some(json!({ "username": "nobody", "password": "not-a-password" })),
+            [BAD_LOGIN; 4],
+        ),
+        case(M::GET, "/api/v1/me", "/api/v1/me", None, SIGNED_IN),
+        case(
+            M::POST,
+            "/api/v1/me/mfa/totp",
+            "/api/v1/me/mfa/totp",
+            Some(json!({})),
+            SIGNED_IN,
+        ),
+        case(
+            M::POST,
+            "/api/v1/me/mfa/totp/confirm",
+            "/api/v1/me/mfa/totp/confirm",
+            code.clone(),
+            [UNAUTHENTICATED, BAD_CODE, BAD_CODE, BAD_CODE],
+        ),
+        case(
+            M::POST,
+            "/api/v1/auth/step-up",
+            "/api/v1/auth/step-up",
+            code,
+            [UNAUTHENTICATED, BAD_CODE, BAD_CODE, BAD_CODE],
+        ),
+        // users
+        case(M::GET, "/api/v1/users", "/api/v1/users", None, READ),
+        case(
+            M::POST,
+            "/api/v1/users",
+            "/api/v1/users",
+            Some(
+                json!({ "username": "made-by-table", "email": "t@example.com", "display_name": "T" }),
+            ),
+            write(CREATED),
+        ),
+        case(M::GET, "/api/v1/users/{id}", user.clone(), None, READ),
+        case(
+            M::PATCH,
+            "/api/v1/users/{id}",
+            user,
+            Some(json!({ "display_name": "Renamed" })),
+            write(OK),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/users/{id}",
+            format!("/api/v1/users/{}", fx.victim_user),
+            None,
+            write(GONE),
+        ),
+        // groups and members
+        case(M::GET, "/api/v1/groups", "/api/v1/groups", None, READ),
+        case(
+            M::POST,
+            "/api/v1/groups",
+            "/api/v1/groups",
+            Some(json!({ "name": "made-by-table" })),
+            write(CREATED),
+        ),
+        case(M::GET, "/api/v1/groups/{id}", group.clone(), None, READ),
+        case(
+            M::PATCH,
+            "/api/v1/groups/{id}",
+            group.clone(),
+            Some(json!({ "description": "changed" })),
+            write(OK),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/groups/{id}",
+            format!("/api/v1/groups/{}", fx.victim_group),
+            None,
+            write(GONE),
+        ),
+        case(
+            M::GET,
+            "/api/v1/groups/{id}/members",
+            format!("{group}/members"),
+            None,
+            READ,
+        ),
+        case(
+            M::PUT,
+            "/api/v1/groups/{id}/members/{user_id}",
+            member.clone(),
+            None,
+            write(GONE),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/groups/{id}/members/{user_id}",
+            member,
+            None,
+            write(GONE),
+        ),
+        // accounts
+        case(M::GET, "/api/v1/accounts", "/api/v1/accounts", None, READ),
+        case(
+            M::POST,
+            "/api/v1/accounts",
+            "/api/v1/accounts",
+            Some(
+                json!({ "id": "5555666677778888", "name": "Made by table", "environment": "dev" }),
+            ),
+            write(CREATED),
+        ),
+        case(M::GET, "/api/v1/accounts/{id}", account.clone(), None, READ),
+        case(
+            M::PATCH,
+            "/api/v1/accounts/{id}",
+            account,
+            Some(json!({ "name": "Renamed" })),
+            write(OK),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/accounts/{id}",
+            format!("/api/v1/accounts/{}", fx.victim_account),
+            None,
+            write(GONE),
+        ),
+        // audit
+        case(
+            M::GET,
+            "/api/v1/audit/events",
+            "/api/v1/audit/events",
+            None,
+            READ,
+        ),
+        case(
+            M::GET,
+            "/api/v1/audit/verify",
+            "/api/v1/audit/verify",
+            None,
+            READ,
+        ),
+        // not in the endpoint list: the edge's answers for wrong paths and methods
+        case(
+            M::GET,
+            "-",
+            "/api/v1/no-such-thing",
+            None,
+            [NO_SUCH_PATH; 4],
+        ),
+        case(
+            M::PUT,
+            "-",
+            "/api/v1/users",
+            Some(json!({})),
+            [NO_SUCH_METHOD; 4],
+        ),
+        // last: it ends the session
+        case(
+            M::POST,
+            "/api/v1/auth/logout",
+            "/api/v1/auth/logout",
+            Some(json!({})),
+            [UNAUTHENTICATED, GONE, GONE, GONE],
+        ),
+    ]
+}
+
+/// (method, path) of every endpoint in the "Endpoints" table of `docs/API.md`. A cell like
+/// `` `GET /api/v1/users` · `POST` `` names two methods on one path; `` `GET /healthz` ·
+/// `/readyz` `` names one method on two paths.
+fn documented_routes() -> BTreeSet<(String, String)> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API.md"))
+        .expect("read docs/API.md");
+    let section = doc
+        .split("## Endpoints")
+        .nth(1)
+        .expect("an Endpoints section in docs/API.md");
+    let mut routes = BTreeSet::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('|').nth(1).unwrap_or_default();
+        let (mut method, mut path) = (String::new(), String::new());
+        for piece in cell.split('·') {
+            let piece = piece.trim().trim_matches('`');
+            match piece.split_once(' ') {
+                Some((m, p)) => {
+                    method = m.to_string();
+                    path = p.to_string();
+                }
+                None if piece.starts_with('/') => path = piece.to_string(),
+                None => method = piece.to_string(),
+            }
+            routes.insert((method.clone(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn the_table_covers_every_documented_route() {
+    // Arrange
+    let fx = Fixtures {
+        user: "u".into(),
+        victim_user: "v".into(),
+        group: "g".into(),
+        victim_group: "h".into(),
+        account: "a".into(),
+        victim_account: "b".into(),
+    };
+    let documented = documented_routes();
+
+    // Act
+    let tested: BTreeSet<(String, String)> = table(&fx)
+        .iter()
+        .map(|c| (c.method.to_string(), c.template.to_string()))
+        .collect();
+
+    // Assert
+    assert!(
+        documented.len() >= 25,
+        "the parser found the table: {documented:?}"
+    );
+    let untested: Vec<_> = documented.difference(&tested).collect();
+    assert!(
+        untested.is_empty(),
+        "documented routes missing from the role table: {untested:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_each_role_as_documented() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let no_roles = app.signed_in_user(&admin, "plain", &[]).await;
+    let auditor = app
+        .signed_in_user(&admin, "auditor", &[Role::Auditor])
+        .await;
+    let mut ids = Vec::new();
+    for name in ["fixture-user", "victim-user"] {
+        let body = json!({ "username": name, "email": "f@example.com", "display_name": name });
+        let u: User = admin
+            .post("/api/v1/users", &body)
+            .await
+            .assert_status(201)
+            .json();
+        ids.push(u.id);
+    }
+    for name in ["fixture-group", "victim-group"] {
+        let g: Group = admin
+            .post("/api/v1/groups", &json!({ "name": name }))
+            .await
+            .assert_status(201)
+            .json();
+        ids.push(g.id);
+    }
+    for id in ["1111222233334444", "9999888877776666"] {
+        let body = json!({ "id": id, "name": "Fixture", "environment": "production" });
+        let a: Account = admin
+            .post("/api/v1/accounts", &body)
+            .await
+            .assert_status(201)
+            .json();
+        ids.push(a.id);
+    }
+    let fx = Fixtures {
+        user: ids[0].clone(),
+        victim_user: ids[1].clone(),
+        group: ids[2].clone(),
+        victim_group: ids[3].clone(),
+        account: ids[4].clone(),
+        victim_account: ids[5].clone(),
+    };
+    let plain_me: Me = no_roles.me().await.json();
+    let auditor_me: Me = auditor.me().await.json();
+    assert!(plain_me.roles.is_empty());
+    assert_eq!(auditor_me.roles, vec![Role::Auditor]);
+    let anonymous = app.browser();
+    let browsers: [&Browser; 4] = [&anonymous, &no_roles, &auditor, &admin];
+
+    // Act
+    let mut mismatches = Vec::new();
+    let mut requests = 0;
+    for (who, browser) in WHO.iter().zip(browsers) {
+        for c in table(&fx) {
+            let reply = browser
+                .send(c.method.clone(), &c.path, c.body.as_ref())
+                .await;
+            requests += 1;
+            let column = WHO.iter().position(|w| w == who).unwrap();
+            let Expect(status, code) = c.expect[column];
+            let code_ok = code.is_none_or(|code| reply.code() == code);
+            if reply.status.as_u16() != status || !code_ok {
+                mismatches.push(format!(
+                    "{who}: {} {} → {} {} (expected {status} {})",
+                    c.method,
+                    c.path,
+                    reply.status.as_u16(),
+                    reply.code(),
+                    code.unwrap_or("")
+                ));
+            }
+        }
+    }
+
+    // Assert
+    assert!(requests >= 4 * 30);
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
