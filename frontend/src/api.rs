@@ -65,8 +65,6 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub fields: Vec<FieldError>,
-    /// Seconds from `Retry-After`, sent with `rate_limited`.
-    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -77,7 +75,6 @@ impl ApiError {
             code,
             message: message.into(),
             fields: Vec::new(),
-            retry_after: None,
         }
     }
 
@@ -100,17 +97,12 @@ impl ApiError {
 
     async fn from_response(resp: &Response) -> Self {
         let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get("Retry-After")
-            .and_then(|v| v.trim().parse().ok());
         match resp.json::<ErrorEnvelope>().await {
             Ok(envelope) => Self {
                 status,
                 code: ErrorCode::parse(&envelope.error.code),
                 message: envelope.error.message,
                 fields: envelope.error.fields,
-                retry_after,
             },
             Err(_) => Self::unreadable(status),
         }

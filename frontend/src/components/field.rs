@@ -45,7 +45,6 @@ pub fn TextField(
     view! {
         <div class="field" class:field-invalid=move || error.with(Option::is_some)>
             <label for=id>{label}</label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
             <input
                 id=id
                 name=id
@@ -61,6 +60,7 @@ pub fn TextField(
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))
             />
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
             {move || error.get().map(|message| view! { <p class="field-error" id=error_id.clone()>{message}</p> })}
         </div>
     }

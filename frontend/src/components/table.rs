@@ -8,11 +8,14 @@ pub fn DataTable(
     #[prop(into)]
     caption: String,
     headers: &'static [&'static str],
+    /// Many columns: on narrow screens keep a readable width and scroll sideways.
+    #[prop(optional)]
+    wide: bool,
     /// The `<tr>` rows.
     children: Children,
 ) -> impl IntoView {
     view! {
-        <div class="table-wrap">
+        <div class="table-wrap" class:wide=wide>
             <table>
                 <caption>{caption}</caption>
                 <thead>

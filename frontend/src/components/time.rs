@@ -9,12 +9,24 @@ fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&Rfc3339).unwrap_or_default()
 }
 
-/// `YYYY-MM-DD HH:MM:SS` in the browser's time zone.
+/// `YYYY-MM-DD HH:MM:SS UTC+hh:mm` in the browser's time zone (`UTC` when that is UTC).
 pub fn local_text(at: OffsetDateTime) -> String {
     let millis = (at.unix_timestamp_nanos() / 1_000_000) as f64;
     let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis));
+    // `getTimezoneOffset` is minutes *behind* UTC, so UTC+2 gives -120.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "time-zone offsets are whole minutes within ±14 hours"
+    )]
+    let ahead = -(d.get_timezone_offset() as i32);
+    let zone = if ahead == 0 {
+        "UTC".to_string()
+    } else {
+        let sign = if ahead < 0 { '-' } else { '+' };
+        format!("UTC{sign}{:02}:{:02}", ahead.abs() / 60, ahead.abs() % 60)
+    };
     format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {zone}",
         d.get_full_year(),
         d.get_month() + 1,
         d.get_date(),

@@ -171,7 +171,7 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn EventTable(events: Vec<AuditEvent>) -> impl IntoView {
     view! {
-        <DataTable caption="Audit events, newest first" headers=&["Time", "Actor", "Action", "Target", "Outcome", "Reason", "Details"]>
+        <DataTable caption="Audit events, newest first" wide=true headers=&["Time", "Actor", "Action", "Target", "Outcome", "Reason", "Details"]>
             {events.into_iter().map(|e| view! { <EventRow e /> }).collect_view()}
         </DataTable>
     }
@@ -208,18 +208,35 @@ fn EventRow(e: AuditEvent) -> impl IntoView {
     }
 }
 
-/// "group release-approvers" when the details name the target, else its type and ID.
+/// "group release-approvers" when the event names its target, else its type and a short ID
+/// (the full ID is in the cell's title).
 fn target_text(e: &AuditEvent) -> String {
+    let keys: &[&str] = match e.target_type.as_str() {
+        "user" => &["username"],
+        "group" => &["name", "group"],
+        _ => &["name"],
+    };
     let named = |v: &Value| {
-        ["name", "username"]
-            .into_iter()
-            .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_string))
+        keys.iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str).map(str::to_string))
     };
     let name = named(&e.details)
         .or_else(|| e.details.get("after").and_then(named))
-        .or_else(|| e.details.get("before").and_then(named));
+        .or_else(|| e.details.get("before").and_then(named))
+        .or_else(|| {
+            // A person acting on their own account (sign-in, TOTP): the actor names it.
+            (e.target_type == "user" && e.target_id.is_some() && e.target_id == e.actor_id)
+                .then(|| e.actor_name.clone())
+        });
     match (name, &e.target_id) {
         (Some(name), _) => format!("{} {name}", e.target_type),
+        (None, Some(id)) if id.chars().count() > 13 => {
+            format!(
+                "{} {}…",
+                e.target_type,
+                id.chars().take(8).collect::<String>()
+            )
+        }
         (None, Some(id)) => format!("{} {id}", e.target_type),
         (None, None) => e.target_type.clone(),
     }

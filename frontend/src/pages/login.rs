@@ -88,11 +88,9 @@ pub fn LoginPage() -> impl IntoView {
                             focus(totp_input);
                         }
                         ErrorCode::InvalidTotp => {
+                            // The server says which: a wrong code, or one already used.
                             totp.set(String::new());
-                            form.set_field_error(
-                                "totp",
-                                "That code is not right, or it was already used. Wait for the next code and try again.",
-                            );
+                            form.set_field_error("totp", e.message);
                             form.error
                                 .set(Some("The authentication code was not accepted.".into()));
                             focus(totp_input);
@@ -109,13 +107,8 @@ pub fn LoginPage() -> impl IntoView {
                                     .into(),
                             ));
                         }
-                        ErrorCode::RateLimited => {
-                            let wait = e
-                                .retry_after
-                                .map(|s| format!(" Try again in {}.", seconds_text(s)))
-                                .unwrap_or_default();
-                            form.error.set(Some(format!("{}{wait}", e.message)));
-                        }
+                        // The server's sentence says how long to wait.
+                        ErrorCode::RateLimited => form.error.set(Some(e.message)),
                         _ => form.fail(e),
                     }
                 }
@@ -175,12 +168,4 @@ fn focus(input: NodeRef<leptos::html::Input>) {
             let _ = el.focus();
         }
     });
-}
-
-fn seconds_text(seconds: u32) -> String {
-    match seconds {
-        1 => "1 second".into(),
-        s if s < 120 => format!("{s} seconds"),
-        s => format!("{} minutes", s.div_ceil(60)),
-    }
 }

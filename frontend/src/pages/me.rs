@@ -82,11 +82,24 @@ fn Identity(me: Me) -> impl IntoView {
                 <dt>"Last MFA check"</dt>
                 <dd>{last_mfa}</dd>
                 <dt>"Signed in with"</dt>
-                <dd>{me.auth_method}</dd>
+                <dd>{auth_method_text(&me.auth_method)}</dd>
                 <dt>"Session expires"</dt>
                 <dd><Timestamp at=me.session_expires_at /></dd>
             </dl>
         </section>
+    }
+}
+
+/// Says how the session began, in words: `password+totp` → "Password and authenticator code".
+fn auth_method_text(method: &str) -> String {
+    match method.split_once(':') {
+        Some(("saml", idp)) => format!("Single sign-on (SAML, {idp})"),
+        Some(("oidc", idp)) => format!("Single sign-on (OpenID Connect, {idp})"),
+        _ => match method {
+            "password" => "Password".into(),
+            "password+totp" => "Password and authenticator code".into(),
+            other => other.into(),
+        },
     }
 }
 
@@ -135,10 +148,7 @@ fn Totp() -> impl IntoView {
                 }
                 Err(e) if e.code == ErrorCode::InvalidTotp => {
                     start_form.busy.set(false);
-                    start_form.set_field_error(
-                        "current_code",
-                        "That code is not right, or it was already used. Wait for the next code.",
-                    );
+                    start_form.set_field_error("current_code", e.message);
                 }
                 Err(e) => start_form.fail(e),
             }
@@ -173,10 +183,7 @@ fn Totp() -> impl IntoView {
                 Err(e) if e.code == ErrorCode::InvalidTotp => {
                     confirm_form.busy.set(false);
                     code.set(String::new());
-                    confirm_form.set_field_error(
-                        "code",
-                        "That code is not right. Check the device's clock and enter the code it shows now.",
-                    );
+                    confirm_form.set_field_error("code", e.message);
                 }
                 Err(e) => confirm_form.fail(e),
             }

@@ -191,7 +191,7 @@ fn CreateAccountForm(on_created: impl Fn(Account) + Copy + Send + Sync + 'static
                 }
                 Err(e) if e.code == ErrorCode::Conflict => {
                     form.busy.set(false);
-                    form.error.set(Some(e.message));
+                    form.error.set(Some("The account was not created.".into()));
                     form.set_field_error("id", "An account with this ID is already registered.");
                 }
                 Err(e) => form.fail(e),

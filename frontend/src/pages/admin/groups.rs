@@ -153,7 +153,7 @@ fn CreateGroupForm(on_created: impl Fn(Group) + Copy + Send + Sync + 'static) ->
                 }
                 Err(e) if e.code == ErrorCode::Conflict => {
                     form.busy.set(false);
-                    form.error.set(Some(e.message));
+                    form.error.set(Some("The group was not created.".into()));
                     form.set_field_error("name", "A group with this name already exists.");
                 }
                 Err(e) => form.fail(e),
@@ -222,8 +222,6 @@ pub fn GroupDetailPage() -> impl IntoView {
     view! {
         <section class="page">
             <p class="crumbs"><A href="/admin/groups">"← All groups"</A></p>
-            <ErrorAlert error=page.error />
-            <Notice message=page.notice />
             <Transition fallback=|| view! { <p class="muted" role="status">"Loading group…"</p> }>
                 {move || {
                     data.get()
@@ -262,6 +260,8 @@ fn GroupDetail(
         .collect();
     view! {
         <h1>"Group " {v.group.name.clone()}</h1>
+        <ErrorAlert error=page.error />
+        <Notice message=page.notice />
         <dl class="facts">
             <dt>"Description"</dt>
             <dd>{if v.group.description.is_empty() { "—".to_string() } else { v.group.description.clone() }}</dd>
@@ -272,7 +272,7 @@ fn GroupDetail(
         </dl>
         <section class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"Members"</h2>
-            <Members group_id=group_id.clone() members=v.members can_write page reload />
+            <Members group_id=group_id.clone() group_name=v.group.name.clone() members=v.members can_write page reload />
             <Show when=move || can_write.get()>
                 <AddMember group_id=group_id.clone() candidates=candidates.clone() page reload />
             </Show>
@@ -287,6 +287,7 @@ fn GroupDetail(
 #[component]
 fn Members(
     group_id: String,
+    group_name: String,
     members: Vec<GroupMember>,
     can_write: Memo<bool>,
     page: FormState,
@@ -301,7 +302,7 @@ fn Members(
         &["Username", "Name"]
     };
     view! {
-        <DataTable caption="Members" headers>
+        <DataTable caption=format!("Members of {group_name}") headers>
             {members
                 .into_iter()
                 .map(|m| {

@@ -14,7 +14,7 @@ use crate::components::field::TextField;
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::session::use_session;
+use crate::session::{use_session, SessionState};
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
@@ -70,7 +70,7 @@ fn UserTable(
         ]
     };
     view! {
-        <DataTable caption="Users" headers>
+        <DataTable caption="Users" wide=true headers>
             {users
                 .into_iter()
                 .map(|user| view! { <UserRow user can_write page reload /> })
@@ -89,6 +89,10 @@ fn UserRow(
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
     let busy = RwSignal::new(false);
+    // Nobody disables or deletes the account they are signed in with from here.
+    let is_me = use_session()
+        .state
+        .with_untracked(|s| matches!(s, SessionState::SignedIn(me) if me.user.id == user.id));
     let groups = if user.groups.is_empty() {
         "—".to_string()
     } else {
@@ -183,7 +187,10 @@ fn UserRow(
                     view! { <Badge tone=Tone::Good text="active" /> }
                 }}
             </td>
-            {can_write.get_untracked().then(|| view! {
+            {(can_write.get_untracked() && is_me).then(|| view! {
+                <td class="muted">"This is you"</td>
+            })}
+            {(can_write.get_untracked() && !is_me).then(|| view! {
                 <td class="row-actions">
                     {move || {
                         if confirming.get() {
