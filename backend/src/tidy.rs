@@ -1,5 +1,5 @@
 //! Cheap checks that keep the tree honest: the two migration folders match file for file,
-//! and every Rust module says what it is for in a `//!` line.
+//! every Rust module says what it is for in a `//!` line, and the policy engine stays pure.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -60,5 +60,40 @@ fn every_module_has_a_purpose_line() {
     assert!(
         missing.is_empty(),
         "modules without a `//!` line: {missing:?}"
+    );
+}
+
+#[test]
+fn the_policy_engine_stands_alone() {
+    // policy/ is a pure function of its inputs: no I/O, no clock, nothing else from the crate.
+    let mut files = Vec::new();
+    rust_files(&repo_root().join("backend/src/policy"), &mut files);
+    assert!(!files.is_empty());
+    let forbidden = [
+        "crate::",
+        "sqlx",
+        "tokio",
+        "axum",
+        "std::fs",
+        "std::net::Tcp",
+        "SystemTime",
+        "now_utc",
+    ];
+    let mut offenders = Vec::new();
+    // Its own tests may read their fixture files.
+    for f in files
+        .iter()
+        .filter(|f| !f.components().any(|c| c.as_os_str() == "tests"))
+    {
+        let text = fs::read_to_string(f).unwrap();
+        for word in forbidden {
+            if text.contains(word) {
+                offenders.push(format!("{} uses {word}", f.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "policy/ must stay pure: {offenders:?}"
     );
 }
