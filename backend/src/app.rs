@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
-use crate::{audit, auth, directory, jobs};
+use crate::{audit, auth, directory, jobs, permission_sets};
 
 /// Runtime settings derived from [`Config`] once the listening address is known.
 #[derive(Debug, Clone)]
@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::routes::routes())
         .merge(directory::routes::routes())
         .merge(audit::routes::routes())
+        .merge(permission_sets::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))

@@ -11,6 +11,8 @@ pub mod demo;
 pub mod directory;
 pub mod http;
 pub mod jobs;
+pub mod permission_sets;
+pub mod policy;
 pub mod secrets;
 pub mod store;
 

@@ -6,4 +6,5 @@ pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod error;
+pub mod permission_sets;
 pub mod validate;

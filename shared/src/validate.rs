@@ -270,6 +270,128 @@ impl TotpCodeInput {
     }
 }
 
+// --- permission sets ---------------------------------------------------------------------
+
+string_newtype!(
+    /// A permission set's name: 1–32 of `A-Z a-z 0-9 -`. It becomes the RAM role
+    /// `GatehouseSSO-<name>`, so it keeps its case.
+    PermissionSetName
+);
+string_newtype!(
+    /// A description of at most 1,024 characters, trimmed.
+    Description
+);
+string_newtype!(
+    /// A console landing URL: `https://…`, at most 1,024 characters, no spaces.
+    RelayState
+);
+
+/// The shortest session a permission set may give, in seconds (RAM's minimum).
+pub const MIN_SESSION_SECS: i64 = 900;
+/// The longest session a permission set may give, in seconds (12 hours, RAM's maximum).
+pub const MAX_SESSION_SECS: i64 = 43_200;
+/// The session a permission set gives when none is chosen.
+pub const DEFAULT_SESSION_SECS: i64 = 3_600;
+/// How many system policies one permission set may carry.
+pub const MAX_SYSTEM_POLICIES: usize = 20;
+/// The longest inline policy, in characters (RAM's limit for a policy document).
+pub const MAX_INLINE_POLICY_CHARS: usize = 6_144;
+
+/// A session duration in seconds, within [`MIN_SESSION_SECS`]..=[`MAX_SESSION_SECS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionDuration(i64);
+
+impl SessionDuration {
+    pub fn parse(secs: i64) -> Result<Self, String> {
+        if (MIN_SESSION_SECS..=MAX_SESSION_SECS).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(format!(
+                "A session lasts from {MIN_SESSION_SECS} to {MAX_SESSION_SECS} seconds (15 minutes to 12 hours)."
+            ))
+        }
+    }
+
+    pub fn secs(self) -> i64 {
+        self.0
+    }
+}
+
+impl PermissionSetName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err("Enter a permission set name.".into());
+        }
+        if s.chars().count() > 32 {
+            return Err("A permission set name has at most 32 characters.".into());
+        }
+        if let Some(bad) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return Err(format!(
+                "A permission set name may contain only letters, digits and '-' (found {bad:?})."
+            ));
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.chars().count() > 1024 {
+            return Err("A description has at most 1,024 characters.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl RelayState {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim();
+        if s.chars().count() > 1024 {
+            return Err("A relay state URL has at most 1,024 characters.".into());
+        }
+        let Some(rest) = s.strip_prefix("https://") else {
+            return Err("A relay state is a console URL beginning with https://.".into());
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if host.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("That is not a valid https:// URL.".into());
+        }
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// Refuses an inline policy longer than [`MAX_INLINE_POLICY_CHARS`]. Whether it is a valid
+/// policy is the server's policy engine's to say.
+pub fn inline_policy_length(raw: &str) -> Result<(), String> {
+    let n = raw.chars().count();
+    if n > MAX_INLINE_POLICY_CHARS {
+        return Err(format!(
+            "An inline policy has at most 6,144 characters (this one has {n})."
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses more than [`MAX_SYSTEM_POLICIES`] names, and any name given twice.
+pub fn system_policy_names(names: &[String]) -> Result<(), String> {
+    if names.len() > MAX_SYSTEM_POLICIES {
+        return Err(format!(
+            "A permission set has at most {MAX_SYSTEM_POLICIES} system policies."
+        ));
+    }
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(format!("The system policy {n} is listed twice."));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +441,28 @@ mod tests {
         assert!(Environment::parse("prod env").is_err());
         assert!(GroupName::parse("gatehouse-admins").is_ok());
         assert!(GroupName::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn permission_set_rules() {
+        assert!(PermissionSetName::parse("Admin-Prod-2").is_ok());
+        assert!(PermissionSetName::parse("").is_err());
+        assert!(PermissionSetName::parse("a_b").is_err());
+        assert!(PermissionSetName::parse(&"a".repeat(33)).is_err());
+        assert!(PermissionSetName::parse(&"a".repeat(32)).is_ok());
+        assert!(SessionDuration::parse(899).is_err());
+        assert!(SessionDuration::parse(900).is_ok());
+        assert!(SessionDuration::parse(43_200).is_ok());
+        assert!(SessionDuration::parse(43_201).is_err());
+        assert!(RelayState::parse("https://ecs.console.aliyun.com/").is_ok());
+        assert!(RelayState::parse("http://ecs.console.aliyun.com/").is_err());
+        assert!(RelayState::parse("https:///x").is_err());
+        assert!(Description::parse(&"d".repeat(1025)).is_err());
+        assert!(inline_policy_length(&"x".repeat(6_144)).is_ok());
+        assert!(inline_policy_length(&"x".repeat(6_145)).is_err());
+        let names = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert!(system_policy_names(&names(&["A", "B"])).is_ok());
+        assert!(system_policy_names(&names(&["A", "A"])).is_err());
+        assert!(system_policy_names(&names(&["x"; 21])).is_err());
     }
 }

@@ -9,6 +9,7 @@ use gatehouse_shared::error::{ErrorBody, ErrorEnvelope, FieldError};
 
 use crate::auth::AuthError;
 use crate::directory::DirectoryError;
+use crate::permission_sets::PermissionSetError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +128,14 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("No such item."),
-            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists.")),
+            StoreError::Conflict(what) => {
+                let mut chars = what.chars();
+                let sentence = chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                    .unwrap_or_default();
+                ApiError::Conflict(format!("{sentence} already exists."))
+            }
             other => ApiError::internal(other),
         }
     }
@@ -181,6 +189,30 @@ impl From<DirectoryError> for ApiError {
             }
             DirectoryError::Auth(e) => e.into(),
             DirectoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PermissionSetError> for ApiError {
+    fn from(e: PermissionSetError) -> Self {
+        match e {
+            PermissionSetError::Invalid(fields) => ApiError::Validation(fields),
+            PermissionSetError::PermissionSetNotFound => {
+                ApiError::NotFound("No permission set with this ID.")
+            }
+            PermissionSetError::AssignmentNotFound => {
+                ApiError::NotFound("No assignment with this ID.")
+            }
+            PermissionSetError::UserNotFound => ApiError::NotFound("No user with this ID."),
+            PermissionSetError::GroupNotFound => ApiError::NotFound("No group with this ID."),
+            PermissionSetError::AccountNotFound => ApiError::NotFound("No account with this ID."),
+            PermissionSetError::NotAssignedOnAccount => ApiError::NotFound(
+                "This permission set is not assigned on that account, so it has no role there.",
+            ),
+            PermissionSetError::StillAssigned(n) => ApiError::Conflict(format!(
+                "This permission set is still assigned {n} time(s). Delete its assignments first."
+            )),
+            PermissionSetError::Store(e) => e.into(),
         }
     }
 }

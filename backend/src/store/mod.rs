@@ -141,6 +141,59 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<AccountRecord>;
     async fn delete_account(&self, id: &str, event: NewEvent) -> StoreResult<()>;
 
+    // --- permission sets -------------------------------------------------------------
+    async fn list_permission_sets(&self) -> StoreResult<Vec<PermissionSetRecord>>;
+    async fn get_permission_set(&self, id: &str) -> StoreResult<PermissionSetRecord>;
+    async fn create_permission_set(
+        &self,
+        permission_set: PermissionSetRecord,
+        event: NewEvent,
+    ) -> StoreResult<PermissionSetRecord>;
+    /// Applies `change`. If anything a role is made of changed, bumps the version and turns
+    /// every `provisioned` role of the permission set into `needs_reprovisioning`. The
+    /// event gets `before`/`after` images and the accounts whose roles were marked.
+    async fn update_permission_set(
+        &self,
+        id: &str,
+        change: PermissionSetChange,
+        event: NewEvent,
+    ) -> StoreResult<PermissionSetRecord>;
+    /// Deletes a permission set and its role records, unless assignments still name it
+    /// ([`Deletion::InUse`] with their number; nothing is changed or recorded then).
+    async fn delete_permission_set(&self, id: &str, event: NewEvent) -> StoreResult<Deletion>;
+
+    // --- assignments -----------------------------------------------------------------
+    async fn list_assignments(
+        &self,
+        filter: &AssignmentFilter,
+    ) -> StoreResult<Vec<AssignmentRecord>>;
+    async fn get_assignment(&self, id: &str) -> StoreResult<AssignmentRecord>;
+    /// Creates the assignment and, for the first assignment of its permission set in its
+    /// account, the role record (`not_provisioned`). A duplicate is a conflict.
+    async fn create_assignment(
+        &self,
+        assignment: NewAssignmentRecord,
+        event: NewEvent,
+    ) -> StoreResult<AssignmentRecord>;
+    /// Deletes the assignment and, if it was the last of its permission set in its account,
+    /// that role record.
+    async fn delete_assignment(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+
+    // --- provisioned roles -----------------------------------------------------------
+    /// The roles of a permission set, one per assigned account, by account ID.
+    async fn list_roles(&self, permission_set_id: &str) -> StoreResult<Vec<RoleRecord>>;
+    /// Marks the roles in `account_ids` (all the permission set's roles when `None`)
+    /// provisioned at the permission set's current version. An account without a role
+    /// of this permission set is [`StoreError::NotFound`]. The event gets each role's
+    /// `before` and `after` status.
+    async fn provision_roles(
+        &self,
+        permission_set_id: &str,
+        account_ids: Option<&[String]>,
+        at: Millis,
+        event: NewEvent,
+    ) -> StoreResult<Vec<RoleRecord>>;
+
     // --- sessions --------------------------------------------------------------------
     /// Stores a new session, deleting `replaces` (the browser's previous session) at once.
     async fn create_session(

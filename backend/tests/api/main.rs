@@ -12,5 +12,6 @@ mod audit;
 mod auth;
 mod directory;
 mod helpers;
+mod permission_sets;
 mod processes;
 mod roles;

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use gatehouse_shared::auth::{Me, Role};
 use gatehouse_shared::directory::{Account, Group, User};
+use gatehouse_shared::permission_sets::{Assignment, PermissionSet};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -69,6 +70,9 @@ struct Fixtures {
     victim_group: String,
     account: String,
     victim_account: String,
+    permission_set: String,
+    victim_permission_set: String,
+    victim_assignment: String,
 }
 
 fn table(fx: &Fixtures) -> Vec<Case> {
@@ -77,6 +81,7 @@ fn table(fx: &Fixtures) -> Vec<Case> {
     let group = format!("/api/v1/groups/{}", fx.group);
     let account = format!("/api/v1/accounts/{}", fx.account);
     let member = format!("/api/v1/groups/{}/members/{}", fx.group, fx.user);
+    let permission_set = format!("/api/v1/permission-sets/{}", fx.permission_set);
     let code = Some(json!({ "code": "000000" }));
     vec![
         case(M::GET, "/healthz", "/healthz", None, [OK; 4]),
@@ -208,6 +213,89 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             None,
             write(GONE),
         ),
+        // permission sets, provisioning, assignments
+        case(
+            M::GET,
+            "/api/v1/permission-sets",
+            "/api/v1/permission-sets",
+            None,
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/permission-sets",
+            "/api/v1/permission-sets",
+            Some(json!({ "name": "made-by-table" })),
+            write(CREATED),
+        ),
+        case(
+            M::GET,
+            "/api/v1/permission-sets/{id}",
+            permission_set.clone(),
+            None,
+            READ,
+        ),
+        case(
+            M::PATCH,
+            "/api/v1/permission-sets/{id}",
+            permission_set.clone(),
+            Some(json!({ "description": "changed" })),
+            write(OK),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/permission-sets/{id}",
+            format!("/api/v1/permission-sets/{}", fx.victim_permission_set),
+            None,
+            write(GONE),
+        ),
+        case(
+            M::GET,
+            "/api/v1/permission-sets/{id}/roles",
+            format!("{permission_set}/roles"),
+            None,
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/permission-sets/{id}/provision",
+            format!("{permission_set}/provision"),
+            Some(json!({})),
+            write(OK),
+        ),
+        case(
+            M::GET,
+            "/api/v1/system-policies",
+            "/api/v1/system-policies",
+            None,
+            READ,
+        ),
+        case(
+            M::GET,
+            "/api/v1/assignments",
+            "/api/v1/assignments",
+            None,
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/assignments",
+            "/api/v1/assignments",
+            Some(json!({
+                "principal_type": "user",
+                "principal_id": fx.user,
+                "account_id": fx.account,
+                "permission_set_id": fx.permission_set,
+            })),
+            write(CREATED),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/assignments/{id}",
+            format!("/api/v1/assignments/{}", fx.victim_assignment),
+            None,
+            write(GONE),
+        ),
         // audit
         case(
             M::GET,
@@ -289,6 +377,9 @@ fn the_table_covers_every_documented_route() {
         victim_group: "h".into(),
         account: "a".into(),
         victim_account: "b".into(),
+        permission_set: "p".into(),
+        victim_permission_set: "q".into(),
+        victim_assignment: "r".into(),
     };
     let documented = documented_routes();
 
@@ -346,6 +437,27 @@ async fn every_route_answers_each_role_as_documented() {
             .json();
         ids.push(a.id);
     }
+    for name in ["fixture-set", "victim-set"] {
+        let p: PermissionSet = admin
+            .post("/api/v1/permission-sets", &json!({ "name": name }))
+            .await
+            .assert_status(201)
+            .json();
+        ids.push(p.id);
+    }
+    let victim_assignment: Assignment = admin
+        .post(
+            "/api/v1/assignments",
+            &json!({
+                "principal_type": "group",
+                "principal_id": ids[2],
+                "account_id": ids[4],
+                "permission_set_id": ids[6],
+            }),
+        )
+        .await
+        .assert_status(201)
+        .json();
     let fx = Fixtures {
         user: ids[0].clone(),
         victim_user: ids[1].clone(),
@@ -353,6 +465,9 @@ async fn every_route_answers_each_role_as_documented() {
         victim_group: ids[3].clone(),
         account: ids[4].clone(),
         victim_account: ids[5].clone(),
+        permission_set: ids[6].clone(),
+        victim_permission_set: ids[7].clone(),
+        victim_assignment: victim_assignment.id,
     };
     let plain_me: Me = no_roles.me().await.json();
     let auditor_me: Me = auditor.me().await.json();
