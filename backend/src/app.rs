@@ -161,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes::routes())
         .merge(audit::routes::routes())
         .merge(permission_sets::routes::routes())
+        .merge(permission_sets::simulator::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))

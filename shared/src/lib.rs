@@ -7,4 +7,5 @@ pub mod auth;
 pub mod directory;
 pub mod error;
 pub mod permission_sets;
+pub mod policies;
 pub mod validate;

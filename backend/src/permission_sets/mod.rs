@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 pub mod routes;
+pub mod simulator;
 
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::permission_sets::{

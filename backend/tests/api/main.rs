@@ -13,5 +13,6 @@ mod auth;
 mod directory;
 mod helpers;
 mod permission_sets;
+mod policies;
 mod processes;
 mod roles;

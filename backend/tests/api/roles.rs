@@ -271,6 +271,24 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             READ,
         ),
         case(
+            M::POST,
+            "/api/v1/policies/validate",
+            "/api/v1/policies/validate",
+            Some(json!({ "document": "{\"Version\": \"1\", \"Statement\": []}" })),
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/policies/simulate",
+            "/api/v1/policies/simulate",
+            Some(json!({
+                "policies": ["{\"Version\": \"1\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"ecs:*\", \"Resource\": \"*\"}]}"],
+                "action": "ecs:StartInstance",
+                "resource": "acs:ecs:cn-hangzhou:1111000011110000:instance/i-1",
+            })),
+            READ,
+        ),
+        case(
             M::GET,
             "/api/v1/assignments",
             "/api/v1/assignments",
