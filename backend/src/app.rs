@@ -144,7 +144,7 @@ async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result
     if state.store.bootstrap_admin(user, group, event).await? {
         if generated {
             println!(
-                "Bootstrap administrator created.\n  username: admin\n  password: {}\nThis password is shown once. Sign in, enrol TOTP, and change it.",
+                "Bootstrap administrator created.\n  username: admin\n  password: {}\nThis password is shown once. Sign in, then change it and set up TOTP under My account.",
                 password.as_str()
             );
         } else {

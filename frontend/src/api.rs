@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use gatehouse_shared::audit::{AuditPage, VerifyReport};
-use gatehouse_shared::auth::{LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use gatehouse_shared::auth::{
+    ChangePassword, LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment,
+};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateGroup, UpdateUser,
     User,
@@ -226,6 +228,13 @@ pub async fn logout() -> Result<(), ApiError> {
 
 pub async fn me() -> Result<Me, ApiError> {
     keep_me(get("/me").await)
+}
+
+/// Changes the signed-in person's password; their other sessions end.
+pub async fn change_password(request: &ChangePassword) -> Result<(), ApiError> {
+    send(Method::POST, "/me/password", Some(request))
+        .await
+        .map(|_| ())
 }
 
 pub async fn totp_enroll(request: &TotpEnrollRequest) -> Result<TotpEnrollment, ApiError> {

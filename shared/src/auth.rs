@@ -106,3 +106,10 @@ pub struct TotpEnrollment {
 pub struct TotpCode {
     pub code: String,
 }
+
+/// `POST /api/v1/me/password`: change one's own password. Other sessions end; this one stays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}

@@ -5,7 +5,7 @@
 //! counter. A refusal for throttling is itself audited.
 
 use gatehouse_shared::audit::Outcome;
-use gatehouse_shared::validate::{TotpCodeInput, Username};
+use gatehouse_shared::validate::{Password, TotpCodeInput, Username};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -365,6 +365,64 @@ pub async fn step_up(
     state
         .store
         .set_session_mfa(&who.session.id_hash, now, event)
+        .await?;
+    Ok(())
+}
+
+/// Changes the signed-in person's own password after checking the current one. A wrong
+/// current password counts as a failed sign-in for the account (so this is no side door
+/// around throttling) and is audited; other sessions end, this one stays.
+pub async fn change_password(
+    state: &AppState,
+    who: &CurrentSession,
+    current: Zeroizing<String>,
+    new: Zeroizing<String>,
+) -> Result<(), AuthError> {
+    let s = &state.settings;
+    let now = state.clock.now_ms();
+    let account_key = format!("login:user:{}", who.user.username);
+    if let Some(retry_after_secs) = throttled(
+        state,
+        &account_key,
+        s.login_account_limit,
+        s.login_account_window_ms,
+        now,
+    )
+    .await?
+    {
+        return Err(AuthError::RateLimited {
+            scope: "account",
+            retry_after_secs,
+        });
+    }
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "auth.password.change",
+        "user",
+        Some(who.user.id.clone()),
+    );
+    if !password::verify(who.user.password_hash.clone(), current.clone()).await {
+        state
+            .store
+            .rate_hit(&account_key, now, s.login_account_window_ms)
+            .await?;
+        state
+            .store
+            .append_event(event.failed(Outcome::Failure, "bad_password"))
+            .await?;
+        return Err(AuthError::WrongCurrentPassword);
+    }
+    let new = Password::parse(&new).map_err(AuthError::WeakPassword)?;
+    if new.as_str() == current.as_str() {
+        return Err(AuthError::WeakPassword(
+            "Choose a password different from the current one.".into(),
+        ));
+    }
+    let hash = password::hash(Zeroizing::new(new.into_inner())).await?;
+    state
+        .store
+        .change_own_password(&who.user.id, &hash, &who.session.id_hash, event)
         .await?;
     Ok(())
 }

@@ -23,6 +23,10 @@ pub enum AuthError {
     NoPendingTotp,
     #[error("the current TOTP code is required to replace the authenticator")]
     CurrentTotpRequired,
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    #[error("{0}")]
+    WeakPassword(String),
     #[error("account disabled")]
     Disabled,
     #[error("too many failed attempts")]

@@ -5,7 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
-use gatehouse_shared::auth::{LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use gatehouse_shared::auth::{
+    ChangePassword, LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment,
+};
 use zeroize::Zeroizing;
 
 use super::login;
@@ -20,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/auth/logout", post(logout))
         .route("/api/v1/auth/step-up", post(step_up))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/me/password", post(change_password))
         .route("/api/v1/me/mfa/totp", post(totp_begin))
         .route("/api/v1/me/mfa/totp/confirm", post(totp_confirm))
 }
@@ -108,4 +111,19 @@ async fn step_up(
 ) -> ApiResult<Json<Me>> {
     login::step_up(&state, &who, &req.code).await?;
     Ok(Json(reload(&state, &who).await?))
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    login::change_password(
+        &state,
+        &who,
+        Zeroizing::new(req.current_password),
+        Zeroizing::new(req.new_password),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

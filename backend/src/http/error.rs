@@ -159,6 +159,13 @@ impl From<AuthError> for ApiError {
                 "current_code",
                 "Enter a current code from your existing authenticator to replace it.",
             )]),
+            AuthError::WrongCurrentPassword => ApiError::Validation(vec![FieldError::new(
+                "current_password",
+                "Your current password is not correct.",
+            )]),
+            AuthError::WeakPassword(message) => {
+                ApiError::Validation(vec![FieldError::new("new_password", message)])
+            }
             AuthError::Disabled => ApiError::AccountDisabled,
             AuthError::RateLimited {
                 scope,

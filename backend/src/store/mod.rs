@@ -75,6 +75,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<UserRecord>;
     async fn delete_user(&self, id: &str, event: NewEvent) -> StoreResult<()>;
     async fn groups_of_user(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>>;
+    /// Sets a user's own new password hash and ends every session of theirs but `keep`.
+    async fn change_own_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep: &str,
+        event: NewEvent,
+    ) -> StoreResult<()>;
 
     // --- TOTP ------------------------------------------------------------------------
     async fn set_totp_pending(

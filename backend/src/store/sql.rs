@@ -483,6 +483,36 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn change_own_password(
+                &self,
+                user_id: &str,
+                password_hash: &str,
+                keep: &str,
+                event: NewEvent,
+            ) -> StoreResult<()> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let r = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(password_hash)
+                    .bind(event.occurred_at)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                    .bind(user_id)
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let ev = event.details(serde_json::json!({ "other_sessions_ended": ended }));
+                Self::append_in(&mut tx, &self.signer, ev).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn groups_of_user(&self, user_id: &str) -> StoreResult<Vec<GroupRecord>> {
                 Ok(sqlx::query_as::<_, GroupRecord>(&format!(
                     "SELECT {GROUP_COLS} FROM user_groups g JOIN group_members gm ON gm.group_id = g.id \

@@ -663,3 +663,54 @@ async fn no_or_unknown_session_is_unauthenticated() {
     none.assert_error(401, "unauthenticated");
     garbage.assert_error(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn people_change_their_own_password_and_their_other_sessions_end() {
+    // Arrange: the administrator signed in twice (two browsers).
+    let app = TestApp::spawn().await;
+    let here = app.admin().await;
+    let elsewhere = app.admin().await;
+    let new = "a different long passphrase";
+
+    // A wrong current password is a field fault, audited, and changes nothing.
+    here.post(
+        "/api/v1/me/password",
+        &json!({ "current_password": "wrong password!", "new_password": new }),
+    )
+    .await
+    .assert_error(422, "validation_failed");
+    // A too-short new password is refused with its own field fault.
+    let r = here
+        .post(
+            "/api/v1/me/password",
+            &json!({ "current_password": ADMIN_PASSWORD, "new_password": "short" }),
+        )
+        .await;
+    r.assert_error(422, "validation_failed");
+    assert!(r.body.contains("new_password"), "{}", r.body);
+
+    // Act
+    here.post(
+        "/api/v1/me/password",
+        &json!({ "current_password": ADMIN_PASSWORD, "new_password": new }),
+    )
+    .await
+    .assert_status(204);
+
+    // Assert: this session stays, the other one is gone, only the new password signs in.
+    here.me().await.assert_status(200);
+    elsewhere.me().await.assert_error(401, "unauthenticated");
+    app.browser()
+        .login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_error(401, "invalid_credentials");
+    app.browser().sign_in("admin", new).await;
+    let events = app.audit_events(&here, "action=auth.password.change").await;
+    let outcomes: Vec<_> = events.iter().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["success", "failure"], "newest first");
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(
+        !text.contains(new) && !text.contains(ADMIN_PASSWORD),
+        "no passwords in the trail"
+    );
+}

@@ -21,6 +21,7 @@ const GONE: Expect = Expect(204, None);
 const UNAUTHENTICATED: Expect = Expect(401, Some("unauthenticated"));
 const FORBIDDEN: Expect = Expect(403, Some("forbidden"));
 const BAD_CODE: Expect = Expect(401, Some("invalid_totp"));
+const WRONG_PASSWORD: Expect = Expect(422, Some("validation_failed"));
 const BAD_LOGIN: Expect = Expect(401, Some("invalid_credentials"));
 const NO_SUCH_PATH: Expect = Expect(404, Some("not_found"));
 const NO_SUCH_METHOD: Expect = Expect(405, Some("method_not_allowed"));
@@ -108,6 +109,20 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             "/api/v1/me/mfa/totp/confirm",
             code.clone(),
             [UNAUTHENTICATED, BAD_CODE, BAD_CODE, BAD_CODE],
+        ),
+        case(
+            M::POST,
+            "/api/v1/me/password",
+            "/api/v1/me/password",
+            Some(
+                json!({ "current_password": "not the password", "new_password": "a brand new password" }),
+            ),
+            [
+                UNAUTHENTICATED,
+                WRONG_PASSWORD,
+                WRONG_PASSWORD,
+                WRONG_PASSWORD,
+            ],
         ),
         case(
             M::POST,

@@ -1,8 +1,8 @@
-//! My account: who I am (groups, roles, MFA state, session expiry) and TOTP enrolment
-//! (scan a QR code or type the secret, then confirm with a code).
+//! My account: who I am (groups, roles, MFA state, session expiry), TOTP enrolment
+//! (scan a QR code or type the secret, then confirm with a code), and changing my password.
 
-use gatehouse_shared::auth::{Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
-use gatehouse_shared::validate::{Faults, TotpCodeInput};
+use gatehouse_shared::auth::{ChangePassword, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use gatehouse_shared::validate::{Faults, Password, TotpCodeInput};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -25,6 +25,7 @@ pub fn MePage() -> impl IntoView {
             <h1>"My account"</h1>
             {move || me.get().map(|me| view! { <Identity me /> })}
             <Totp />
+            <PasswordChange />
         </section>
     }
 }
@@ -278,5 +279,90 @@ fn Enrolment(
                 </form>
             </div>
         </div>
+    }
+}
+
+/// Change my own password: the current one, the new one twice. Other sessions end.
+#[component]
+fn PasswordChange() -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let repeat = RwSignal::new(String::new());
+    let form = FormState::new();
+    let done = RwSignal::new(None::<String>);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !form.start() {
+            return;
+        }
+        done.set(None);
+        let mut faults = Faults::new();
+        if current.get_untracked().is_empty() {
+            faults.push("current_password", "Enter your current password.");
+        }
+        let parsed = faults.check("new_password", Password::parse(&new.get_untracked()));
+        if parsed.is_some() && new.get_untracked() != repeat.get_untracked() {
+            faults.push("repeat_password", "The two new passwords differ.");
+        }
+        if !form.check(faults) {
+            return;
+        }
+        let request = ChangePassword {
+            current_password: current.get_untracked(),
+            new_password: new.get_untracked(),
+        };
+        spawn_local(async move {
+            match api::change_password(&request).await {
+                Ok(()) => {
+                    form.succeed(None);
+                    current.set(String::new());
+                    new.set(String::new());
+                    repeat.set(String::new());
+                    done.set(Some(
+                        "Password changed. Your other sessions have been signed out.".into(),
+                    ));
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+
+    view! {
+        <section class="card" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Password"</h2>
+            <Notice message=done />
+            <ErrorAlert error=form.error />
+            <form on:submit=submit novalidate>
+                <TextField
+                    id="current-password"
+                    label="Current password"
+                    value=current
+                    kind="password"
+                    autocomplete="current-password"
+                    error=form.field_error("current_password")
+                />
+                <TextField
+                    id="new-password"
+                    label="New password"
+                    value=new
+                    kind="password"
+                    autocomplete="new-password"
+                    hint="At least 12 characters."
+                    error=form.field_error("new_password")
+                />
+                <TextField
+                    id="repeat-password"
+                    label="New password again"
+                    value=repeat
+                    kind="password"
+                    autocomplete="new-password"
+                    error=form.field_error("repeat_password")
+                />
+                <button type="submit" disabled=move || form.busy.get()>
+                    "Change password"
+                </button>
+            </form>
+        </section>
     }
 }
