@@ -36,6 +36,15 @@ impl Faults {
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
     }
+
+    /// `Ok` when nothing was wrong, else every fault.
+    pub fn into_result(self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self.0)
+        }
+    }
 }
 
 macro_rules! string_newtype {

@@ -52,21 +52,6 @@ impl From<StoreError> for DirectoryError {
     }
 }
 
-fn not_found(e: StoreError, nf: DirectoryError) -> DirectoryError {
-    match e {
-        StoreError::NotFound => nf,
-        other => DirectoryError::Store(other),
-    }
-}
-
-fn finish(faults: Faults) -> Result<(), DirectoryError> {
-    if faults.is_empty() {
-        Ok(())
-    } else {
-        Err(DirectoryError::Invalid(faults.into_vec()))
-    }
-}
-
 pub fn roles_to_string(roles: &[Role]) -> String {
     let mut names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     names.sort_unstable();
@@ -147,7 +132,7 @@ pub async fn create_user(
         Some(p) => f.check("password", Password::parse(p)).map(Some),
         None => Some(None),
     };
-    finish(f)?;
+    f.into_result().map_err(DirectoryError::Invalid)?;
     let (Some(username), Some(email), Some(display_name), Some(password)) =
         (username, email, display_name, password)
     else {
@@ -192,7 +177,7 @@ pub async fn update_user(
         .password
         .as_deref()
         .map(|p| f.check("password", Password::parse(p)));
-    finish(f)?;
+    f.into_result().map_err(DirectoryError::Invalid)?;
     if req.disabled == Some(true) && id == who.user.id {
         return Err(DirectoryError::SelfLockout(
             "You cannot disable your own account.",
@@ -224,7 +209,7 @@ pub async fn update_user(
         .store
         .update_user(id, change, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::UserNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))?;
     user_with_groups(state, updated).await
 }
 
@@ -249,7 +234,7 @@ pub async fn delete_user(
         .store
         .delete_user(id, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::UserNotFound))
+        .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))
 }
 
 pub async fn create_group(
@@ -262,7 +247,7 @@ pub async fn create_group(
     if req.description.chars().count() > 1024 {
         f.push("description", "A description has at most 1,024 characters.");
     }
-    finish(f)?;
+    f.into_result().map_err(DirectoryError::Invalid)?;
     let Some(name) = name else {
         return Err(DirectoryError::Invalid(Vec::new()));
     };
@@ -332,7 +317,7 @@ pub async fn update_group(
         .store
         .update_group(id, change, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
     Ok(group_dto(&g))
 }
 
@@ -363,7 +348,7 @@ pub async fn delete_group(
         .store
         .delete_group(id, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))
+        .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))
 }
 
 pub async fn add_member(
@@ -376,12 +361,12 @@ pub async fn add_member(
         .store
         .get_group(group_id)
         .await
-        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
     let user = state
         .store
         .get_user(user_id)
         .await
-        .map_err(|e| not_found(e, DirectoryError::UserNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))?;
     let now = state.clock.now_ms();
     let ev = NewEvent::new(
         now,
@@ -410,7 +395,7 @@ pub async fn remove_member(
         .store
         .get_group(group_id)
         .await
-        .map_err(|e| not_found(e, DirectoryError::GroupNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
     let username = state.store.get_user(user_id).await.map(|u| u.username).ok();
     let ev = NewEvent::new(
         state.clock.now_ms(),
@@ -424,7 +409,7 @@ pub async fn remove_member(
         .store
         .remove_member(group_id, user_id, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::NotAMember))
+        .map_err(|e| e.or_not_found(DirectoryError::NotAMember))
 }
 
 pub async fn create_account(
@@ -436,7 +421,7 @@ pub async fn create_account(
     let id = f.check("id", AccountId::parse(&req.id));
     let name = f.check("name", AccountName::parse(&req.name));
     let env = f.check("environment", Environment::parse(&req.environment));
-    finish(f)?;
+    f.into_result().map_err(DirectoryError::Invalid)?;
     let (Some(id), Some(name), Some(env)) = (id, name, env) else {
         return Err(DirectoryError::Invalid(Vec::new()));
     };
@@ -473,7 +458,7 @@ pub async fn update_account(
         .environment
         .as_deref()
         .map(|e| f.check("environment", Environment::parse(e)));
-    finish(f)?;
+    f.into_result().map_err(DirectoryError::Invalid)?;
     let now = state.clock.now_ms();
     let change = AccountChange {
         name: name.flatten().map(AccountName::into_inner),
@@ -491,7 +476,7 @@ pub async fn update_account(
         .store
         .update_account(id, change, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::AccountNotFound))?;
+        .map_err(|e| e.or_not_found(DirectoryError::AccountNotFound))?;
     Ok(account_dto(&a))
 }
 
@@ -511,5 +496,5 @@ pub async fn delete_account(
         .store
         .delete_account(id, ev)
         .await
-        .map_err(|e| not_found(e, DirectoryError::AccountNotFound))
+        .map_err(|e| e.or_not_found(DirectoryError::AccountNotFound))
 }

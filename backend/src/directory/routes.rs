@@ -87,7 +87,7 @@ async fn get_user(
         .store
         .get_user(&id)
         .await
-        .map_err(|e| ApiError::from(super::not_found(e, DirectoryError::UserNotFound)))?;
+        .map_err(|e| ApiError::from(e.or_not_found(DirectoryError::UserNotFound)))?;
     Ok(Json(super::user_with_groups(&state, u).await?))
 }
 
@@ -149,7 +149,7 @@ async fn get_group(
         .store
         .get_group(&id)
         .await
-        .map_err(|e| ApiError::from(super::not_found(e, DirectoryError::GroupNotFound)))?;
+        .map_err(|e| ApiError::from(e.or_not_found(DirectoryError::GroupNotFound)))?;
     Ok(Json(super::group_dto(&g)))
 }
 
@@ -183,7 +183,7 @@ async fn list_members(
         .store
         .list_members(&id)
         .await
-        .map_err(|e| ApiError::from(super::not_found(e, DirectoryError::GroupNotFound)))?;
+        .map_err(|e| ApiError::from(e.or_not_found(DirectoryError::GroupNotFound)))?;
     Ok(Json(members.iter().map(super::member_dto).collect()))
 }
 
@@ -245,7 +245,7 @@ async fn get_account(
         .store
         .get_account(&id)
         .await
-        .map_err(|e| ApiError::from(super::not_found(e, DirectoryError::AccountNotFound)))?;
+        .map_err(|e| ApiError::from(e.or_not_found(DirectoryError::AccountNotFound)))?;
     Ok(Json(super::account_dto(&a)))
 }
 

@@ -61,21 +61,6 @@ impl From<StoreError> for PermissionSetError {
     }
 }
 
-pub(crate) fn not_found(e: StoreError, nf: PermissionSetError) -> PermissionSetError {
-    match e {
-        StoreError::NotFound => nf,
-        other => PermissionSetError::Store(other),
-    }
-}
-
-fn finish(faults: Faults) -> Result<(), PermissionSetError> {
-    if faults.is_empty() {
-        Ok(())
-    } else {
-        Err(PermissionSetError::Invalid(faults.into_vec()))
-    }
-}
-
 /// The RAM role a permission set becomes: `GatehouseSSO-<name>`.
 pub fn role_name(permission_set_name: &str) -> String {
     format!("{ROLE_PREFIX}{permission_set_name}")
@@ -201,7 +186,7 @@ pub async fn create_permission_set(
     let relay_state = optional_relay_state(&mut f, req.relay_state.as_deref().unwrap_or(""));
     let system_policies = check_system_policies(&mut f, &req.system_policies);
     let inline_policy = optional_inline_policy(&mut f, req.inline_policy.as_deref().unwrap_or(""));
-    finish(f)?;
+    f.into_result().map_err(PermissionSetError::Invalid)?;
     let (
         Some(name),
         Some(description),
@@ -271,7 +256,7 @@ pub async fn update_permission_set(
         .inline_policy
         .as_deref()
         .map(|p| optional_inline_policy(&mut f, p));
-    finish(f)?;
+    f.into_result().map_err(PermissionSetError::Invalid)?;
     let now = state.clock.now_ms();
     let change = PermissionSetChange {
         description: description.flatten().map(Description::into_inner),
@@ -292,7 +277,7 @@ pub async fn update_permission_set(
         .store
         .update_permission_set(id, change, ev)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
     Ok(permission_set_dto(&p))
 }
 
@@ -314,7 +299,7 @@ pub async fn delete_permission_set(
         .store
         .delete_permission_set(id, ev)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?
+        .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?
     {
         Deletion::Deleted => Ok(()),
         Deletion::InUse(n) => Err(PermissionSetError::StillAssigned(n)),
@@ -326,7 +311,7 @@ pub async fn roles(state: &AppState, id: &str) -> Result<Vec<ProvisionedRole>, P
         .store
         .get_permission_set(id)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
     let roles = state.store.list_roles(id).await?;
     Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
 }
@@ -344,13 +329,13 @@ pub async fn provision(
         .store
         .get_permission_set(id)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
     if let Some(ids) = &req.account_ids {
         let mut f = Faults::new();
         for a in ids {
             f.check("account_ids", AccountId::parse(a));
         }
-        finish(f)?;
+        f.into_result().map_err(PermissionSetError::Invalid)?;
     }
     let now = state.clock.now_ms();
     let ev = NewEvent::new(
@@ -368,7 +353,7 @@ pub async fn provision(
         .store
         .provision_roles(id, ids.as_deref(), now, ev)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::NotAssignedOnAccount))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::NotAssignedOnAccount))?;
     let p = state.store.get_permission_set(id).await?;
     Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
 }
@@ -384,24 +369,24 @@ pub async fn create_assignment(
             .get_user(&req.principal_id)
             .await
             .map(|_| ())
-            .map_err(|e| not_found(e, PermissionSetError::UserNotFound))?,
+            .map_err(|e| e.or_not_found(PermissionSetError::UserNotFound))?,
         PrincipalType::Group => state
             .store
             .get_group(&req.principal_id)
             .await
             .map(|_| ())
-            .map_err(|e| not_found(e, PermissionSetError::GroupNotFound))?,
+            .map_err(|e| e.or_not_found(PermissionSetError::GroupNotFound))?,
     }
     state
         .store
         .get_account(&req.account_id)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::AccountNotFound))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::AccountNotFound))?;
     state
         .store
         .get_permission_set(&req.permission_set_id)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?;
+        .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
     let now = state.clock.now_ms();
     let rec = NewAssignmentRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -441,7 +426,7 @@ pub async fn delete_assignment(
         .store
         .delete_assignment(id, ev)
         .await
-        .map_err(|e| not_found(e, PermissionSetError::AssignmentNotFound))
+        .map_err(|e| e.or_not_found(PermissionSetError::AssignmentNotFound))
 }
 
 /// Parses the list filter of `GET /api/v1/assignments`.

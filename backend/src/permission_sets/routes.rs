@@ -78,12 +78,10 @@ async fn get_permission_set(
     Path(id): Path<String>,
 ) -> ApiResult<Json<PermissionSet>> {
     who.require_any(READERS)?;
-    let p = state.store.get_permission_set(&id).await.map_err(|e| {
-        ApiError::from(super::not_found(
-            e,
-            PermissionSetError::PermissionSetNotFound,
-        ))
-    })?;
+    let p =
+        state.store.get_permission_set(&id).await.map_err(|e| {
+            ApiError::from(e.or_not_found(PermissionSetError::PermissionSetNotFound))
+        })?;
     Ok(Json(super::permission_set_dto(&p)))
 }
 

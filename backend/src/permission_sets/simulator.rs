@@ -13,7 +13,7 @@ use gatehouse_shared::policies::{
     PolicyFault, PolicyValidation, SimulatePolicy, SimulatedStatement, Simulation, ValidatePolicy,
 };
 
-use super::{catalogue, not_found, PermissionSetError};
+use super::{catalogue, PermissionSetError};
 use crate::app::AppState;
 use crate::auth::sessions::CurrentSession;
 use crate::http::error::ApiResult;
@@ -113,7 +113,7 @@ pub async fn simulate_request(
             .store
             .get_permission_set(id)
             .await
-            .map_err(|e| not_found(e, PermissionSetError::PermissionSetNotFound))?;
+            .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
         for name in ps.policy_names() {
             if let Some(entry) = catalogue::find(&name) {
                 if let Some(p) = parse_field(&name, entry.document, usize::MAX, &mut faults) {

@@ -40,6 +40,16 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl StoreError {
+    /// `NotFound` becomes the caller's own "no such …" error; anything else wraps as is.
+    pub fn or_not_found<E: From<StoreError>>(self, not_found: E) -> E {
+        match self {
+            StoreError::NotFound => not_found,
+            other => E::from(other),
+        }
+    }
+}
+
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]

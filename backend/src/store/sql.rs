@@ -631,11 +631,12 @@ macro_rules! sql_store {
 
             async fn list_members(&self, group_id: &str) -> StoreResult<Vec<UserRecord>> {
                 let _ = self.get_group(group_id).await?;
-                Ok(sqlx::query_as::<_, UserRecord>(&format!(
-                    "SELECT {} FROM users u JOIN group_members gm ON gm.user_id = u.id \
+                Ok(sqlx::query_as::<_, UserRecord>(
+                    "SELECT u.id, u.username, u.email, u.display_name, u.source, u.disabled, u.password_hash, \
+                     u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, u.updated_at \
+                     FROM users u JOIN group_members gm ON gm.user_id = u.id \
                      WHERE gm.group_id = $1 ORDER BY u.username",
-                    USER_COLS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
-                ))
+                )
                 .bind(group_id)
                 .fetch_all(&self.pool)
                 .await?)
