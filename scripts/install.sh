@@ -8,8 +8,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages: xmlsec/clang for the SAML library, chromium for the browser tests,
-# node/npm for the browser-test driver and wasm-opt, postgresql client tools for the tests.
-APT_PACKAGES=(libxmlsec1-dev libclang-dev clang pkg-config xmlsec1 chromium brotli nodejs npm postgresql-client)
+# node/npm for the browser-test driver and wasm-opt, postgresql client tools for the tests,
+# python3-venv for the official cloud SDKs the STS-compatibility tests drive.
+APT_PACKAGES=(libxmlsec1-dev libclang-dev clang pkg-config xmlsec1 chromium brotli nodejs npm postgresql-client python3-venv)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +18,10 @@ done
 # node and npm may come from elsewhere than Debian; accept any working install.
 if command -v node >/dev/null && command -v npm >/dev/null; then
   missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+# likewise a python3 that can already make virtual environments.
+if python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  missing=("${missing[@]/python3-venv}")
 fi
 read -r -a missing <<< "${missing[*]}"
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -50,4 +55,13 @@ if [ ! -x e2e/node_modules/.bin/wasm-opt ] || [ ! -d e2e/node_modules/playwright
    || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
   say "npm ci (e2e)"
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Python: the official Alibaba Cloud SDKs and boto3 for the STS-compatibility tests (e2e/sdk).
+SDK_VENV=e2e/sdk/.venv
+if [ ! -x "$SDK_VENV/bin/python" ] || [ e2e/sdk/requirements.txt -nt "$SDK_VENV/.requirements-installed" ]; then
+  say "pip install -r e2e/sdk/requirements.txt (into $SDK_VENV)"
+  python3 -m venv "$SDK_VENV"
+  "$SDK_VENV/bin/pip" install --quiet --disable-pip-version-check -r e2e/sdk/requirements.txt
+  touch "$SDK_VENV/.requirements-installed"
 fi

@@ -26,7 +26,8 @@ use crate::config::Config;
 use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
-use crate::{audit, auth, directory, jobs, permission_sets};
+use crate::sts::Sts;
+use crate::{audit, auth, directory, jobs, permission_sets, portal, sts};
 
 /// Runtime settings derived from [`Config`] once the listening address is known.
 #[derive(Debug, Clone)]
@@ -79,6 +80,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
     pub static_dir: Arc<std::path::PathBuf>,
+    /// STS keys, revocations and nonces (see [`crate::sts`]).
+    pub sts: Arc<Sts>,
 }
 
 /// The master key: given by the operator, or the key file (created on first start).
@@ -98,7 +101,10 @@ pub async fn build(
 ) -> anyhow::Result<AppState> {
     let master = master_key(config)?;
     let store = store::connect(&config.database_url(), &master).await?;
+    let sts = Arc::new(Sts::new(&master));
+    sts.revocations.reload(&*store, clock.now_ms()).await?;
     let state = AppState {
+        sts,
         store,
         clock,
         master,
@@ -162,11 +168,12 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes::routes())
         .merge(permission_sets::routes::routes())
         .merge(permission_sets::simulator::routes())
+        .merge(portal::routes::routes())
+        .merge(sts::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))
         .route("/auth/{*rest}", any(spa::api_not_found))
-        .route("/sts/{*rest}", any(spa::api_not_found))
         .method_not_allowed_fallback(spa::method_not_allowed)
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
@@ -184,8 +191,18 @@ pub fn router(state: AppState) -> Router {
         Router::new().fallback(spa::not_built)
     };
 
+    // The STS API: SDKs post to the endpoint's root, so `/` is STS when the request is an
+    // STS call and the SPA otherwise. No CSRF guard: these requests carry no cookie.
+    let sts_api = Router::new()
+        .route("/sts", any(sts::api::handle))
+        .route("/sts/", any(sts::api::handle))
+        .route("/sts/{*rest}", any(sts::api::handle))
+        .route("/", any(spa::root))
+        .route_layer(middleware::from_fn(ops::track));
+
     Router::new()
         .merge(api)
+        .merge(sts_api)
         .merge(ops::routes())
         .merge(spa_routes)
         .layer(SetResponseHeaderLayer::if_not_present(

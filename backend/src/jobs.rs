@@ -1,5 +1,5 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, reload STS revocations, forget old nonces) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -14,6 +14,8 @@ use crate::store::StoreResult;
 pub struct TickReport {
     pub checkpoint: Option<i64>,
     pub sessions_removed: u64,
+    /// Revocations in force after reloading them.
+    pub revocations: usize,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -28,9 +30,13 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         .store
         .delete_stale_sessions(now, now - state.settings.session_idle_ms)
         .await?;
+    // Another instance's revocations take effect here within one tick.
+    let revocations = state.sts.revocations.reload(&*state.store, now).await?;
+    state.sts.nonces.prune(now);
     Ok(TickReport {
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
+        revocations,
     })
 }
 

@@ -13,8 +13,10 @@ pub mod http;
 pub mod jobs;
 pub mod permission_sets;
 pub mod policy;
+pub mod portal;
 pub mod secrets;
 pub mod store;
+pub mod sts;
 
 pub use app::run;
 

@@ -1,5 +1,5 @@
 //! The `gatehouse` binary: reads configuration, starts logging, and hands over to
-//! [`gatehouse::run`] (serve) or runs an operator command (`audit verify`).
+//! [`gatehouse::run`] (serve) or runs a command (`audit verify`, `credentials`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +43,14 @@ enum Command {
         /// Seed a small example directory (users, groups, accounts) on an empty install.
         #[arg(long)]
         demo: bool,
+    },
+    /// Print STS credentials as AWS-style `credential_process` JSON, fetched from a
+    /// `credentials_uri` made in the portal (`credential_process = gatehouse credentials
+    /// --uri <url>`). Needs no database and no configuration.
+    Credentials {
+        /// The credentials URL from the portal.
+        #[arg(long, env = "ALIBABA_CLOUD_CREDENTIALS_URI")]
+        uri: String,
     },
     /// Audit trail tools.
     Audit {
@@ -105,6 +113,10 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Credentials { uri } = &cli.command {
+        println!("{}", gatehouse::portal::cli::credential_process(uri).await?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut config = load_config(&cli)?;
     match cli.command {
         Command::Serve {
@@ -131,6 +143,7 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             gatehouse::run(config, listener, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Credentials { .. } => Ok(ExitCode::SUCCESS),
         Command::Audit {
             command: AuditCommand::Verify { json },
         } => {

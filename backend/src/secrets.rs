@@ -104,6 +104,16 @@ impl MasterKey {
         }
     }
 
+    /// A 256-bit key for one purpose (HKDF-SHA256 with `info`), so a subsystem such as STS
+    /// gets its own keys without the master key ever leaving this type.
+    pub fn derive(&self, info: &str) -> Zeroizing<[u8; 32]> {
+        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"gatehouse"), self.0.as_ref());
+        let mut out = Zeroizing::new([0u8; 32]);
+        // 32 bytes is far below HKDF-SHA256's 8,160-byte output limit.
+        let _ = hk.expand(info.as_bytes(), out.as_mut());
+        out
+    }
+
     /// Encrypts `plaintext`, binding it to `purpose`.
     pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> String {
         let cipher = Aes256Gcm::new(self.0.as_ref().into());
@@ -169,6 +179,14 @@ mod tests {
         tampered.pop();
         tampered.push(if s.ends_with('A') { 'B' } else { 'A' });
         assert!(k.open("totp:u1", &tampered).is_err());
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_master() {
+        let k = MasterKey::generate();
+        assert_eq!(*k.derive("a"), *k.derive("a"));
+        assert_ne!(*k.derive("a"), *k.derive("b"));
+        assert_ne!(*k.derive("a"), *MasterKey::generate().derive("a"));
     }
 
     #[test]

@@ -8,4 +8,5 @@ pub mod directory;
 pub mod error;
 pub mod permission_sets;
 pub mod policies;
+pub mod portal;
 pub mod validate;

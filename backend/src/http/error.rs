@@ -11,6 +11,7 @@ use crate::auth::AuthError;
 use crate::directory::DirectoryError;
 use crate::permission_sets::PermissionSetError;
 use crate::store::StoreError;
+use crate::sts::IssueError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -220,6 +221,22 @@ impl From<PermissionSetError> for ApiError {
                 "This permission set is still assigned {n} time(s). Delete its assignments first."
             )),
             PermissionSetError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Invalid(fields) => ApiError::Validation(fields),
+            IssueError::NotAssigned => {
+                ApiError::Forbidden("You are not assigned this permission set on this account.")
+            }
+            IssueError::NotProvisioned => ApiError::Conflict(
+                "This role is not provisioned in the account yet. Ask an administrator to provision it."
+                    .into(),
+            ),
+            IssueError::Store(e) => e.into(),
         }
     }
 }

@@ -2,11 +2,15 @@
 //! so deep links work. `/api`, `/auth` and `/sts` never fall through to the SPA: a mistyped
 //! API path answers a JSON 404, not a page.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
-use axum::http::{header, StatusCode, Uri};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::app::AppState;
@@ -22,6 +26,34 @@ pub fn service(static_dir: &Path) -> Router<AppState> {
         .precompressed_br()
         .fallback(ServeFile::new(index));
     Router::new().fallback_service(files)
+}
+
+/// `/`: an STS call when it looks like one (SDKs post to the endpoint's root), otherwise
+/// the SPA's `index.html`.
+pub async fn root(
+    State(state): State<AppState>,
+    connect: ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
+    if crate::sts::api::is_sts_request(req.method(), req.uri(), req.headers()) {
+        return crate::sts::api::handle(State(state), connect, req).await;
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return method_not_allowed().await;
+    }
+    let index = state.static_dir.join("index.html");
+    if !index.exists() {
+        return not_built().await;
+    }
+    match ServeFile::new(index)
+        .precompressed_gzip()
+        .precompressed_br()
+        .oneshot(req)
+        .await
+    {
+        Ok(resp) => resp.into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
 }
 
 /// The fallback for unknown API-like paths.

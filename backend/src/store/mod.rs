@@ -7,6 +7,7 @@
 //! is written once in [`sql`] and instantiated for each pool type; what differs (connecting,
 //! migrations, SQLite's single-writer gate) lives in [`sqlite`] and [`postgres`].
 
+mod credentials;
 pub mod postgres;
 mod records;
 mod sql;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use credentials::CredentialStore;
 pub use records::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
@@ -53,7 +55,7 @@ impl StoreError {
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CredentialStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

@@ -9,6 +9,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 use tokio::sync::MutexGuard;
 
+use super::credentials::credential_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -58,3 +59,4 @@ impl PgStore {
 const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 sql_store!(PgStore, Postgres, "postgres");
+credential_sql!(PgStore, Postgres);

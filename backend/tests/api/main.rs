@@ -16,3 +16,5 @@ mod permission_sets;
 mod policies;
 mod processes;
 mod roles;
+mod sdk;
+mod sts;

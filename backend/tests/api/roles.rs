@@ -24,6 +24,7 @@ const BAD_CODE: Expect = Expect(401, Some("invalid_totp"));
 const WRONG_PASSWORD: Expect = Expect(422, Some("validation_failed"));
 const BAD_LOGIN: Expect = Expect(401, Some("invalid_credentials"));
 const NO_SUCH_PATH: Expect = Expect(404, Some("not_found"));
+const NO_SUCH_ITEM: Expect = Expect(404, Some("not_found"));
 const NO_SUCH_METHOD: Expect = Expect(405, Some("method_not_allowed"));
 
 /// The roles in the order the table's columns list them (and the order they run in: the
@@ -328,6 +329,64 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             format!("/api/v1/assignments/{}", fx.victim_assignment),
             None,
             write(GONE),
+        ),
+        // portal and STS credentials
+        case(M::GET, "/api/v1/portal", "/api/v1/portal", None, SIGNED_IN),
+        case(
+            M::POST,
+            "/api/v1/portal/credentials",
+            "/api/v1/portal/credentials",
+            Some(json!({ "account_id": fx.account, "permission_set_id": fx.permission_set })),
+            [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN],
+        ),
+        case(
+            M::GET,
+            "/api/v1/portal/credential-uris",
+            "/api/v1/portal/credential-uris",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::POST,
+            "/api/v1/portal/credential-uris",
+            "/api/v1/portal/credential-uris",
+            Some(json!({ "account_id": fx.account, "permission_set_id": fx.permission_set })),
+            [UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN],
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/portal/credential-uris/{id}",
+            "/api/v1/portal/credential-uris/no-such-uri",
+            None,
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::GET,
+            "/credentials/{token}",
+            "/credentials/gh_cu_not-a-real-token",
+            None,
+            [Expect(404, None); 4],
+        ),
+        case(
+            M::GET,
+            "/api/v1/sts-credentials",
+            "/api/v1/sts-credentials",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/sts-credentials/{access_key_id}",
+            "/api/v1/sts-credentials/STS.no-such-key",
+            None,
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/users/{id}/revoke-credentials",
+            format!("/api/v1/users/{}/revoke-credentials", fx.user),
+            Some(json!({})),
+            write(OK),
         ),
         // audit
         case(

@@ -1,0 +1,325 @@
+//! What STS and the portal keep: who may use which role ([`EntitlementRecord`]), issued
+//! credentials, revocations and `credentials_uri` capabilities. The trait is part of
+//! [`Store`](super::Store); the SQL is written once in `credential_sql!` and instantiated
+//! for both engines beside `sql_store!`, whose transaction and audit helpers it uses.
+
+use async_trait::async_trait;
+
+use super::{
+    CredentialFilter, CredentialUriRecord, EntitlementRecord, RevocationRecord, StoreResult,
+    StsCredentialRecord,
+};
+use crate::audit::NewEvent;
+use crate::clock::Millis;
+
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Every (account, permission set) the user is assigned, directly or through a group,
+    /// ordered by account name then permission set name.
+    async fn entitlements(&self, user_id: &str) -> StoreResult<Vec<EntitlementRecord>>;
+    /// The one entitlement, if the user has it.
+    async fn entitlement(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        permission_set_id: &str,
+    ) -> StoreResult<Option<EntitlementRecord>>;
+    /// The entitlement to the permission set named `name` (any case, as RAM role names
+    /// are) in `account_id`, if the user has it.
+    async fn entitlement_by_name(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<EntitlementRecord>>;
+
+    /// Records an issued credential with its audit event; with `uri`, also marks that
+    /// `credentials_uri` used.
+    async fn record_credential(
+        &self,
+        credential: StsCredentialRecord,
+        uri: Option<&str>,
+        event: NewEvent,
+    ) -> StoreResult<()>;
+    async fn list_credentials(
+        &self,
+        filter: &CredentialFilter,
+    ) -> StoreResult<Vec<StsCredentialRecord>>;
+    async fn get_credential(&self, access_key_id: &str) -> StoreResult<StsCredentialRecord>;
+    /// Marks a credential revoked and records the revocation verifiers load.
+    async fn revoke_credential(
+        &self,
+        access_key_id: &str,
+        revocation: RevocationRecord,
+        event: NewEvent,
+    ) -> StoreResult<StsCredentialRecord>;
+    /// Revokes every credential of a user issued before `revocation.not_before`.
+    async fn revoke_user_credentials(
+        &self,
+        user_id: &str,
+        revocation: RevocationRecord,
+        event: NewEvent,
+    ) -> StoreResult<u64>;
+    /// Revocations that can still matter at `now`.
+    async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<RevocationRecord>>;
+
+    async fn create_credential_uri(
+        &self,
+        uri: CredentialUriRecord,
+        event: NewEvent,
+    ) -> StoreResult<CredentialUriRecord>;
+    async fn list_credential_uris(&self, user_id: &str) -> StoreResult<Vec<CredentialUriRecord>>;
+    async fn get_credential_uri(&self, id: &str) -> StoreResult<CredentialUriRecord>;
+    async fn find_credential_uri(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<CredentialUriRecord>>;
+    async fn revoke_credential_uri(
+        &self,
+        id: &str,
+        at: Millis,
+        event: NewEvent,
+    ) -> StoreResult<CredentialUriRecord>;
+}
+
+macro_rules! credential_sql {
+    ($store:ty, $db:ty) => {
+        const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, ac.name AS account_name, \
+             ac.environment, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
+             p.system_policies, p.inline_policy, p.version, p.created_at, p.updated_at, \
+             COALESCE(r.status, 'not_provisioned') AS role_status \
+             FROM assignments a \
+             JOIN accounts ac ON ac.id = a.account_id \
+             JOIN permission_sets p ON p.id = a.permission_set_id \
+             LEFT JOIN provisioned_roles r ON r.permission_set_id = a.permission_set_id AND r.account_id = a.account_id \
+             WHERE ((a.principal_type = 'user' AND a.principal_id = $1) \
+                OR (a.principal_type = 'group' AND a.principal_id IN \
+                    (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
+        const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, role_name, \
+             source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at";
+        const URI_SELECT: &str = "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, \
+             p.name AS permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at \
+             FROM credential_uris c JOIN permission_sets p ON p.id = c.permission_set_id";
+
+        impl $store {
+            async fn insert_revocation_in(tx: &mut Tx, r: &RevocationRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sts_revocations (id, kind, subject, not_before, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.id)
+                .bind(&r.kind)
+                .bind(&r.subject)
+                .bind(r.not_before)
+                .bind(r.expires_at)
+                .bind(r.created_at)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            async fn credential_uri_in(tx: &mut Tx, id: &str) -> StoreResult<CredentialUriRecord> {
+                sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+        }
+
+        #[async_trait]
+        impl CredentialStore for $store {
+            async fn entitlements(&self, user_id: &str) -> StoreResult<Vec<EntitlementRecord>> {
+                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} ORDER BY ac.name, ac.id, p.name"))
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn entitlement(&self, user_id: &str, account_id: &str, permission_set_id: &str) -> StoreResult<Option<EntitlementRecord>> {
+                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} AND a.account_id = $2 AND a.permission_set_id = $3"))
+                    .bind(user_id)
+                    .bind(account_id)
+                    .bind(permission_set_id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn entitlement_by_name(&self, user_id: &str, account_id: &str, name: &str) -> StoreResult<Option<EntitlementRecord>> {
+                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} AND a.account_id = $2 AND LOWER(p.name) = LOWER($3)"))
+                    .bind(user_id)
+                    .bind(account_id)
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn record_credential(&self, c: StsCredentialRecord, uri: Option<&str>, event: NewEvent) -> StoreResult<()> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, permission_set_id, \
+                     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&c.access_key_id)
+                .bind(&c.user_id)
+                .bind(&c.username)
+                .bind(&c.account_id)
+                .bind(&c.permission_set_id)
+                .bind(&c.role_name)
+                .bind(&c.source)
+                .bind(&c.parent_access_key_id)
+                .bind(c.session_policy)
+                .bind(c.issued_at)
+                .bind(c.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(id) = uri {
+                    sqlx::query("UPDATE credential_uris SET last_used_at = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(c.issued_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(c.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_credentials(&self, f: &CredentialFilter) -> StoreResult<Vec<StsCredentialRecord>> {
+                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE 1 = 1"));
+                if let Some(user) = &f.user_id {
+                    q.push(" AND user_id = ").push_bind(user.clone());
+                }
+                if let Some(at) = f.active_at {
+                    q.push(" AND revoked_at IS NULL AND expires_at > ").push_bind(at);
+                }
+                q.push(" ORDER BY issued_at DESC, access_key_id LIMIT ").push_bind(f.limit);
+                Ok(q.build_query_as().fetch_all(&self.pool).await?)
+            }
+
+            async fn get_credential(&self, access_key_id: &str) -> StoreResult<StsCredentialRecord> {
+                sqlx::query_as(&format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"))
+                    .bind(access_key_id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn revoke_credential(&self, access_key_id: &str, r: RevocationRecord, event: NewEvent) -> StoreResult<StsCredentialRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let before: StsCredentialRecord = sqlx::query_as(&format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"))
+                    .bind(access_key_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                // Credentials assumed from this one (role chaining) end with it.
+                sqlx::query(
+                    "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL \
+                     AND (access_key_id = $1 OR parent_access_key_id = $1)",
+                )
+                .bind(access_key_id)
+                .bind(r.created_at)
+                .execute(&mut *tx)
+                .await?;
+                Self::insert_revocation_in(&mut tx, &r).await?;
+                let after = StsCredentialRecord { revoked_at: before.revoked_at.or(Some(r.created_at)), ..before };
+                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(after.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn revoke_user_credentials(&self, user_id: &str, r: RevocationRecord, event: NewEvent) -> StoreResult<u64> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let n = sqlx::query(
+                    "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2 AND issued_at < $3",
+                )
+                .bind(user_id)
+                .bind(r.created_at)
+                .bind(r.not_before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                Self::insert_revocation_in(&mut tx, &r).await?;
+                let ev = with_detail(event, "credentials_revoked", serde_json::json!(n));
+                Self::append_in(&mut tx, &self.signer, ev).await?;
+                tx.commit().await?;
+                Ok(n)
+            }
+
+            async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<RevocationRecord>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, kind, subject, not_before, expires_at, created_at FROM sts_revocations WHERE expires_at > $1",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn create_credential_uri(&self, u: CredentialUriRecord, event: NewEvent) -> StoreResult<CredentialUriRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO credential_uris (id, token_hash, user_id, account_id, permission_set_id, created_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&u.id)
+                .bind(&u.token_hash)
+                .bind(&u.user_id)
+                .bind(&u.account_id)
+                .bind(&u.permission_set_id)
+                .bind(u.created_at)
+                .bind(u.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                let created = Self::credential_uri_in(&mut tx, &u.id).await?;
+                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(created.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn list_credential_uris(&self, user_id: &str) -> StoreResult<Vec<CredentialUriRecord>> {
+                Ok(sqlx::query_as(&format!("{URI_SELECT} WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id"))
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn get_credential_uri(&self, id: &str) -> StoreResult<CredentialUriRecord> {
+                sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn find_credential_uri(&self, token_hash: &str) -> StoreResult<Option<CredentialUriRecord>> {
+                Ok(sqlx::query_as(&format!("{URI_SELECT} WHERE c.token_hash = $1"))
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            async fn revoke_credential_uri(&self, id: &str, at: Millis, event: NewEvent) -> StoreResult<CredentialUriRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let before = Self::credential_uri_in(&mut tx, id).await?;
+                sqlx::query("UPDATE credential_uris SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                let after = Self::credential_uri_in(&mut tx, id).await?;
+                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), Some(after.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+        }
+    };
+}
+
+pub(crate) use credential_sql;

@@ -1,0 +1,296 @@
+//! Short-lived STS credentials for the RAM role a permission set becomes in an account:
+//! issuing them (for the portal, `credentials_uri` and `AssumeRole`), and the `/sts/` API
+//! that verifies Alibaba Cloud signatures made with them ([`api`]).
+//!
+//! Issuing needs a current assignment and a provisioned role, clamps the duration to the
+//! permission set's session duration, and records the credential with an audit event (no
+//! secrets). Verifying needs no database read: see [`token`], [`revocation`] and [`nonce`].
+
+pub mod api;
+pub mod nonce;
+pub mod revocation;
+pub mod routes;
+pub mod signature;
+pub mod token;
+
+use gatehouse_shared::error::FieldError;
+use gatehouse_shared::validate::{MAX_SESSION_SECS, MIN_SESSION_SECS};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditCtx, NewEvent};
+use crate::clock::{to_datetime, Millis};
+use crate::permission_sets::{catalogue, role_arn, role_name};
+use crate::policy::{RamPolicy, MAX_POLICY_CHARS, MAX_SESSION_POLICY_CHARS};
+use crate::secrets::MasterKey;
+use crate::store::{EntitlementRecord, Store, StoreError, StsCredentialRecord};
+use gatehouse_shared::audit::Outcome;
+
+pub use nonce::NonceCache;
+pub use revocation::Revocations;
+pub use token::{Claims, Credential, StsKeys};
+
+/// Everything STS keeps in memory: its keys, the revocations, the nonces seen.
+#[derive(Debug)]
+pub struct Sts {
+    pub keys: StsKeys,
+    pub revocations: Revocations,
+    pub nonces: NonceCache,
+}
+
+impl Sts {
+    pub fn new(master: &MasterKey) -> Self {
+        Self {
+            keys: StsKeys::derive(master),
+            revocations: Revocations::default(),
+            nonces: NonceCache::default(),
+        }
+    }
+}
+
+/// How a credential came to be issued.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Portal,
+    /// Through the `credentials_uri` with this id.
+    CredentialsUri(String),
+    /// `AssumeRole` signed with this access key.
+    AssumeRole {
+        parent: String,
+    },
+}
+
+impl Source {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Source::Portal => "portal",
+            Source::CredentialsUri(_) => "credentials_uri",
+            Source::AssumeRole { .. } => "assume_role",
+        }
+    }
+}
+
+/// Who asks, for what.
+#[derive(Debug)]
+pub struct IssueRequest<'a> {
+    pub user_id: &'a str,
+    pub username: &'a str,
+    /// The role session name: the username, or what `AssumeRole` was given.
+    pub session_name: &'a str,
+    pub account_id: &'a str,
+    pub permission_set_id: &'a str,
+    pub duration_secs: Option<i64>,
+    pub session_policy: Option<String>,
+    pub source: Source,
+    pub ctx: AuditCtx,
+}
+
+/// Credentials just issued, with what they are for.
+#[derive(Debug)]
+pub struct Issued {
+    pub credential: Credential,
+    pub claims: Claims,
+    pub role_arn: String,
+    pub assumed_role_arn: String,
+}
+
+impl Issued {
+    /// `Expiration` as Alibaba Cloud writes it: `2026-11-23T10:00:00Z`.
+    pub fn expiration(&self) -> String {
+        expiration_text(self.claims.exp)
+    }
+}
+
+pub fn expiration_text(ms: Millis) -> String {
+    let t = to_datetime(ms)
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| to_datetime(ms));
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// `acs:ram::<account>:assumed-role/<role>/<session>`, as GetCallerIdentity reports it.
+pub fn assumed_role_arn(claims: &Claims) -> String {
+    format!(
+        "acs:ram::{}:assumed-role/{}/{}",
+        claims.acc, claims.role, claims.sn
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("not assigned")]
+    NotAssigned,
+    #[error("role not provisioned")]
+    NotProvisioned,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The policies of a permission set: its system policies and its inline policy, parsed.
+pub fn role_policies(e: &EntitlementRecord) -> Vec<RamPolicy> {
+    let mut out = Vec::new();
+    for name in e.permission_set.policy_names() {
+        if let Some(p) = catalogue::find(&name).and_then(|c| RamPolicy::parse(c.document).ok()) {
+            out.push(p);
+        }
+    }
+    if let Some(p) = e
+        .permission_set
+        .inline_policy
+        .as_deref()
+        .and_then(|t| RamPolicy::parse_with_limit(t, MAX_POLICY_CHARS).ok())
+    {
+        out.push(p);
+    }
+    out
+}
+
+/// Checks a requested duration and session policy; returns the clamped duration in ms.
+pub fn check_request(
+    duration_secs: Option<i64>,
+    session_policy: Option<&str>,
+    max_secs: i64,
+) -> Result<i64, Vec<FieldError>> {
+    let mut faults = Vec::new();
+    if let Some(d) = duration_secs {
+        if !(MIN_SESSION_SECS..=MAX_SESSION_SECS).contains(&d) {
+            faults.push(FieldError::new(
+                "duration_secs",
+                format!("Ask for {MIN_SESSION_SECS} to {MAX_SESSION_SECS} seconds."),
+            ));
+        }
+    }
+    if let Some(text) = session_policy {
+        if let Err(e) = RamPolicy::parse_with_limit(text, MAX_SESSION_POLICY_CHARS) {
+            faults.push(FieldError::new(
+                "session_policy",
+                format!("The session policy is not valid: {e}"),
+            ));
+        }
+    }
+    if !faults.is_empty() {
+        return Err(faults);
+    }
+    Ok(duration_secs.unwrap_or(max_secs).min(max_secs) * 1000)
+}
+
+/// Issues credentials for `req`, or refuses (and records the refusal) when the user is not
+/// assigned the permission set on the account or its role is not provisioned there.
+pub async fn issue(
+    sts: &Sts,
+    store: &dyn Store,
+    now: Millis,
+    req: IssueRequest<'_>,
+    max_duration_secs: Option<i64>,
+) -> Result<Issued, IssueError> {
+    let session_policy = req.session_policy.clone().filter(|p| !p.trim().is_empty());
+    let entitlement = store
+        .entitlement(req.user_id, req.account_id, req.permission_set_id)
+        .await?;
+    let denied = |reason: &str| {
+        NewEvent::new(
+            now,
+            &req.ctx,
+            "sts.credentials.issue",
+            "role",
+            Some(format!("{}/{}", req.account_id, req.permission_set_id)),
+        )
+        .failed(Outcome::Denied, reason)
+        .details(json!({ "source": req.source.as_str(), "user_id": req.user_id }))
+    };
+    let Some(entitlement) = entitlement else {
+        store.append_event(denied("not assigned")).await?;
+        return Err(IssueError::NotAssigned);
+    };
+    if entitlement.role_status == "not_provisioned" {
+        store.append_event(denied("role not provisioned")).await?;
+        return Err(IssueError::NotProvisioned);
+    }
+    let max = entitlement
+        .permission_set
+        .session_duration_secs
+        .min(max_duration_secs.unwrap_or(i64::MAX));
+    let duration_ms = check_request(req.duration_secs, session_policy.as_deref(), max)
+        .map_err(IssueError::Invalid)?;
+    Ok(issue_for(
+        sts,
+        store,
+        now,
+        &entitlement,
+        &req,
+        session_policy,
+        duration_ms,
+    )
+    .await?)
+}
+
+async fn issue_for(
+    sts: &Sts,
+    store: &dyn Store,
+    now: Millis,
+    e: &EntitlementRecord,
+    req: &IssueRequest<'_>,
+    session_policy: Option<String>,
+    duration_ms: i64,
+) -> Result<Issued, StoreError> {
+    let role = role_name(&e.permission_set.name);
+    let claims = Claims {
+        ak: StsKeys::new_access_key_id(),
+        uid: req.user_id.to_string(),
+        sn: req.session_name.to_string(),
+        acc: e.account_id.clone(),
+        ps: e.permission_set.id.clone(),
+        role: role.clone(),
+        iat: now,
+        exp: now + duration_ms,
+        pol: session_policy,
+        par: match &req.source {
+            Source::AssumeRole { parent } => Some(parent.clone()),
+            _ => None,
+        },
+    };
+    let record = StsCredentialRecord {
+        access_key_id: claims.ak.clone(),
+        user_id: claims.uid.clone(),
+        username: req.username.to_string(),
+        account_id: claims.acc.clone(),
+        permission_set_id: claims.ps.clone(),
+        role_name: role.clone(),
+        source: req.source.as_str().to_string(),
+        parent_access_key_id: claims.par.clone(),
+        session_policy: claims.pol.is_some(),
+        issued_at: now,
+        expires_at: claims.exp,
+        revoked_at: None,
+    };
+    let uri = match &req.source {
+        Source::CredentialsUri(id) => Some(id.as_str()),
+        _ => None,
+    };
+    let event = NewEvent::new(
+        now,
+        &req.ctx,
+        "sts.credentials.issue",
+        "role",
+        Some(format!("{}/{}", e.account_id, e.permission_set.id)),
+    )
+    .details(json!({ "credentials_uri_id": uri }));
+    store.record_credential(record, uri, event).await?;
+    let credential = sts.keys.issue(&claims);
+    Ok(Issued {
+        credential,
+        role_arn: role_arn(&claims.acc, &role),
+        assumed_role_arn: assumed_role_arn(&claims),
+        claims,
+    })
+}
+
+/// Parses Alibaba Cloud's `Timestamp`/`x-acs-date` (`2026-11-23T10:00:00Z`).
+pub fn parse_timestamp(s: &str) -> Option<Millis> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .ok()
+        .map(crate::clock::to_millis)
+}
