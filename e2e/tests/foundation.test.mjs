@@ -44,14 +44,16 @@ test('bootstrap administrator: sign-in, TOTP, group, audit', { timeout: 180_000 
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('alert').filter({ hasText: 'username or password is not right' }).waitFor();
 
-  // 2. Password sign-in lands on My account, with the shell around it.
+  // 2. Password sign-in lands on the access portal, with the shell around it.
   await signInWithPassword(page);
-  await expectPath(page, '/me');
-  await page.getByRole('heading', { name: 'My account' }).waitFor();
+  await expectPath(page, '/portal');
+  await page.getByRole('heading', { name: 'Access portal' }).waitFor();
   const nav = page.getByRole('navigation', { name: 'Main' });
-  for (const link of ['My account', 'Users', 'Groups', 'Accounts', 'Audit']) {
+  for (const link of ['Portal', 'My account', 'Users', 'Groups', 'Accounts', 'Audit']) {
     await nav.getByRole('link', { name: link }).waitFor();
   }
+  await nav.getByRole('link', { name: 'My account' }).click();
+  await page.getByRole('heading', { name: 'My account' }).waitFor();
   await page.getByRole('banner').getByText('MFA off').waitFor();
 
   // 3. TOTP enrolment: QR code and secret, confirmed with a code computed from the secret.
@@ -231,7 +233,7 @@ test('directory administration: users, accounts, group members, an auditor\'s vi
   const second = await newPage(browser, { baseURL: server.url });
   await second.page.goto('/');
   await signInWithPassword(second.page, 'alice', alicePassword);
-  await expectPath(second.page, '/me');
+  await expectPath(second.page, '/portal');
   const nav = second.page.getByRole('navigation', { name: 'Main' });
   await nav.getByRole('link', { name: 'Audit' }).waitFor();
   await nav.getByRole('link', { name: 'Users' }).click();

@@ -13,7 +13,7 @@ test('a person changes their own password', { timeout: 120_000 }, async (t) => {
   t.after(() => browser.close());
   const { page, problems } = await newPage(browser, { baseURL: server.url });
 
-  await page.goto('/login');
+  await page.goto('/login?next=%2Fme');
   await page.getByLabel('Username').fill('admin');
   await page.getByLabel('Password').fill(BOOTSTRAP_PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -51,7 +51,7 @@ test('a person changes their own password', { timeout: 120_000 }, async (t) => {
   await page.getByRole('alert').filter({ hasText: 'username or password' }).waitFor();
   await page.getByLabel('Password').fill(fresh);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'My account' }).waitFor();
+  await page.getByRole('heading', { name: 'Access portal' }).waitFor();
 
   assert.deepEqual(problems, [], 'no console errors or failed requests');
 });

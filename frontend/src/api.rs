@@ -14,6 +14,14 @@ use gatehouse_shared::directory::{
     User,
 };
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
+use gatehouse_shared::permission_sets::{
+    Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
+    ProvisionedRole, SystemPolicy, UpdatePermissionSet,
+};
+use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, ValidatePolicy};
+use gatehouse_shared::portal::{
+    CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, Portal,
+};
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -307,6 +315,142 @@ pub async fn create_account(account: &CreateAccount) -> Result<Account, ApiError
 
 pub async fn delete_account(id: &str) -> Result<(), ApiError> {
     without_answer(Method::DELETE, &format!("/accounts/{}", segment(id))).await
+}
+
+// --- permission sets, assignments, policies ---------------------------------------------
+
+pub async fn permission_sets() -> Result<Vec<PermissionSet>, ApiError> {
+    get("/permission-sets").await
+}
+
+pub async fn permission_set(id: &str) -> Result<PermissionSet, ApiError> {
+    get(&format!("/permission-sets/{}", segment(id))).await
+}
+
+pub async fn create_permission_set(set: &CreatePermissionSet) -> Result<PermissionSet, ApiError> {
+    with_body(Method::POST, "/permission-sets", set).await
+}
+
+pub async fn update_permission_set(
+    id: &str,
+    change: &UpdatePermissionSet,
+) -> Result<PermissionSet, ApiError> {
+    with_body(
+        Method::PATCH,
+        &format!("/permission-sets/{}", segment(id)),
+        change,
+    )
+    .await
+}
+
+pub async fn delete_permission_set(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/permission-sets/{}", segment(id))).await
+}
+
+/// The permission set's RAM role in each account it is assigned on.
+pub async fn permission_set_roles(id: &str) -> Result<Vec<ProvisionedRole>, ApiError> {
+    get(&format!("/permission-sets/{}/roles", segment(id))).await
+}
+
+/// Provisions the role in `request.account_ids` (every assigned account when `None`).
+pub async fn provision(
+    id: &str,
+    request: &ProvisionRequest,
+) -> Result<Vec<ProvisionedRole>, ApiError> {
+    with_body(
+        Method::POST,
+        &format!("/permission-sets/{}/provision", segment(id)),
+        request,
+    )
+    .await
+}
+
+pub async fn system_policies() -> Result<Vec<SystemPolicy>, ApiError> {
+    get("/system-policies").await
+}
+
+/// The assignments of one permission set.
+pub async fn assignments_of(permission_set_id: &str) -> Result<Vec<Assignment>, ApiError> {
+    get(&format!(
+        "/assignments?permission_set_id={}",
+        segment(permission_set_id)
+    ))
+    .await
+}
+
+pub async fn create_assignment(assignment: &CreateAssignment) -> Result<Assignment, ApiError> {
+    with_body(Method::POST, "/assignments", assignment).await
+}
+
+pub async fn delete_assignment(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/assignments/{}", segment(id))).await
+}
+
+/// Says whether a RAM policy document parses, and where it does not.
+pub async fn validate_policy(document: &str) -> Result<PolicyValidation, ApiError> {
+    let request = ValidatePolicy {
+        document: document.to_string(),
+    };
+    with_body(Method::POST, "/policies/validate", &request).await
+}
+
+pub async fn simulate(request: &SimulatePolicy) -> Result<Simulation, ApiError> {
+    with_body(Method::POST, "/policies/simulate", request).await
+}
+
+// --- the portal ------------------------------------------------------------------------
+
+pub async fn portal() -> Result<Portal, ApiError> {
+    get("/portal").await
+}
+
+/// Credentials just issued, and how far the browser's clock is behind the server's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issued {
+    pub credentials: IssuedCredentials,
+    /// Server time minus browser time, in milliseconds, from the answer's `Date` header; 0
+    /// when the clocks agree within a few seconds (the header counts whole seconds) or the
+    /// header is missing. A countdown adds it to the browser's clock.
+    pub clock_skew_ms: f64,
+}
+
+pub async fn issue_credentials(request: &IssueCredentials) -> Result<Issued, ApiError> {
+    let response = send(Method::POST, "/portal/credentials", Some(request)).await?;
+    let local = js_sys::Date::now();
+    let server = response
+        .headers()
+        .get("date")
+        // The header counts whole seconds: the middle of that second is the best guess.
+        .map_or(f64::NAN, |d| js_sys::Date::parse(&d) + 500.0);
+    let skew = server - local;
+    let clock_skew_ms = if skew.is_finite() && skew.abs() > 5_000.0 {
+        skew
+    } else {
+        0.0
+    };
+    Ok(Issued {
+        credentials: read(response).await?,
+        clock_skew_ms,
+    })
+}
+
+pub async fn credential_uris() -> Result<Vec<CredentialUri>, ApiError> {
+    get("/portal/credential-uris").await
+}
+
+/// Creates a `credentials_uri`; its `url` is in this answer only.
+pub async fn create_credential_uri(
+    request: &CreateCredentialUri,
+) -> Result<CredentialUri, ApiError> {
+    with_body(Method::POST, "/portal/credential-uris", request).await
+}
+
+pub async fn revoke_credential_uri(id: &str) -> Result<(), ApiError> {
+    without_answer(
+        Method::DELETE,
+        &format!("/portal/credential-uris/{}", segment(id)),
+    )
+    .await
 }
 
 // --- audit -----------------------------------------------------------------------------

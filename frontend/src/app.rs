@@ -17,6 +17,9 @@ use crate::session::{RequireAuth, Session, SessionState};
 pub const DIRECTORY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 /// Who may search and verify the audit trail.
 pub const AUDIT_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
+/// Who may open permission sets and the policy simulator: administrators change permission
+/// sets, auditors read them and simulate.
+pub const POLICY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -33,7 +36,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=pages::login::LoginPage />
                     <Route
                         path=path!("/")
-                        view=|| view! { <RequireAuth><Redirect path="/me" /></RequireAuth> }
+                        view=|| view! { <RequireAuth><Redirect path="/portal" /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/portal")
+                        view=|| view! { <RequireAuth><pages::portal::PortalPage /></RequireAuth> }
                     />
                     <Route
                         path=path!("/me")
@@ -75,6 +82,36 @@ pub fn App() -> impl IntoView {
                             view! {
                                 <RequireAuth roles=DIRECTORY_READERS>
                                     <pages::admin::accounts::AccountsPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/permission-sets")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=POLICY_READERS>
+                                    <pages::admin::permission_sets::PermissionSetsPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/permission-sets/:id")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=POLICY_READERS>
+                                    <pages::admin::permission_sets::PermissionSetDetailPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/simulator")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=POLICY_READERS>
+                                    <pages::admin::simulator::SimulatorPage />
                                 </RequireAuth>
                             }
                         }
@@ -134,17 +171,23 @@ fn TopBar() -> impl IntoView {
         })
     };
     let directory = move || session.has_any_role(DIRECTORY_READERS);
+    let policies = move || session.has_any_role(POLICY_READERS);
     let audit = move || session.has_any_role(AUDIT_READERS);
     view! {
         <header class="topbar">
-            <a class="brand" href="/me">"Gatehouse"</a>
+            <a class="brand" href="/portal">"Gatehouse"</a>
             <nav aria-label="Main">
                 <ul>
+                    <li><A href="/portal">"Portal"</A></li>
                     <li><A href="/me">"My account"</A></li>
                     <Show when=directory>
                         <li><A href="/admin/users">"Users"</A></li>
                         <li><A href="/admin/groups">"Groups"</A></li>
                         <li><A href="/admin/accounts">"Accounts"</A></li>
+                    </Show>
+                    <Show when=policies>
+                        <li><A href="/admin/permission-sets">"Permission sets"</A></li>
+                        <li><A href="/admin/simulator">"Simulator"</A></li>
                     </Show>
                     <Show when=audit>
                         <li><A href="/audit">"Audit"</A></li>

@@ -1,6 +1,7 @@
 //! Status badges: a short word in a coloured pill that never relies on colour alone.
 
 use gatehouse_shared::audit::Outcome;
+use gatehouse_shared::permission_sets::ProvisioningStatus;
 use leptos::prelude::*;
 
 /// The colour family of a badge.
@@ -37,4 +38,15 @@ pub fn OutcomeBadge(outcome: Outcome) -> impl IntoView {
         Outcome::Denied => Tone::Warn,
     };
     view! { <Badge tone text=outcome.as_str() /> }
+}
+
+/// Where a permission set's RAM role in one account stands.
+#[component]
+pub fn ProvisioningBadge(status: ProvisioningStatus) -> impl IntoView {
+    let (tone, text) = match status {
+        ProvisioningStatus::Provisioned => (Tone::Good, "provisioned"),
+        ProvisioningStatus::NeedsReprovisioning => (Tone::Warn, "needs re-provisioning"),
+        ProvisioningStatus::NotProvisioned => (Tone::Neutral, "not provisioned"),
+    };
+    view! { <Badge tone text /> }
 }

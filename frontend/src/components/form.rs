@@ -43,6 +43,16 @@ impl FormState {
         })
     }
 
+    /// The fault of a field whose name is made at run time, such as `policies[2]` (tracked).
+    pub fn field_message(self, field: &str) -> Option<String> {
+        self.fields.with(|faults| {
+            faults
+                .iter()
+                .find(|f| f.field == field)
+                .map(|f| f.message.clone())
+        })
+    }
+
     /// Clears old messages and marks the form busy; returns false if it already was.
     pub fn start(self) -> bool {
         if self.busy.get_untracked() {

@@ -1,9 +1,12 @@
-//! Small reusable pieces shared by the pages: alerts, badges, form fields, tables, times.
+//! Small reusable pieces shared by the pages: alerts, badges, copying, form fields, the
+//! policy editor, tables, times.
 
 pub mod alert;
 pub mod badge;
+pub mod copy;
 pub mod field;
 pub mod form;
+pub mod policy_editor;
 pub mod table;
 pub mod time;
 

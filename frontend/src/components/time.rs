@@ -57,3 +57,69 @@ pub fn local_input_to_utc(value: &str) -> Option<String> {
     }
     Some(String::from(d.to_iso_string()))
 }
+
+/// Milliseconds since the Unix epoch of `at`, as the browser's clock counts them.
+pub fn epoch_ms(at: OffsetDateTime) -> f64 {
+    (at.unix_timestamp_nanos() / 1_000_000) as f64
+}
+
+/// A session length as people say it: "15 minutes", "1 hour", "1 hour 30 minutes".
+pub fn duration_text(secs: i64) -> String {
+    let plural = |n: i64, one: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {one}s")
+        }
+    };
+    let (hours, minutes, seconds) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut parts = Vec::new();
+    if hours > 0 {
+        parts.push(plural(hours, "hour"));
+    }
+    if minutes > 0 {
+        parts.push(plural(minutes, "minute"));
+    }
+    if seconds > 0 || parts.is_empty() {
+        parts.push(plural(seconds, "second"));
+    }
+    parts.join(" ")
+}
+
+/// What is left of a countdown: "59:58", or "1:59:58" past an hour (whole seconds, rounded
+/// up so "0:00" means over).
+pub fn countdown_text(remaining_ms: f64) -> String {
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a credential lives at most 12 hours"
+    )]
+    let secs = (remaining_ms / 1000.0).ceil().max(0.0) as i64;
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{countdown_text, duration_text};
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        assert_eq!(duration_text(900), "15 minutes");
+        assert_eq!(duration_text(3600), "1 hour");
+        assert_eq!(duration_text(5400), "1 hour 30 minutes");
+        assert_eq!(duration_text(43_200), "12 hours");
+        assert_eq!(duration_text(61), "1 minute 1 second");
+    }
+
+    #[test]
+    fn countdowns_round_up_to_the_second() {
+        assert_eq!(countdown_text(3_598_001.0), "59:59");
+        assert_eq!(countdown_text(3_600_000.0), "1:00:00");
+        assert_eq!(countdown_text(500.0), "0:01");
+        assert_eq!(countdown_text(-5.0), "0:00");
+    }
+}

@@ -5,3 +5,4 @@ pub mod audit;
 pub mod login;
 pub mod me;
 pub mod not_found;
+pub mod portal;

@@ -1,5 +1,8 @@
-//! Directory administration: users, groups (with members) and cloud accounts.
+//! Administration: users, groups (with members), cloud accounts, permission sets (with
+//! assignments and provisioning) and the policy simulator.
 
 pub mod accounts;
 pub mod groups;
+pub mod permission_sets;
+pub mod simulator;
 pub mod users;
