@@ -101,7 +101,7 @@ pub async fn build(
 ) -> anyhow::Result<AppState> {
     let master = master_key(config)?;
     let store = store::connect(&config.database_url(), &master).await?;
-    let sts = Arc::new(Sts::new(&master));
+    let sts = Arc::new(Sts::new(&master, store.clone()));
     sts.revocations.reload(&*store, clock.now_ms()).await?;
     let state = AppState {
         sts,

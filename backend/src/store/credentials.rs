@@ -12,6 +12,15 @@ use super::{
 use crate::audit::NewEvent;
 use crate::clock::Millis;
 
+/// One issued credential to record, with its audit event.
+#[derive(Debug, Clone)]
+pub struct CredentialWrite {
+    pub credential: StsCredentialRecord,
+    /// The `credentials_uri` it was issued through, to mark used.
+    pub uri: Option<String>,
+    pub event: NewEvent,
+}
+
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
     /// Every (account, permission set) the user is assigned, directly or through a group,
@@ -33,14 +42,9 @@ pub trait CredentialStore: Send + Sync {
         name: &str,
     ) -> StoreResult<Option<EntitlementRecord>>;
 
-    /// Records an issued credential with its audit event; with `uri`, also marks that
-    /// `credentials_uri` used.
-    async fn record_credential(
-        &self,
-        credential: StsCredentialRecord,
-        uri: Option<&str>,
-        event: NewEvent,
-    ) -> StoreResult<()>;
+    /// Records issued credentials with their audit events, all in one transaction (group
+    /// commit: see `sts::commit`); a write with `uri` also marks that `credentials_uri` used.
+    async fn record_credentials(&self, writes: Vec<CredentialWrite>) -> StoreResult<()>;
     async fn list_credentials(
         &self,
         filter: &CredentialFilter,
@@ -154,35 +158,46 @@ macro_rules! credential_sql {
                     .await?)
             }
 
-            async fn record_credential(&self, c: StsCredentialRecord, uri: Option<&str>, event: NewEvent) -> StoreResult<()> {
+            async fn record_credentials(&self, writes: Vec<CredentialWrite>) -> StoreResult<()> {
+                if writes.is_empty() {
+                    return Ok(());
+                }
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, permission_set_id, \
-                     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&c.access_key_id)
-                .bind(&c.user_id)
-                .bind(&c.username)
-                .bind(&c.account_id)
-                .bind(&c.permission_set_id)
-                .bind(&c.role_name)
-                .bind(&c.source)
-                .bind(&c.parent_access_key_id)
-                .bind(c.session_policy)
-                .bind(c.issued_at)
-                .bind(c.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(id) = uri {
-                    sqlx::query("UPDATE credential_uris SET last_used_at = $2 WHERE id = $1")
-                        .bind(id)
-                        .bind(c.issued_at)
-                        .execute(&mut *tx)
-                        .await?;
+                let mut events = Vec::with_capacity(writes.len());
+                // 11 binds a row: 500 rows stay far below both engines' bind limits.
+                for chunk in writes.chunks(500) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, permission_set_id, \
+                         role_name, source, parent_access_key_id, session_policy, issued_at, expires_at) ",
+                    );
+                    q.push_values(chunk, |mut b, w| {
+                        let c = &w.credential;
+                        b.push_bind(c.access_key_id.clone())
+                            .push_bind(c.user_id.clone())
+                            .push_bind(c.username.clone())
+                            .push_bind(c.account_id.clone())
+                            .push_bind(c.permission_set_id.clone())
+                            .push_bind(c.role_name.clone())
+                            .push_bind(c.source.clone())
+                            .push_bind(c.parent_access_key_id.clone())
+                            .push_bind(c.session_policy)
+                            .push_bind(c.issued_at)
+                            .push_bind(c.expires_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
                 }
-                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(c.audit_view()))).await?;
+                for w in writes {
+                    if let Some(id) = &w.uri {
+                        sqlx::query("UPDATE credential_uris SET last_used_at = $2 WHERE id = $1")
+                            .bind(id)
+                            .bind(w.credential.issued_at)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    events.push(with_images(w.event, None, Some(w.credential.audit_view())));
+                }
+                Self::append_many_in(&mut tx, &self.signer, events).await?;
                 tx.commit().await?;
                 Ok(())
             }

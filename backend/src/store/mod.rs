@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use credentials::CredentialStore;
+pub use credentials::{CredentialStore, CredentialWrite};
 pub use records::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};

@@ -7,11 +7,14 @@
 //! secrets). Verifying needs no database read: see [`token`], [`revocation`] and [`nonce`].
 
 pub mod api;
+pub mod commit;
 pub mod nonce;
 pub mod revocation;
 pub mod routes;
 pub mod signature;
 pub mod token;
+
+use std::sync::Arc;
 
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::validate::{MAX_SESSION_SECS, MIN_SESSION_SECS};
@@ -24,27 +27,32 @@ use crate::clock::{to_datetime, Millis};
 use crate::permission_sets::{catalogue, role_arn, role_name};
 use crate::policy::{RamPolicy, MAX_POLICY_CHARS, MAX_SESSION_POLICY_CHARS};
 use crate::secrets::MasterKey;
-use crate::store::{EntitlementRecord, Store, StoreError, StsCredentialRecord};
+use crate::store::{CredentialWrite, EntitlementRecord, Store, StoreError, StsCredentialRecord};
 use gatehouse_shared::audit::Outcome;
 
+pub use commit::CommitQueue;
 pub use nonce::NonceCache;
 pub use revocation::Revocations;
 pub use token::{Claims, Credential, StsKeys};
 
-/// Everything STS keeps in memory: its keys, the revocations, the nonces seen.
+/// Everything STS keeps in memory: its keys, the revocations, the nonces seen, and the
+/// queue that commits issued credentials.
 #[derive(Debug)]
 pub struct Sts {
     pub keys: StsKeys,
     pub revocations: Revocations,
     pub nonces: NonceCache,
+    pub commits: CommitQueue,
 }
 
 impl Sts {
-    pub fn new(master: &MasterKey) -> Self {
+    /// Starts the commit queue's writer task: call inside the runtime.
+    pub fn new(master: &MasterKey, store: Arc<dyn Store>) -> Self {
         Self {
             keys: StsKeys::derive(master),
             revocations: Revocations::default(),
             nonces: NonceCache::default(),
+            commits: CommitQueue::start(store),
         }
     }
 }
@@ -215,21 +223,11 @@ pub async fn issue(
         .min(max_duration_secs.unwrap_or(i64::MAX));
     let duration_ms = check_request(req.duration_secs, session_policy.as_deref(), max)
         .map_err(IssueError::Invalid)?;
-    Ok(issue_for(
-        sts,
-        store,
-        now,
-        &entitlement,
-        &req,
-        session_policy,
-        duration_ms,
-    )
-    .await?)
+    Ok(issue_for(sts, now, &entitlement, &req, session_policy, duration_ms).await?)
 }
 
 async fn issue_for(
     sts: &Sts,
-    store: &dyn Store,
     now: Millis,
     e: &EntitlementRecord,
     req: &IssueRequest<'_>,
@@ -267,7 +265,7 @@ async fn issue_for(
         revoked_at: None,
     };
     let uri = match &req.source {
-        Source::CredentialsUri(id) => Some(id.as_str()),
+        Source::CredentialsUri(id) => Some(id.clone()),
         _ => None,
     };
     let event = NewEvent::new(
@@ -278,7 +276,13 @@ async fn issue_for(
         Some(format!("{}/{}", e.account_id, e.permission_set.id)),
     )
     .details(json!({ "credentials_uri_id": uri }));
-    store.record_credential(record, uri, event).await?;
+    sts.commits
+        .record(CredentialWrite {
+            credential: record,
+            uri,
+            event,
+        })
+        .await?;
     let credential = sts.keys.issue(&claims);
     Ok(Issued {
         credential,

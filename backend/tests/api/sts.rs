@@ -772,3 +772,45 @@ async fn a_credentials_uri_hands_out_credentials_until_revoked_or_expired() {
     let secret = url.rsplit('/').next().unwrap();
     assert!(events.iter().all(|e| !e.details.contains(secret)));
 }
+
+#[tokio::test]
+async fn concurrent_issues_share_commits_and_every_one_is_recorded_and_audited() {
+    let w = world().await;
+    let alice = std::sync::Arc::new(w.alice);
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let (b, dev) = (alice.clone(), w.dev.clone());
+        tasks.push(tokio::spawn(async move {
+            issue(&b, ACCOUNT, &dev, json!({})).await.access_key_id
+        }));
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    for t in tasks {
+        keys.insert(t.await.unwrap());
+    }
+    assert_eq!(keys.len(), 40);
+    let listed: Vec<StsCredentialInfo> = w
+        .admin
+        .get("/api/v1/sts-credentials?limit=500")
+        .await
+        .assert_status(200)
+        .json();
+    let listed: std::collections::BTreeSet<_> =
+        listed.into_iter().map(|c| c.access_key_id).collect();
+    assert_eq!(listed, keys);
+    let audited = w
+        .app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "sts.credentials.issue" && e.outcome == "success")
+        .count();
+    assert_eq!(audited, 40);
+    let report: Value = w
+        .admin
+        .get("/api/v1/audit/verify")
+        .await
+        .assert_status(200)
+        .value();
+    assert_eq!(report["intact"], true, "{report}");
+}
