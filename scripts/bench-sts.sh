@@ -20,7 +20,7 @@ case "$engine" in
   *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
 esac
 GATEHOUSE_BOOTSTRAP_PASSWORD=benchmark-password GATEHOUSE_LOG=warn \
-  target/release/gatehouse serve --bind 127.0.0.1:0 --data-dir "$dir" --database-url "$db" --static-dir dist > "$dir/out" 2>&1 &
+  "$TARGET_DIR/release/gatehouse" serve --bind 127.0.0.1:0 --data-dir "$dir" --database-url "$db" --static-dir dist > "$dir/out" 2>&1 &
 pid=$!
 cleanup() {
   kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true

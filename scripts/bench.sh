@@ -7,7 +7,7 @@ cd "$ROOT"
 cargo bench --bench audit
 cargo build --release -p gatehouse
 dir=$(mktemp -d)
-GATEHOUSE_BOOTSTRAP_PASSWORD=benchmark-password target/release/gatehouse serve --bind 127.0.0.1:0 --data-dir "$dir" --static-dir dist > "$dir/out" 2>/dev/null &
+GATEHOUSE_BOOTSTRAP_PASSWORD=benchmark-password "$TARGET_DIR/release/gatehouse" serve --bind 127.0.0.1:0 --data-dir "$dir" --static-dir dist > "$dir/out" 2>/dev/null &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 50); do grep -q listening "$dir/out" && break; sleep 0.2; done

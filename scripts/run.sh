@@ -8,4 +8,4 @@ cd "$ROOT"
 bash scripts/install.sh
 bash scripts/build-spa.sh
 cargo build --release -p gatehouse
-exec target/release/gatehouse serve --static-dir dist "$@"
+exec "$TARGET_DIR/release/gatehouse" serve --static-dir dist "$@"

@@ -31,4 +31,4 @@ TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p gatehouse --test api
 step "browser journeys (headless Chromium)"
 bash scripts/build-spa.sh
 cargo build -p gatehouse
-(cd e2e && GATEHOUSE_BIN="$ROOT/target/debug/gatehouse" node --test --test-concurrency=1 tests/)
+(cd e2e && GATEHOUSE_BIN="$TARGET_DIR/debug/gatehouse" node --test --test-concurrency=1 tests/)
