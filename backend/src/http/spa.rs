@@ -2,11 +2,10 @@
 //! so deep links work. `/api`, `/auth` and `/sts` never fall through to the SPA: a mistyped
 //! API path answers a JSON 404, not a page.
 
-use std::net::SocketAddr;
 use std::path::Path;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -30,13 +29,9 @@ pub fn service(static_dir: &Path) -> Router<AppState> {
 
 /// `/`: an STS call when it looks like one (SDKs post to the endpoint's root), otherwise
 /// the SPA's `index.html`.
-pub async fn root(
-    State(state): State<AppState>,
-    connect: ConnectInfo<SocketAddr>,
-    req: Request<Body>,
-) -> Response {
+pub async fn root(State(state): State<AppState>, req: Request<Body>) -> Response {
     if crate::sts::api::is_sts_request(req.method(), req.uri(), req.headers()) {
-        return crate::sts::api::handle(State(state), connect, req).await;
+        return crate::sts::api::handle(State(state), req).await;
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return method_not_allowed().await;

@@ -13,7 +13,7 @@ use crate::audit::NewEvent;
 use crate::clock::Millis;
 
 /// One issued credential to record, with its audit event.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct CredentialWrite {
     pub credential: StsCredentialRecord,
     /// The `credentials_uri` it was issued through, to mark used.
@@ -44,7 +44,7 @@ pub trait CredentialStore: Send + Sync {
 
     /// Records issued credentials with their audit events, all in one transaction (group
     /// commit: see `sts::commit`); a write with `uri` also marks that `credentials_uri` used.
-    async fn record_credentials(&self, writes: Vec<CredentialWrite>) -> StoreResult<()>;
+    async fn record_credentials(&self, writes: &[CredentialWrite]) -> StoreResult<()>;
     async fn list_credentials(
         &self,
         filter: &CredentialFilter,
@@ -158,7 +158,7 @@ macro_rules! credential_sql {
                     .await?)
             }
 
-            async fn record_credentials(&self, writes: Vec<CredentialWrite>) -> StoreResult<()> {
+            async fn record_credentials(&self, writes: &[CredentialWrite]) -> StoreResult<()> {
                 if writes.is_empty() {
                     return Ok(());
                 }
@@ -195,7 +195,7 @@ macro_rules! credential_sql {
                             .execute(&mut *tx)
                             .await?;
                     }
-                    events.push(with_images(w.event, None, Some(w.credential.audit_view())));
+                    events.push(with_images(w.event.clone(), None, Some(w.credential.audit_view())));
                 }
                 Self::append_many_in(&mut tx, &self.signer, events).await?;
                 tx.commit().await?;
@@ -247,19 +247,10 @@ macro_rules! credential_sql {
             }
 
             async fn revoke_user_credentials(&self, user_id: &str, r: RevocationRecord, event: NewEvent) -> StoreResult<u64> {
+                debug_assert_eq!(r.subject, user_id);
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                let n = sqlx::query(
-                    "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
-                     AND expires_at > $2 AND issued_at < $3",
-                )
-                .bind(user_id)
-                .bind(r.created_at)
-                .bind(r.not_before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                Self::insert_revocation_in(&mut tx, &r).await?;
+                let n = Self::revoke_user_in(&mut tx, &r).await?;
                 let ev = with_detail(event, "credentials_revoked", serde_json::json!(n));
                 Self::append_in(&mut tx, &self.signer, ev).await?;
                 tx.commit().await?;

@@ -320,14 +320,21 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Every STS credential of the user issued before `at` is refused from now on.
-            async fn revoke_user_in(tx: &mut Tx, user_id: &str, at: Millis) -> StoreResult<()> {
-                sqlx::query("UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2")
-                    .bind(user_id)
-                    .bind(at)
-                    .execute(&mut **tx)
-                    .await?;
-                Self::insert_revocation_in(tx, &RevocationRecord::for_user(user_id, at)).await
+            /// Every STS credential of the revocation's user issued until its `not_before` is
+            /// refused from now on; returns how many unexpired credentials that marks revoked.
+            async fn revoke_user_in(tx: &mut Tx, r: &RevocationRecord) -> StoreResult<u64> {
+                let n = sqlx::query(
+                    "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2 AND issued_at <= $3",
+                )
+                .bind(&r.subject)
+                .bind(r.created_at)
+                .bind(r.not_before)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                Self::insert_revocation_in(tx, r).await?;
+                Ok(n)
             }
 
             async fn insert_user_in(tx: &mut Tx, u: &NewUserRecord) -> StoreResult<()> {
@@ -472,7 +479,7 @@ macro_rules! sql_store {
                 if change.disabled == Some(true) {
                     // A disabled user's sessions and STS credentials end now, not at their expiry.
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-                    Self::revoke_user_in(&mut tx, id, change.at).await?;
+                    Self::revoke_user_in(&mut tx, &RevocationRecord::for_user(id, change.at)).await?;
                 }
                 if change.password_hash.is_some() {
                     sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
@@ -489,7 +496,7 @@ macro_rules! sql_store {
                 let before = Self::user_in(&mut tx, id).await?;
                 sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 Self::drop_assignments_of_in(&mut tx, "user", id).await?;
-                Self::revoke_user_in(&mut tx, id, event.occurred_at).await?;
+                Self::revoke_user_in(&mut tx, &RevocationRecord::for_user(id, event.occurred_at)).await?;
                 Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), None)).await?;
                 tx.commit().await?;
                 Ok(())

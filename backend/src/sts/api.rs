@@ -9,10 +9,8 @@
 //! writes (the new credential and its audit event). Results and errors have Alibaba Cloud's
 //! JSON shapes; a signature mismatch says the server's string to sign.
 
-use std::net::SocketAddr;
-
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use gatehouse_shared::audit::Outcome;
@@ -24,6 +22,7 @@ use super::{assumed_role_arn, role_policies, Claims, IssueError, IssueRequest, S
 use crate::app::AppState;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::Millis;
+use crate::http::extract::ClientMeta;
 use crate::permission_sets::ROLE_PREFIX;
 use crate::policy::{evaluate_with_session_policy, Context, RamPolicy, Request as PolicyRequest};
 
@@ -167,13 +166,9 @@ pub fn is_sts_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
 }
 
 /// The STS endpoint.
-pub async fn handle(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request<Body>,
-) -> Response {
+pub async fn handle(State(state): State<AppState>, req: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let host_id = parts
         .headers
         .get(header::HOST)
@@ -188,7 +183,13 @@ pub async fn handle(
         )
         .into_response_with(&request_id, &host_id);
     };
-    let source_ip = client_ip(&state, &parts.headers, peer);
+    // The same client address (and X-Forwarded-For policy) as every other route.
+    // (It never fails: a missing address is `None`.)
+    let source_ip = ClientMeta::from_request_parts(&mut parts, &state)
+        .await
+        .ok()
+        .and_then(|c| c.ip)
+        .unwrap_or_default();
     match respond(&state, &parts, &body, &request_id, source_ip).await {
         Ok(mut v) => {
             if let Value::Object(m) = &mut v {
@@ -201,22 +202,6 @@ pub async fn handle(
             e.into_response_with(&request_id, &host_id)
         }
     }
-}
-
-fn client_ip(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    state
-        .settings
-        .trust_forwarded_for
-        .then(|| {
-            headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|s| s.trim().to_string())
-                .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-        })
-        .flatten()
-        .unwrap_or_else(|| peer.ip().to_string())
 }
 
 async fn respond(

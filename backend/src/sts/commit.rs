@@ -40,26 +40,23 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (writes, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut jobs).into_iter().unzip();
-        if writes.len() == 1 {
-            let result = store.record_credentials(writes).await;
-            if let Some(r) = replies.into_iter().next() {
-                let _ = r.send(result);
-            }
-            continue;
-        }
-        // One transaction for the batch. Should it fail, each write is retried on its own so
-        // one bad write cannot fail the others, and each caller gets its own error.
-        let copies: Vec<CredentialWrite> = writes.iter().map(CredentialWrite::clone).collect();
-        match store.record_credentials(writes).await {
+        match store.record_credentials(&writes).await {
             Ok(()) => {
                 for r in replies {
                     let _ = r.send(Ok(()));
                 }
             }
-            Err(e) => {
+            // Should a batch fail, each write is retried on its own so one bad write cannot
+            // fail the others, and each caller gets its own error.
+            Err(e) if writes.len() > 1 => {
                 tracing::warn!(error = %e, "batched credential commit failed; retrying one by one");
-                for (w, r) in copies.into_iter().zip(replies) {
-                    let _ = r.send(store.record_credentials(vec![w]).await);
+                for (w, r) in writes.iter().zip(replies) {
+                    let _ = r.send(store.record_credentials(std::slice::from_ref(w)).await);
+                }
+            }
+            Err(e) => {
+                if let Some(r) = replies.into_iter().next() {
+                    let _ = r.send(Err(e));
                 }
             }
         }
