@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod directory;
+pub mod federation;
 pub mod http;
 pub mod jobs;
 pub mod permission_sets;
