@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use gatehouse_shared::audit::{AuditPage, VerifyReport};
+use gatehouse_shared::audit::{AuditEvent, AuditPage, VerifyReport};
 use gatehouse_shared::auth::{
     ChangePassword, LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment,
 };
@@ -468,7 +468,8 @@ pub struct AuditQuery {
     pub outcome: String,
 }
 
-pub async fn audit_events(query: &AuditQuery, cursor: Option<&str>) -> Result<AuditPage, ApiError> {
+/// The query string (`?…`, or empty) for `query` plus `extra` pairs; empty values are left out.
+fn audit_query_string(query: &AuditQuery, extra: &[(&str, &str)]) -> String {
     let pairs = [
         ("from", query.from.as_str()),
         ("to", query.to.as_str()),
@@ -476,16 +477,37 @@ pub async fn audit_events(query: &AuditQuery, cursor: Option<&str>) -> Result<Au
         ("action", query.action.trim()),
         ("target", query.target.trim()),
         ("outcome", query.outcome.as_str()),
-        ("cursor", cursor.unwrap_or_default()),
     ];
     let mut encoded = String::new();
-    for (key, value) in pairs.into_iter().filter(|(_, v)| !v.is_empty()) {
+    for (key, value) in pairs
+        .into_iter()
+        .chain(extra.iter().copied())
+        .filter(|(_, v)| !v.is_empty())
+    {
         encoded.push(if encoded.is_empty() { '?' } else { '&' });
         encoded.push_str(key);
         encoded.push('=');
         encoded.push_str(&segment(value));
     }
+    encoded
+}
+
+pub async fn audit_events(query: &AuditQuery, cursor: Option<&str>) -> Result<AuditPage, ApiError> {
+    let encoded = audit_query_string(query, &[("cursor", cursor.unwrap_or_default())]);
     get(&format!("/audit/events{encoded}")).await
+}
+
+/// Where the browser downloads every event matching `query` (`format`: `csv` or `jsonl`).
+pub fn audit_export_url(query: &AuditQuery, format: &str) -> String {
+    format!(
+        "/api/v1/audit/export{}",
+        audit_query_string(query, &[("format", format)])
+    )
+}
+
+/// One subject's story (a request, a user, …), oldest first.
+pub async fn audit_timeline(subject: &str) -> Result<Vec<AuditEvent>, ApiError> {
+    get(&format!("/audit/timeline/{}", segment(subject))).await
 }
 
 pub async fn audit_verify() -> Result<VerifyReport, ApiError> {

@@ -126,6 +126,16 @@ pub fn App() -> impl IntoView {
                             }
                         }
                     />
+                    <Route
+                        path=path!("/audit/timeline/:id")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=AUDIT_READERS>
+                                    <pages::audit::TimelinePage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
                 </Routes>
             </main>
         </Router>

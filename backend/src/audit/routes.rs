@@ -1,15 +1,20 @@
-//! `/api/v1/audit/*`: search with cursor paging, and chain verification.
+//! `/api/v1/audit/*`: search with cursor paging, export (CSV, JSON Lines), one subject's
+//! timeline, and chain verification.
 
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use gatehouse_shared::audit::{AuditPage, Outcome, VerifyReport};
+use futures_util::{stream, StreamExt};
+use gatehouse_shared::audit::{AuditEvent, AuditPage, Outcome, VerifyReport};
 use gatehouse_shared::auth::Role;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::EventFilter;
+use super::{EventFilter, NewEvent};
 use crate::app::AppState;
 use crate::auth::sessions::CurrentSession;
 use crate::clock::to_millis;
@@ -22,9 +27,16 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/audit/events", get(search))
         .route("/api/v1/audit/verify", get(verify))
+        .route("/api/v1/audit/export", get(export))
+        .route("/api/v1/audit/timeline/{subject}", get(timeline))
 }
 
-#[derive(Debug, Deserialize)]
+/// How many events one export query reads at a time.
+const EXPORT_BATCH: i64 = 1_000;
+/// The longest story `timeline` returns.
+const TIMELINE_LIMIT: i64 = 2_000;
+
+#[derive(Debug, Clone, Deserialize)]
 struct SearchQuery {
     from: Option<String>,
     to: Option<String>,
@@ -108,6 +120,197 @@ async fn search(
         events: events.iter().map(super::StoredEvent::to_api).collect(),
         next_cursor,
     }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    Csv,
+    JsonLines,
+}
+
+#[derive(Debug, Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    #[serde(flatten)]
+    search: SearchQuery,
+}
+
+/// Every event matching the filters, newest first, streamed page by page so that an export
+/// of millions of events holds one page in memory. The export itself is audited.
+async fn export(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    who.require_any(AUDIT_READERS)?;
+    let format = match q.format.as_deref().map(str::trim) {
+        Some("csv") => ExportFormat::Csv,
+        Some("jsonl" | "ndjson") => ExportFormat::JsonLines,
+        _ => return Err(ApiError::InvalidQuery("`format` is csv or jsonl.".into())),
+    };
+    let filters = serde_json::json!({
+        "from": q.search.from, "to": q.search.to, "actor": q.search.actor,
+        "action": q.search.action, "target": q.search.target, "outcome": q.search.outcome,
+    });
+    let mut filter = parse_filter(SearchQuery {
+        cursor: q.search.cursor.clone(),
+        limit: None,
+        ..q.search
+    })?;
+    filter.limit = EXPORT_BATCH;
+    let (ext, mime) = match format {
+        ExportFormat::Csv => ("csv", "text/csv; charset=utf-8"),
+        ExportFormat::JsonLines => ("jsonl", "application/x-ndjson"),
+    };
+    let mut event = NewEvent::new(
+        state.clock.now_ms(),
+        &who.ctx(),
+        "audit.export",
+        "audit",
+        None,
+    );
+    event.details = serde_json::json!({ "format": ext, "filters": filters });
+    state.store.append_event(event).await?;
+
+    let store = state.store.clone();
+    let header_row = (format == ExportFormat::Csv).then(|| csv_rows(&[], true));
+    let pages = stream::unfold(Some(filter), move |next| {
+        let store = store.clone();
+        async move {
+            let filter = next?;
+            match store.search_events(&filter).await {
+                Ok(events) => {
+                    let api: Vec<AuditEvent> =
+                        events.iter().map(super::StoredEvent::to_api).collect();
+                    let more = i64::try_from(api.len()).unwrap_or(i64::MAX) == filter.limit;
+                    let following = match (more, api.last()) {
+                        (true, Some(last)) => Some(EventFilter {
+                            before_seq: Some(last.seq),
+                            ..filter
+                        }),
+                        _ => None,
+                    };
+                    let chunk = match format {
+                        ExportFormat::Csv => csv_rows(&api, false),
+                        ExportFormat::JsonLines => json_lines(&api),
+                    };
+                    Some((Ok::<_, std::io::Error>(chunk), following))
+                }
+                Err(e) => {
+                    // Headers are gone already: end the body with an error so the client
+                    // sees a broken transfer instead of a silently short file.
+                    tracing::error!(error = %e, "audit export failed mid-stream");
+                    Some((Err(std::io::Error::other("audit export failed")), None))
+                }
+            }
+        }
+    });
+    let body = match header_row {
+        Some(h) => Body::from_stream(stream::iter([Ok(h)]).chain(pages)),
+        None => Body::from_stream(pages),
+    };
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"gatehouse-audit-{stamp}.{ext}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+const CSV_HEADER: [&str; 13] = [
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_name",
+    "source_ip",
+    "user_agent",
+    "action",
+    "target_type",
+    "target_id",
+    "outcome",
+    "reason",
+    "details",
+    "hash",
+];
+
+/// A spreadsheet runs a cell that starts with one of these as a formula; such cells get a
+/// leading apostrophe (OWASP's CSV-injection advice). JSON Lines is the faithful format.
+fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+fn csv_rows(events: &[AuditEvent], header: bool) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut write = |row: &[&str]| {
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(row.iter().map(|c| defuse(c).into_owned()));
+    };
+    if header {
+        write(&CSV_HEADER);
+    }
+    for e in events {
+        let time = e.occurred_at.format(&Rfc3339).unwrap_or_default();
+        let details = e.details.to_string();
+        write(&[
+            &e.seq.to_string(),
+            &time,
+            e.actor_id.as_deref().unwrap_or_default(),
+            &e.actor_name,
+            e.source_ip.as_deref().unwrap_or_default(),
+            e.user_agent.as_deref().unwrap_or_default(),
+            &e.action,
+            &e.target_type,
+            e.target_id.as_deref().unwrap_or_default(),
+            e.outcome.as_str(),
+            e.reason.as_deref().unwrap_or_default(),
+            &details,
+            &e.hash,
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+fn json_lines(events: &[AuditEvent]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in events {
+        if serde_json::to_writer(&mut out, e).is_ok() {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// One subject's whole story in order: a request's creation, decisions, grant, the
+/// credentials issued under it and its end.
+async fn timeline(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Path(subject): Path<String>,
+) -> ApiResult<Json<Vec<AuditEvent>>> {
+    who.require_any(AUDIT_READERS)?;
+    let ok = (1..=128).contains(&subject.len())
+        && subject
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if !ok {
+        return Err(ApiError::InvalidQuery(
+            "A timeline is asked for by the ID of what it is about: letters, digits, `-`, `_`, `.` and `:`, at most 128.".into(),
+        ));
+    }
+    let events = state.store.related_events(&subject, TIMELINE_LIMIT).await?;
+    Ok(Json(
+        events.iter().map(super::StoredEvent::to_api).collect(),
+    ))
 }
 
 async fn verify(

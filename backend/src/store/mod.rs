@@ -244,6 +244,9 @@ pub trait Store: CredentialStore + Send + Sync + 'static {
     async fn search_events(&self, filter: &EventFilter) -> StoreResult<Vec<StoredEvent>>;
     /// Events with `seq > after`, ascending, at most `limit`.
     async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// One subject's story, oldest first: the events whose target is `subject`, and the later
+    /// events whose details name it as `"request_id"` (credentials issued under a grant, …).
+    async fn related_events(&self, subject: &str, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
     /// Signs the chain head if there are unsigned events and the last checkpoint is at
     /// least `min_interval_ms` old. Safe to call from every instance at once.

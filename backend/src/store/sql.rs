@@ -1173,6 +1173,25 @@ macro_rules! sql_store {
                 .await?)
             }
 
+            async fn related_events(&self, subject: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+                // The story starts at the subject's first own event (an indexed lookup), so the
+                // scan of details is bounded to what happened since.
+                let first: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events WHERE target_id = $1")
+                    .bind(subject)
+                    .fetch_one(&self.pool)
+                    .await?;
+                let Some(first) = first else { return Ok(Vec::new()) };
+                Ok(sqlx::query_as::<_, StoredEvent>(&format!(
+                    "SELECT {EVENT_COLS} FROM audit_events WHERE seq >= $1 AND (target_id = $2 OR details LIKE $3) ORDER BY seq LIMIT $4"
+                ))
+                .bind(first)
+                .bind(subject)
+                .bind(format!("%\"request_id\":\"{subject}\"%"))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
             async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
                 Ok(sqlx::query_as::<_, StoredCheckpoint>(
                     "SELECT id, event_seq, event_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id",

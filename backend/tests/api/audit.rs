@@ -671,3 +671,236 @@ async fn a_tick_a_minute_later_signs_a_checkpoint_that_verify_reports() {
     assert_eq!(report.unsigned_events, 0);
     assert_eq!(report.last_checkpoint.unwrap().event_seq, head + 1);
 }
+
+// --- export and timeline -----------------------------------------------------------------
+
+fn test_event(
+    app: &TestApp,
+    action: &'static str,
+    target: &str,
+    details: serde_json::Value,
+) -> NewEvent {
+    let mut e = NewEvent::new(
+        app.now_ms(),
+        &AuditCtx::system(),
+        action,
+        "thing",
+        Some(target.to_string()),
+    );
+    e.details = details;
+    e
+}
+
+#[tokio::test]
+async fn export_streams_every_matching_event_as_csv_and_json_lines() {
+    // Arrange: 2,500 matching events (more than one page of the stream), noise around them,
+    // and one whose reason a spreadsheet would run as a formula.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let events: Vec<NewEvent> = (0..2_500)
+        .map(|i| {
+            test_event(
+                &app,
+                "test.export",
+                &format!("t-{i}"),
+                json!({ "i": i, "note": "a, \"quoted\"\nline" }),
+            )
+        })
+        .collect();
+    app.state.store.append_events(events).await.unwrap();
+    let mut formula = test_event(&app, "test.export", "t-formula", json!({}));
+    formula = formula.failed(
+        gatehouse_shared::audit::Outcome::Denied,
+        "=HYPERLINK(\"http://evil\")",
+    );
+    app.state.store.append_event(formula).await.unwrap();
+    app.state
+        .store
+        .append_event(test_event(&app, "test.other", "x", json!({})))
+        .await
+        .unwrap();
+
+    // Act
+    let csv = admin
+        .get("/api/v1/audit/export?format=csv&action=test.export")
+        .await;
+    let jsonl = admin
+        .get("/api/v1/audit/export?format=jsonl&action=test.export")
+        .await;
+
+    // Assert: CSV — a header, every event once, newest first, fields quoted, formula defused.
+    csv.assert_status(200);
+    assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
+    assert!(csv
+        .header("content-disposition")
+        .unwrap()
+        .contains("attachment"));
+    let mut reader = ::csv::Reader::from_reader(csv.body.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(&headers[0], "seq");
+    assert_eq!(&headers[11], "details");
+    let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2_501);
+    let seqs: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
+    assert!(rows.iter().all(|r| &r[6] == "test.export"));
+    assert_eq!(&rows[0][10], "'=HYPERLINK(\"http://evil\")");
+    let last: serde_json::Value = serde_json::from_str(&rows[2_500][11]).unwrap();
+    assert_eq!(last["i"], 0);
+    assert_eq!(last["note"], "a, \"quoted\"\nline");
+
+    // JSON Lines: the API's own event objects, with their hashes, same order.
+    jsonl.assert_status(200);
+    let lines: Vec<gatehouse_shared::audit::AuditEvent> = jsonl
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
+    let stored = app.all_events().await;
+    let first = stored.iter().find(|e| e.seq == lines[0].seq).unwrap();
+    assert_eq!(lines[0].hash, first.to_api().hash);
+    assert_eq!(
+        lines[0].reason.as_deref(),
+        Some("=HYPERLINK(\"http://evil\")"),
+        "JSON Lines is faithful"
+    );
+
+    // The exports are themselves in the trail.
+    let exports: Vec<_> = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "audit.export")
+        .collect();
+    assert_eq!(exports.len(), 2);
+    assert_eq!(exports[0].actor_name, "admin");
+}
+
+#[tokio::test]
+async fn export_refuses_bad_formats_and_people_who_may_not_read_the_trail() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    for query in [
+        "",
+        "format=xml",
+        "format=csv&outcome=maybe",
+        "format=csv&from=yesterday",
+    ] {
+        admin
+            .get(&format!("/api/v1/audit/export?{query}"))
+            .await
+            .assert_error(400, "invalid_query");
+    }
+    app.create_user_with_roles(&admin, "emp", &[]).await;
+    let emp = app.browser();
+    emp.sign_in("emp", USER_PASSWORD).await;
+    emp.get("/api/v1/audit/export?format=csv")
+        .await
+        .assert_status(403);
+    emp.get("/api/v1/audit/timeline/abc")
+        .await
+        .assert_status(403);
+    app.browser()
+        .get("/api/v1/audit/export?format=csv")
+        .await
+        .assert_status(401);
+}
+
+#[tokio::test]
+async fn a_timeline_tells_one_subjects_story_in_order() {
+    // Arrange: a request's own events, an event elsewhere that names it as its request,
+    // and noise — including an event about another request whose ID shares a prefix.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let s = &app.state.store;
+    s.append_event(test_event(
+        &app,
+        "test.noise",
+        "other",
+        json!({ "request_id": "req-1" }),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(&app, "test.before", "req-1", json!({})))
+        .await
+        .unwrap();
+    s.append_event(test_event(
+        &app,
+        "access_request.create",
+        "req-1",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(
+        &app,
+        "access_request.create",
+        "req-10",
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(
+        &app,
+        "access_request.approve",
+        "req-1",
+        json!({ "comment": "ok" }),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(
+        &app,
+        "sts.issue",
+        "STS.abc",
+        json!({ "request_id": "req-1" }),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(
+        &app,
+        "sts.issue",
+        "STS.def",
+        json!({ "request_id": "req-10" }),
+    ))
+    .await
+    .unwrap();
+    s.append_event(test_event(&app, "access_grant.end", "req-1", json!({})))
+        .await
+        .unwrap();
+
+    // Act
+    let story: Vec<gatehouse_shared::audit::AuditEvent> = admin
+        .get("/api/v1/audit/timeline/req-1")
+        .await
+        .assert_status(200)
+        .json();
+
+    // Assert
+    let actions: Vec<&str> = story.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "test.before",
+            "access_request.create",
+            "access_request.approve",
+            "sts.issue",
+            "access_grant.end"
+        ]
+    );
+    assert_eq!(story[3].target_id.as_deref(), Some("STS.abc"));
+    let empty: Vec<gatehouse_shared::audit::AuditEvent> = admin
+        .get("/api/v1/audit/timeline/nothing-here")
+        .await
+        .json();
+    assert!(empty.is_empty());
+    for bad in ["a%25b", "a%22b", "x%20y"] {
+        admin
+            .get(&format!("/api/v1/audit/timeline/{bad}"))
+            .await
+            .assert_error(400, "invalid_query");
+    }
+}

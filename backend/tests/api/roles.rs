@@ -403,6 +403,20 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             None,
             READ,
         ),
+        case(
+            M::GET,
+            "/api/v1/audit/export",
+            "/api/v1/audit/export?format=jsonl",
+            None,
+            READ,
+        ),
+        case(
+            M::GET,
+            "/api/v1/audit/timeline/{subject}",
+            "/api/v1/audit/timeline/some-request",
+            None,
+            READ,
+        ),
         // not in the endpoint list: the edge's answers for wrong paths and methods
         case(
             M::GET,

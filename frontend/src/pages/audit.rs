@@ -1,10 +1,13 @@
 //! The audit trail: filter by time, actor, action, target and outcome; page back through
-//! the results with the server's cursor; and verify that the hash chain is intact.
+//! the results with the server's cursor; export them as CSV or JSON Lines; follow one
+//! subject's story on its timeline; and verify that the hash chain is intact.
 
 use gatehouse_shared::audit::{AuditEvent, ChainProblemKind, Outcome, VerifyReport};
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
 use serde_json::Value;
 
 use crate::api::{self, ApiError, AuditQuery};
@@ -146,7 +149,14 @@ pub fn AuditPage() -> impl IntoView {
                     .with(|r| r.as_ref().map(|r| (r.events.clone(), r.next_cursor.is_some())))
                     .map(|(events, more)| {
                         let count = events.len();
+                        let query = results.with_untracked(|r| r.as_ref().map(|r| r.query.clone())).unwrap_or_default();
                         view! {
+                            {(count > 0).then(|| view! {
+                                <div class="actions export">
+                                    <a class="button secondary" href=api::audit_export_url(&query, "csv") download>"Export CSV"</a>
+                                    <a class="button secondary" href=api::audit_export_url(&query, "jsonl") download>"Export JSON Lines"</a>
+                                </div>
+                            })}
                             <p class="muted" role="status">
                                 {match (count, more) {
                                     (0, _) => "No events match these filters.".to_string(),
@@ -180,6 +190,8 @@ fn EventTable(events: Vec<AuditEvent>) -> impl IntoView {
 #[component]
 fn EventRow(e: AuditEvent) -> impl IntoView {
     let target = target_text(&e);
+    let target_title = e.target_id.clone().unwrap_or_default();
+    let timeline_id = e.target_id.clone();
     let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
     let context = [
         e.source_ip.as_ref().map(|ip| format!("Source IP: {ip}")),
@@ -195,7 +207,13 @@ fn EventRow(e: AuditEvent) -> impl IntoView {
             <td class="nowrap"><Timestamp at=e.occurred_at /></td>
             <td>{e.actor_name}</td>
             <td><code>{e.action}</code></td>
-            <td title=e.target_id.unwrap_or_default()>{target}</td>
+            <td title=target_title>
+                {target}
+                {timeline_id.map(|id| view! {
+                    " "
+                    <A href=format!("/audit/timeline/{id}") attr:class="small" attr:aria-label=format!("Timeline of {id}")>"Timeline"</A>
+                })}
+            </td>
             <td><OutcomeBadge outcome=e.outcome /></td>
             <td>{e.reason.unwrap_or_else(|| "—".into())}</td>
             <td>
@@ -325,5 +343,68 @@ fn broken_text(r: &VerifyReport) -> String {
             "Chain not intact ({} checked); the server gave no detail.",
             events_text(r.events_checked)
         ),
+    }
+}
+
+/// `/audit/timeline/:id`: everything that happened to one subject, oldest first — for a
+/// request: asked, each decision, the grant, credentials issued under it, its end.
+#[component]
+pub fn TimelinePage() -> impl IntoView {
+    set_page_title("Audit timeline");
+    let params = use_params_map();
+    let subject = move || params.with(|p| p.get("id").unwrap_or_default());
+    let events = LocalResource::new(move || {
+        let id = subject();
+        async move { api::audit_timeline(&id).await }
+    });
+    view! {
+        <section class="page">
+            <p><A href="/audit">"← Audit trail"</A></p>
+            <h1>"Timeline"</h1>
+            <p class="muted">"Everything recorded about " <code>{subject}</code> ", oldest first."</p>
+            <Suspense fallback=|| view! { <p role="status">"Loading the timeline…"</p> }>
+                {move || events.get().map(|r| match r {
+                    Ok(list) if list.is_empty() => view! {
+                        <p role="status">"No events name this ID. Check it, or search the trail by target."</p>
+                    }.into_any(),
+                    Ok(list) => view! {
+                        <ol class="timeline" aria-label="Timeline">
+                            {list.into_iter().map(|e| view! { <TimelineItem e /> }).collect_view()}
+                        </ol>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn TimelineItem(e: AuditEvent) -> impl IntoView {
+    let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
+    let summary = [
+        e.reason.clone(),
+        e.details
+            .get("comment")
+            .and_then(Value::as_str)
+            .map(|c| format!("“{c}”")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    view! {
+        <li class="timeline-item">
+            <div class="timeline-head">
+                <Timestamp at=e.occurred_at />
+                <code>{e.action.clone()}</code>
+                <OutcomeBadge outcome=e.outcome />
+            </div>
+            <div>{format!("by {}", e.actor_name)} {(!summary.is_empty()).then(|| format!(" — {summary}"))}</div>
+            <details>
+                <summary>{format!("Event #{}", e.seq)}</summary>
+                <pre>{details}</pre>
+            </details>
+        </li>
     }
 }
