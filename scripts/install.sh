@@ -65,3 +65,12 @@ if [ ! -x "$SDK_VENV/bin/python" ] || [ e2e/sdk/requirements.txt -nt "$SDK_VENV/
   "$SDK_VENV/bin/pip" install --quiet --disable-pip-version-check -r e2e/sdk/requirements.txt
   touch "$SDK_VENV/.requirements-installed"
 fi
+
+# Python: pysaml2 (signing with Debian's xmlsec1) and lxml, the SAML IdP the tests run (e2e/saml).
+SAML_VENV=e2e/saml/.venv
+if [ ! -x "$SAML_VENV/bin/python" ] || [ e2e/saml/requirements.txt -nt "$SAML_VENV/.requirements-installed" ]; then
+  say "pip install -r e2e/saml/requirements.txt (into $SAML_VENV)"
+  python3 -m venv "$SAML_VENV"
+  "$SAML_VENV/bin/pip" install --quiet --disable-pip-version-check -r e2e/saml/requirements.txt
+  touch "$SAML_VENV/.requirements-installed"
+fi

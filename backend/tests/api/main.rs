@@ -16,5 +16,7 @@ mod permission_sets;
 mod policies;
 mod processes;
 mod roles;
+mod saml_corpus;
+mod saml_support;
 mod sdk;
 mod sts;

@@ -105,6 +105,14 @@ pub enum Refusal {
     UnknownInResponseTo,
     Replayed,
     MissingNameId,
+    /// Signed correctly, but by a key whose certificate (in KeyInfo) is not configured for
+    /// this IdP — typically an IdP certificate rollover the administrator has not yet added.
+    UntrustedKey,
+    /// An assertion nested inside the assertion (e.g. in Advice): never consumed.
+    NestedAssertion,
+    /// The subject confirmation (or the conditions) give no NotOnOrAfter, so the assertion
+    /// could be replayed for ever.
+    MissingValidity,
 }
 
 impl Refusal {
@@ -132,6 +140,64 @@ impl Refusal {
             Self::UnknownInResponseTo => "saml_in_response_to",
             Self::Replayed => "saml_replayed",
             Self::MissingNameId => "saml_no_name_id",
+            Self::UntrustedKey => "saml_untrusted_key",
+            Self::NestedAssertion => "saml_nested_assertion",
+            Self::MissingValidity => "saml_no_validity",
+        }
+    }
+
+    /// What went wrong, in words for the person who tried to sign in. Never includes document
+    /// content (it is attacker-controlled) except the IdP's own status code URI.
+    pub fn message(&self) -> String {
+        match self {
+            Self::TooLarge => "The sign-in response from your identity provider is too large.".into(),
+            Self::NotBase64 | Self::MalformedXml | Self::NotAResponse => {
+                "The sign-in response from your identity provider could not be read.".into()
+            }
+            Self::DoctypeForbidden => {
+                "The sign-in response contains a document type declaration, which is not allowed.".into()
+            }
+            Self::StatusNotSuccess(status) => {
+                format!("Your identity provider did not sign you in (status: {status}).")
+            }
+            Self::Unsigned => "The sign-in response is not signed by your identity provider.".into(),
+            Self::SignatureInvalid => {
+                "The signature on the sign-in response does not verify; it may have been altered.".into()
+            }
+            Self::SignatureWrapping => {
+                "The sign-in response was rearranged around its signature and cannot be trusted.".into()
+            }
+            Self::AlgorithmForbidden(alg) => {
+                format!("The sign-in response uses an algorithm that is not allowed ({alg}).")
+            }
+            Self::NoCertificateConfigured => {
+                "This identity provider has no signing certificate configured; an administrator must add one.".into()
+            }
+            Self::AssertionCount(n) => {
+                format!("The sign-in response must contain exactly one assertion; it contains {n}.")
+            }
+            Self::IssuerMismatch => "The sign-in response was issued by a different identity provider.".into(),
+            Self::AudienceMismatch => "The sign-in response was meant for a different service.".into(),
+            Self::DestinationMismatch | Self::RecipientMismatch => {
+                "The sign-in response was sent to a different address.".into()
+            }
+            Self::Expired => "The sign-in response has expired; please sign in again.".into(),
+            Self::NotYetValid => {
+                "The sign-in response is not valid yet; the identity provider's clock may be wrong.".into()
+            }
+            Self::Unsolicited => {
+                "Sign-in started at the identity provider is not allowed here; start from Gatehouse.".into()
+            }
+            Self::UnknownInResponseTo => {
+                "The sign-in response does not answer a sign-in started in this browser; please start again.".into()
+            }
+            Self::Replayed => "This sign-in response has already been used; please sign in again.".into(),
+            Self::MissingNameId => "The sign-in response does not say who you are (no NameID).".into(),
+            Self::UntrustedKey => {
+                "The sign-in response is signed with a certificate that is not configured for this identity provider.".into()
+            }
+            Self::NestedAssertion => "The sign-in response contains a nested assertion, which is not allowed.".into(),
+            Self::MissingValidity => "The sign-in response does not say until when it is valid.".into(),
         }
     }
 }
@@ -148,39 +214,16 @@ impl std::error::Error for Refusal {}
 #[error("{0}")]
 pub struct MetadataError(pub String);
 
-/// Reads an IdP's metadata XML (EntityDescriptor or the first IDPSSODescriptor of an
-/// EntitiesDescriptor): entity ID, HTTP-Redirect SSO URL, signing certificates.
-pub fn parse_idp_metadata(_xml: &str) -> Result<IdpMetadata, MetadataError> {
-    Err(MetadataError(
-        "SAML metadata import is not built yet".into(),
-    ))
-}
+mod metadata;
+mod request;
+mod verify;
+mod xml;
 
-/// Gatehouse's SP metadata for one IdP: entity ID, ACS (HTTP-POST), NameID formats,
-/// `AuthnRequestsSigned="false"`, `WantAssertionsSigned="true"`.
-pub fn sp_metadata(_sp: &SpSettings) -> String {
-    String::new()
-}
+pub use metadata::{normalize_certificate, parse_idp_metadata, sp_metadata};
+pub use request::authn_request;
+pub use verify::verify_response;
 
-/// A fresh AuthnRequest for the HTTP-Redirect binding.
-pub fn authn_request(
-    _sp: &SpSettings,
-    _idp: &IdpSettings,
-    _relay_state: Option<&str>,
-    _now: OffsetDateTime,
-) -> AuthnRequest {
-    AuthnRequest {
-        id: String::new(),
-        redirect_url: String::new(),
-    }
-}
-
-/// Verifies the base64 `SAMLResponse` form field. See the module contract.
-pub fn verify_response(
-    _saml_response_b64: &str,
-    _sp: &SpSettings,
-    _idp: &IdpSettings,
-    _expect: &Expectations<'_>,
-) -> Result<VerifiedAssertion, Refusal> {
-    Err(Refusal::MalformedXml)
-}
+/// The default size limit of a decoded Response (issue 3: 256 KB).
+pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
+/// The default clock skew (issue 3: 60 s).
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(60);
