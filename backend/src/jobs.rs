@@ -1,5 +1,5 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, reload STS revocations, forget old nonces) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, reload STS revocations, forget old nonces, expire break-glass requests and close their windows) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -16,6 +16,8 @@ pub struct TickReport {
     pub sessions_removed: u64,
     /// Revocations in force after reloading them.
     pub revocations: usize,
+    /// Break-glass requests expired or windows closed.
+    pub breakglass: u64,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -33,10 +35,12 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
     // Another instance's revocations take effect here within one tick.
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
+    let breakglass = crate::breakglass::sweep(state).await?;
     Ok(TickReport {
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,
+        breakglass,
     })
 }
 

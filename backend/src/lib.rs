@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod breakglass;
 pub mod clock;
 pub mod config;
 pub mod demo;

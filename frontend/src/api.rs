@@ -9,6 +9,11 @@ use gatehouse_shared::audit::{AuditEvent, AuditPage, VerifyReport};
 use gatehouse_shared::auth::{
     ChangePassword, LoginRequest, Me, TotpCode, TotpEnrollRequest, TotpEnrollment,
 };
+use gatehouse_shared::breakglass::{
+    BreakGlassDetail, BreakGlassRequest, CreateBreakGlass, CreateVaultEntry, DecideBreakGlass,
+    RecordRotation, RevealRequest, RevealWhat, Revealed, ReviewNote, RootSession,
+    RootSessionRequest, RootTask, VaultEntry,
+};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateGroup, UpdateUser,
     User,
@@ -512,4 +517,65 @@ pub async fn audit_timeline(subject: &str) -> Result<Vec<AuditEvent>, ApiError> 
 
 pub async fn audit_verify() -> Result<VerifyReport, ApiError> {
     get("/audit/verify").await
+}
+
+// --- break-glass -----------------------------------------------------------------------
+
+pub async fn vault_entries() -> Result<Vec<VaultEntry>, ApiError> {
+    get("/break-glass/vault").await
+}
+
+pub async fn create_vault_entry(entry: &CreateVaultEntry) -> Result<VaultEntry, ApiError> {
+    with_body(Method::POST, "/break-glass/vault", entry).await
+}
+
+pub async fn record_rotation(id: &str, rotation: &RecordRotation) -> Result<VaultEntry, ApiError> {
+    let path = format!("/break-glass/vault/{}/rotated", segment(id));
+    with_body(Method::POST, &path, rotation).await
+}
+
+pub async fn break_glass_requests() -> Result<Vec<BreakGlassRequest>, ApiError> {
+    get("/break-glass/requests").await
+}
+
+pub async fn create_break_glass(request: &CreateBreakGlass) -> Result<BreakGlassRequest, ApiError> {
+    with_body(Method::POST, "/break-glass/requests", request).await
+}
+
+pub async fn break_glass(id: &str) -> Result<BreakGlassDetail, ApiError> {
+    get(&format!("/break-glass/requests/{}", segment(id))).await
+}
+
+/// `verb`: `approve`, `reject`.
+pub async fn decide_break_glass(
+    id: &str,
+    verb: &str,
+    decision: &DecideBreakGlass,
+) -> Result<BreakGlassRequest, ApiError> {
+    let path = format!("/break-glass/requests/{}/{verb}", segment(id));
+    with_body(Method::POST, &path, decision).await
+}
+
+pub async fn cancel_break_glass(id: &str) -> Result<BreakGlassRequest, ApiError> {
+    let path = format!("/break-glass/requests/{}/cancel", segment(id));
+    with_body(Method::POST, &path, &serde_json::json!({})).await
+}
+
+pub async fn reveal(id: &str, what: RevealWhat) -> Result<Revealed, ApiError> {
+    let path = format!("/break-glass/requests/{}/reveal", segment(id));
+    with_body(Method::POST, &path, &RevealRequest { what }).await
+}
+
+pub async fn root_session(id: &str, task: RootTask) -> Result<RootSession, ApiError> {
+    let path = format!("/break-glass/requests/{}/root-session", segment(id));
+    let body = RootSessionRequest {
+        task,
+        duration_secs: None,
+    };
+    with_body(Method::POST, &path, &body).await
+}
+
+pub async fn review_break_glass(id: &str, note: &str) -> Result<BreakGlassRequest, ApiError> {
+    let path = format!("/break-glass/requests/{}/review", segment(id));
+    with_body(Method::POST, &path, &ReviewNote { note: note.into() }).await
 }

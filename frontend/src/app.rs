@@ -117,6 +117,18 @@ pub fn App() -> impl IntoView {
                         }
                     />
                     <Route
+                        path=path!("/break-glass")
+                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassPage /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/break-glass/:id")
+                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassDetailPage /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/vault")
+                        view=|| view! { <RequireAuth><pages::break_glass::VaultPage /></RequireAuth> }
+                    />
+                    <Route
                         path=path!("/audit")
                         view=|| {
                             view! {
@@ -199,6 +211,8 @@ fn TopBar() -> impl IntoView {
                         <li><A href="/admin/permission-sets">"Permission sets"</A></li>
                         <li><A href="/admin/simulator">"Simulator"</A></li>
                     </Show>
+                    <li><A href="/break-glass">"Break-glass"</A></li>
+                    <li><A href="/vault">"Root vault"</A></li>
                     <Show when=audit>
                         <li><A href="/audit">"Audit"</A></li>
                     </Show>

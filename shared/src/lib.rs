@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod breakglass;
 pub mod directory;
 pub mod error;
 pub mod permission_sets;

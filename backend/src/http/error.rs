@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_shared::error::{ErrorBody, ErrorEnvelope, FieldError};
 
 use crate::auth::AuthError;
+use crate::breakglass::BreakGlassError;
 use crate::directory::DirectoryError;
 use crate::permission_sets::PermissionSetError;
 use crate::store::StoreError;
@@ -31,6 +32,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0}")]
     CsrfFailed(&'static str),
+    #[error("{0}")]
+    MfaRequired(&'static str),
     #[error("This account is disabled. Ask an administrator to enable it.")]
     AccountDisabled,
     #[error("{0}")]
@@ -71,6 +74,7 @@ impl ApiError {
             ApiError::InvalidTotp(_) => (StatusCode::UNAUTHORIZED, "invalid_totp"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
+            ApiError::MfaRequired(_) => (StatusCode::FORBIDDEN, "mfa_required"),
             ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -237,6 +241,51 @@ impl From<IssueError> for ApiError {
                     .into(),
             ),
             IssueError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<BreakGlassError> for ApiError {
+    fn from(e: BreakGlassError) -> Self {
+        match e {
+            BreakGlassError::Invalid(fields) => ApiError::Validation(fields),
+            BreakGlassError::EntryNotFound => ApiError::NotFound("No vault entry with this ID."),
+            BreakGlassError::RequestNotFound => {
+                ApiError::NotFound("No break-glass request with this ID.")
+            }
+            BreakGlassError::NotCustodian => ApiError::Forbidden(
+                "Only the password or MFA custodians of this vault entry can do this.",
+            ),
+            BreakGlassError::OwnRequest => {
+                ApiError::Forbidden("No one can approve or reject their own break-glass request.")
+            }
+            BreakGlassError::MfaRequired => ApiError::MfaRequired(
+                "Confirm with a current code from your authenticator first (step-up within the last 5 minutes).",
+            ),
+            BreakGlassError::NotPending(status) => ApiError::Conflict(format!(
+                "This request is {status}; it can no longer be decided or cancelled."
+            )),
+            BreakGlassError::AlreadyDecided => {
+                ApiError::Conflict("You have already decided on this request.".into())
+            }
+            BreakGlassError::NotRequester => {
+                ApiError::Forbidden("Only the person who asked can do this.")
+            }
+            BreakGlassError::WindowNotOpen => ApiError::Conflict(
+                "The reveal window of this request is not open: it opens when the custodians approve and closes when its time is up."
+                    .into(),
+            ),
+            BreakGlassError::ReviewNotDue => ApiError::Conflict(
+                "A review note is written after the root credential was used.".into(),
+            ),
+            BreakGlassError::AlreadyReviewed => {
+                ApiError::Conflict("This request already has its review note.".into())
+            }
+            BreakGlassError::EntryExists => {
+                ApiError::Conflict("This account already has a vault entry.".into())
+            }
+            BreakGlassError::Auth(e) => e.into(),
+            BreakGlassError::Store(e) => e.into(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! is written once in [`sql`] and instantiated for each pool type; what differs (connecting,
 //! migrations, SQLite's single-writer gate) lives in [`sqlite`] and [`postgres`].
 
+pub mod breakglass;
 mod credentials;
 pub mod postgres;
 mod records;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use breakglass::BreakGlassStore;
 pub use credentials::{CredentialStore, CredentialWrite};
 pub use records::*;
 
@@ -55,7 +57,7 @@ impl StoreError {
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
-pub trait Store: CredentialStore + Send + Sync + 'static {
+pub trait Store: CredentialStore + BreakGlassStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

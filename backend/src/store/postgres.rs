@@ -9,10 +9,15 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 use tokio::sync::MutexGuard;
 
+use super::breakglass::{
+    breakglass_sql, event_ctx, quorum, sweep_event, with_detail_value, BreakGlassRecord,
+    DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
+};
 use super::credentials::credential_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
+use crate::audit::AuditCtx;
 use crate::audit::{signer, CHECKPOINT_EVERY_EVENTS};
 use crate::clock::{Clock, SystemClock};
 
@@ -60,3 +65,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR U
 
 sql_store!(PgStore, Postgres, "postgres");
 credential_sql!(PgStore, Postgres);
+breakglass_sql!(PgStore, Postgres);

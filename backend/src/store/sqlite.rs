@@ -10,10 +10,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
+use super::breakglass::{
+    breakglass_sql, event_ctx, quorum, sweep_event, with_detail_value, BreakGlassRecord,
+    DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
+};
 use super::credentials::credential_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
+use crate::audit::AuditCtx;
 use crate::audit::{signer, CHECKPOINT_EVERY_EVENTS};
 use crate::clock::{Clock, SystemClock};
 
@@ -68,3 +73,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
 sql_store!(SqliteStore, Sqlite, "sqlite");
 credential_sql!(SqliteStore, Sqlite);
+breakglass_sql!(SqliteStore, Sqlite);

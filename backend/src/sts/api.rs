@@ -453,6 +453,16 @@ fn role_id(account_id: &str, role_name: &str) -> String {
 }
 
 fn caller_identity(c: &Claims) -> Value {
+    if c.rt.is_some() {
+        // A break-glass root session acts as the account's root principal.
+        return json!({
+            "IdentityType": "Account",
+            "AccountId": c.acc,
+            "Arn": crate::breakglass::tasks::root_arn(&c.acc),
+            "PrincipalId": c.acc,
+            "UserId": c.acc,
+        });
+    }
     let role_id = role_id(&c.acc, &c.role);
     json!({
         "IdentityType": "AssumedRoleUser",
@@ -547,7 +557,18 @@ async fn assume_role(
         .entitlement(&caller.uid, &caller.acc, &caller.ps)
         .await
         .map_err(internal)?;
-    let policies = own.as_ref().map(role_policies).unwrap_or_default();
+    // A root session is limited to its task policy alone.
+    let root_task = caller
+        .rt
+        .as_deref()
+        .and_then(gatehouse_shared::breakglass::RootTask::parse);
+    let policies = match (&caller.rt, root_task) {
+        (Some(_), Some(task)) => crate::breakglass::tasks::policy(task, &caller.acc)
+            .into_iter()
+            .collect(),
+        (Some(_), None) => Vec::new(),
+        (None, _) => own.as_ref().map(role_policies).unwrap_or_default(),
+    };
     let session = caller.pol.as_deref().and_then(|p| RamPolicy::parse(p).ok());
     let mut context = Context::new();
     context.insert("acs:SourceIp", source_ip.clone());

@@ -249,6 +249,7 @@ async fn issue_for(
             Source::AssumeRole { parent } => Some(parent.clone()),
             _ => None,
         },
+        rt: None,
     };
     let record = StsCredentialRecord {
         access_key_id: claims.ak.clone(),

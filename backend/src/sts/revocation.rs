@@ -92,6 +92,7 @@ mod tests {
             exp: iat + 3_600_000,
             pol: None,
             par: par.map(Into::into),
+            rt: None,
         }
     }
 

@@ -53,6 +53,10 @@ pub struct Claims {
     /// revokes it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub par: Option<String>,
+    /// A break-glass root session: the root task whose policy alone limits it
+    /// (`breakglass::tasks`); the principal is the account's root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rt: Option<String>,
 }
 
 /// A credential as handed out.
@@ -173,6 +177,7 @@ mod tests {
             exp: 3_601_000,
             pol: Some(r#"{"Version":"1","Statement":[]}"#.into()),
             par: None,
+            rt: None,
         }
     }
 

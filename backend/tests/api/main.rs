@@ -10,6 +10,7 @@
 
 mod audit;
 mod auth;
+mod breakglass;
 mod directory;
 mod helpers;
 mod permission_sets;

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod break_glass;
 pub mod login;
 pub mod me;
 pub mod not_found;

@@ -1,0 +1,812 @@
+//! The sealed root-credential vault and split-custody break-glass requests.
+//!
+//! - A vault entry holds one account's root password and TOTP seed, sealed under the master
+//!   key with purposes `vault:<entry-id>:password` and `vault:<entry-id>:totp`; they leave
+//!   the server only through [`reveal`] (the password, or the *current* code, never the
+//!   seed), and never enter a log, an error or the audit trail.
+//! - A request needs M approvals from the password-custodian group and N from the
+//!   MFA-custodian group: distinct people, none the requester, each with a fresh TOTP
+//!   step-up. A person in both groups fills one slot ([`crate::store::breakglass::quorum`]).
+//!   One rejection ends it; pending too long, it expires.
+//! - Approved, the requester alone may, until the window ends, reveal the password and the
+//!   current code, or take a task-scoped root session (STS credentials limited to one
+//!   [`tasks`] policy, at most 900 s). The first use marks the entry "rotation required"
+//!   until a custodian records a rotation; the requester then writes a review note.
+
+pub mod routes;
+pub mod tasks;
+
+use gatehouse_shared::audit::AuditEvent;
+use gatehouse_shared::auth::{GroupRef, Role};
+use gatehouse_shared::breakglass::{
+    self as rules, BreakGlassDecision, BreakGlassDetail, BreakGlassRequest, BreakGlassStatus,
+    CreateBreakGlass, CreateVaultEntry, DecideBreakGlass, RecordRotation, RevealWhat, Revealed,
+    RootSession, RootSessionRequest, RotationState, UpdateVaultEntry, VaultEntry,
+    MAX_ROOT_SESSION_SECS,
+};
+use gatehouse_shared::error::FieldError;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::audit::{EventFilter, NewEvent};
+use crate::auth::sessions::CurrentSession;
+use crate::auth::{login, totp, AuthError};
+use crate::clock::{to_datetime, Millis};
+use crate::store::breakglass::{
+    quorum, BreakGlassRecord, DecideOutcome, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
+};
+use crate::store::StoreError;
+use crate::sts::{Claims, StsKeys};
+
+/// How long a request waits for its quorum.
+pub const PENDING_LIFETIME_MS: i64 = 60 * 60 * 1000;
+/// A custodian's TOTP step-up counts as fresh this long.
+pub const MFA_FRESH_MS: i64 = 5 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BreakGlassError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no such vault entry")]
+    EntryNotFound,
+    #[error("no such request")]
+    RequestNotFound,
+    #[error("not a custodian")]
+    NotCustodian,
+    #[error("own request")]
+    OwnRequest,
+    #[error("fresh MFA required")]
+    MfaRequired,
+    #[error("request is {0}")]
+    NotPending(String),
+    #[error("already decided")]
+    AlreadyDecided,
+    #[error("only the requester")]
+    NotRequester,
+    #[error("window not open")]
+    WindowNotOpen,
+    #[error("review not possible yet")]
+    ReviewNotDue,
+    #[error("already reviewed")]
+    AlreadyReviewed,
+    #[error("vault entry exists")]
+    EntryExists,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type Result<T> = std::result::Result<T, BreakGlassError>;
+
+fn field(name: &str, message: impl Into<String>) -> BreakGlassError {
+    BreakGlassError::Invalid(vec![FieldError::new(name, message)])
+}
+
+fn password_purpose(id: &str) -> String {
+    format!("vault:{id}:password")
+}
+
+fn totp_purpose(id: &str) -> String {
+    format!("vault:{id}:totp")
+}
+
+fn ms_opt(ms: Option<Millis>) -> Option<time::OffsetDateTime> {
+    ms.map(to_datetime)
+}
+
+fn in_group(who: &CurrentSession, group_id: &str) -> bool {
+    who.groups.iter().any(|g| g.id == group_id)
+}
+
+fn is_custodian_of(who: &CurrentSession, password_group: &str, mfa_group: &str) -> bool {
+    in_group(who, password_group) || in_group(who, mfa_group)
+}
+
+fn entry_dto(e: &VaultEntryRecord, who: &CurrentSession) -> VaultEntry {
+    VaultEntry {
+        id: e.id.clone(),
+        account_id: e.account_id.clone(),
+        account_name: e.account_name.clone(),
+        password_custodians: GroupRef {
+            id: e.password_group_id.clone(),
+            name: e.password_group_name.clone(),
+        },
+        mfa_custodians: GroupRef {
+            id: e.mfa_group_id.clone(),
+            name: e.mfa_group_name.clone(),
+        },
+        password_approvals: e.password_approvals,
+        mfa_approvals: e.mfa_approvals,
+        window_secs: e.window_secs,
+        rotation: RotationState {
+            required: e.rotation_required_at.is_some(),
+            required_since: ms_opt(e.rotation_required_at),
+            rotated_at: ms_opt(e.rotated_at),
+            rotated_by: e.rotated_by.clone(),
+        },
+        is_custodian: is_custodian_of(who, &e.password_group_id, &e.mfa_group_id),
+        created_at: to_datetime(e.created_at),
+        updated_at: to_datetime(e.updated_at),
+    }
+}
+
+/// The user ids of both custodian groups of an entry (a deleted group has none).
+async fn custodian_ids(
+    state: &AppState,
+    password_group: &str,
+    mfa_group: &str,
+) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for g in [password_group, mfa_group] {
+        match state.store.list_members(g).await {
+            Ok(members) => ids.extend(members.into_iter().map(|u| u.id)),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+async fn check_group(state: &AppState, field_name: &str, id: &str) -> Result<()> {
+    match state.store.get_group(id).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound) => Err(field(field_name, "No group with this ID.")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// --- vault ---------------------------------------------------------------------------
+
+pub async fn list_vault(state: &AppState, who: &CurrentSession) -> Result<Vec<VaultEntry>> {
+    let entries = state.store.list_vault_entries().await?;
+    Ok(entries.iter().map(|e| entry_dto(e, who)).collect())
+}
+
+pub async fn get_vault(state: &AppState, who: &CurrentSession, id: &str) -> Result<VaultEntry> {
+    let e = state
+        .store
+        .get_vault_entry(id)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+    Ok(entry_dto(&e, who))
+}
+
+/// Creates an entry (administrators): the secrets are sealed before they reach the store.
+pub async fn create_vault(
+    state: &AppState,
+    who: &CurrentSession,
+    req: CreateVaultEntry,
+) -> Result<VaultEntry> {
+    let faults = rules::check_create(&req);
+    if !faults.is_empty() {
+        return Err(BreakGlassError::Invalid(faults));
+    }
+    match state.store.get_account(&req.account_id).await {
+        Ok(_) => {}
+        Err(StoreError::NotFound) => return Err(field("account_id", "No account with this ID.")),
+        Err(e) => return Err(e.into()),
+    }
+    check_group(state, "password_group_id", &req.password_group_id).await?;
+    check_group(state, "mfa_group_id", &req.mfa_group_id).await?;
+    let seed = rules::totp_seed(&req.totp_seed).map_err(|m| field("totp_seed", m))?;
+    let now = state.clock.now_ms();
+    let id = uuid::Uuid::new_v4().to_string();
+    let record = VaultEntryRecord {
+        password_enc: state
+            .master
+            .seal(&password_purpose(&id), req.password.as_bytes()),
+        totp_seed_enc: state.master.seal(&totp_purpose(&id), &seed),
+        account_id: req.account_id.clone(),
+        account_name: String::new(),
+        password_group_id: req.password_group_id,
+        password_group_name: String::new(),
+        mfa_group_id: req.mfa_group_id,
+        mfa_group_name: String::new(),
+        password_approvals: req.password_approvals.unwrap_or(rules::DEFAULT_APPROVALS),
+        mfa_approvals: req.mfa_approvals.unwrap_or(rules::DEFAULT_APPROVALS),
+        window_secs: req.window_secs.unwrap_or(rules::DEFAULT_WINDOW_SECS),
+        rotation_required_at: None,
+        rotated_at: None,
+        rotated_by: None,
+        created_at: now,
+        updated_at: now,
+        id: id.clone(),
+    };
+    let event = NewEvent::new(now, &who.ctx(), "vault.create", "vault_entry", Some(id));
+    let created = state
+        .store
+        .create_vault_entry(record, event)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => BreakGlassError::EntryExists,
+            other => other.into(),
+        })?;
+    Ok(entry_dto(&created, who))
+}
+
+pub async fn update_vault(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: UpdateVaultEntry,
+) -> Result<VaultEntry> {
+    let mut faults = Vec::new();
+    for (name, v) in [
+        ("password_approvals", req.password_approvals),
+        ("mfa_approvals", req.mfa_approvals),
+    ] {
+        if let Some(Err(m)) = v.map(rules::approvals) {
+            faults.push(FieldError::new(name, m));
+        }
+    }
+    if let Some(Err(m)) = req.window_secs.map(rules::window_secs) {
+        faults.push(FieldError::new("window_secs", m));
+    }
+    if !faults.is_empty() {
+        return Err(BreakGlassError::Invalid(faults));
+    }
+    if let Some(g) = &req.password_group_id {
+        check_group(state, "password_group_id", g).await?;
+    }
+    if let Some(g) = &req.mfa_group_id {
+        check_group(state, "mfa_group_id", g).await?;
+    }
+    let now = state.clock.now_ms();
+    let change = VaultChange {
+        password_group_id: req.password_group_id,
+        mfa_group_id: req.mfa_group_id,
+        password_approvals: req.password_approvals,
+        mfa_approvals: req.mfa_approvals,
+        window_secs: req.window_secs,
+        updated_at: now,
+    };
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "vault.update",
+        "vault_entry",
+        Some(id.into()),
+    );
+    let e = state
+        .store
+        .update_vault_entry(id, change, event)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+    Ok(entry_dto(&e, who))
+}
+
+pub async fn delete_vault(state: &AppState, who: &CurrentSession, id: &str) -> Result<()> {
+    let now = state.clock.now_ms();
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "vault.delete",
+        "vault_entry",
+        Some(id.into()),
+    );
+    state
+        .store
+        .delete_vault_entry(id, event)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))
+}
+
+/// A custodian records that the root password and/or TOTP seed were changed.
+pub async fn record_rotation(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: RecordRotation,
+) -> Result<VaultEntry> {
+    let entry = state
+        .store
+        .get_vault_entry(id)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+    if !is_custodian_of(who, &entry.password_group_id, &entry.mfa_group_id) {
+        return Err(BreakGlassError::NotCustodian);
+    }
+    let mut faults = Vec::new();
+    let password = match req.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => match rules::root_password(p) {
+            Ok(p) => Some(state.master.seal(&password_purpose(id), p.as_bytes())),
+            Err(m) => {
+                faults.push(FieldError::new("password", m));
+                None
+            }
+        },
+        None => None,
+    };
+    let seed = match req.totp_seed.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => match rules::totp_seed(s) {
+            Ok(b) => Some(state.master.seal(&totp_purpose(id), &b)),
+            Err(m) => {
+                faults.push(FieldError::new("totp_seed", m));
+                None
+            }
+        },
+        None => None,
+    };
+    if faults.is_empty() && password.is_none() && seed.is_none() {
+        faults.push(FieldError::new(
+            "password",
+            "Enter the new root password, the new TOTP seed, or both.",
+        ));
+    }
+    if !faults.is_empty() {
+        return Err(BreakGlassError::Invalid(faults));
+    }
+    let now = state.clock.now_ms();
+    let custodians = custodian_ids(state, &entry.password_group_id, &entry.mfa_group_id).await?;
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        "vault.rotate",
+        "vault_entry",
+        Some(id.into()),
+    )
+    .details(json!({
+        "vault_entry_id": id,
+        "account_id": entry.account_id,
+        "notify_user_ids": custodians,
+    }));
+    let e = state
+        .store
+        .record_rotation(id, password, seed, &who.user.username, now, event)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+    Ok(entry_dto(&e, who))
+}
+
+// --- requests ------------------------------------------------------------------------
+
+fn may_see(who: &CurrentSession, r: &BreakGlassRecord) -> bool {
+    r.requester_id == who.user.id
+        || is_custodian_of(who, &r.password_group_id, &r.mfa_group_id)
+        || who.has(Role::Administrator)
+        || who.has(Role::Auditor)
+}
+
+async fn load_visible(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<BreakGlassRecord> {
+    let r = state
+        .store
+        .get_breakglass(id)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::RequestNotFound))?;
+    if may_see(who, &r) {
+        Ok(r)
+    } else {
+        Err(BreakGlassError::RequestNotFound)
+    }
+}
+
+async fn request_dto(
+    state: &AppState,
+    who: &CurrentSession,
+    r: &BreakGlassRecord,
+) -> Result<BreakGlassRequest> {
+    let now = state.clock.now_ms();
+    let decisions = state.store.breakglass_decisions(&r.id).await?;
+    let q = quorum(
+        &decisions,
+        &r.requester_id,
+        r.password_approvals,
+        r.mfa_approvals,
+    );
+    let status = BreakGlassStatus::parse(&r.status).unwrap_or(BreakGlassStatus::Closed);
+    let pending = status == BreakGlassStatus::Pending && r.expires_at > now;
+    let window_open =
+        status == BreakGlassStatus::Approved && r.window_ends_at.is_some_and(|end| end > now);
+    let decided = decisions.iter().any(|d| d.approver_id == who.user.id);
+    Ok(BreakGlassRequest {
+        id: r.id.clone(),
+        vault_entry_id: r.vault_entry_id.clone(),
+        account_id: r.account_id.clone(),
+        account_name: r.account_name.clone(),
+        requester_id: r.requester_id.clone(),
+        requester_name: r.requester_name.clone(),
+        justification: r.justification.clone(),
+        status: if status == BreakGlassStatus::Pending && !pending {
+            BreakGlassStatus::Expired
+        } else if status == BreakGlassStatus::Approved && !window_open {
+            BreakGlassStatus::Closed
+        } else {
+            status
+        },
+        password_approvals_needed: r.password_approvals,
+        mfa_approvals_needed: r.mfa_approvals,
+        password_approvals: q.password,
+        mfa_approvals: q.mfa,
+        decisions: decisions
+            .iter()
+            .map(|d| BreakGlassDecision {
+                user_id: d.approver_id.clone(),
+                username: d.approver_name.clone(),
+                decision: d.decision.clone(),
+                comment: d.comment.clone(),
+                in_password_group: d.in_password_group,
+                in_mfa_group: d.in_mfa_group,
+                counts_as: q
+                    .slots
+                    .iter()
+                    .find(|(id, _)| *id == d.approver_id)
+                    .map(|(_, s)| *s),
+                at: to_datetime(d.created_at),
+            })
+            .collect(),
+        can_decide: pending
+            && !decided
+            && r.requester_id != who.user.id
+            && is_custodian_of(who, &r.password_group_id, &r.mfa_group_id),
+        can_use: window_open && r.requester_id == who.user.id,
+        created_at: to_datetime(r.created_at),
+        expires_at: to_datetime(r.expires_at),
+        decided_at: ms_opt(r.decided_at),
+        window_ends_at: ms_opt(r.window_ends_at),
+        first_used_at: ms_opt(r.first_used_at),
+        review_due: r.first_used_at.is_some() && r.review_note.is_none(),
+        review_note: r.review_note.clone(),
+        reviewed_at: ms_opt(r.reviewed_at),
+    })
+}
+
+pub async fn create_request(
+    state: &AppState,
+    who: &CurrentSession,
+    req: CreateBreakGlass,
+) -> Result<BreakGlassRequest> {
+    let justification =
+        rules::justification(&req.justification).map_err(|m| field("justification", m))?;
+    let entry = match state.store.get_vault_entry(&req.vault_entry_id).await {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => {
+            return Err(field("vault_entry_id", "No vault entry with this ID."))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let now = state.clock.now_ms();
+    let record = BreakGlassRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        vault_entry_id: entry.id.clone(),
+        account_id: entry.account_id.clone(),
+        account_name: entry.account_name.clone(),
+        requester_id: who.user.id.clone(),
+        requester_name: who.user.username.clone(),
+        justification: justification.clone(),
+        status: "pending".into(),
+        version: 1,
+        created_at: now,
+        expires_at: now + PENDING_LIFETIME_MS,
+        decided_at: None,
+        window_ends_at: None,
+        first_used_at: None,
+        review_note: None,
+        reviewed_at: None,
+        updated_at: now,
+        password_approvals: entry.password_approvals,
+        mfa_approvals: entry.mfa_approvals,
+        window_secs: entry.window_secs,
+        password_group_id: entry.password_group_id.clone(),
+        mfa_group_id: entry.mfa_group_id.clone(),
+    };
+    let mut notify = custodian_ids(state, &entry.password_group_id, &entry.mfa_group_id).await?;
+    notify.retain(|id| *id != who.user.id);
+    let mut event = record.event(now, &who.ctx(), "breakglass.create", &notify);
+    if let serde_json::Value::Object(m) = &mut event.details {
+        m.insert("justification".into(), json!(justification));
+        m.insert(
+            "needed".into(),
+            json!({ "password": entry.password_approvals, "mfa": entry.mfa_approvals }),
+        );
+    }
+    let created = state.store.create_breakglass(record, event).await?;
+    request_dto(state, who, &created).await
+}
+
+pub async fn list_requests(
+    state: &AppState,
+    who: &CurrentSession,
+) -> Result<Vec<BreakGlassRequest>> {
+    let all = who.has(Role::Administrator) || who.has(Role::Auditor);
+    let records = state
+        .store
+        .list_breakglass((!all).then_some(who.user.id.as_str()))
+        .await?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in &records {
+        out.push(request_dto(state, who, r).await?);
+    }
+    Ok(out)
+}
+
+/// The request and every event about it, oldest first.
+pub async fn get_request(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<BreakGlassDetail> {
+    let r = load_visible(state, who, id).await?;
+    let request = request_dto(state, who, &r).await?;
+    let filter = EventFilter {
+        target: Some(id.to_string()),
+        limit: 500,
+        ..EventFilter::default()
+    };
+    let mut events = state.store.search_events(&filter).await?;
+    events.sort_by_key(|e| e.seq);
+    let timeline: Vec<AuditEvent> = events
+        .iter()
+        .map(crate::audit::StoredEvent::to_api)
+        .collect();
+    Ok(BreakGlassDetail { request, timeline })
+}
+
+/// A custodian approves or rejects, after a fresh TOTP step-up (given inline or done
+/// within the last 5 minutes).
+pub async fn decide(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    approve: bool,
+    req: DecideBreakGlass,
+) -> Result<BreakGlassRequest> {
+    let r = load_visible(state, who, id).await?;
+    if r.requester_id == who.user.id {
+        return Err(BreakGlassError::OwnRequest);
+    }
+    if !is_custodian_of(who, &r.password_group_id, &r.mfa_group_id) {
+        return Err(BreakGlassError::NotCustodian);
+    }
+    let comment = rules::note(req.comment.as_deref().unwrap_or(""), false)
+        .map_err(|m| field("comment", m))?;
+    if let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) {
+        login::step_up(state, who, code).await?;
+    } else if !who.mfa_fresh(state.clock.now_ms(), MFA_FRESH_MS) {
+        return Err(BreakGlassError::MfaRequired);
+    }
+    let now = state.clock.now_ms();
+    let outcome = state
+        .store
+        .decide_breakglass(DecisionWrite {
+            request_id: r.id.clone(),
+            approver_id: who.user.id.clone(),
+            approver_name: who.user.username.clone(),
+            approve,
+            comment,
+            at: now,
+            ctx: who.ctx(),
+            notify_user_ids: vec![r.requester_id.clone()],
+        })
+        .await?;
+    match outcome {
+        DecideOutcome::Recorded { request, .. } => request_dto(state, who, &request).await,
+        DecideOutcome::NotPending(status) => Err(BreakGlassError::NotPending(status)),
+        DecideOutcome::AlreadyDecided => Err(BreakGlassError::AlreadyDecided),
+    }
+}
+
+pub async fn cancel(state: &AppState, who: &CurrentSession, id: &str) -> Result<BreakGlassRequest> {
+    let r = load_visible(state, who, id).await?;
+    if r.requester_id != who.user.id {
+        return Err(BreakGlassError::NotRequester);
+    }
+    let now = state.clock.now_ms();
+    match state.store.cancel_breakglass(id, now, &who.ctx()).await? {
+        Some(done) => request_dto(state, who, &done).await,
+        None => {
+            let current = state.store.get_breakglass(id).await?;
+            let status = if current.status == "pending" {
+                "expired".into()
+            } else {
+                current.status
+            };
+            Err(BreakGlassError::NotPending(status))
+        }
+    }
+}
+
+/// Checks that `who` is the requester and the window is open now.
+async fn usable(state: &AppState, who: &CurrentSession, id: &str) -> Result<BreakGlassRecord> {
+    let r = load_visible(state, who, id).await?;
+    if r.requester_id != who.user.id {
+        return Err(BreakGlassError::NotRequester);
+    }
+    let now = state.clock.now_ms();
+    if r.status != "approved" || r.window_ends_at.is_none_or(|end| end <= now) {
+        return Err(BreakGlassError::WindowNotOpen);
+    }
+    Ok(r)
+}
+
+/// Reveals the root password or the current TOTP code to the requester inside the window.
+/// The reveal is recorded (without the value) before the value is returned.
+pub async fn reveal(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    what: RevealWhat,
+) -> Result<Revealed> {
+    let r = usable(state, who, id).await?;
+    let entry = state
+        .store
+        .get_vault_entry(&r.vault_entry_id)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+    let now = state.clock.now_ms();
+    let open_err = |_| {
+        StoreError::Db(sqlx::Error::Protocol(
+            "a vault secret could not be opened".into(),
+        ))
+    };
+    let (value, valid_until, action) = match what {
+        RevealWhat::Password => {
+            let bytes = state
+                .master
+                .open(&password_purpose(&entry.id), &entry.password_enc)
+                .map_err(open_err)?;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                StoreError::Db(sqlx::Error::Protocol(
+                    "a vault password is not UTF-8".into(),
+                ))
+            })?;
+            (
+                text,
+                r.window_ends_at.unwrap_or(now),
+                "breakglass.reveal_password",
+            )
+        }
+        RevealWhat::Totp => {
+            let seed = state
+                .master
+                .open(&totp_purpose(&entry.id), &entry.totp_seed_enc)
+                .map_err(open_err)?;
+            let secs = u64::try_from(now / 1000).unwrap_or(0);
+            let code = totp::code_at(&seed, secs).ok_or_else(|| {
+                StoreError::Db(sqlx::Error::Protocol(
+                    "a TOTP code could not be computed".into(),
+                ))
+            })?;
+            let step_end =
+                i64::try_from((secs / totp::STEP_SECS + 1) * totp::STEP_SECS).unwrap_or(0) * 1000;
+            (code, step_end, "breakglass.reveal_totp")
+        }
+    };
+    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let event = r.event(now, &who.ctx(), action, &custodians);
+    if !state
+        .store
+        .use_breakglass(id, &who.user.id, now, UseKind::Reveal, event, &custodians)
+        .await?
+    {
+        return Err(BreakGlassError::WindowNotOpen);
+    }
+    Ok(Revealed {
+        what,
+        value,
+        valid_until: to_datetime(valid_until),
+    })
+}
+
+/// Issues STS credentials for the account's root principal limited to one task policy, for
+/// at most 900 seconds, to the requester inside the window.
+pub async fn root_session(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    req: RootSessionRequest,
+) -> Result<RootSession> {
+    let duration = req.duration_secs.unwrap_or(MAX_ROOT_SESSION_SECS);
+    if !(60..=MAX_ROOT_SESSION_SECS).contains(&duration) {
+        return Err(field(
+            "duration_secs",
+            format!("A root session lasts 60 to {MAX_ROOT_SESSION_SECS} seconds."),
+        ));
+    }
+    let r = usable(state, who, id).await?;
+    let now = state.clock.now_ms();
+    let claims = Claims {
+        ak: StsKeys::new_access_key_id(),
+        uid: who.user.id.clone(),
+        sn: who.user.username.clone(),
+        acc: r.account_id.clone(),
+        ps: String::new(),
+        role: "root".into(),
+        iat: now,
+        exp: now + duration * 1000,
+        pol: None,
+        par: None,
+        rt: Some(req.task.as_str().to_string()),
+    };
+    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let mut event = r.event(now, &who.ctx(), "breakglass.root_session", &custodians);
+    if let serde_json::Value::Object(m) = &mut event.details {
+        m.insert("task".into(), json!(req.task.as_str()));
+        m.insert("access_key_id".into(), json!(claims.ak));
+        m.insert(
+            "expires_at".into(),
+            json!(crate::sts::expiration_text(claims.exp)),
+        );
+    }
+    let kind = UseKind::RootSession {
+        access_key_id: claims.ak.clone(),
+        task: req.task.as_str().into(),
+        expires_at: claims.exp,
+    };
+    if !state
+        .store
+        .use_breakglass(id, &who.user.id, now, kind, event, &custodians)
+        .await?
+    {
+        return Err(BreakGlassError::WindowNotOpen);
+    }
+    let credential = state.sts.keys.issue(&claims);
+    let secret = credential.access_key_secret.as_str();
+    let profile = format!("gatehouse-{}-root", claims.acc);
+    Ok(RootSession {
+        task: req.task,
+        policy_document: tasks::policy_document(req.task, &claims.acc),
+        principal_arn: tasks::root_arn(&claims.acc),
+        formats: vec![
+            (
+                "shell".into(),
+                crate::portal::formats::shell(
+                    &credential.access_key_id,
+                    secret,
+                    &credential.security_token,
+                ),
+            ),
+            (
+                "aliyun_cli".into(),
+                crate::portal::formats::aliyun_cli(
+                    &profile,
+                    &credential.access_key_id,
+                    secret,
+                    &credential.security_token,
+                ),
+            ),
+        ],
+        access_key_secret: secret.to_string(),
+        access_key_id: credential.access_key_id.clone(),
+        security_token: credential.security_token.clone(),
+        expiration: to_datetime(claims.exp),
+    })
+}
+
+/// The requester's post-incident review note, once the credential was used.
+pub async fn review(
+    state: &AppState,
+    who: &CurrentSession,
+    id: &str,
+    note: &str,
+) -> Result<BreakGlassRequest> {
+    let r = load_visible(state, who, id).await?;
+    if r.requester_id != who.user.id {
+        return Err(BreakGlassError::NotRequester);
+    }
+    if r.first_used_at.is_none() {
+        return Err(BreakGlassError::ReviewNotDue);
+    }
+    let note = rules::note(note, true).map_err(|m| field("note", m))?;
+    let now = state.clock.now_ms();
+    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let mut event = r.event(now, &who.ctx(), "breakglass.review", &custodians);
+    if let serde_json::Value::Object(m) = &mut event.details {
+        m.insert("note".into(), json!(note));
+    }
+    match state.store.review_breakglass(id, &note, now, event).await? {
+        Some(done) => request_dto(state, who, &done).await,
+        None => Err(BreakGlassError::AlreadyReviewed),
+    }
+}
+
+/// One background step (expire pending requests, close ended windows); see `jobs::tick`.
+pub async fn sweep(state: &AppState) -> crate::store::StoreResult<u64> {
+    state.store.sweep_breakglass(state.clock.now_ms()).await
+}
