@@ -416,6 +416,7 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             "/api/v1/audit/timeline/some-request",
             None,
             READ,
+        ),
         // break-glass (unknown ids: the role checks come before the lookups where they apply)
         case(
             M::GET,
