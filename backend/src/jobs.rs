@@ -16,6 +16,8 @@ pub struct TickReport {
     pub sessions_removed: u64,
     /// Revocations in force after reloading them.
     pub revocations: usize,
+    /// Expired federation requests and SAML assertion IDs dropped.
+    pub federation_pruned: u64,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -33,10 +35,12 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
     // Another instance's revocations take effect here within one tick.
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
+    let federation_pruned = crate::federation::prune(state, now).await?;
     Ok(TickReport {
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,
+        federation_pruned,
     })
 }
 

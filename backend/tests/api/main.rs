@@ -11,7 +11,9 @@
 mod audit;
 mod auth;
 mod directory;
+mod federation;
 mod helpers;
+mod oidc;
 mod permission_sets;
 mod policies;
 mod processes;
