@@ -19,6 +19,8 @@ const CLIENT_SECRET: &str = "gatehouse-test-client-secret-0123456789";
 /// The provider script's process; killed when dropped.
 struct Provider {
     child: Child,
+    /// Kept open: the script must never write into a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
     issuer: String,
     fake_issuer: String,
 }
@@ -52,14 +54,15 @@ fn start_provider(redirect_uris: &[String]) -> Provider {
         .stderr(Stdio::null())
         .spawn()
         .expect("start node e2e/oidc/provider.mjs");
-    let stdout = child.stdout.take().expect("stdout");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    BufReader::new(stdout)
+    stdout
         .read_line(&mut line)
         .expect("the provider's first line");
     let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     Provider {
         child,
+        _stdout: stdout,
         issuer: v["issuer"].as_str().expect("issuer").to_string(),
         fake_issuer: v["fake_issuer"].as_str().expect("fake issuer").to_string(),
     }
@@ -196,6 +199,8 @@ async fn an_employee_signs_in_through_a_real_openid_provider() {
     let callback = provider_login(&http, login_page, "alice").await;
     let landed = http.get(&callback).send().await.expect("callback");
     let landed_at = location(&landed);
+    let landed_status = landed.status().as_u16();
+    let landed_body = landed.text().await.expect("body");
     let who = me(&app, &http).await;
     let replayed = http.get(&callback).send().await.expect("callback again");
     let replayed_status = replayed.status().as_u16();
@@ -212,7 +217,7 @@ async fn an_employee_signs_in_through_a_real_openid_provider() {
     ] {
         assert!(authorize.contains(p), "{p} in {authorize}");
     }
-    assert_eq!(landed.status().as_u16(), 303);
+    assert_eq!(landed_status, 303, "{landed_body}");
     assert_eq!(
         landed_at.as_deref(),
         Some(format!("{}/portal?tab=1", app.base_url).as_str())
