@@ -264,9 +264,9 @@ pub async fn finish(
                     ..p.clone()
                 },
             );
-            verify(metadata).map_err(claims_error)?
+            verify(metadata).map_err(|e| claims_error(&e))?
         }
-        Err(e) => return Err(claims_error(e)),
+        Err(e) => return Err(claims_error(&e)),
     };
 
     let mut claims = payload;
@@ -302,8 +302,8 @@ where
     }
 }
 
-fn claims_error(e: ClaimsVerificationError) -> SignInRefusal {
-    let code = match &e {
+fn claims_error(e: &ClaimsVerificationError) -> SignInRefusal {
+    let code = match e {
         ClaimsVerificationError::Expired(_) => "oidc_expired",
         ClaimsVerificationError::InvalidAudience(_) => "oidc_audience",
         ClaimsVerificationError::InvalidIssuer(_) => "oidc_issuer",
@@ -319,7 +319,7 @@ fn claims_error(e: ClaimsVerificationError) -> SignInRefusal {
         ClaimsVerificationError::SignatureVerification(_) => "oidc_signature",
         _ => "oidc_id_token",
     };
-    SignInRefusal::IdToken(code, error_chain(&e))
+    SignInRefusal::IdToken(code, error_chain(e))
 }
 
 fn decode_part(part: &str) -> Option<Value> {
