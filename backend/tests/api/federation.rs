@@ -396,7 +396,7 @@ async fn sign_in_with_an_unknown_or_disabled_idp_is_refused_with_a_page() {
             .expect("get"),
     )
     .await;
-    let no_state = page(
+    let disabled_callback = page(
         http.get(format!(
             "{}/auth/oidc/{}/callback?code=x",
             app.base_url, idp.id
@@ -412,7 +412,7 @@ async fn sign_in_with_an_unknown_or_disabled_idp_is_refused_with_a_page() {
     assert_eq!(reason_code(&disabled), "idp_disabled");
     assert_eq!(wrong_kind.status.as_u16(), 404);
     assert_eq!(reason_code(&wrong_kind), "idp_unknown");
-    assert_eq!(reason_code(&no_state), "idp_disabled");
+    assert_eq!(reason_code(&disabled_callback), "idp_disabled");
 }
 
 async fn second_instance(app: &TestApp) -> std::sync::Arc<dyn gatehouse::store::Store> {

@@ -370,11 +370,8 @@ fn url_param(url: &str, name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Percent-encodes everything but unreserved characters.
 fn urlencode(s: &str) -> String {
-    form_urlencoded_byte(s)
-}
-
-fn form_urlencoded_byte(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
