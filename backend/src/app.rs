@@ -82,6 +82,8 @@ pub struct AppState {
     pub static_dir: Arc<std::path::PathBuf>,
     /// STS keys, revocations and nonces (see [`crate::sts`]).
     pub sts: Arc<Sts>,
+    /// Federation's HTTP client and OIDC discovery cache (see [`crate::federation`]).
+    pub federation: Arc<crate::federation::Federation>,
 }
 
 /// The master key: given by the operator, or the key file (created on first start).
@@ -104,6 +106,7 @@ pub async fn build(
     let sts = Arc::new(Sts::new(&master, store.clone()));
     sts.revocations.reload(&*store, clock.now_ms()).await?;
     let state = AppState {
+        federation: Arc::new(crate::federation::Federation::new()?),
         sts,
         store,
         clock,
@@ -171,6 +174,7 @@ pub fn router(state: AppState) -> Router {
         .merge(portal::routes::routes())
         .merge(sts::routes::routes())
         .merge(breakglass::routes::routes())
+        .merge(crate::federation::routes::api_routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))
@@ -201,9 +205,14 @@ pub fn router(state: AppState) -> Router {
         .route("/", any(spa::root))
         .route_layer(middleware::from_fn(ops::track));
 
+    let federation_browser = crate::federation::routes::browser_routes()
+        .layer(DefaultBodyLimit::max(8 << 20))
+        .route_layer(middleware::from_fn(ops::track));
+
     Router::new()
         .merge(api)
         .merge(sts_api)
+        .merge(federation_browser)
         .merge(ops::routes())
         .merge(spa_routes)
         .layer(SetResponseHeaderLayer::if_not_present(

@@ -18,6 +18,8 @@ pub struct TickReport {
     pub revocations: usize,
     /// Break-glass requests expired or windows closed.
     pub breakglass: u64,
+    /// Expired federation requests and SAML assertion IDs dropped.
+    pub federation_pruned: u64,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -36,11 +38,13 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
     let breakglass = crate::breakglass::sweep(state).await?;
+    let federation_pruned = crate::federation::prune(state, now).await?;
     Ok(TickReport {
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,
         breakglass,
+        federation_pruned,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod breakglass;
 pub mod directory;
 pub mod error;
+pub mod federation;
 pub mod permission_sets;
 pub mod policies;
 pub mod portal;

@@ -1,4 +1,66 @@
 //! Federated sign-in: identity providers (SAML 2.0 and OIDC), their administration, and
 //! the flows that turn a verified assertion or ID token into a Gatehouse session.
+//!
+//! `idp` administers providers; `oidc` is the relying party; `saml` is the pure SAML core
+//! and `routes` its HTTP flow (binding cookie, `InResponseTo` consumed once, replay table);
+//! `signin` is the one place an identity becomes a session; `errors` names every refusal.
 
+pub mod errors;
+pub mod idp;
+pub mod oidc;
+pub mod routes;
 pub mod saml;
+pub mod signin;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::app::AppState;
+use crate::clock::Millis;
+use crate::store::StoreResult;
+
+/// Process-local federation state: the outbound HTTP client and each OIDC provider's
+/// discovery document and keys. A cache only: every instance fills its own.
+pub struct Federation {
+    /// Outbound requests to IdPs: no redirects for OIDC (as openidconnect advises), a
+    /// timeout on everything.
+    pub http: reqwest::Client,
+    providers: Mutex<HashMap<String, oidc::CachedProvider>>,
+}
+
+impl Federation {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent("gatehouse-federation")
+                .build()?,
+            providers: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn cached(&self, idp_id: &str) -> Option<oidc::CachedProvider> {
+        self.providers.lock().ok()?.get(idp_id).cloned()
+    }
+
+    pub fn store_cached(&self, idp_id: &str, p: oidc::CachedProvider) {
+        if let Ok(mut m) = self.providers.lock() {
+            m.insert(idp_id.to_string(), p);
+        }
+    }
+
+    /// Drops what is cached for an IdP (after it changed or was deleted).
+    pub fn forget(&self, idp_id: &str) {
+        if let Ok(mut m) = self.providers.lock() {
+            m.remove(idp_id);
+        }
+    }
+}
+
+/// Drops expired sign-in requests and SAML assertion IDs (from `jobs::tick`).
+pub async fn prune(state: &AppState, now: Millis) -> StoreResult<u64> {
+    state.store.prune_federation(now).await
+}

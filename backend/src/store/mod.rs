@@ -9,6 +9,7 @@
 
 pub mod breakglass;
 mod credentials;
+mod federation;
 pub mod postgres;
 mod records;
 mod sql;
@@ -20,6 +21,10 @@ use async_trait::async_trait;
 
 pub use breakglass::BreakGlassStore;
 pub use credentials::{CredentialStore, CredentialWrite};
+pub use federation::{
+    FederatedIdentityRecord, FederatedLogin, FederatedUser, FederationRequestRecord,
+    FederationStore, IdpRecord,
+};
 pub use records::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
@@ -57,7 +62,9 @@ impl StoreError {
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
-pub trait Store: CredentialStore + BreakGlassStore + Send + Sync + 'static {
+pub trait Store:
+    CredentialStore + BreakGlassStore + FederationStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

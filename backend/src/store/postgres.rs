@@ -14,6 +14,7 @@ use super::breakglass::{
     DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
 };
 use super::credentials::credential_sql;
+use super::federation::federation_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -66,3 +67,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR U
 sql_store!(PgStore, Postgres, "postgres");
 credential_sql!(PgStore, Postgres);
 breakglass_sql!(PgStore, Postgres);
+federation_sql!(PgStore);

@@ -15,6 +15,7 @@ use super::breakglass::{
     DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
 };
 use super::credentials::credential_sql;
+use super::federation::federation_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -74,3 +75,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 sql_store!(SqliteStore, Sqlite, "sqlite");
 credential_sql!(SqliteStore, Sqlite);
 breakglass_sql!(SqliteStore, Sqlite);
+federation_sql!(SqliteStore);

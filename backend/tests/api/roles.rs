@@ -26,6 +26,8 @@ const BAD_LOGIN: Expect = Expect(401, Some("invalid_credentials"));
 const NO_SUCH_PATH: Expect = Expect(404, Some("not_found"));
 const NO_SUCH_ITEM: Expect = Expect(404, Some("not_found"));
 const NO_SUCH_METHOD: Expect = Expect(405, Some("method_not_allowed"));
+/// The federation flows' refusal page for an unknown IdP (HTML, no envelope).
+const NO_IDP: Expect = Expect(404, None);
 
 /// The roles in the order the table's columns list them (and the order they run in: the
 /// administrator last, so the items others must not delete still exist for them).
@@ -532,6 +534,87 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             "/api/v1/break-glass/requests/no-such-request/review",
             Some(json!({ "note": "what happened" })),
             [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        // federation: identity providers (an unknown ID is 404 once the role allows it)
+        case(M::GET, "/api/v1/idps", "/api/v1/idps", None, write(OK)),
+        case(
+            M::POST,
+            "/api/v1/idps",
+            "/api/v1/idps",
+            Some(json!({ "name": "Made by table", "kind": "oidc", "oidc": {
+                "issuer": "https://idp.example.com", "client_id": "c", "client_secret": "s" } })),
+            write(CREATED),
+        ),
+        case(
+            M::GET,
+            "/api/v1/idps/{id}",
+            "/api/v1/idps/none",
+            None,
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::PATCH,
+            "/api/v1/idps/{id}",
+            "/api/v1/idps/none",
+            Some(json!({ "enabled": false })),
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/idps/{id}",
+            "/api/v1/idps/none",
+            None,
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::POST,
+            "/api/v1/idps/{id}/metadata",
+            "/api/v1/idps/none/metadata",
+            Some(json!({ "xml": "<x/>" })),
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::GET,
+            "/api/v1/auth/idps",
+            "/api/v1/auth/idps",
+            None,
+            [OK; 4],
+        ),
+        // the browser flows answer an unknown IdP with the refusal page, whoever asks
+        case(
+            M::GET,
+            "/auth/oidc/{idp}/login",
+            "/auth/oidc/none/login",
+            None,
+            [NO_IDP; 4],
+        ),
+        case(
+            M::GET,
+            "/auth/oidc/{idp}/callback",
+            "/auth/oidc/none/callback",
+            None,
+            [NO_IDP; 4],
+        ),
+        case(
+            M::GET,
+            "/auth/saml/{idp}/login",
+            "/auth/saml/none/login",
+            None,
+            [NO_IDP; 4],
+        ),
+        case(
+            M::POST,
+            "/auth/saml/{idp}/acs",
+            "/auth/saml/none/acs",
+            Some(json!({})),
+            [NO_IDP; 4],
+        ),
+        case(
+            M::GET,
+            "/auth/saml/{idp}/metadata",
+            "/auth/saml/none/metadata",
+            None,
+            [NO_SUCH_ITEM; 4],
         ),
         // not in the endpoint list: the edge's answers for wrong paths and methods
         case(

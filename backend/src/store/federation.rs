@@ -1,0 +1,442 @@
+//! What federation keeps: identity providers, the federated identities they vouch for,
+//! sign-in requests in flight (bound to a browser, consumed once by `DELETE … RETURNING`),
+//! and SAML assertion IDs already used (so a replay is refused on any instance, after any
+//! restart). The trait is part of [`Store`](super::Store); the SQL is written once in
+//! `federation_sql!` and instantiated for both engines beside `sql_store!`.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{NewUserRecord, SessionRecord, StoreResult, UserRecord};
+use crate::audit::NewEvent;
+use crate::clock::Millis;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct IdpRecord {
+    pub id: String,
+    pub name: String,
+    /// `saml` or `oidc`.
+    pub kind: String,
+    pub enabled: bool,
+    /// Kind-specific settings (JSON, no secrets).
+    pub settings: String,
+    /// The OIDC client secret sealed under `idp-secret:<id>`.
+    pub client_secret_enc: Option<String>,
+    pub allow_sha1: bool,
+    pub allow_idp_initiated: bool,
+    pub jit_create: bool,
+    pub link_by_verified_email: bool,
+    /// The attribute mapping (JSON).
+    pub mapping: String,
+    pub clock_skew_secs: i64,
+    pub max_response_bytes: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl IdpRecord {
+    /// What the audit trail may show: everything but the secret, whose presence it notes.
+    pub fn audit_view(&self) -> Value {
+        json!({
+            "name": self.name,
+            "kind": self.kind,
+            "enabled": self.enabled,
+            "settings": serde_json::from_str::<Value>(&self.settings).unwrap_or(Value::Null),
+            "client_secret_set": self.client_secret_enc.is_some(),
+            "allow_sha1": self.allow_sha1,
+            "allow_idp_initiated": self.allow_idp_initiated,
+            "jit_create": self.jit_create,
+            "link_by_verified_email": self.link_by_verified_email,
+            "mapping": serde_json::from_str::<Value>(&self.mapping).unwrap_or(Value::Null),
+            "clock_skew_secs": self.clock_skew_secs,
+            "max_response_bytes": self.max_response_bytes,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FederatedIdentityRecord {
+    pub idp_id: String,
+    pub subject: String,
+    pub user_id: String,
+    /// JSON array of the group IDs the last sign-in applied.
+    pub applied_groups: String,
+    pub created_at: Millis,
+    pub last_login_at: Millis,
+}
+
+impl FederatedIdentityRecord {
+    pub fn applied_group_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.applied_groups).unwrap_or_default()
+    }
+}
+
+/// A sign-in in flight: the SAML AuthnRequest ID or the OIDC `state`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FederationRequestRecord {
+    pub id: String,
+    pub idp_id: String,
+    /// SHA-256 (hex) of the browser's binding cookie.
+    pub binding_hash: String,
+    pub nonce: Option<String>,
+    /// The PKCE verifier, sealed under `oidc-pkce:<id>`.
+    pub pkce_verifier_enc: Option<String>,
+    pub return_to: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
+/// Who the verified federated identity becomes.
+#[derive(Debug, Clone)]
+pub enum FederatedUser {
+    /// Already linked (or linked now) to this existing user.
+    Existing(String),
+    /// Created just in time.
+    Create(NewUserRecord),
+}
+
+/// Everything one federated sign-in writes, in one transaction with its audit event.
+#[derive(Debug, Clone)]
+pub struct FederatedLogin {
+    pub idp_id: String,
+    pub subject: String,
+    pub user: FederatedUser,
+    /// Memberships to add (group IDs).
+    pub add_groups: Vec<String>,
+    /// Memberships this IdP applied before and no longer asserts (group IDs).
+    pub remove_groups: Vec<String>,
+    /// The group IDs this IdP now vouches for (stored for the next sign-in).
+    pub applied_groups: Vec<String>,
+    pub session: SessionRecord,
+    /// The browser's previous session, deleted.
+    pub replaces: Option<String>,
+    pub at: Millis,
+    pub event: NewEvent,
+}
+
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    async fn list_idps(&self) -> StoreResult<Vec<IdpRecord>>;
+    async fn get_idp(&self, id: &str) -> StoreResult<IdpRecord>;
+    /// A duplicate name is a conflict.
+    async fn create_idp(&self, idp: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord>;
+    /// Replaces the IdP's row with `idp` (same ID); the event gets before/after images.
+    async fn update_idp(&self, idp: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord>;
+    /// Deletes the IdP with its federated identities and requests in flight.
+    async fn delete_idp(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+
+    async fn find_federated_identity(
+        &self,
+        idp_id: &str,
+        subject: &str,
+    ) -> StoreResult<Option<FederatedIdentityRecord>>;
+    /// Users whose e-mail address is `email` (any case).
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>>;
+    /// Links or creates the user, applies group memberships, stores the session and the
+    /// audit event: all or nothing. A JIT username already taken is a conflict.
+    async fn federated_sign_in(&self, login: FederatedLogin) -> StoreResult<UserRecord>;
+
+    async fn create_federation_request(&self, request: FederationRequestRecord) -> StoreResult<()>;
+    /// IDs of unexpired requests of this browser for this IdP.
+    async fn outstanding_requests(
+        &self,
+        idp_id: &str,
+        binding_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<String>>;
+    /// Removes and returns the request if it exists, belongs to this browser and IdP and
+    /// has not expired. Exactly one caller can ever get it.
+    async fn consume_federation_request(
+        &self,
+        id: &str,
+        idp_id: &str,
+        binding_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<FederationRequestRecord>>;
+    /// Records a SAML assertion ID until `expires_at`; `false` if it was already recorded
+    /// (a replay).
+    async fn remember_assertion(
+        &self,
+        idp_id: &str,
+        assertion_id: &str,
+        expires_at: Millis,
+    ) -> StoreResult<bool>;
+    /// Drops expired requests and assertion IDs; returns how many rows went.
+    async fn prune_federation(&self, now: Millis) -> StoreResult<u64>;
+}
+
+macro_rules! federation_sql {
+    ($store:ty) => {
+        const IDP_COLS: &str = "id, name, kind, enabled, settings, client_secret_enc, allow_sha1, \
+             allow_idp_initiated, jit_create, link_by_verified_email, mapping, clock_skew_secs, \
+             max_response_bytes, created_at, updated_at";
+        const FEDREQ_COLS: &str = "id, idp_id, binding_hash, nonce, pkce_verifier_enc, return_to, created_at, expires_at";
+
+        impl $store {
+            async fn idp_in(tx: &mut Tx, id: &str) -> StoreResult<IdpRecord> {
+                sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+        }
+
+        #[async_trait]
+        impl FederationStore for $store {
+            async fn list_idps(&self) -> StoreResult<Vec<IdpRecord>> {
+                Ok(sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers ORDER BY name, id"))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn get_idp(&self, id: &str) -> StoreResult<IdpRecord> {
+                sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)
+            }
+
+            async fn create_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(&format!(
+                    "INSERT INTO identity_providers ({IDP_COLS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                ))
+                .bind(&i.id)
+                .bind(&i.name)
+                .bind(&i.kind)
+                .bind(i.enabled)
+                .bind(&i.settings)
+                .bind(&i.client_secret_enc)
+                .bind(i.allow_sha1)
+                .bind(i.allow_idp_initiated)
+                .bind(i.jit_create)
+                .bind(i.link_by_verified_email)
+                .bind(&i.mapping)
+                .bind(i.clock_skew_secs)
+                .bind(i.max_response_bytes)
+                .bind(i.created_at)
+                .bind(i.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_on_unique("an identity provider with this name"))?;
+                let created = Self::idp_in(&mut tx, &i.id).await?;
+                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(created.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(created)
+            }
+
+            async fn update_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let before = Self::idp_in(&mut tx, &i.id).await?;
+                sqlx::query(
+                    "UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, client_secret_enc = $5, \
+                     allow_sha1 = $6, allow_idp_initiated = $7, jit_create = $8, link_by_verified_email = $9, \
+                     mapping = $10, clock_skew_secs = $11, max_response_bytes = $12, updated_at = $13 WHERE id = $1",
+                )
+                .bind(&i.id)
+                .bind(&i.name)
+                .bind(i.enabled)
+                .bind(&i.settings)
+                .bind(&i.client_secret_enc)
+                .bind(i.allow_sha1)
+                .bind(i.allow_idp_initiated)
+                .bind(i.jit_create)
+                .bind(i.link_by_verified_email)
+                .bind(&i.mapping)
+                .bind(i.clock_skew_secs)
+                .bind(i.max_response_bytes)
+                .bind(i.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict_on_unique("an identity provider with this name"))?;
+                let after = Self::idp_in(&mut tx, &i.id).await?;
+                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), Some(after.audit_view()))).await?;
+                tx.commit().await?;
+                Ok(after)
+            }
+
+            async fn delete_idp(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let before = Self::idp_in(&mut tx, id).await?;
+                for sql in [
+                    "DELETE FROM federation_requests WHERE idp_id = $1",
+                    "DELETE FROM federated_identities WHERE idp_id = $1",
+                    "DELETE FROM saml_seen_assertions WHERE idp_id = $1",
+                    "DELETE FROM identity_providers WHERE id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), None)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn find_federated_identity(&self, idp_id: &str, subject: &str) -> StoreResult<Option<FederatedIdentityRecord>> {
+                Ok(sqlx::query_as(
+                    "SELECT idp_id, subject, user_id, applied_groups, created_at, last_login_at \
+                     FROM federated_identities WHERE idp_id = $1 AND subject = $2",
+                )
+                .bind(idp_id)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {
+                Ok(sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE LOWER(email) = LOWER($1) ORDER BY id"))
+                    .bind(email)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn federated_sign_in(&self, l: FederatedLogin) -> StoreResult<UserRecord> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let user_id = match &l.user {
+                    FederatedUser::Existing(id) => id.clone(),
+                    FederatedUser::Create(u) => {
+                        Self::insert_user_in(&mut tx, u).await?;
+                        u.id.clone()
+                    }
+                };
+                let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
+                sqlx::query(
+                    "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, created_at, last_login_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) \
+                     ON CONFLICT (idp_id, subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
+                )
+                .bind(&l.idp_id)
+                .bind(&l.subject)
+                .bind(&user_id)
+                .bind(&applied)
+                .bind(l.at)
+                .execute(&mut *tx)
+                .await?;
+                for g in &l.add_groups {
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id, added_at) \
+                         SELECT id, $2, $3 FROM user_groups WHERE id = $1 \
+                         ON CONFLICT (group_id, user_id) DO NOTHING",
+                    )
+                    .bind(g)
+                    .bind(&user_id)
+                    .bind(l.at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for g in &l.remove_groups {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                        .bind(g)
+                        .bind(&user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some(old) = &l.replaces {
+                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut *tx).await?;
+                }
+                let s = &l.session;
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
+                     last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&s.id_hash)
+                .bind(&user_id)
+                .bind(&s.csrf_token)
+                .bind(&s.auth_method)
+                .bind(s.idp_mfa)
+                .bind(s.mfa_at)
+                .bind(s.created_at)
+                .bind(s.last_seen_at)
+                .bind(s.expires_at)
+                .bind(&s.source_ip)
+                .bind(&s.user_agent)
+                .execute(&mut *tx)
+                .await?;
+                let user = Self::user_in(&mut tx, &user_id).await?;
+                let mut event = l.event;
+                event.target_id = Some(user_id.clone());
+                if event.ctx.actor_id.is_none() {
+                    event.ctx.actor_id = Some(user_id.clone());
+                }
+                if let FederatedUser::Create(_) = &l.user {
+                    event = with_images(event, None, Some(user.audit_view()));
+                }
+                Self::append_in(&mut tx, &self.signer, event).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            async fn create_federation_request(&self, r: FederationRequestRecord) -> StoreResult<()> {
+                let _gate = self.write_gate().await;
+                sqlx::query(&format!("INSERT INTO federation_requests ({FEDREQ_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+                    .bind(&r.id)
+                    .bind(&r.idp_id)
+                    .bind(&r.binding_hash)
+                    .bind(&r.nonce)
+                    .bind(&r.pkce_verifier_enc)
+                    .bind(&r.return_to)
+                    .bind(r.created_at)
+                    .bind(r.expires_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outstanding_requests(&self, idp_id: &str, binding_hash: &str, now: Millis) -> StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT id FROM federation_requests WHERE idp_id = $1 AND binding_hash = $2 AND expires_at > $3 \
+                     ORDER BY created_at DESC LIMIT 20",
+                )
+                .bind(idp_id)
+                .bind(binding_hash)
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn consume_federation_request(&self, id: &str, idp_id: &str, binding_hash: &str, now: Millis) -> StoreResult<Option<FederationRequestRecord>> {
+                let _gate = self.write_gate().await;
+                Ok(sqlx::query_as(&format!(
+                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
+                     RETURNING {FEDREQ_COLS}"
+                ))
+                .bind(id)
+                .bind(idp_id)
+                .bind(binding_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?)
+            }
+
+            async fn remember_assertion(&self, idp_id: &str, assertion_id: &str, expires_at: Millis) -> StoreResult<bool> {
+                let _gate = self.write_gate().await;
+                let r = sqlx::query(
+                    "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (idp_id, assertion_id) DO NOTHING",
+                )
+                .bind(idp_id)
+                .bind(assertion_id)
+                .bind(expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(r.rows_affected() == 1)
+            }
+
+            async fn prune_federation(&self, now: Millis) -> StoreResult<u64> {
+                let _gate = self.write_gate().await;
+                let a = sqlx::query("DELETE FROM federation_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                let b = sqlx::query("DELETE FROM saml_seen_assertions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+                Ok(a.rows_affected() + b.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use federation_sql;

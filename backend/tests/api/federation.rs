@@ -1,0 +1,509 @@
+//! Identity provider administration, the sign-in page's list, the SAML SP's HTTP edge
+//! (refusals with a page, a reason code and an audit event), and the federation tables
+//! that must hold across restarts and instances: requests consumed once, assertion IDs
+//! remembered until they expire.
+
+use std::time::Duration;
+
+use gatehouse::store::FederationRequestRecord;
+use gatehouse_shared::federation::{IdentityProvider, PublicIdp};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+
+use crate::helpers::{Browser, Reply, TestApp};
+
+const SECRET: &str = "a-very-secret-client-secret-value-42";
+/// Two self-signed certificates' worth of base64 (the SAML core checks them at sign-in).
+const CERT_A: &str = "MIIBszCCAVmgAwIBAgIUQUFBQUFBQUFBQUFBQUFBQUFBQUEwCgYIKoZIzj0EAwIw";
+const CERT_B: &str = "MIIBszCCAVmgAwIBAgIUQkJCQkJCQkJCQkJCQkJCQkJCQkIwCgYIKoZIzj0EAwIw";
+
+fn oidc_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "kind": "oidc",
+        "oidc": { "issuer": "https://idp.example.com", "client_id": "gatehouse", "client_secret": SECRET },
+        "preset": "okta",
+        "jit_create": true,
+    })
+}
+
+fn saml_body(name: &str, certificates: &[&str]) -> Value {
+    json!({
+        "name": name,
+        "kind": "saml",
+        "saml": {
+            "entity_id": "https://idp.example.com/saml",
+            "sso_url": "https://idp.example.com/saml/sso",
+            "certificates": certificates,
+        },
+    })
+}
+
+async fn create_idp(admin: &Browser, body: &Value) -> IdentityProvider {
+    admin
+        .post("/api/v1/idps", body)
+        .await
+        .assert_status(201)
+        .json()
+}
+
+/// A client that does not follow redirects and keeps no cookies unless told.
+fn raw_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("a client")
+}
+
+#[tokio::test]
+async fn an_administrator_manages_an_oidc_idp_and_its_secret_is_never_shown() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+
+    // Act
+    let created = admin.post("/api/v1/idps", &oidc_body("Okta")).await;
+    let idp: IdentityProvider = created.assert_status(201).json();
+    let listed = admin.get("/api/v1/idps").await;
+    let renamed = admin
+        .patch(
+            &format!("/api/v1/idps/{}", idp.id),
+            &json!({ "name": "Okta (staff)", "oidc": { "issuer": "https://idp.example.com",
+                     "client_id": "gatehouse", "client_secret": "rotated-secret-value-123" },
+                     "enabled": false }),
+        )
+        .await;
+    let public_after_disable: Vec<PublicIdp> = app
+        .browser()
+        .get("/api/v1/auth/idps")
+        .await
+        .assert_status(200)
+        .json();
+    let deleted = admin.delete(&format!("/api/v1/idps/{}", idp.id)).await;
+    let gone = admin.get(&format!("/api/v1/idps/{}", idp.id)).await;
+
+    // Assert
+    assert!(idp.client_secret_set);
+    assert_eq!(idp.mapping.groups, "groups");
+    assert!(idp.jit_create);
+    assert_eq!(idp.clock_skew_secs, 60);
+    assert_eq!(idp.max_response_bytes, 256 * 1024);
+    assert_eq!(
+        idp.sp.redirect_uri.as_deref(),
+        Some(format!("{}/auth/oidc/{}/callback", app.base_url, idp.id).as_str())
+    );
+    let renamed_idp: IdentityProvider = renamed.assert_status(200).json();
+    assert_eq!(renamed_idp.name, "Okta (staff)");
+    assert!(!renamed_idp.enabled);
+    assert!(public_after_disable.is_empty());
+    deleted.assert_status(204);
+    gone.assert_error(404, "not_found");
+    for body in [&created.body, &listed.body, &renamed.body] {
+        assert!(!body.contains(SECRET) && !body.contains("rotated-secret"));
+    }
+    let events = app.all_events().await;
+    let idp_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.action.starts_with("idp."))
+        .collect();
+    assert_eq!(
+        idp_events
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["idp.create", "idp.update", "idp.delete"]
+    );
+    for e in &events {
+        assert!(!e.details.contains(SECRET) && !e.details.contains("rotated-secret"));
+    }
+    assert!(idp_events[0].details.contains("\"client_secret_set\":true"));
+}
+
+#[tokio::test]
+async fn invalid_idps_are_refused_field_by_field() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    create_idp(&admin, &oidc_body("Taken")).await;
+    let mut no_secret = oidc_body("No secret");
+    no_secret["oidc"]["client_secret"] = Value::Null;
+    let mut bad_issuer = oidc_body("Bad issuer");
+    bad_issuer["oidc"]["issuer"] = json!("ftp://idp.example.com");
+    let mut bad_skew = oidc_body("Bad skew");
+    bad_skew["clock_skew_secs"] = json!(100_000);
+
+    // Act + Assert
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({ "name": "", "kind": "oidc" }), "name"),
+        (json!({ "name": "No kind" }), "kind"),
+        (no_secret, "oidc.client_secret"),
+        (bad_issuer, "oidc.issuer"),
+        (bad_skew, "clock_skew_secs"),
+        (oidc_body("Taken"), "name"),
+        (saml_body("No certificate", &[]), "saml.certificates"),
+        (
+            saml_body("Not base64", &["not base64!"]),
+            "saml.certificates",
+        ),
+        (
+            json!({ "name": "Metadata URL", "kind": "saml", "saml_metadata_url": "file:///etc/passwd" }),
+            "saml_metadata_url",
+        ),
+        (
+            json!({ "name": "Nothing", "kind": "saml" }),
+            "saml_metadata_xml",
+        ),
+        (
+            json!({ "name": "Unreachable", "kind": "saml", "saml_metadata_url": "http://127.0.0.1:1/metadata" }),
+            "saml_metadata_url",
+        ),
+        (
+            json!({ "name": "Broken XML", "kind": "saml", "saml_metadata_xml": "<not-metadata/>" }),
+            "saml_metadata_xml",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = admin.post("/api/v1/idps", &body).await;
+        r.assert_error(422, "validation_failed");
+        assert!(
+            r.fields().contains(&field.to_string()),
+            "{field}: {}",
+            r.body
+        );
+        assert!(!r.body.contains(SECRET));
+    }
+    let not_json = admin.post("/api/v1/idps", &json!({ "name": 5 })).await;
+    not_json.assert_error(400, "invalid_json");
+    let unknown = admin
+        .patch("/api/v1/idps/no-such-idp", &json!({ "enabled": false }))
+        .await;
+    unknown.assert_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn a_saml_idp_keeps_several_certificates_and_warns_about_sha1() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let pem_b = format!("-----BEGIN CERTIFICATE-----\n{CERT_B}\n-----END CERTIFICATE-----\n");
+
+    // Act
+    let idp = create_idp(&admin, &saml_body("Entra ID", &[CERT_A, &pem_b])).await;
+    let sha1: IdentityProvider = admin
+        .patch(
+            &format!("/api/v1/idps/{}", idp.id),
+            &json!({ "allow_sha1": true, "allow_idp_initiated": true }),
+        )
+        .await
+        .assert_status(200)
+        .json();
+    let metadata = raw_client()
+        .get(format!("{}/auth/saml/{}/metadata", app.base_url, idp.id))
+        .send()
+        .await
+        .expect("metadata");
+    let import_on_oidc = {
+        let o = create_idp(&admin, &oidc_body("OIDC one")).await;
+        admin
+            .post(
+                &format!("/api/v1/idps/{}/metadata", o.id),
+                &json!({ "xml": "<x/>" }),
+            )
+            .await
+    };
+
+    // Assert
+    let saml = idp.saml.expect("SAML settings");
+    assert_eq!(
+        saml.certificates,
+        vec![CERT_A.to_string(), CERT_B.to_string()]
+    );
+    assert!(idp.warning.is_none());
+    assert!(sha1.allow_sha1 && sha1.allow_idp_initiated);
+    assert!(sha1.warning.expect("a warning").contains("SHA-1"));
+    let sp = &idp.sp;
+    assert_eq!(
+        sp.acs_url.as_deref(),
+        Some(format!("{}/auth/saml/{}/acs", app.base_url, idp.id).as_str())
+    );
+    assert_eq!(sp.entity_id, sp.metadata_url);
+    assert_eq!(metadata.status().as_u16(), 200);
+    assert_eq!(
+        metadata.headers()["content-type"],
+        "application/samlmetadata+xml"
+    );
+    import_on_oidc.assert_error(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn the_sign_in_page_lists_enabled_idps_to_anyone() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let on = create_idp(&admin, &oidc_body("Keycloak")).await;
+    let mut off_body = saml_body("Old SAML", &[CERT_A]);
+    off_body["enabled"] = json!(false);
+    create_idp(&admin, &off_body).await;
+
+    // Act
+    let listed: Vec<PublicIdp> = app
+        .browser()
+        .get("/api/v1/auth/idps")
+        .await
+        .assert_status(200)
+        .json();
+
+    // Assert
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, on.id);
+    assert_eq!(listed[0].login_url, format!("/auth/oidc/{}/login", on.id));
+}
+
+async fn page(resp: reqwest::Response) -> Reply {
+    Reply::read(resp).await
+}
+
+fn reason_code(r: &Reply) -> String {
+    r.body
+        .split("<code id=\"reason\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_acs_refuses_garbage_with_a_page_a_code_and_an_audit_event() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
+    let acs = format!("{}/auth/saml/{}/acs", app.base_url, idp.id);
+    let http = raw_client();
+
+    // Act
+    let garbage = page(
+        http.post(&acs)
+            .header("origin", "https://idp.example.com")
+            .form(&[
+                ("SAMLResponse", "<script>alert(1)</script>"),
+                ("RelayState", "x"),
+            ])
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let huge = "A".repeat(1024 * 1024);
+    let oversized = page(
+        http.post(&acs)
+            .form(&[("SAMLResponse", huge.as_str())])
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let unknown = page(
+        http.post(format!("{}/auth/saml/no-such-idp/acs", app.base_url))
+            .form(&[("SAMLResponse", "x")])
+            .send()
+            .await
+            .expect("post"),
+    )
+    .await;
+    let healthy = app.browser().get("/healthz").await;
+
+    // Assert
+    assert!(garbage.status.is_client_error(), "{}", garbage.body);
+    assert!(garbage
+        .header("content-type")
+        .unwrap_or_default()
+        .starts_with("text/html"));
+    let code = reason_code(&garbage);
+    assert!(code.starts_with("saml_"), "{}", garbage.body);
+    assert!(!garbage.body.contains("<script>alert"));
+    assert!(garbage.body.contains("href=\"/login?error="));
+    assert_eq!(oversized.status.as_u16(), 413);
+    assert_eq!(reason_code(&oversized), "saml_too_large");
+    assert_eq!(unknown.status.as_u16(), 404);
+    assert_eq!(reason_code(&unknown), "idp_unknown");
+    healthy.assert_status(200);
+    let events = app.all_events().await;
+    let refusals: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "auth.federated_login")
+        .collect();
+    assert_eq!(refusals.len(), 3);
+    assert_eq!(refusals[0].reason.as_deref(), Some(code.as_str()));
+    assert_eq!(refusals[0].target_id.as_deref(), Some(idp.id.as_str()));
+    assert_eq!(refusals[1].reason.as_deref(), Some("saml_too_large"));
+    assert!(refusals.iter().all(|e| e.outcome == "denied"));
+}
+
+#[tokio::test]
+async fn sp_initiated_sign_in_redirects_with_a_saml_request_and_binds_the_browser() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
+
+    // Act
+    let resp = raw_client()
+        .get(format!(
+            "{}/auth/saml/{}/login?return_to=/portal",
+            app.base_url, idp.id
+        ))
+        .send()
+        .await
+        .expect("login");
+
+    // Assert
+    assert_eq!(resp.status().as_u16(), 303);
+    let location = resp.headers()["location"].to_str().expect("ascii");
+    assert!(location.starts_with("https://idp.example.com/saml/sso?"));
+    assert!(location.contains("SAMLRequest="));
+    let cookie = resp
+        .cookies()
+        .find(|c| c.name() == "gatehouse_fed_saml")
+        .expect("a binding cookie");
+    assert!(cookie.http_only());
+}
+
+#[tokio::test]
+async fn sign_in_with_an_unknown_or_disabled_idp_is_refused_with_a_page() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let mut body = oidc_body("Disabled");
+    body["enabled"] = json!(false);
+    let idp = create_idp(&admin, &body).await;
+    let http = raw_client();
+
+    // Act
+    let disabled = page(
+        http.get(format!("{}/auth/oidc/{}/login", app.base_url, idp.id))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    let wrong_kind = page(
+        http.get(format!("{}/auth/saml/{}/login", app.base_url, idp.id))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    let disabled_callback = page(
+        http.get(format!(
+            "{}/auth/oidc/{}/callback?code=x",
+            app.base_url, idp.id
+        ))
+        .send()
+        .await
+        .expect("get"),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(disabled.status.as_u16(), 403);
+    assert_eq!(reason_code(&disabled), "idp_disabled");
+    assert_eq!(wrong_kind.status.as_u16(), 404);
+    assert_eq!(reason_code(&wrong_kind), "idp_unknown");
+    assert_eq!(reason_code(&disabled_callback), "idp_disabled");
+}
+
+async fn second_instance(app: &TestApp) -> std::sync::Arc<dyn gatehouse::store::Store> {
+    gatehouse::store::connect(&app.db_url, &app.state.master)
+        .await
+        .expect("a second store on the same database")
+}
+
+#[tokio::test]
+async fn a_request_is_consumed_once_by_its_own_browser_on_any_instance() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &oidc_body("OIDC")).await;
+    let now = app.now_ms();
+    let request = FederationRequestRecord {
+        id: "state-1".into(),
+        idp_id: idp.id.clone(),
+        binding_hash: "browser-a".into(),
+        nonce: Some("n".into()),
+        pkce_verifier_enc: None,
+        return_to: "/portal".into(),
+        created_at: now,
+        expires_at: now + 600_000,
+    };
+    let store = &app.state.store;
+    store
+        .create_federation_request(request.clone())
+        .await
+        .expect("create");
+    let other = second_instance(&app).await;
+
+    // Act
+    let outstanding = other
+        .outstanding_requests(&idp.id, "browser-a", now)
+        .await
+        .expect("list");
+    let other_browser = store
+        .consume_federation_request("state-1", &idp.id, "browser-b", now)
+        .await
+        .expect("consume");
+    let first = other
+        .consume_federation_request("state-1", &idp.id, "browser-a", now)
+        .await
+        .expect("consume");
+    let second = store
+        .consume_federation_request("state-1", &idp.id, "browser-a", now)
+        .await
+        .expect("consume");
+
+    // Assert
+    assert_eq!(outstanding, vec!["state-1".to_string()]);
+    assert!(other_browser.is_none());
+    assert_eq!(first, Some(request));
+    assert!(second.is_none());
+}
+
+#[tokio::test]
+async fn a_replayed_assertion_is_refused_after_a_restart_until_it_expires() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
+    let expires = app.now_ms() + 300_000;
+    let first = app
+        .state
+        .store
+        .remember_assertion(&idp.id, "_assertion-1", expires)
+        .await
+        .expect("remember");
+
+    // Act: another instance (or this one after a restart) sees the same table.
+    let restarted = second_instance(&app).await;
+    let replay = restarted
+        .remember_assertion(&idp.id, "_assertion-1", expires)
+        .await
+        .expect("remember");
+    let other_idp = restarted
+        .remember_assertion("another-idp", "_assertion-1", expires)
+        .await
+        .expect("remember");
+    app.advance(Duration::from_secs(301));
+    let report = app.tick().await;
+    let after_expiry = restarted
+        .remember_assertion(&idp.id, "_assertion-1", app.now_ms() + 300_000)
+        .await
+        .expect("remember");
+
+    // Assert
+    assert!(first);
+    assert!(!replay);
+    assert!(other_idp, "IDs are per IdP");
+    assert!(report.federation_pruned >= 2);
+    assert!(after_expiry);
+}
