@@ -1,5 +1,5 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, reload STS revocations, forget old nonces) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, reload STS revocations, forget old nonces, enqueue and send notifications) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -16,6 +16,9 @@ pub struct TickReport {
     pub sessions_removed: u64,
     /// Revocations in force after reloading them.
     pub revocations: usize,
+    /// Notification deliveries created from new audit events, and what sending did.
+    pub notifications_enqueued: usize,
+    pub notifications: crate::notify::DeliverReport,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -33,7 +36,10 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
     // Another instance's revocations take effect here within one tick.
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
+    let (notifications_enqueued, notifications) = crate::notify::step(state, now).await?;
     Ok(TickReport {
+        notifications_enqueued,
+        notifications,
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,

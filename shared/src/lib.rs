@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod directory;
 pub mod error;
+pub mod notifications;
 pub mod permission_sets;
 pub mod policies;
 pub mod portal;

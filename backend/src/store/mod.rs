@@ -8,6 +8,7 @@
 //! migrations, SQLite's single-writer gate) lives in [`sqlite`] and [`postgres`].
 
 mod credentials;
+mod notifications;
 pub mod postgres;
 mod records;
 mod sql;
@@ -18,6 +19,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use credentials::{CredentialStore, CredentialWrite};
+pub use notifications::{
+    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,
+    NewDelivery, NotificationStore,
+};
 pub use records::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
@@ -55,7 +60,7 @@ impl StoreError {
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
-pub trait Store: CredentialStore + Send + Sync + 'static {
+pub trait Store: CredentialStore + NotificationStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

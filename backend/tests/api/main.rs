@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod directory;
 mod helpers;
+mod notifications;
 mod permission_sets;
 mod policies;
 mod processes;
