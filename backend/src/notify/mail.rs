@@ -85,14 +85,11 @@ impl Mailer {
             .subject(text("subject"))
             .header(ContentType::TEXT_PLAIN)
             .body(text("body"));
-        let message = match message {
-            Ok(m) => m,
-            Err(_) => {
-                return Sent {
-                    permanent: true,
-                    ..Sent::failed("the message could not be built")
-                }
-            }
+        let Ok(message) = message else {
+            return Sent {
+                permanent: true,
+                ..Sent::failed("the message could not be built")
+            };
         };
         match self.transport.send(message).await {
             Ok(resp) => Sent {

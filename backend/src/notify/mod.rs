@@ -361,17 +361,14 @@ async fn send(store: &dyn Store, notifier: &Notifier, d: &DeliveryRecord, now: M
                     ..Sent::failed("endpoint disabled")
                 };
             }
-            let secret = match notifier
+            let Ok(secret) = notifier
                 .master
                 .open(SECRET_PURPOSE, &endpoint.secret_sealed)
-            {
-                Ok(s) => s,
-                Err(_) => {
-                    return Sent {
-                        permanent: true,
-                        ..Sent::failed("endpoint secret cannot be opened")
-                    }
-                }
+            else {
+                return Sent {
+                    permanent: true,
+                    ..Sent::failed("endpoint secret cannot be opened")
+                };
             };
             webhook::send(&notifier.http, &endpoint.url, &secret, d, now).await
         }
