@@ -37,6 +37,15 @@ pub fn NotificationsPage() -> impl IntoView {
         endpoints.refetch();
         log_version.update(|v| *v += 1);
     };
+    let on_saved = move |message: String, created: Option<EndpointWithSecret>| {
+        page.notice.set(Some(message));
+        if created.is_some() {
+            secret.set(created);
+        }
+        editing.set(None);
+        reload();
+    };
+    let on_cancel = move || editing.set(None);
     view! {
         <section class="page">
             <h1>"Notifications"</h1>
@@ -65,20 +74,7 @@ pub fn NotificationsPage() -> impl IntoView {
             </section>
             {move || {
                 let current = editing.get();
-                view! {
-                    <EndpointForm
-                        editing=current
-                        on_saved=move |message: String, created: Option<EndpointWithSecret>| {
-                            page.notice.set(Some(message));
-                            if created.is_some() {
-                                secret.set(created);
-                            }
-                            editing.set(None);
-                            reload();
-                        }
-                        on_cancel=move || editing.set(None)
-                    />
-                }
+                view! { <EndpointForm editing=current on_saved on_cancel /> }
             }}
             <DeliveryLog endpoints log_version />
             <section class="card" aria-labelledby="mail-heading">
