@@ -50,6 +50,7 @@ test('an administrator adds a webhook endpoint, sends a test and sees it deliver
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Notifications', level: 1 }).waitFor();
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Notifications', exact: true }).waitFor();
+  await screenshot(page, 'notifications-empty');
   await page.getByText('No webhook endpoints yet.').waitFor();
   await page.getByText('E-mail is off: no SMTP server is configured.').waitFor();
 
