@@ -74,3 +74,12 @@ if [ ! -x "$SAML_VENV/bin/python" ] || [ e2e/saml/requirements.txt -nt "$SAML_VE
   "$SAML_VENV/bin/pip" install --quiet --disable-pip-version-check -r e2e/saml/requirements.txt
   touch "$SAML_VENV/.requirements-installed"
 fi
+
+# Python: aiosmtpd, the real SMTP server the notification tests deliver e-mail to (e2e/smtp).
+SMTP_VENV=e2e/smtp/.venv
+if [ ! -x "$SMTP_VENV/bin/python" ] || [ e2e/smtp/requirements.txt -nt "$SMTP_VENV/.requirements-installed" ]; then
+  say "pip install -r e2e/smtp/requirements.txt (into $SMTP_VENV)"
+  python3 -m venv "$SMTP_VENV"
+  "$SMTP_VENV/bin/pip" install --quiet --disable-pip-version-check -r e2e/smtp/requirements.txt
+  touch "$SMTP_VENV/.requirements-installed"
+fi

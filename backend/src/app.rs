@@ -44,6 +44,8 @@ pub struct Settings {
     pub login_ip_limit: i64,
     pub login_ip_window_ms: i64,
     pub trust_forwarded_for: bool,
+    /// How often [`jobs::tick`] runs.
+    pub jobs_interval: Duration,
 }
 
 impl Settings {
@@ -67,6 +69,7 @@ impl Settings {
             login_ip_limit: config.login_ip_limit,
             login_ip_window_ms: config.login_ip_window_secs * 1000,
             trust_forwarded_for: config.trust_forwarded_for,
+            jobs_interval: Duration::from_secs(config.jobs_interval_secs),
         }
     }
 }
@@ -84,6 +87,8 @@ pub struct AppState {
     pub sts: Arc<Sts>,
     /// Federation's HTTP client and OIDC discovery cache (see [`crate::federation`]).
     pub federation: Arc<crate::federation::Federation>,
+    /// Webhook and e-mail sending (see [`crate::notify`]).
+    pub notify: Arc<crate::notify::Notifier>,
 }
 
 /// The master key: given by the operator, or the key file (created on first start).
@@ -105,13 +110,20 @@ pub async fn build(
     let store = store::connect(&config.database_url(), &master).await?;
     let sts = Arc::new(Sts::new(&master, store.clone()));
     sts.revocations.reload(&*store, clock.now_ms()).await?;
+    let settings = Settings::from_config(config, bound);
+    let notify = Arc::new(crate::notify::Notifier::new(
+        config,
+        &settings.public_url,
+        &master,
+    )?);
     let state = AppState {
         federation: Arc::new(crate::federation::Federation::new()?),
+        notify,
         sts,
         store,
         clock,
         master,
-        settings: Arc::new(Settings::from_config(config, bound)),
+        settings: Arc::new(settings),
         metrics: ops::prometheus(),
         static_dir: Arc::new(config.static_dir.clone()),
     };
@@ -175,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sts::routes::routes())
         .merge(breakglass::routes::routes())
         .merge(crate::federation::routes::api_routes())
+        .merge(crate::notify::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))
@@ -244,7 +257,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let jobs = tokio::spawn(jobs::run_forever(state.clone(), Duration::from_secs(5)));
+    let jobs = tokio::spawn(jobs::run_forever(
+        state.clone(),
+        state.settings.jobs_interval,
+    ));
     println!("Gatehouse listening on http://{addr}");
     tracing::info!(%addr, engine = state.store.engine(), public_url = %state.settings.public_url, "listening");
     axum::serve(

@@ -47,6 +47,21 @@ pub struct Config {
     pub log_format: String,
     /// Seed a small example directory on start.
     pub demo: bool,
+    /// SMTP server for e-mail notifications; without it no e-mail is sent.
+    pub smtp_host: Option<String>,
+    /// Default: 25 (`none`), 587 (`starttls`), 465 (`tls`).
+    pub smtp_port: Option<u16>,
+    /// `none`, `starttls` or `tls` (implicit TLS).
+    pub smtp_tls: String,
+    pub smtp_username: Option<String>,
+    /// Only from the environment or the file; never logged or shown.
+    pub smtp_password: Option<String>,
+    /// The sender, e.g. `Gatehouse <gatehouse@example.com>`.
+    pub smtp_from: Option<String>,
+    /// Per SMTP connection and per webhook request.
+    pub notify_timeout_secs: u64,
+    /// How often the background jobs run (audit checkpoints, sessions, notifications).
+    pub jobs_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -71,6 +86,14 @@ impl Default for Config {
             trust_forwarded_for: false,
             log_format: "text".into(),
             demo: false,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: "starttls".into(),
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            notify_timeout_secs: 10,
+            jobs_interval_secs: 5,
         }
     }
 }
@@ -112,6 +135,26 @@ impl Config {
         }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid("log_format is text or json".into()));
+        }
+        if !matches!(self.smtp_tls.as_str(), "none" | "starttls" | "tls") {
+            return Err(ConfigError::Invalid(
+                "smtp_tls is none, starttls or tls".into(),
+            ));
+        }
+        if self.smtp_host.is_some() && self.smtp_from.is_none() {
+            return Err(ConfigError::Invalid(
+                "smtp_from is required when smtp_host is set".into(),
+            ));
+        }
+        if self.jobs_interval_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "jobs_interval_secs must be positive".into(),
+            ));
+        }
+        if self.notify_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "notify_timeout_secs must be positive".into(),
+            ));
         }
         for (name, v) in [
             ("session_idle_timeout_secs", self.session_idle_timeout_secs),

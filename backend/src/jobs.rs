@@ -1,5 +1,5 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, reload STS revocations, forget old nonces, expire break-glass requests and close their windows) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, reload STS revocations, forget old nonces, expire break-glass requests and close their windows, enqueue and send notifications) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -20,6 +20,9 @@ pub struct TickReport {
     pub breakglass: u64,
     /// Expired federation requests and SAML assertion IDs dropped.
     pub federation_pruned: u64,
+    /// Notification deliveries created from new audit events, and what sending did.
+    pub notifications_enqueued: usize,
+    pub notifications: crate::notify::DeliverReport,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -39,7 +42,10 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
     state.sts.nonces.prune(now);
     let breakglass = crate::breakglass::sweep(state).await?;
     let federation_pruned = crate::federation::prune(state, now).await?;
+    let (notifications_enqueued, notifications) = crate::notify::step(state, now).await?;
     Ok(TickReport {
+        notifications_enqueued,
+        notifications,
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,

@@ -13,6 +13,7 @@ pub mod directory;
 pub mod federation;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod permission_sets;
 pub mod policy;
 pub mod portal;

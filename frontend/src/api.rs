@@ -19,6 +19,9 @@ use gatehouse_shared::directory::{
     User,
 };
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
+use gatehouse_shared::notifications::{
+    CreateEndpoint, Delivery, Endpoint, EndpointWithSecret, MailSettings, TestSent, UpdateEndpoint,
+};
 use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
@@ -578,4 +581,57 @@ pub async fn root_session(id: &str, task: RootTask) -> Result<RootSession, ApiEr
 pub async fn review_break_glass(id: &str, note: &str) -> Result<BreakGlassRequest, ApiError> {
     let path = format!("/break-glass/requests/{}/review", segment(id));
     with_body(Method::POST, &path, &ReviewNote { note: note.into() }).await
+}
+
+// --- notifications -----------------------------------------------------------------------
+
+pub async fn notification_endpoints() -> Result<Vec<Endpoint>, ApiError> {
+    get("/notification-endpoints").await
+}
+
+pub async fn create_notification_endpoint(
+    endpoint: &CreateEndpoint,
+) -> Result<EndpointWithSecret, ApiError> {
+    with_body(Method::POST, "/notification-endpoints", endpoint).await
+}
+
+pub async fn update_notification_endpoint(
+    id: &str,
+    change: &UpdateEndpoint,
+) -> Result<Endpoint, ApiError> {
+    let path = format!("/notification-endpoints/{}", segment(id));
+    with_body(Method::PATCH, &path, change).await
+}
+
+pub async fn delete_notification_endpoint(id: &str) -> Result<(), ApiError> {
+    let path = format!("/notification-endpoints/{}", segment(id));
+    without_answer(Method::DELETE, &path).await
+}
+
+pub async fn send_test_notification(id: &str) -> Result<TestSent, ApiError> {
+    let path = format!("/notification-endpoints/{}/test", segment(id));
+    with_body(Method::POST, &path, &serde_json::json!({})).await
+}
+
+pub async fn rotate_notification_secret(id: &str) -> Result<EndpointWithSecret, ApiError> {
+    let path = format!("/notification-endpoints/{}/rotate-secret", segment(id));
+    with_body(Method::POST, &path, &serde_json::json!({})).await
+}
+
+pub async fn notification_deliveries(
+    endpoint: Option<&str>,
+    status: Option<&str>,
+) -> Result<Vec<Delivery>, ApiError> {
+    let mut path = String::from("/notification-deliveries?limit=100");
+    if let Some(e) = endpoint {
+        path.push_str(&format!("&endpoint={}", segment(e)));
+    }
+    if let Some(s) = status {
+        path.push_str(&format!("&status={}", segment(s)));
+    }
+    get(&path).await
+}
+
+pub async fn notification_settings() -> Result<MailSettings, ApiError> {
+    get("/notification-settings").await
 }

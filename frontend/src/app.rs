@@ -17,6 +17,8 @@ use crate::session::{RequireAuth, Session, SessionState};
 pub const DIRECTORY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 /// Who may search and verify the audit trail.
 pub const AUDIT_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
+/// Who manages webhook endpoints and reads the delivery log.
+pub const NOTIFICATION_ADMINS: &[Role] = &[Role::Administrator];
 /// Who may open permission sets and the policy simulator: administrators change permission
 /// sets, auditors read them and simulate.
 pub const POLICY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
@@ -102,6 +104,16 @@ pub fn App() -> impl IntoView {
                             view! {
                                 <RequireAuth roles=POLICY_READERS>
                                     <pages::admin::permission_sets::PermissionSetDetailPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/notifications")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=NOTIFICATION_ADMINS>
+                                    <pages::admin::notifications::NotificationsPage />
                                 </RequireAuth>
                             }
                         }
@@ -195,6 +207,7 @@ fn TopBar() -> impl IntoView {
     let directory = move || session.has_any_role(DIRECTORY_READERS);
     let policies = move || session.has_any_role(POLICY_READERS);
     let audit = move || session.has_any_role(AUDIT_READERS);
+    let notifications = move || session.has_any_role(NOTIFICATION_ADMINS);
     view! {
         <header class="topbar">
             <a class="brand" href="/portal">"Gatehouse"</a>
@@ -213,6 +226,9 @@ fn TopBar() -> impl IntoView {
                     </Show>
                     <li><A href="/break-glass">"Break-glass"</A></li>
                     <li><A href="/vault">"Root vault"</A></li>
+                    <Show when=notifications>
+                        <li><A href="/admin/notifications">"Notifications"</A></li>
+                    </Show>
                     <Show when=audit>
                         <li><A href="/audit">"Audit"</A></li>
                     </Show>

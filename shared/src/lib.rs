@@ -8,6 +8,7 @@ pub mod breakglass;
 pub mod directory;
 pub mod error;
 pub mod federation;
+pub mod notifications;
 pub mod permission_sets;
 pub mod policies;
 pub mod portal;

@@ -10,6 +10,7 @@
 pub mod breakglass;
 mod credentials;
 mod federation;
+mod notifications;
 pub mod postgres;
 mod records;
 mod sql;
@@ -24,6 +25,10 @@ pub use credentials::{CredentialStore, CredentialWrite};
 pub use federation::{
     FederatedIdentityRecord, FederatedLogin, FederatedUser, FederationRequestRecord,
     FederationStore, IdpRecord,
+};
+pub use notifications::{
+    AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,
+    NewDelivery, NotificationStore,
 };
 pub use records::*;
 
@@ -63,7 +68,7 @@ impl StoreError {
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
 pub trait Store:
-    CredentialStore + BreakGlassStore + FederationStore + Send + Sync + 'static
+    CredentialStore + BreakGlassStore + FederationStore + NotificationStore + Send + Sync + 'static
 {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

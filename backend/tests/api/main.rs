@@ -14,6 +14,7 @@ mod breakglass;
 mod directory;
 mod federation;
 mod helpers;
+mod notifications;
 mod oidc;
 mod permission_sets;
 mod policies;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod groups;
+pub mod notifications;
 pub mod permission_sets;
 pub mod simulator;
 pub mod users;
