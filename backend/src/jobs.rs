@@ -1,5 +1,6 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, reload STS revocations, forget old nonces) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, time out/start/end access requests, reload STS revocations,
+//! forget old nonces) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -16,6 +17,8 @@ pub struct TickReport {
     pub sessions_removed: u64,
     /// Revocations in force after reloading them.
     pub revocations: usize,
+    /// Access requests timed out, started or ended.
+    pub requests_transitioned: u64,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -30,6 +33,8 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         .store
         .delete_stale_sessions(now, now - state.settings.session_idle_ms)
         .await?;
+    // Before reloading revocations, so a grant ended now is refused from this tick on.
+    let requests = crate::requests::step(&*state.store, now).await?;
     // Another instance's revocations take effect here within one tick.
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
@@ -37,6 +42,7 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         checkpoint: cp.map(|c| c.id),
         sessions_removed: removed,
         revocations,
+        requests_transitioned: requests.transitioned,
     })
 }
 

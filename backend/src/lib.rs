@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod permission_sets;
 pub mod policy;
 pub mod portal;
+pub mod requests;
 pub mod secrets;
 pub mod store;
 pub mod sts;

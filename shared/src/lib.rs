@@ -9,4 +9,5 @@ pub mod error;
 pub mod permission_sets;
 pub mod policies;
 pub mod portal;
+pub mod requests;
 pub mod validate;

@@ -10,6 +10,7 @@
 mod credentials;
 pub mod postgres;
 mod records;
+mod requests;
 mod sql;
 pub mod sqlite;
 
@@ -19,6 +20,7 @@ use async_trait::async_trait;
 
 pub use credentials::{CredentialStore, CredentialWrite};
 pub use records::*;
+pub use requests::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
 use crate::clock::Millis;
@@ -55,7 +57,7 @@ impl StoreError {
 /// Everything Gatehouse keeps. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
-pub trait Store: CredentialStore + Send + Sync + 'static {
+pub trait Store: CredentialStore + RequestStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
     /// A round trip to the database, for `/readyz`.

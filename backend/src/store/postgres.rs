@@ -10,6 +10,7 @@ use sqlx::{PgPool, Postgres};
 use tokio::sync::MutexGuard;
 
 use super::credentials::credential_sql;
+use super::requests::request_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -60,3 +61,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR U
 
 sql_store!(PgStore, Postgres, "postgres");
 credential_sql!(PgStore, Postgres);
+request_sql!(PgStore, Postgres);

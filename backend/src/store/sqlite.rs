@@ -11,6 +11,7 @@ use sqlx::{Sqlite, SqlitePool};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::credentials::credential_sql;
+use super::requests::request_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -68,3 +69,4 @@ const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
 sql_store!(SqliteStore, Sqlite, "sqlite");
 credential_sql!(SqliteStore, Sqlite);
+request_sql!(SqliteStore, Sqlite);

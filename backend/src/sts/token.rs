@@ -53,6 +53,10 @@ pub struct Claims {
     /// revokes it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub par: Option<String>,
+    /// The just-in-time grant (access request id) it was issued under, so ending or
+    /// revoking the grant revokes it. Absent in tokens issued through an assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gr: Option<String>,
 }
 
 /// A credential as handed out.
@@ -173,6 +177,7 @@ mod tests {
             exp: 3_601_000,
             pol: Some(r#"{"Version":"1","Statement":[]}"#.into()),
             par: None,
+            gr: None,
         }
     }
 

@@ -15,6 +15,7 @@ mod helpers;
 mod permission_sets;
 mod policies;
 mod processes;
+mod requests;
 mod roles;
 mod sdk;
 mod sts;

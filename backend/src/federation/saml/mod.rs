@@ -151,7 +151,9 @@ pub struct MetadataError(pub String);
 /// Reads an IdP's metadata XML (EntityDescriptor or the first IDPSSODescriptor of an
 /// EntitiesDescriptor): entity ID, HTTP-Redirect SSO URL, signing certificates.
 pub fn parse_idp_metadata(_xml: &str) -> Result<IdpMetadata, MetadataError> {
-    Err(MetadataError("SAML metadata import is not built yet".into()))
+    Err(MetadataError(
+        "SAML metadata import is not built yet".into(),
+    ))
 }
 
 /// Gatehouse's SP metadata for one IdP: entity ID, ACS (HTTP-POST), NameID formats,
