@@ -48,7 +48,7 @@ pub fn resolve_eligibility(
         .iter()
         .filter(|p| match p.principal_type.as_str() {
             "user" => p.principal_id == user_id,
-            "group" => group_ids.iter().any(|g| *g == p.principal_id),
+            "group" => group_ids.contains(&p.principal_id),
             _ => false,
         })
         .filter(|p| {

@@ -249,7 +249,12 @@ async fn timeline(
     };
     let mut events = state.store.search_events(&filter).await?;
     events.reverse();
-    Ok(Json(events.iter().map(|e| e.to_api()).collect()))
+    Ok(Json(
+        events
+            .iter()
+            .map(crate::audit::StoredEvent::to_api)
+            .collect(),
+    ))
 }
 
 async fn decide(

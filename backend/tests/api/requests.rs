@@ -821,6 +821,9 @@ mod race {
 
     use super::*;
 
+    /// A request id, its approvers, its threshold and the burst of operations it gets.
+    type Scenario = (String, Arc<Vec<String>>, i64, Vec<Op>);
+
     #[derive(Debug, Clone, Copy)]
     enum Op {
         Approve(usize),
@@ -960,7 +963,7 @@ mod race {
         }
 
         // The requests, with their approver sets and thresholds.
-        let mut plans: Vec<(String, Arc<Vec<String>>, i64, Vec<Op>)> = Vec::with_capacity(n);
+        let mut plans: Vec<Scenario> = Vec::with_capacity(n);
         for i in 0..n {
             let k = rng.gen_range(2..=20);
             let mut approvers = pool.clone();
