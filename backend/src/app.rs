@@ -27,7 +27,7 @@ use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
 use crate::sts::Sts;
-use crate::{audit, auth, breakglass, directory, jobs, permission_sets, portal, sts};
+use crate::{audit, auth, breakglass, directory, jobs, permission_sets, portal, requests, sts};
 
 /// Runtime settings derived from [`Config`] once the listening address is known.
 #[derive(Debug, Clone)]
@@ -184,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(permission_sets::routes::routes())
         .merge(permission_sets::simulator::routes())
         .merge(portal::routes::routes())
+        .merge(requests::routes::routes())
         .merge(sts::routes::routes())
         .merge(breakglass::routes::routes())
         .merge(crate::federation::routes::api_routes())

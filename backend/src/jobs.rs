@@ -1,5 +1,7 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, reload STS revocations, forget old nonces, expire break-glass requests and close their windows, enqueue and send notifications) and returns; production repeats it on a timer, tests call it
+//! head, drop stale sessions, time out/start/end access requests, reload STS revocations,
+//! forget old nonces, expire break-glass requests and close their windows, enqueue and send
+//! notifications) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
 //! that re-checks what is due under the chain-head lock.
 
@@ -23,6 +25,8 @@ pub struct TickReport {
     /// Notification deliveries created from new audit events, and what sending did.
     pub notifications_enqueued: usize,
     pub notifications: crate::notify::DeliverReport,
+    /// Access requests timed out, started or ended.
+    pub requests_transitioned: u64,
 }
 
 pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
@@ -37,6 +41,8 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         .store
         .delete_stale_sessions(now, now - state.settings.session_idle_ms)
         .await?;
+    // Before reloading revocations, so a grant ended now is refused from this tick on.
+    let requests = crate::requests::step(&*state.store, now).await?;
     // Another instance's revocations take effect here within one tick.
     let revocations = state.sts.revocations.reload(&*state.store, now).await?;
     state.sts.nonces.prune(now);
@@ -51,6 +57,7 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         revocations,
         breakglass,
         federation_pruned,
+        requests_transitioned: requests.transitioned,
     })
 }
 

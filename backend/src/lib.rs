@@ -17,6 +17,7 @@ pub mod notify;
 pub mod permission_sets;
 pub mod policy;
 pub mod portal;
+pub mod requests;
 pub mod secrets;
 pub mod store;
 pub mod sts;

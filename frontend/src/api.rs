@@ -30,6 +30,7 @@ use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, V
 use gatehouse_shared::portal::{
     CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, Portal,
 };
+use gatehouse_shared::requests::{AccessRequest, CreateAccessRequest, DecisionInput, Eligibility};
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -634,4 +635,41 @@ pub async fn notification_deliveries(
 
 pub async fn notification_settings() -> Result<MailSettings, ApiError> {
     get("/notification-settings").await
+}
+
+// --- just-in-time access ---------------------------------------------------------------
+
+/// A fresh MFA check (TOTP) for the current session, e.g. before an approval that needs one.
+pub async fn step_up(code: &TotpCode) -> Result<Me, ApiError> {
+    keep_me(with_body(Method::POST, "/auth/step-up", code).await)
+}
+
+pub async fn eligibility() -> Result<Eligibility, ApiError> {
+    get("/requests/eligibility").await
+}
+
+pub async fn my_requests() -> Result<Vec<AccessRequest>, ApiError> {
+    get("/requests").await
+}
+
+pub async fn create_request(request: &CreateAccessRequest) -> Result<AccessRequest, ApiError> {
+    with_body(Method::POST, "/requests", request).await
+}
+
+pub async fn approvals() -> Result<Vec<AccessRequest>, ApiError> {
+    get("/approvals").await
+}
+
+/// `verb` is one of `approve`, `reject`, `cancel`, `end`, `revoke`.
+pub async fn request_action(
+    id: &str,
+    verb: &'static str,
+    input: &DecisionInput,
+) -> Result<AccessRequest, ApiError> {
+    with_body(
+        Method::POST,
+        &format!("/requests/{}/{verb}", segment(id)),
+        input,
+    )
+    .await
 }

@@ -45,6 +45,14 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <RequireAuth><pages::portal::PortalPage /></RequireAuth> }
                     />
                     <Route
+                        path=path!("/requests")
+                        view=|| view! { <RequireAuth><pages::requests::RequestsPage /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/approvals")
+                        view=|| view! { <RequireAuth><pages::requests::ApprovalsPage /></RequireAuth> }
+                    />
+                    <Route
                         path=path!("/me")
                         view=|| view! { <RequireAuth><pages::me::MePage /></RequireAuth> }
                     />
@@ -214,6 +222,8 @@ fn TopBar() -> impl IntoView {
             <nav aria-label="Main">
                 <ul>
                     <li><A href="/portal">"Portal"</A></li>
+                    <li><A href="/requests">"Requests"</A></li>
+                    <li><A href="/approvals">"Approvals"</A></li>
                     <li><A href="/me">"My account"</A></li>
                     <Show when=directory>
                         <li><A href="/admin/users">"Users"</A></li>

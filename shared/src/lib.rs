@@ -12,4 +12,5 @@ pub mod notifications;
 pub mod permission_sets;
 pub mod policies;
 pub mod portal;
+pub mod requests;
 pub mod validate;

@@ -37,6 +37,16 @@ pub struct PortalPermissionSet {
     pub status: ProvisioningStatus,
     /// The console page to open (the permission set's relay state, or the console home).
     pub console_url: String,
+    /// Set when the person has this only through a just-in-time grant: the grant (its
+    /// access request's id) and when it ends. Credentials never outlive it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grant_ends_at: Option<OffsetDateTime>,
 }
 
 /// `POST /api/v1/portal/credentials`.

@@ -723,6 +723,7 @@ pub async fn root_session(
         pol: None,
         par: None,
         rt: Some(req.task.as_str().to_string()),
+        gr: None,
     };
     let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
     let mut event = r.event(now, &who.ctx(), "breakglass.root_session", &custodians);

@@ -11,6 +11,7 @@ use crate::auth::AuthError;
 use crate::breakglass::BreakGlassError;
 use crate::directory::DirectoryError;
 use crate::permission_sets::PermissionSetError;
+use crate::requests::RequestError;
 use crate::store::StoreError;
 use crate::sts::IssueError;
 
@@ -55,6 +56,14 @@ pub enum ApiError {
     },
     #[error("The database cannot be reached.")]
     Unavailable,
+    #[error("You cannot approve or reject your own request.")]
+    SelfApproval,
+    #[error("{0}")]
+    NotEligible(&'static str),
+    #[error("{0}")]
+    Unapprovable(String),
+    #[error("{0}")]
+    InvalidState(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -86,6 +95,10 @@ impl ApiError {
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
+            ApiError::NotEligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
+            ApiError::Unapprovable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unapprovable"),
+            ApiError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_state"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -322,3 +335,41 @@ impl From<PathRejection> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::Invalid(fields) => ApiError::Validation(fields),
+            RequestError::NotFound => ApiError::NotFound("No such request."),
+            RequestError::PolicyNotFound => ApiError::NotFound("No such policy."),
+            RequestError::NotEligible => ApiError::NotEligible(
+                "You are not eligible to request this permission set on this account.",
+            ),
+            RequestError::Unapprovable(why) => ApiError::Unapprovable(why),
+            RequestError::SelfApproval => ApiError::SelfApproval,
+            RequestError::NotApprover => {
+                ApiError::Forbidden("You are not an approver of this request.")
+            }
+            RequestError::MfaRequired => ApiError::MfaRequired(
+                "This approval needs a fresh MFA check: enter a code from your authenticator.",
+            ),
+            RequestError::AlreadyDecided => {
+                ApiError::Conflict("You have already decided on this request.".into())
+            }
+            RequestError::WrongState(s) => ApiError::InvalidState(format!(
+                "This request is {} and can no longer be changed that way.",
+                s.label().to_lowercase()
+            )),
+            RequestError::NotRequester => {
+                ApiError::Forbidden("Only the person who asked can do this.")
+            }
+            RequestError::NotRevoker => ApiError::Forbidden(
+                "Only an administrator or an approver of this request can revoke the grant.",
+            ),
+            RequestError::NothingDue | RequestError::Busy => ApiError::Conflict(
+                "The request changed while this was being decided; reload it and try again.".into(),
+            ),
+            RequestError::Store(e) => e.into(),
+        }
+    }
+}

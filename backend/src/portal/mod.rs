@@ -12,7 +12,7 @@ use gatehouse_shared::portal::{
     CredentialUri, IssuedCredentials, Portal, PortalAccount, PortalPermissionSet,
 };
 
-use crate::clock::to_datetime;
+use crate::clock::{to_datetime, Millis};
 use crate::permission_sets::{role_arn, role_name};
 use crate::store::{CredentialUriRecord, EntitlementRecord};
 use crate::sts::Issued;
@@ -20,10 +20,11 @@ use crate::sts::Issued;
 /// Where the console link goes when a permission set has no relay state.
 pub const CONSOLE_HOME: &str = "https://home.console.aliyun.com/";
 
-/// Groups entitlements (ordered by account) into the portal's accounts.
-pub fn portal_dto(entitlements: &[EntitlementRecord]) -> Portal {
+/// Groups entitlements (ordered by account) into the portal's accounts; an entitlement
+/// that comes from a just-in-time grant carries the grant's id and end.
+pub fn portal_dto(entitlements: &[(EntitlementRecord, Option<(String, Millis)>)]) -> Portal {
     let mut accounts: Vec<PortalAccount> = Vec::new();
-    for e in entitlements {
+    for (e, grant) in entitlements {
         if accounts.last().is_none_or(|a| a.account_id != e.account_id) {
             accounts.push(PortalAccount {
                 account_id: e.account_id.clone(),
@@ -48,6 +49,8 @@ pub fn portal_dto(entitlements: &[EntitlementRecord]) -> Portal {
                     .relay_state
                     .clone()
                     .unwrap_or_else(|| CONSOLE_HOME.to_string()),
+                grant_id: grant.as_ref().map(|(id, _)| id.clone()),
+                grant_ends_at: grant.as_ref().map(|(_, ends)| to_datetime(*ends)),
             });
         }
     }

@@ -43,8 +43,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn portal(State(state): State<AppState>, who: CurrentSession) -> ApiResult<Json<Portal>> {
+    // Assignments and the just-in-time grants in force now.
+    let now = state.clock.now_ms();
     Ok(Json(portal_dto(
-        &state.store.entitlements(&who.user.id).await?,
+        &crate::requests::entitlements(&*state.store, &who.user.id, now).await?,
     )))
 }
 
@@ -129,10 +131,14 @@ async fn create_uri(
     }
     let now = state.clock.now_ms();
     let target_id = format!("{}/{}", req.account_id, req.permission_set_id);
-    let Some(entitlement) = state
-        .store
-        .entitlement(&who.user.id, &req.account_id, &req.permission_set_id)
-        .await?
+    let Some((entitlement, grant)) = crate::requests::entitlement(
+        &*state.store,
+        &who.user.id,
+        &req.account_id,
+        &req.permission_set_id,
+        now,
+    )
+    .await?
     else {
         let ev = NewEvent::new(
             now,
@@ -156,7 +162,8 @@ async fn create_uri(
         permission_set_id: entitlement.permission_set.id.clone(),
         permission_set_name: entitlement.permission_set.name.clone(),
         created_at: now,
-        expires_at: now + ttl * 1000,
+        // A URL for a just-in-time grant ends with the grant.
+        expires_at: grant.map_or(now + ttl * 1000, |(_, ends)| ends.min(now + ttl * 1000)),
         last_used_at: None,
         revoked_at: None,
     };

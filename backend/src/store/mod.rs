@@ -13,6 +13,7 @@ mod federation;
 mod notifications;
 pub mod postgres;
 mod records;
+mod requests;
 mod sql;
 pub mod sqlite;
 
@@ -31,6 +32,7 @@ pub use notifications::{
     NewDelivery, NotificationStore,
 };
 pub use records::*;
+pub use requests::*;
 
 use crate::audit::{AuditSigner, EventFilter, NewEvent, StoredCheckpoint, StoredEvent};
 use crate::clock::Millis;
@@ -68,7 +70,14 @@ impl StoreError {
 /// [`postgres::PgStore`]; the conformance tests run against both.
 #[async_trait]
 pub trait Store:
-    CredentialStore + BreakGlassStore + FederationStore + NotificationStore + Send + Sync + 'static
+    CredentialStore
+    + BreakGlassStore
+    + FederationStore
+    + NotificationStore
+    + RequestStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

@@ -16,6 +16,7 @@ use super::breakglass::{
 use super::credentials::credential_sql;
 use super::federation::federation_sql;
 use super::notifications::notification_sql;
+use super::requests::request_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -70,3 +71,4 @@ credential_sql!(PgStore, Postgres);
 breakglass_sql!(PgStore, Postgres);
 federation_sql!(PgStore);
 notification_sql!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
+request_sql!(PgStore, Postgres);

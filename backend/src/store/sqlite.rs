@@ -17,6 +17,7 @@ use super::breakglass::{
 use super::credentials::credential_sql;
 use super::federation::federation_sql;
 use super::notifications::notification_sql;
+use super::requests::request_sql;
 use super::sql::sql_store;
 use super::*;
 use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
@@ -78,3 +79,4 @@ credential_sql!(SqliteStore, Sqlite);
 breakglass_sql!(SqliteStore, Sqlite);
 federation_sql!(SqliteStore);
 notification_sql!(SqliteStore, Sqlite, "");
+request_sql!(SqliteStore, Sqlite);

@@ -2,8 +2,8 @@
 //! issuing them (for the portal, `credentials_uri` and `AssumeRole`), and the `/sts/` API
 //! that verifies Alibaba Cloud signatures made with them ([`api`]).
 //!
-//! Issuing needs a current assignment and a provisioned role, clamps the duration to the
-//! permission set's session duration, and records the credential with an audit event (no
+//! Issuing needs a current assignment (or a just-in-time grant in force) and a provisioned
+//! role, clamps the duration to the permission set's session duration (and a grant's end), and records the credential with an audit event (no
 //! secrets). Verifying needs no database read: see [`token`], [`revocation`] and [`nonce`].
 
 pub mod api;
@@ -195,9 +195,15 @@ pub async fn issue(
     max_duration_secs: Option<i64>,
 ) -> Result<Issued, IssueError> {
     let session_policy = req.session_policy.clone().filter(|p| !p.trim().is_empty());
-    let entitlement = store
-        .entitlement(req.user_id, req.account_id, req.permission_set_id)
-        .await?;
+    // An assignment, or else a just-in-time grant in force now (whose end caps the duration).
+    let found = crate::requests::entitlement(
+        store,
+        req.user_id,
+        req.account_id,
+        req.permission_set_id,
+        now,
+    )
+    .await?;
     let denied = |reason: &str| {
         NewEvent::new(
             now,
@@ -209,10 +215,15 @@ pub async fn issue(
         .failed(Outcome::Denied, reason)
         .details(json!({ "source": req.source.as_str(), "user_id": req.user_id }))
     };
-    let Some(entitlement) = entitlement else {
+    let Some((entitlement, grant)) = found else {
         store.append_event(denied("not assigned")).await?;
         return Err(IssueError::NotAssigned);
     };
+    let grant_left_secs = grant.as_ref().map(|(_, ends)| (ends - now) / 1000);
+    if grant_left_secs.is_some_and(|s| s < 1) {
+        store.append_event(denied("grant ends now")).await?;
+        return Err(IssueError::NotAssigned);
+    }
     if entitlement.role_status == "not_provisioned" {
         store.append_event(denied("role not provisioned")).await?;
         return Err(IssueError::NotProvisioned);
@@ -220,10 +231,28 @@ pub async fn issue(
     let max = entitlement
         .permission_set
         .session_duration_secs
-        .min(max_duration_secs.unwrap_or(i64::MAX));
-    let duration_ms = check_request(req.duration_secs, session_policy.as_deref(), max)
-        .map_err(IssueError::Invalid)?;
-    Ok(issue_for(sts, now, &entitlement, &req, session_policy, duration_ms).await?)
+        .min(max_duration_secs.unwrap_or(i64::MAX))
+        .min(grant_left_secs.unwrap_or(i64::MAX));
+    // A grant with less than the shortest session left gives what is left of it, whatever
+    // was asked for.
+    let asked = if grant_left_secs.is_some_and(|left| left < MIN_SESSION_SECS) {
+        None
+    } else {
+        req.duration_secs
+    };
+    let duration_ms =
+        check_request(asked, session_policy.as_deref(), max).map_err(IssueError::Invalid)?;
+    let grant_id = grant.map(|(id, _)| id);
+    Ok(issue_for(
+        sts,
+        now,
+        &entitlement,
+        &req,
+        session_policy,
+        duration_ms,
+        grant_id,
+    )
+    .await?)
 }
 
 async fn issue_for(
@@ -233,6 +262,7 @@ async fn issue_for(
     req: &IssueRequest<'_>,
     session_policy: Option<String>,
     duration_ms: i64,
+    grant_id: Option<String>,
 ) -> Result<Issued, StoreError> {
     let role = role_name(&e.permission_set.name);
     let claims = Claims {
@@ -250,6 +280,7 @@ async fn issue_for(
             _ => None,
         },
         rt: None,
+        gr: grant_id,
     };
     let record = StsCredentialRecord {
         access_key_id: claims.ak.clone(),
@@ -276,7 +307,7 @@ async fn issue_for(
         "role",
         Some(format!("{}/{}", e.account_id, e.permission_set.id)),
     )
-    .details(json!({ "credentials_uri_id": uri }));
+    .details(json!({ "credentials_uri_id": uri, "grant_id": claims.gr }));
     sts.commits
         .record(CredentialWrite {
             credential: record,

@@ -2,7 +2,8 @@
 //! that can still matter in memory, applies its own at once, and reloads them all from the
 //! store on every background tick (so another instance's revocation takes effect here
 //! within one tick). A credential is refused when its key, or the key it was assumed from,
-//! is revoked, or when its user's credentials issued before some time are.
+//! is revoked, when its user's credentials issued before some time are, or when the
+//! just-in-time grant it was issued under has ended or been revoked.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -17,6 +18,8 @@ struct Set {
     keys: HashMap<String, Millis>,
     /// User id → credentials issued before this are revoked.
     users: HashMap<String, Millis>,
+    /// Ended or revoked grant id → when the revocation stops mattering.
+    grants: HashMap<String, Millis>,
 }
 
 impl Set {
@@ -24,6 +27,9 @@ impl Set {
         match r.kind.as_str() {
             "key" => {
                 self.keys.insert(r.subject.clone(), r.expires_at);
+            }
+            "grant" => {
+                self.grants.insert(r.subject.clone(), r.expires_at);
             }
             "user" => {
                 let at = self.users.entry(r.subject.clone()).or_insert(r.not_before);
@@ -51,6 +57,10 @@ impl Revocations {
                 .as_ref()
                 .is_some_and(|p| set.keys.contains_key(p))
             || set.users.get(&claims.uid).is_some_and(|&t| claims.iat <= t)
+            || claims
+                .gr
+                .as_ref()
+                .is_some_and(|g| set.grants.contains_key(g))
     }
 
     /// Applies one revocation this instance just recorded.
@@ -93,6 +103,7 @@ mod tests {
             pol: None,
             par: par.map(Into::into),
             rt: None,
+            gr: Some("g1".into()),
         }
     }
 
@@ -107,5 +118,17 @@ mod tests {
         r.apply(&RevocationRecord::for_user("u1", 100));
         assert!(r.is_revoked(&claims("STS.c", None, 100)));
         assert!(!r.is_revoked(&claims("STS.c", None, 101)));
+        r.apply(&RevocationRecord {
+            id: "r".into(),
+            kind: "grant".into(),
+            subject: "g1".into(),
+            not_before: 200,
+            expires_at: 999,
+            created_at: 200,
+        });
+        assert!(r.is_revoked(&claims("STS.d", None, 300)));
+        let mut other = claims("STS.e", None, 300);
+        other.gr = None;
+        assert!(!r.is_revoked(&other));
     }
 }

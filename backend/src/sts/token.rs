@@ -57,6 +57,10 @@ pub struct Claims {
     /// (`breakglass::tasks`); the principal is the account's root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rt: Option<String>,
+    /// The just-in-time grant (access request id) it was issued under, so ending or
+    /// revoking the grant revokes it. Absent in tokens issued through an assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gr: Option<String>,
 }
 
 /// A credential as handed out.
@@ -178,6 +182,7 @@ mod tests {
             pol: Some(r#"{"Version":"1","Statement":[]}"#.into()),
             par: None,
             rt: None,
+            gr: None,
         }
     }
 

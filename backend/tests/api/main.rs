@@ -19,6 +19,7 @@ mod oidc;
 mod permission_sets;
 mod policies;
 mod processes;
+mod requests;
 mod roles;
 mod saml_corpus;
 mod saml_support;

@@ -28,6 +28,8 @@ const NO_SUCH_ITEM: Expect = Expect(404, Some("not_found"));
 const NO_SUCH_METHOD: Expect = Expect(405, Some("method_not_allowed"));
 /// The federation flows' refusal page for an unknown IdP (HTML, no envelope).
 const NO_IDP: Expect = Expect(404, None);
+const NOT_ELIGIBLE: Expect = Expect(403, Some("not_eligible"));
+const INVALID: Expect = Expect(422, Some("validation_failed"));
 
 /// The roles in the order the table's columns list them (and the order they run in: the
 /// administrator last, so the items others must not delete still exist for them).
@@ -87,6 +89,13 @@ fn table(fx: &Fixtures) -> Vec<Case> {
     let member = format!("/api/v1/groups/{}/members/{}", fx.group, fx.user);
     let permission_set = format!("/api/v1/permission-sets/{}", fx.permission_set);
     let code = Some(json!({ "code": "000000" }));
+    let eligibility_body = json!({
+        "name": "", "principal_type": "user", "principal_id": fx.user, "account_ids": ["*"],
+        "permission_set_ids": ["*"], "max_duration_secs": 0, "approval_required": true,
+    });
+    let approval_body = json!({
+        "name": "", "account_id": "*", "permission_set_id": "*", "approvals_needed": 0,
+    });
     vec![
         case(M::GET, "/healthz", "/healthz", None, [OK; 4]),
         case(M::GET, "/readyz", "/readyz", None, [OK; 4]),
@@ -389,6 +398,156 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             format!("/api/v1/users/{}/revoke-credentials", fx.user),
             Some(json!({})),
             write(OK),
+        ),
+        // just-in-time access
+        case(
+            M::GET,
+            "/api/v1/requests/eligibility",
+            "/api/v1/requests/eligibility",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::GET,
+            "/api/v1/requests",
+            "/api/v1/requests",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests",
+            "/api/v1/requests",
+            Some(
+                json!({ "account_id": fx.account, "permission_set_id": fx.permission_set, "duration_secs": 900 }),
+            ),
+            [UNAUTHENTICATED, NOT_ELIGIBLE, NOT_ELIGIBLE, NOT_ELIGIBLE],
+        ),
+        case(
+            M::GET,
+            "/api/v1/requests/{id}",
+            "/api/v1/requests/no-such-request",
+            None,
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::GET,
+            "/api/v1/requests/{id}/timeline",
+            "/api/v1/requests/no-such-request/timeline",
+            None,
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests/{id}/approve",
+            "/api/v1/requests/no-such-request/approve",
+            Some(json!({})),
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests/{id}/reject",
+            "/api/v1/requests/no-such-request/reject",
+            Some(json!({ "comment": "no" })),
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests/{id}/cancel",
+            "/api/v1/requests/no-such-request/cancel",
+            Some(json!({})),
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests/{id}/end",
+            "/api/v1/requests/no-such-request/end",
+            Some(json!({})),
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::POST,
+            "/api/v1/requests/{id}/revoke",
+            "/api/v1/requests/no-such-request/revoke",
+            Some(json!({})),
+            [UNAUTHENTICATED, NO_SUCH_ITEM, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::GET,
+            "/api/v1/approvals",
+            "/api/v1/approvals",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::GET,
+            "/api/v1/eligibility-policies",
+            "/api/v1/eligibility-policies",
+            None,
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/eligibility-policies",
+            "/api/v1/eligibility-policies",
+            Some(eligibility_body.clone()),
+            write(INVALID),
+        ),
+        case(
+            M::GET,
+            "/api/v1/eligibility-policies/{id}",
+            "/api/v1/eligibility-policies/no-such-policy",
+            None,
+            [UNAUTHENTICATED, FORBIDDEN, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::PUT,
+            "/api/v1/eligibility-policies/{id}",
+            "/api/v1/eligibility-policies/no-such-policy",
+            Some(eligibility_body),
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/eligibility-policies/{id}",
+            "/api/v1/eligibility-policies/no-such-policy",
+            None,
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::GET,
+            "/api/v1/approval-policies",
+            "/api/v1/approval-policies",
+            None,
+            READ,
+        ),
+        case(
+            M::POST,
+            "/api/v1/approval-policies",
+            "/api/v1/approval-policies",
+            Some(approval_body.clone()),
+            write(INVALID),
+        ),
+        case(
+            M::GET,
+            "/api/v1/approval-policies/{id}",
+            "/api/v1/approval-policies/no-such-policy",
+            None,
+            [UNAUTHENTICATED, FORBIDDEN, NO_SUCH_ITEM, NO_SUCH_ITEM],
+        ),
+        case(
+            M::PUT,
+            "/api/v1/approval-policies/{id}",
+            "/api/v1/approval-policies/no-such-policy",
+            Some(approval_body),
+            write(NO_SUCH_ITEM),
+        ),
+        case(
+            M::DELETE,
+            "/api/v1/approval-policies/{id}",
+            "/api/v1/approval-policies/no-such-policy",
+            None,
+            write(NO_SUCH_ITEM),
         ),
         // audit
         case(

@@ -51,17 +51,15 @@ async fn client(endpoint: &str, mode: &str, args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
 }
 
-async fn with_keys(endpoint: &str, mode: &str, c: &IssuedCredentials) -> Value {
+pub async fn with_keys(endpoint: &str, mode: &str, c: &IssuedCredentials) -> Value {
+    // `--sk=…`: a secret may start with '-', which argparse would take for an option.
     client(
         endpoint,
         mode,
         &[
-            "--ak",
-            &c.access_key_id,
-            "--sk",
-            &c.access_key_secret,
-            "--token",
-            &c.security_token,
+            &format!("--ak={}", c.access_key_id),
+            &format!("--sk={}", c.access_key_secret),
+            &format!("--token={}", c.security_token),
         ],
     )
     .await
@@ -74,7 +72,7 @@ fn assert_arn(v: &Value, arn: &str) {
     assert_eq!(v["account_id"], ACCOUNT);
 }
 
-fn assert_code(v: &Value, code: &str) {
+pub fn assert_code(v: &Value, code: &str) {
     assert_eq!(v["ok"], false, "{v}");
     assert_eq!(v["code"], code, "{v}");
 }

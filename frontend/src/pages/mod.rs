@@ -7,3 +7,4 @@ pub mod login;
 pub mod me;
 pub mod not_found;
 pub mod portal;
+pub mod requests;

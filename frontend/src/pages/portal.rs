@@ -282,6 +282,7 @@ fn Access(
                     <p class="access-name">{ps.name.clone()}</p>
                     {(!ps.description.is_empty()).then(|| view! { <p class="access-description">{ps.description.clone()}</p> })}
                     <p class="hint">{role_line}</p>
+                    {ps.grant_ends_at.map(|ends| view! { <GrantCountdown ends /> })}
                     {(!available).then(|| view! { <p class="access-reason">{reason}</p> })}
                     {(ps.status == ProvisioningStatus::NeedsReprovisioning).then(|| view! {
                         <p class="hint">"This permission set has changed and awaits re-provisioning; until then you get its previous version."</p>
@@ -530,5 +531,25 @@ fn UriRow(
                 }}
             </td>
         </tr>
+    }
+}
+
+/// A just-in-time grant's end, counting down: credentials never outlive it.
+#[component]
+fn GrantCountdown(ends: time::OffsetDateTime) -> impl IntoView {
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(handle) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        Duration::from_millis(1000),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    let end_ms = epoch_ms(ends);
+    view! {
+        <p class="grant-countdown">
+            <Badge tone=Tone::Warn text="Temporary grant" />
+            " ends in "
+            <span role="timer" aria-label="Grant ends in">{move || countdown_text(end_ms - now.get())}</span>
+        </p>
     }
 }

@@ -1,0 +1,439 @@
+//! Just-in-time access: asking for a permission set one is eligible for (the limits shown
+//! before sending, checked with the server's own rules), one's requests with their status,
+//! approvals and countdown, and the approvals inbox with a TOTP prompt when a policy
+//! demands a fresh MFA check.
+
+use std::time::Duration;
+
+use gatehouse_shared::auth::TotpCode;
+use gatehouse_shared::requests::{
+    check_request, AccessRequest, CreateAccessRequest, DecisionInput, EligibleItem, RequestState,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::api::{self, ApiError, ErrorCode};
+use crate::components::alert::{ErrorAlert, Notice};
+use crate::components::badge::{Badge, Tone};
+use crate::components::field::{SelectField, TextField};
+use crate::components::form::FormState;
+use crate::components::set_page_title;
+use crate::components::table::DataTable;
+use crate::components::time::{
+    countdown_text, duration_text, epoch_ms, local_input_to_utc, Timestamp,
+};
+
+fn tone(state: RequestState) -> Tone {
+    match state {
+        RequestState::Active => Tone::Good,
+        RequestState::Pending | RequestState::Approved => Tone::Warn,
+        RequestState::Rejected | RequestState::Revoked => Tone::Bad,
+        _ => Tone::Neutral,
+    }
+}
+
+/// A clock that ticks every second while the page is shown.
+fn ticking_now() -> RwSignal<f64> {
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(handle) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        Duration::from_millis(1000),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    now
+}
+
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    set_page_title("Requests");
+    let eligibility = LocalResource::new(api::eligibility);
+    let mine = LocalResource::new(api::my_requests);
+    let page = FormState::new();
+    view! {
+        <section class="page">
+            <h1>"Access requests"</h1>
+            <ErrorAlert error=page.error />
+            <Notice message=page.notice />
+            <Transition fallback=|| view! { <p class="muted" role="status">"Loading what you may ask for…"</p> }>
+                {move || {
+                    eligibility
+                        .get()
+                        .map(|result| match result {
+                            Ok(e) if e.items.is_empty() => view! {
+                                <p>"You are not eligible to request elevated access. Ask an administrator for an eligibility policy."</p>
+                            }
+                            .into_any(),
+                            Ok(e) => view! {
+                                <RequestForm items=e.items on_created=move |r: AccessRequest| {
+                                    page.notice.set(Some(format!("Asked for {} on {}.", r.permission_set_name, r.account_name)));
+                                    mine.refetch();
+                                } />
+                            }
+                            .into_any(),
+                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+                        })
+                }}
+            </Transition>
+            <h2>"My requests"</h2>
+            <Transition fallback=|| view! { <p class="muted" role="status">"Loading your requests…"</p> }>
+                {move || {
+                    mine.get()
+                        .map(|result| match result {
+                            Ok(list) if list.is_empty() => view! { <p>"You have not asked for anything yet."</p> }.into_any(),
+                            Ok(list) => view! { <RequestTable requests=list page reload=move || mine.refetch() /> }.into_any(),
+                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RequestForm(
+    items: Vec<EligibleItem>,
+    on_created: impl Fn(AccessRequest) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let items = StoredValue::new(items);
+    let choice = RwSignal::new("0".to_string());
+    let minutes = RwSignal::new("60".to_string());
+    let justification = RwSignal::new(String::new());
+    let ticket = RwSignal::new(String::new());
+    let start = RwSignal::new(String::new());
+    let form = FormState::new();
+    let options = Signal::derive(move || {
+        items.with_value(|list| {
+            list.iter()
+                .enumerate()
+                .map(|(i, it)| {
+                    (
+                        i.to_string(),
+                        format!(
+                            "{} on {} ({})",
+                            it.permission_set_name, it.account_name, it.account_id
+                        ),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let selected = move || {
+        let i: usize = choice.get().parse().unwrap_or(0);
+        items.with_value(|list| list.get(i).cloned())
+    };
+    let limits_text = move || {
+        selected().map(|it| {
+            let l = it.limits;
+            let mut parts = vec![format!("At most {}", duration_text(l.max_duration_secs))];
+            if l.approval_required {
+                parts.push(format!("{} approval(s) needed", l.approvals_needed));
+                if l.mfa_required {
+                    parts.push("approvers confirm with MFA".into());
+                }
+            } else {
+                parts.push("no approval needed".into());
+            }
+            if l.justification_required {
+                parts.push("justification required".into());
+            }
+            if l.ticket_required {
+                parts.push("ticket required".into());
+            }
+            parts.join(" · ")
+        })
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(item) = selected() else { return };
+        if !form.start() {
+            return;
+        }
+        let start_at = local_input_to_utc(&start.get_untracked())
+            .and_then(|s| OffsetDateTime::parse(&s, &Rfc3339).ok());
+        let ticket_text = ticket.get_untracked();
+        let request = CreateAccessRequest {
+            account_id: item.account_id.clone(),
+            permission_set_id: item.permission_set_id.clone(),
+            duration_secs: minutes.get_untracked().trim().parse::<i64>().unwrap_or(0) * 60,
+            justification: justification.get_untracked(),
+            ticket: (!ticket_text.trim().is_empty()).then_some(ticket_text),
+            start_at,
+        };
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a timestamp in ms fits in i64"
+        )]
+        let now_ms = js_sys::Date::now() as i64;
+        let faults = check_request(&request, &item.limits, now_ms);
+        if !faults.is_empty() {
+            form.fail(ApiError {
+                status: 0,
+                code: ErrorCode::ValidationFailed,
+                message: "Check the fields marked below.".into(),
+                fields: faults
+                    .into_iter()
+                    .map(|mut f| {
+                        if f.field == "duration_secs" {
+                            f.field = "minutes".into();
+                        }
+                        f
+                    })
+                    .collect(),
+            });
+            return;
+        }
+        spawn_local(async move {
+            match api::create_request(&request).await {
+                Ok(r) => {
+                    form.succeed(None);
+                    justification.set(String::new());
+                    ticket.set(String::new());
+                    start.set(String::new());
+                    on_created(r);
+                }
+                Err(mut e) => {
+                    for f in &mut e.fields {
+                        if f.field == "duration_secs" {
+                            f.field = "minutes".into();
+                        }
+                    }
+                    form.fail(e);
+                }
+            }
+        });
+    };
+    view! {
+        <section class="card" aria-labelledby="ask-heading">
+            <h2 id="ask-heading">"Ask for access"</h2>
+            <ErrorAlert error=form.error />
+            <form on:submit=submit novalidate class="grid-form">
+                <SelectField id="request-item" label="Permission set and account" value=choice options />
+                <p class="hint" role="note" aria-label="Limits">{limits_text}</p>
+                <TextField id="request-minutes" label="Duration (minutes)" value=minutes inputmode="numeric" error=form.field_error("minutes") required=true />
+                <TextField id="request-justification" label="Justification" value=justification error=form.field_error("justification") />
+                <TextField id="request-ticket" label="Ticket" value=ticket autocomplete="off" error=form.field_error("ticket") />
+                <TextField id="request-start" label="Start at (optional)" kind="datetime-local" value=start hint="Leave empty to start as soon as it is approved." error=form.field_error("start_at") />
+                <div class="actions">
+                    <button type="submit" disabled=move || form.busy.get()>"Send request"</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn RequestTable(
+    requests: Vec<AccessRequest>,
+    page: FormState,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let now = ticking_now();
+    view! {
+        <DataTable caption="My requests" headers=&["Permission set", "Account", "Status", "Approvals", "Time left", "Actions"]>
+            {requests
+                .into_iter()
+                .map(|r| {
+                    let id = r.id.clone();
+                    let ends = r.ends_at.map(epoch_ms);
+                    let active = r.state == RequestState::Active;
+                    let act = move |verb: &'static str, id: String| {
+                        move |_| {
+                            if !page.start() {
+                                return;
+                            }
+                            let id = id.clone();
+                            spawn_local(async move {
+                                match api::request_action(&id, verb, &DecisionInput::default()).await {
+                                    Ok(_) => {
+                                        page.succeed(Some(if verb == "end" { "Ended the grant.".into() } else { "Cancelled the request.".into() }));
+                                        reload();
+                                    }
+                                    Err(e) => page.fail(e),
+                                }
+                            });
+                        }
+                    };
+                    view! {
+                        <tr>
+                            <th scope="row">{r.permission_set_name.clone()}</th>
+                            <td>{r.account_name.clone()}</td>
+                            <td><Badge tone=tone(r.state) text=r.state.label() /></td>
+                            <td>{if r.approval_required { format!("{} of {}", r.approvals_counted, r.approvals_needed) } else { "not needed".into() }}</td>
+                            <td>
+                                {move || match (active, ends) {
+                                    (true, Some(e)) => view! { <span class="countdown" role="timer">{countdown_text(e - now.get())}</span> }.into_any(),
+                                    _ => view! { <span class="muted">"—"</span> }.into_any(),
+                                }}
+                            </td>
+                            <td class="row-actions">
+                                {r.can_cancel.then(|| view! {
+                                    <button type="button" class="secondary small" on:click=act("cancel", id.clone())>"Cancel"</button>
+                                })}
+                                {r.can_end.then(|| view! {
+                                    <button type="button" class="danger small" on:click=act("end", id.clone())>"End now"</button>
+                                })}
+                            </td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
+    }
+}
+
+#[component]
+pub fn ApprovalsPage() -> impl IntoView {
+    set_page_title("Approvals");
+    let inbox = LocalResource::new(api::approvals);
+    let page = FormState::new();
+    view! {
+        <section class="page">
+            <h1>"Approvals"</h1>
+            <ErrorAlert error=page.error />
+            <Notice message=page.notice />
+            <Transition fallback=|| view! { <p class="muted" role="status">"Loading requests waiting for you…"</p> }>
+                {move || {
+                    inbox
+                        .get()
+                        .map(|result| match result {
+                            Ok(list) if list.is_empty() => view! { <p>"Nothing is waiting for your approval."</p> }.into_any(),
+                            Ok(list) => list
+                                .into_iter()
+                                .map(|r| view! { <ApprovalCard request=r page reload=move || inbox.refetch() /> })
+                                .collect_view()
+                                .into_any(),
+                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+                        })
+                }}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ApprovalCard(
+    request: AccessRequest,
+    page: FormState,
+    reload: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let comment = RwSignal::new(String::new());
+    let code = RwSignal::new(String::new());
+    let needs_mfa = RwSignal::new(false);
+    let pending_verb = RwSignal::new("approve");
+    let form = FormState::new();
+    let id = StoredValue::new(request.id.clone());
+    let send = move |verb: &'static str| {
+        if !form.start() {
+            return;
+        }
+        pending_verb.set(verb);
+        let input = DecisionInput {
+            comment: comment.get_untracked(),
+        };
+        spawn_local(async move {
+            match api::request_action(&id.get_value(), verb, &input).await {
+                Ok(r) => {
+                    form.succeed(None);
+                    page.notice.set(Some(format!(
+                        "{} the request of {} ({}).",
+                        if verb == "approve" {
+                            "Approved"
+                        } else {
+                            "Rejected"
+                        },
+                        r.requester.name,
+                        r.state.label()
+                    )));
+                    reload();
+                }
+                Err(e) if e.code == ErrorCode::Other("mfa_required".into()) => {
+                    form.busy.set(false);
+                    needs_mfa.set(true);
+                    form.error.set(Some(e.message));
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let verify = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !form.start() {
+            return;
+        }
+        let totp = TotpCode {
+            code: code.get_untracked().trim().to_string(),
+        };
+        spawn_local(async move {
+            match api::step_up(&totp).await {
+                Ok(_) => {
+                    form.succeed(None);
+                    needs_mfa.set(false);
+                    code.set(String::new());
+                    send(pending_verb.get_untracked());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let heading = format!(
+        "{} asks for {} on {}",
+        request.requester.name, request.permission_set_name, request.account_name
+    );
+    let heading_id = format!("approval-{}", request.id);
+    let labelled_by = heading_id.clone();
+    let comment_id = format!("approval-comment-{}", request.id);
+    let totp_id = format!("approval-totp-{}", request.id);
+    view! {
+        <section class="card" aria-labelledby=labelled_by>
+            <h2 id=heading_id>{heading}</h2>
+            <dl class="facts">
+                <dt>"Duration"</dt><dd>{duration_text(request.duration_secs)}</dd>
+                <dt>"Justification"</dt><dd>{request.justification.clone()}</dd>
+                <dt>"Ticket"</dt><dd>{request.ticket.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals_counted, request.approvals_needed)}</dd>
+                <dt>"Waits until"</dt><dd><Timestamp at=request.pending_expires_at /></dd>
+                <dt>"Policy"</dt>
+                <dd>
+                    {if request.mfa_required { "MFA required to decide" } else { "No MFA check" }}
+                    {format!(" · ends after {} rejection(s)", request.rejections_to_end)}
+                </dd>
+            </dl>
+            <ErrorAlert error=form.error />
+            <div class="field">
+                <label for=comment_id.clone()>"Comment"</label>
+                <input
+                    id=comment_id
+                    type="text"
+                    prop:value=move || comment.get()
+                    on:input=move |ev| comment.set(event_target_value(&ev))
+                />
+            </div>
+            <Show when=move || needs_mfa.get()>
+                <form on:submit=verify class="inline-form">
+                    <div class="field">
+                        <label for=totp_id.clone()>"Authenticator code"</label>
+                        <input
+                            id=totp_id.clone()
+                            type="text"
+                            inputmode="numeric"
+                            autocomplete="one-time-code"
+                            maxlength=6
+                            prop:value=move || code.get()
+                            on:input=move |ev| code.set(event_target_value(&ev))
+                        />
+                    </div>
+                    <button type="submit" disabled=move || form.busy.get()>"Verify and continue"</button>
+                </form>
+            </Show>
+            {request.can_approve.then(|| view! {
+                <div class="actions">
+                    <button type="button" disabled=move || form.busy.get() on:click=move |_| send("approve")>"Approve"</button>
+                    <button type="button" class="danger" disabled=move || form.busy.get() on:click=move |_| send("reject")>"Reject"</button>
+                </div>
+            })}
+        </section>
+    }
+}
