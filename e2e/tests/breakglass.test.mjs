@@ -1,9 +1,12 @@
 // Break-glass in a real browser (issue 6, journey 3): a requester asks for an account's root
 // credential; one password custodian and one MFA custodian approve in their own browsers with
 // a TOTP step-up; the requester reveals the root password and a 6-digit code inside the
-// window; the vault shows "rotation required"; a custodian records the rotation.
+// window; the vault shows "rotation required"; a custodian records the rotation. Then
+// (journey 4) an auditor follows that request on its timeline, exports the trail as CSV and
+// sees the chain verified.
 
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import * as OTPAuth from 'otpauth';
 import { startServer, BOOTSTRAP_PASSWORD } from '../lib/server.mjs';
@@ -61,7 +64,7 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   await signIn(admin.page, 'admin', BOOTSTRAP_PASSWORD);
   ok(await api(admin.page, 'POST', '/api/v1/accounts', { id: ACCOUNT, name: 'Payments production', environment: 'production' }), 'account');
   const users = {};
-  for (const name of ['rita', 'pam', 'max']) {
+  for (const name of ['rita', 'pam', 'max', 'aude']) {
     users[name] = ok(await api(admin.page, 'POST', '/api/v1/users', {
       username: name, email: `${name}@example.com`, display_name: name, password: `${name}-password-123`,
     }), name);
@@ -70,6 +73,8 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   const mfaGroup = ok(await api(admin.page, 'POST', '/api/v1/groups', { name: 'root-mfa-custodians' }), 'group');
   ok(await api(admin.page, 'PUT', `/api/v1/groups/${pwGroup.id}/members/${users.pam.id}`), 'pam joins');
   ok(await api(admin.page, 'PUT', `/api/v1/groups/${mfaGroup.id}/members/${users.max.id}`), 'max joins');
+  const auditors = ok(await api(admin.page, 'POST', '/api/v1/groups', { name: 'auditors', roles: ['auditor'] }), 'auditors');
+  ok(await api(admin.page, 'PUT', `/api/v1/groups/${auditors.id}/members/${users.aude.id}`), 'aude joins');
   ok(await api(admin.page, 'POST', '/api/v1/break-glass/vault', {
     account_id: ACCOUNT, password: ROOT_PASSWORD, totp_seed: ROOT_SEED,
     password_group_id: pwGroup.id, mfa_group_id: mfaGroup.id,
@@ -139,7 +144,50 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   assert.equal(await pam.page.getByText('rotation required').count(), 0);
   await screenshot(pam.page, 'breakglass-vault-rotated');
 
-  for (const who of [rita, pam, max]) {
+  // 5. Journey 4: Aude, an auditor, follows the request's story, exports it, verifies the chain.
+  const requestId = detailPath.split('/').pop();
+  const aude = await newPage(browser, { baseURL: server.url });
+  await signIn(aude.page, 'aude', 'aude-password-123');
+  await aude.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await aude.page.getByRole('heading', { name: 'Audit trail' }).waitFor();
+  await aude.page.getByLabel('Target ID').fill(requestId);
+  await aude.page.getByRole('button', { name: 'Search' }).click();
+  const events = aude.page.getByRole('table', { name: 'Audit events, newest first' });
+  await events.getByText('breakglass.reveal_totp').waitFor();
+  await events.getByRole('link', { name: `Timeline of ${requestId}` }).first().click();
+  await aude.page.waitForURL((u) => u.pathname === `/audit/timeline/${requestId}`);
+  const story = aude.page.getByRole('list', { name: 'Timeline' });
+  await story.getByText('breakglass.reveal_password').waitFor();
+  const actions = await story.locator('.timeline-head code').allInnerTexts();
+  const order = ['breakglass.create', 'breakglass.approve', 'breakglass.approved', 'breakglass.reveal_password', 'breakglass.reveal_totp'];
+  const positions = order.map((a) => actions.indexOf(a));
+  assert.ok(positions.every((p) => p >= 0), `the story has every step: ${actions.join(', ')}`);
+  assert.deepEqual([...positions].sort((a, b) => a - b), positions, `in order: ${actions.join(', ')}`);
+  assert.equal(actions.filter((a) => a === 'breakglass.approve').length, 2, 'one approval per custodian');
+  await screenshot(aude.page, 'audit-timeline');
+
+  // Export what the search shows as CSV: a real download with the request's events in it.
+  await aude.page.goBack();
+  await aude.page.getByLabel('Target ID').fill(requestId);
+  await aude.page.getByRole('button', { name: 'Search' }).click();
+  await events.getByText('breakglass.reveal_totp').waitFor();
+  const [download] = await Promise.all([
+    aude.page.waitForEvent('download'),
+    aude.page.getByRole('link', { name: 'Export CSV' }).click(),
+  ]);
+  assert.match(download.suggestedFilename(), /^gatehouse-audit-\d+\.csv$/);
+  const csv = readFileSync(await download.path(), 'utf8');
+  const lines = csv.trim().split('\n');
+  assert.ok(lines[0].startsWith('seq,occurred_at,actor_id,actor_name'), lines[0]);
+  assert.ok(csv.includes('breakglass.reveal_password') && csv.includes(requestId));
+  assert.ok(!csv.includes(ROOT_PASSWORD) && !csv.includes(ROOT_SEED), 'no secret in the trail');
+
+  // The chain, verified and said plainly.
+  await aude.page.getByRole('button', { name: 'Verify chain' }).click();
+  await aude.page.getByRole('status').filter({ hasText: /^Chain intact: \d+ events/ }).waitFor();
+  await screenshot(aude.page, 'audit-verified');
+
+  for (const who of [rita, pam, max, aude]) {
     assert.deepEqual(who.problems, []);
   }
 });
