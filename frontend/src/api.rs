@@ -19,6 +19,7 @@ use gatehouse_shared::directory::{
     User,
 };
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
+use gatehouse_shared::federation::PublicIdp;
 use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
@@ -237,6 +238,11 @@ pub async fn logout() -> Result<(), ApiError> {
     let result = without_answer(Method::POST, "/auth/logout").await;
     forget();
     result
+}
+
+/// The enabled identity providers the sign-in page offers (public; no session needed).
+pub async fn sign_in_idps() -> Result<Vec<PublicIdp>, ApiError> {
+    get("/auth/idps").await
 }
 
 pub async fn me() -> Result<Me, ApiError> {
