@@ -141,8 +141,10 @@ pub fn LoginPage() -> impl IntoView {
                                     idp.login_url,
                                     js_sys::encode_uri_component(&next.get()),
                                 );
+                                // `rel="external"`: a server route, not one of the SPA's, so the
+                                // router must let the browser load it.
                                 view! {
-                                    <a class="button idp-button" href=href>
+                                    <a class="button idp-button" href=href rel="external">
                                         {format!("Sign in with {}", idp.name)}
                                     </a>
                                 }
