@@ -40,9 +40,8 @@ pub fn LoginPage() -> impl IntoView {
     });
 
     let idps = LocalResource::new(api::sign_in_idps);
-    let refusal = Memo::new(move |_| {
-        query.with(|q| q.get("error").map(|code| refusal_message(&code)))
-    });
+    let refusal =
+        Memo::new(move |_| query.with(|q| q.get("error").map(|code| refusal_message(&code))));
 
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

@@ -5,9 +5,9 @@
 //! or disable, delete. Input is checked with the server's own `gatehouse_shared` rules.
 
 use gatehouse_shared::federation::{
-    check_mapping, check_oidc, parse_http_url, parse_idp_name, AttributeMapping,
-    IdentityProvider, IdentityProviderChange, IdpKind, MappingPreset, NewIdentityProvider,
-    OidcSettingsInput, SHA1_WARNING,
+    check_mapping, check_oidc, parse_http_url, parse_idp_name, AttributeMapping, IdentityProvider,
+    IdentityProviderChange, IdpKind, MappingPreset, NewIdentityProvider, OidcSettingsInput,
+    SHA1_WARNING,
 };
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
@@ -154,9 +154,17 @@ fn IdpDetail(
     let map_groups = RwSignal::new(idp.mapping.groups.clone());
     let oidc = idp.oidc.clone();
     let issuer = RwSignal::new(oidc.as_ref().map(|o| o.issuer.clone()).unwrap_or_default());
-    let client_id = RwSignal::new(oidc.as_ref().map(|o| o.client_id.clone()).unwrap_or_default());
+    let client_id = RwSignal::new(
+        oidc.as_ref()
+            .map(|o| o.client_id.clone())
+            .unwrap_or_default(),
+    );
     let client_secret = RwSignal::new(String::new());
-    let scopes = RwSignal::new(oidc.as_ref().map(|o| o.scopes.join(" ")).unwrap_or_default());
+    let scopes = RwSignal::new(
+        oidc.as_ref()
+            .map(|o| o.scopes.join(" "))
+            .unwrap_or_default(),
+    );
     let form = FormState::new();
 
     let apply_preset = move |preset: MappingPreset| {
@@ -365,11 +373,16 @@ fn IdpDetail(
 }
 
 fn split_scopes(raw: &str) -> Vec<String> {
-    raw.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect()
+    raw.split([' ', ','])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 #[component]
-fn AddIdpForm(on_created: impl Fn(IdentityProvider) + Copy + Send + Sync + 'static) -> impl IntoView {
+fn AddIdpForm(
+    on_created: impl Fn(IdentityProvider) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let kind = RwSignal::new("oidc".to_string());
     let name = RwSignal::new(String::new());
     let issuer = RwSignal::new(String::new());
@@ -418,10 +431,8 @@ fn AddIdpForm(on_created: impl Fn(IdentityProvider) + Copy + Send + Sync + 'stat
             match (xml.trim().is_empty(), url.trim().is_empty()) {
                 (false, true) => request.saml_metadata_xml = Some(xml),
                 (true, false) => {
-                    request.saml_metadata_url = faults.check(
-                        "saml_metadata_url",
-                        parse_http_url(&url, "metadata URL"),
-                    )
+                    request.saml_metadata_url =
+                        faults.check("saml_metadata_url", parse_http_url(&url, "metadata URL"));
                 }
                 (true, true) => faults.push(
                     "saml_metadata_xml",
@@ -452,7 +463,15 @@ fn AddIdpForm(on_created: impl Fn(IdentityProvider) + Copy + Send + Sync + 'stat
             match api::create_idp(&request).await {
                 Ok(idp) => {
                     form.succeed(None);
-                    for f in [name, issuer, client_id, client_secret, scopes, metadata_xml, metadata_url] {
+                    for f in [
+                        name,
+                        issuer,
+                        client_id,
+                        client_secret,
+                        scopes,
+                        metadata_xml,
+                        metadata_url,
+                    ] {
                         f.set(String::new());
                     }
                     on_created(idp);
