@@ -19,6 +19,9 @@ use gatehouse_shared::directory::{
     User,
 };
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
+use gatehouse_shared::federation::{
+    IdentityProvider, IdentityProviderChange, NewIdentityProvider, PublicIdp,
+};
 use gatehouse_shared::notifications::{
     CreateEndpoint, Delivery, Endpoint, EndpointWithSecret, MailSettings, TestSent, UpdateEndpoint,
 };
@@ -243,6 +246,11 @@ pub async fn logout() -> Result<(), ApiError> {
     result
 }
 
+/// The enabled identity providers the sign-in page offers (public; no session needed).
+pub async fn sign_in_idps() -> Result<Vec<PublicIdp>, ApiError> {
+    get("/auth/idps").await
+}
+
 pub async fn me() -> Result<Me, ApiError> {
     keep_me(get("/me").await)
 }
@@ -260,6 +268,27 @@ pub async fn totp_enroll(request: &TotpEnrollRequest) -> Result<TotpEnrollment, 
 
 pub async fn totp_confirm(code: &TotpCode) -> Result<Me, ApiError> {
     keep_me(with_body(Method::POST, "/me/mfa/totp/confirm", code).await)
+}
+
+// --- identity providers ---------------------------------------------------------------
+
+pub async fn idps() -> Result<Vec<IdentityProvider>, ApiError> {
+    get("/idps").await
+}
+
+pub async fn create_idp(idp: &NewIdentityProvider) -> Result<IdentityProvider, ApiError> {
+    with_body(Method::POST, "/idps", idp).await
+}
+
+pub async fn update_idp(
+    id: &str,
+    change: &IdentityProviderChange,
+) -> Result<IdentityProvider, ApiError> {
+    with_body(Method::PATCH, &format!("/idps/{}", segment(id)), change).await
+}
+
+pub async fn delete_idp(id: &str) -> Result<(), ApiError> {
+    without_answer(Method::DELETE, &format!("/idps/{}", segment(id))).await
 }
 
 // --- directory -------------------------------------------------------------------------

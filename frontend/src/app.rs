@@ -22,6 +22,8 @@ pub const NOTIFICATION_ADMINS: &[Role] = &[Role::Administrator];
 /// Who may open permission sets and the policy simulator: administrators change permission
 /// sets, auditors read them and simulate.
 pub const POLICY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
+/// Who may manage identity providers (the API allows administrators only).
+pub const IDP_MANAGERS: &[Role] = &[Role::Administrator];
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -92,6 +94,16 @@ pub fn App() -> impl IntoView {
                             view! {
                                 <RequireAuth roles=DIRECTORY_READERS>
                                     <pages::admin::accounts::AccountsPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/idps")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=IDP_MANAGERS>
+                                    <pages::admin::idps::IdpsPage />
                                 </RequireAuth>
                             }
                         }
@@ -213,6 +225,7 @@ fn TopBar() -> impl IntoView {
         })
     };
     let directory = move || session.has_any_role(DIRECTORY_READERS);
+    let administrator = move || session.has_any_role(IDP_MANAGERS);
     let policies = move || session.has_any_role(POLICY_READERS);
     let audit = move || session.has_any_role(AUDIT_READERS);
     let notifications = move || session.has_any_role(NOTIFICATION_ADMINS);
@@ -229,6 +242,9 @@ fn TopBar() -> impl IntoView {
                         <li><A href="/admin/users">"Users"</A></li>
                         <li><A href="/admin/groups">"Groups"</A></li>
                         <li><A href="/admin/accounts">"Accounts"</A></li>
+                    </Show>
+                    <Show when=administrator>
+                        <li><A href="/admin/idps">"Identity providers"</A></li>
                     </Show>
                     <Show when=policies>
                         <li><A href="/admin/permission-sets">"Permission sets"</A></li>

@@ -1,5 +1,8 @@
 //! Sign-in with username and password, then the TOTP step when the account has an
 //! authenticator; afterwards back to the `?next=` path (only paths on this site).
+//! Above the form, one button per enabled identity provider; it starts the federated
+//! sign-in with the same return path. A refused federated sign-in comes back here as
+//! `?error=<reason code>` (from the server's refusal page) and is explained.
 
 use gatehouse_shared::auth::LoginRequest;
 use gatehouse_shared::validate::{Faults, TotpCodeInput};
@@ -35,6 +38,10 @@ pub fn LoginPage() -> impl IntoView {
             );
         }
     });
+
+    let idps = LocalResource::new(api::sign_in_idps);
+    let refusal =
+        Memo::new(move |_| query.with(|q| q.get("error").map(|code| refusal_message(&code))));
 
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -119,8 +126,37 @@ pub fn LoginPage() -> impl IntoView {
     view! {
         <section class="page signin">
             <h1>"Sign in to Gatehouse"</h1>
+            <ErrorAlert error=Signal::derive(move || refusal.get()) />
             <ErrorAlert error=form.error />
             <Notice message=form.notice />
+            <Transition fallback=|| ()>
+                {move || idps.get().map(|r| match r {
+                    Ok(list) if list.is_empty() => ().into_any(),
+                    Ok(list) => view! {
+                        <div class="idp-buttons" aria-label="Sign in with your organisation">
+                            {list.into_iter().map(|idp| {
+                                let href = move || format!(
+                                    "{}?return_to={}",
+                                    idp.login_url,
+                                    js_sys::encode_uri_component(&next.get()),
+                                );
+                                // `rel="external"`: a server route, not one of the SPA's, so the
+                                // router must let the browser load it.
+                                view! {
+                                    <a class="button idp-button" href=href rel="external">
+                                        {format!("Sign in with {}", idp.name)}
+                                    </a>
+                                }
+                            }).collect_view()}
+                        </div>
+                        <p class="divider"><span>"or with your Gatehouse password"</span></p>
+                    }.into_any(),
+                    // The local form still works; say quietly why the buttons are missing.
+                    Err(_) => view! {
+                        <p class="muted">"Sign-in with your organisation's identity provider could not be offered right now."</p>
+                    }.into_any(),
+                })}
+            </Transition>
             <form on:submit=submit novalidate>
                 <TextField
                     id="username"
@@ -158,6 +194,48 @@ pub fn LoginPage() -> impl IntoView {
                 </button>
             </form>
         </section>
+    }
+}
+
+/// What a person reads when the server's refusal page sent them back with `?error=<code>`
+/// (the reason codes of `backend/src/federation/errors.rs`). The code itself is shown too,
+/// so an administrator can find the audit record.
+fn refusal_message(code: &str) -> String {
+    let code: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    let sentence = match code.as_str() {
+        "idp_unknown" => "That sign-in option does not exist.",
+        "idp_disabled" => "That sign-in option is switched off. Ask an administrator.",
+        "binding_missing" | "oidc_state" | "saml_in_response_to" | "saml_replay" => {
+            "That sign-in was not started in this browser, took too long, or was already used. Start again."
+        }
+        "idp_error" => "Your identity provider did not sign you in.",
+        "oidc_discovery" => {
+            "Gatehouse could not reach your identity provider. Try again later or tell an administrator."
+        }
+        "no_subject" | "no_email" => {
+            "Your identity provider did not say who you are (a required attribute is missing). Tell an administrator."
+        }
+        "no_account" => {
+            "You have no Gatehouse account for this identity provider. Ask an administrator for access."
+        }
+        "email_ambiguous" => {
+            "More than one Gatehouse account has your e-mail address, so none was chosen. Tell an administrator."
+        }
+        "jit_username_taken" | "jit_username_invalid" => {
+            "A Gatehouse account could not be created for you automatically. Tell an administrator."
+        }
+        "account_disabled" => "Your Gatehouse account is disabled. Ask an administrator.",
+        "internal" => "Something went wrong on our side. It has been logged; try again.",
+        _ => "Your identity provider's answer could not be trusted, so you were not signed in.",
+    };
+    if code.is_empty() {
+        format!("You were not signed in. {sentence}")
+    } else {
+        format!("You were not signed in. {sentence} (Reason code: {code}.)")
     }
 }
 

@@ -99,6 +99,9 @@ fn auth_method_text(method: &str) -> String {
         _ => match method {
             "password" => "Password".into(),
             "password+totp" => "Password and authenticator code".into(),
+            // The session records the protocol alone today (no IdP name after a colon).
+            "saml" => "Single sign-on (SAML)".into(),
+            "oidc" => "Single sign-on (OpenID Connect)".into(),
             other => other.into(),
         },
     }
