@@ -20,6 +20,7 @@ mod policies;
 mod processes;
 mod roles;
 mod saml_corpus;
+mod saml_http;
 mod saml_support;
 mod sdk;
 mod sts;
