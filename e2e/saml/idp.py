@@ -10,7 +10,9 @@ Commands (JSON on stdin where noted, JSON or XML on stdout):
   idp.py corpus    < request      the negative corpus: [{"name", "b64", "code"}]
   idp.py serve DIR PORT ENTITY    HTTP mode: GET /sso?SAMLRequest=... (HTTP-Redirect) answers
                                   a page that auto-posts a signed response to the ACS URL;
-                                  the user is taken from ?user= (default "alice")
+                                  the user is taken from ?user= (default "alice"), groups
+                                  from ?group=, the signing shape from ?sign=, the
+                                  AuthnContextClassRef from ?authn_context=
 
 A mint/corpus request: {"dir", "idp_entity_id", "sp_entity_id", "acs_url",
 "in_response_to" (or null), "name_id", "attributes": {name: [values]},
@@ -487,6 +489,8 @@ def serve(directory, port, idp_entity_id):
                        "attributes": {"email": [f"{user}@example.com"], "displayName": [user.title()],
                                       "groups": q.get("group", ["engineers"])},
                        "sign": q.get("sign", ["response"])[0]}
+                if "authn_context" in q:
+                    req["authn_context"] = q["authn_context"][0]
                 xml = create(req)
             except Exception as exc:  # a test IdP: say what was wrong with the request
                 return self.reply(400, "text/plain", f"bad AuthnRequest: {exc}")

@@ -22,6 +22,7 @@ mod processes;
 mod requests;
 mod roles;
 mod saml_corpus;
+mod saml_http;
 mod saml_support;
 mod sdk;
 mod sts;
