@@ -205,9 +205,10 @@ async fn export(
             }
         }
     });
+    // Fused: a compressing layer may poll once more after the end, which `unfold` forbids.
     let body = match header_row {
-        Some(h) => Body::from_stream(stream::iter([Ok(h)]).chain(pages)),
-        None => Body::from_stream(pages),
+        Some(h) => Body::from_stream(stream::iter([Ok(h)]).chain(pages).fuse()),
+        None => Body::from_stream(pages.fuse()),
     };
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
     Ok((

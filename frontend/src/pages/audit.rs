@@ -153,8 +153,8 @@ pub fn AuditPage() -> impl IntoView {
                         view! {
                             {(count > 0).then(|| view! {
                                 <div class="actions export">
-                                    <a class="button secondary" href=api::audit_export_url(&query, "csv") download>"Export CSV"</a>
-                                    <a class="button secondary" href=api::audit_export_url(&query, "jsonl") download>"Export JSON Lines"</a>
+                                    <a class="button secondary" href=api::audit_export_url(&query, "csv") rel="external" download>"Export CSV"</a>
+                                    <a class="button secondary" href=api::audit_export_url(&query, "jsonl") rel="external" download>"Export JSON Lines"</a>
                                 </div>
                             })}
                             <p class="muted" role="status">
