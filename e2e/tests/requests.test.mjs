@@ -59,12 +59,16 @@ test('journey 2: request, TOTP approval, grant with countdown, no self-approval'
   const holder = await mk('holder');
   const erin = await mk('erin');
   const alex = await mk('alex');
+  // A second approver, so that alex's own request is one someone else could approve (a
+  // request no one but its requester could approve is refused up front).
+  const bea = await mk('bea');
   created(await api(a, 'POST', '/api/v1/assignments', {
     principal_type: 'user', principal_id: holder.id, account_id: ACCOUNT, permission_set_id: ops.id,
   }), 'assignment');
   created(await api(a, 'POST', `/api/v1/permission-sets/${ops.id}/provision`, {}), 'provision');
   const approvers = created(await api(a, 'POST', '/api/v1/groups', { name: 'ops-approvers' }), 'group');
   created(await api(a, 'PUT', `/api/v1/groups/${approvers.id}/members/${alex.id}`), 'member');
+  created(await api(a, 'PUT', `/api/v1/groups/${approvers.id}/members/${bea.id}`), 'member');
   for (const who of [erin, alex]) {
     created(await api(a, 'POST', '/api/v1/eligibility-policies', {
       name: `${who.username} may ask`, principal_type: 'user', principal_id: who.id, account_ids: [ACCOUNT],
