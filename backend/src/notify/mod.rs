@@ -133,8 +133,12 @@ pub fn link_for(public_url: &str, action: &str, target_id: Option<&str>) -> Stri
         format!("{public_url}/break-glass/{id}")
     } else if action.starts_with("vault.") {
         format!("{public_url}/vault")
+    } else if action == "access_request.create" {
+        // Someone may approve it: their inbox lists it with the approve button.
+        format!("{public_url}/approvals")
     } else if action.starts_with("access_") {
-        format!("{public_url}/requests/{id}")
+        // The requester's own list, where the request shows its state and countdown.
+        format!("{public_url}/requests")
     } else {
         format!("{public_url}/admin/notifications")
     }

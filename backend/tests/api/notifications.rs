@@ -243,7 +243,10 @@ async fn a_contract_event_is_signed_retried_after_a_500_with_backoff_and_then_de
     assert_eq!(body["target"]["id"], "req-1");
     assert_eq!(body["outcome"], "success");
     assert_eq!(body["details"]["permission_set_name"], "ProdAdmin");
-    assert!(body["link"].as_str().unwrap().ends_with("/requests/req-1"));
+    assert!(
+        body["link"].as_str().unwrap().ends_with("/approvals"),
+        "an approver's inbox"
+    );
     let log = deliveries(&admin, &format!("endpoint={}", created.endpoint.id)).await;
     assert_eq!(log[0].status, DeliveryStatus::Delivered);
     assert!(log[0].next_attempt_at.is_none() && log[0].delivered_at.is_some());
@@ -792,7 +795,7 @@ async fn email_goes_to_the_named_enabled_users_through_a_real_smtp_server() {
         "{eml}"
     );
     assert!(
-        eml.contains(&format!("{}/requests/req-7", app.base_url)),
+        eml.contains(&format!("{}/approvals", app.base_url)),
         "{eml}"
     );
     let log = deliveries(&admin, "").await;
