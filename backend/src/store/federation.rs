@@ -337,27 +337,7 @@ macro_rules! federation_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
-                if let Some(old) = &l.replaces {
-                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut *tx).await?;
-                }
-                let s = &l.session;
-                sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
-                     last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&s.id_hash)
-                .bind(&user_id)
-                .bind(&s.csrf_token)
-                .bind(&s.auth_method)
-                .bind(s.idp_mfa)
-                .bind(s.mfa_at)
-                .bind(s.created_at)
-                .bind(s.last_seen_at)
-                .bind(s.expires_at)
-                .bind(&s.source_ip)
-                .bind(&s.user_agent)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_session_in(&mut tx, &l.session, &user_id, l.replaces.as_deref()).await?;
                 let user = Self::user_in(&mut tx, &user_id).await?;
                 let mut event = l.event;
                 event.target_id = Some(user_id.clone());

@@ -258,6 +258,36 @@ macro_rules! sql_store {
                 Ok(cp)
             }
 
+            /// A new session for `user_id` inside `tx`, replacing the browser's previous one.
+            async fn insert_session_in(
+                tx: &mut Tx,
+                s: &SessionRecord,
+                user_id: &str,
+                replaces: Option<&str>,
+            ) -> StoreResult<()> {
+                if let Some(old) = replaces {
+                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut **tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
+                     last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&s.id_hash)
+                .bind(user_id)
+                .bind(&s.csrf_token)
+                .bind(&s.auth_method)
+                .bind(s.idp_mfa)
+                .bind(s.mfa_at)
+                .bind(s.created_at)
+                .bind(s.last_seen_at)
+                .bind(s.expires_at)
+                .bind(&s.source_ip)
+                .bind(&s.user_agent)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             async fn user_in(tx: &mut Tx, id: &str) -> StoreResult<UserRecord> {
                 sqlx::query_as::<_, UserRecord>(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"))
                     .bind(id)
@@ -1002,26 +1032,7 @@ macro_rules! sql_store {
             async fn create_session(&self, s: SessionRecord, replaces: Option<&str>, event: NewEvent) -> StoreResult<()> {
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                if let Some(old) = replaces {
-                    sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(old).execute(&mut *tx).await?;
-                }
-                sqlx::query(
-                    "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
-                     last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(&s.id_hash)
-                .bind(&s.user_id)
-                .bind(&s.csrf_token)
-                .bind(&s.auth_method)
-                .bind(s.idp_mfa)
-                .bind(s.mfa_at)
-                .bind(s.created_at)
-                .bind(s.last_seen_at)
-                .bind(s.expires_at)
-                .bind(&s.source_ip)
-                .bind(&s.user_agent)
-                .execute(&mut *tx)
-                .await?;
+                Self::insert_session_in(&mut tx, &s, &s.user_id, replaces).await?;
                 Self::append_in(&mut tx, &self.signer, event).await?;
                 tx.commit().await?;
                 Ok(())
