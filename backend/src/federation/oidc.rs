@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use gatehouse_shared::federation::OidcSettings;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
     CoreProviderMetadata,
 };
 use openidconnect::{
@@ -222,34 +222,22 @@ pub async fn finish(
         .await
         .map_err(|e| SignInRefusal::TokenExchange(token_error(&e)))?;
     let id_token = token.id_token().ok_or(SignInRefusal::NoIdToken)?;
-    let raw = id_token.to_string();
-    let skew = idp.clock_skew_secs;
-    let payload = precheck(&raw, &settings, nonce.secret(), now, skew)?;
-
-    // The signature, with one refetch of the JWKS for a key we do not know yet.
-    let verify = |metadata: CoreProviderMetadata| {
-        let client = CoreClient::from_provider_metadata(
+    let check = |metadata: CoreProviderMetadata| {
+        check_id_token(
+            id_token,
             metadata,
-            ClientId::new(settings.client_id.clone()),
+            &settings,
             secret.clone(),
-        );
-        let now_chrono = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now);
-        let verifier = client
-            .id_token_verifier()
-            .set_allowed_algs(ALLOWED_ALGS)
-            .set_time_fn(move || now_chrono.unwrap_or_default())
-            .set_other_audience_verifier_fn(|_| false);
-        id_token
-            .claims(&verifier, &nonce)
-            .map(|c| (c.auth_method_refs().cloned(), c.auth_context_ref().cloned()))
+            &nonce,
+            now,
+            idp.clock_skew_secs,
+        )
     };
-    let (amr, acr) = match verify(p.metadata.clone()) {
-        Ok(x) => x,
-        Err(ClaimsVerificationError::SignatureVerification(
-            SignatureVerificationError::NoMatchingKey,
-        )) if p
-            .last_jwks_refetch
-            .is_none_or(|t| now - t >= JWKS_REFETCH_EVERY_MS) =>
+    // One refetch of the JWKS for a key we do not know yet, at most once a minute per IdP.
+    let checked = match check(p.metadata.clone()) {
+        Err(SignInRefusal::IdToken(UNKNOWN_KEY, _))
+            if p.last_jwks_refetch
+                .is_none_or(|t| now - t >= JWKS_REFETCH_EVERY_MS) =>
         {
             let jwks =
                 CoreJsonWebKeySet::fetch_async(p.metadata.jwks_uri(), &state.federation.http)
@@ -264,12 +252,16 @@ pub async fn finish(
                     ..p.clone()
                 },
             );
-            verify(metadata).map_err(|e| claims_error(&e))?
+            check(metadata)?
         }
-        Err(e) => return Err(claims_error(&e)),
+        other => other?,
     };
 
-    let mut claims = payload;
+    let CheckedIdToken {
+        mut claims,
+        amr,
+        acr,
+    } = checked;
     if let Some(endpoint) = p.metadata.userinfo_endpoint() {
         let info = userinfo(state, endpoint.as_str(), token.access_token().secret()).await?;
         if info.get("sub").and_then(Value::as_str) != claims.get("sub").and_then(Value::as_str) {
@@ -281,14 +273,66 @@ pub async fn finish(
             }
         }
     }
-    let amr: Vec<String> = amr
-        .unwrap_or_default()
-        .iter()
-        .map(|a| a.as_str().to_string())
-        .collect();
-    let acr = acr.map(|a| a.as_str().to_string());
     let identity = identity_from_claims(idp, &claims, &amr, acr.as_deref())?;
     Ok((identity, request.return_to))
+}
+
+/// The reason code of an ID token signed with a key the JWKS does not have.
+const UNKNOWN_KEY: &str = "oidc_unknown_key";
+
+/// An ID token that passed every check.
+#[derive(Debug, Clone)]
+pub struct CheckedIdToken {
+    /// The token's claims (userinfo not merged in yet).
+    pub claims: Value,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+}
+
+/// Every check of the ID token the token endpoint returned; no I/O. First the checks with
+/// their own reason codes (`precheck`: `alg`, `iss`, `aud`, `azp`, `exp`, `iat`, `nonce`,
+/// `sub`), then the signature against the JWKS in `metadata` (allow-listed asymmetric
+/// algorithms only) with openidconnect's own claim checks at `now`. A `kid` the JWKS lacks
+/// is refused as `oidc_unknown_key`, after which the caller may refetch the JWKS and call
+/// this again.
+pub fn check_id_token(
+    id_token: &CoreIdToken,
+    metadata: CoreProviderMetadata,
+    settings: &OidcSettings,
+    client_secret: Option<ClientSecret>,
+    nonce: &Nonce,
+    now: Millis,
+    skew_secs: i64,
+) -> Result<CheckedIdToken, SignInRefusal> {
+    let claims = precheck(
+        &id_token.to_string(),
+        settings,
+        nonce.secret(),
+        now,
+        skew_secs,
+    )?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        client_secret,
+    );
+    let now_chrono = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now);
+    let verifier = client
+        .id_token_verifier()
+        .set_allowed_algs(ALLOWED_ALGS)
+        .set_time_fn(move || now_chrono.unwrap_or_default())
+        .set_other_audience_verifier_fn(|_| false);
+    let verified = id_token
+        .claims(&verifier, nonce)
+        .map_err(|e| claims_error(&e))?;
+    Ok(CheckedIdToken {
+        claims,
+        amr: verified
+            .auth_method_refs()
+            .map(|refs| refs.iter().map(|a| a.as_str().to_string()).collect())
+            .unwrap_or_default(),
+        acr: verified.auth_context_ref().map(|a| a.as_str().to_string()),
+    })
 }
 
 fn token_error<RE, T>(e: &RequestTokenError<RE, T>) -> String
@@ -310,7 +354,7 @@ fn claims_error(e: &ClaimsVerificationError) -> SignInRefusal {
         ClaimsVerificationError::InvalidNonce(_) => "oidc_nonce",
         ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
-        ) => "oidc_unknown_key",
+        ) => UNKNOWN_KEY,
         ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::DisallowedAlg(_)
             | SignatureVerificationError::UnsupportedAlg(_)
@@ -453,7 +497,8 @@ fn claim_strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn identity_from_claims(
+/// The Gatehouse identity the claims describe, through the IdP's mapping.
+pub fn identity_from_claims(
     idp: &IdpRecord,
     claims: &Value,
     amr: &[String],
@@ -564,6 +609,87 @@ mod tests {
             code_of(precheck("a.b", &settings(), "n", now, 60)),
             "oidc_malformed"
         );
+    }
+
+    /// A provider's metadata with a JWKS holding `rsa` as `kid` "k1", and a token signer.
+    fn rs256_provider() -> (CoreProviderMetadata, impl Fn(&Value, &Value) -> String) {
+        let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
+        let jwks: CoreJsonWebKeySet = serde_json::from_value(serde_json::json!({"keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": "k1",
+            "n": URL_SAFE_NO_PAD.encode(rsa.n().to_vec()),
+            "e": URL_SAFE_NO_PAD.encode(rsa.e().to_vec()),
+        }]}))
+        .unwrap();
+        let metadata: CoreProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://idp.example",
+            "authorization_endpoint": "https://idp.example/auth",
+            "jwks_uri": "https://idp.example/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        }))
+        .unwrap();
+        let key = openssl::pkey::PKey::from_rsa(rsa).unwrap();
+        let sign = move |h: &Value, p: &Value| {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(h.to_string()),
+                URL_SAFE_NO_PAD.encode(p.to_string())
+            );
+            let mut s =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+            s.update(input.as_bytes()).unwrap();
+            format!(
+                "{input}.{}",
+                URL_SAFE_NO_PAD.encode(s.sign_to_vec().unwrap())
+            )
+        };
+        (metadata.set_jwks(jwks), sign)
+    }
+
+    #[test]
+    fn id_token_checks_verify_the_signature_and_keep_their_reason_codes() {
+        use std::str::FromStr as _;
+        let (metadata, sign) = rs256_provider();
+        let now = 1_700_000_000_000;
+        let good = serde_json::json!({"iss": "https://idp.example", "aud": "gh", "sub": "a",
+            "exp": now / 1000 + 300, "iat": now / 1000, "nonce": "n", "amr": ["pwd", "otp"],
+            "acr": "loa2", "groups": ["g1"]});
+        let rs = serde_json::json!({"alg": "RS256", "kid": "k1"});
+        let check = |jwt: &str| {
+            check_id_token(
+                &CoreIdToken::from_str(jwt).unwrap(),
+                metadata.clone(),
+                &settings(),
+                None,
+                &Nonce::new("n".into()),
+                now,
+                60,
+            )
+        };
+        let ok = check(&sign(&rs, &good)).unwrap();
+        assert_eq!(ok.claims["sub"], "a");
+        assert_eq!(ok.amr, ["pwd", "otp"]);
+        assert_eq!(ok.acr.as_deref(), Some("loa2"));
+
+        let code = |r: Result<CheckedIdToken, SignInRefusal>| r.err().map(|e| e.code());
+        let jwt = sign(&rs, &good);
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        bytes[7] ^= 1;
+        let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(bytes));
+        assert_eq!(code(check(&forged)), Some("oidc_signature"));
+        // Claims changed after signing (every precheck still passes): the signature no
+        // longer covers them.
+        let mut as_b = good.clone();
+        as_b["sub"] = "b".into();
+        let swapped = format!("{}.{sig}", sign(&rs, &as_b).rsplit_once('.').unwrap().0);
+        assert_eq!(code(check(&swapped)), Some("oidc_signature"));
+        let unknown = serde_json::json!({"alg": "RS256", "kid": "k2"});
+        assert_eq!(code(check(&sign(&unknown, &good))), Some(UNKNOWN_KEY));
+        let mut wrong_nonce = good.clone();
+        wrong_nonce["nonce"] = "m".into();
+        assert_eq!(code(check(&sign(&rs, &wrong_nonce))), Some("oidc_nonce"));
     }
 
     #[test]
