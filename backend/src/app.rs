@@ -117,7 +117,7 @@ pub async fn build(
         &master,
     )?);
     let state = AppState {
-        federation: Arc::new(crate::federation::Federation::new()?),
+        federation: Arc::new(crate::federation::Federation::new(store.clone())?),
         notify,
         sts,
         store,

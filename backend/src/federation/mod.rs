@@ -5,6 +5,7 @@
 //! and `routes` its HTTP flow (binding cookie, `InResponseTo` consumed once, replay table);
 //! `signin` is the one place an identity becomes a session; `errors` names every refusal.
 
+pub mod commit;
 pub mod errors;
 pub mod idp;
 pub mod oidc;
@@ -13,24 +14,27 @@ pub mod saml;
 pub mod signin;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::app::AppState;
 use crate::clock::Millis;
-use crate::store::StoreResult;
+use crate::store::{Store, StoreResult};
 
-/// Process-local federation state: the outbound HTTP client and each OIDC provider's
-/// discovery document and keys. A cache only: every instance fills its own.
+/// Process-local federation state: the outbound HTTP client, each OIDC provider's
+/// discovery document and keys (a cache only: every instance fills its own), and the queue
+/// that commits sign-ins.
 pub struct Federation {
     /// Outbound requests to IdPs: no redirects for OIDC (as openidconnect advises), a
     /// timeout on everything.
     pub http: reqwest::Client,
     providers: Mutex<HashMap<String, oidc::CachedProvider>>,
+    pub commits: commit::CommitQueue,
 }
 
 impl Federation {
-    pub fn new() -> anyhow::Result<Self> {
+    /// Starts the commit queue's writer task: call inside the runtime.
+    pub fn new(store: Arc<dyn Store>) -> anyhow::Result<Self> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -39,6 +43,7 @@ impl Federation {
                 .user_agent("gatehouse-federation")
                 .build()?,
             providers: Mutex::new(HashMap::new()),
+            commits: commit::CommitQueue::start(store),
         })
     }
 

@@ -25,6 +25,7 @@ use gatehouse_shared::federation::{
 };
 use time::Duration;
 
+use super::commit::Guard;
 use super::errors::SignInRefusal;
 use super::signin::{audit_refusal, complete, VerifiedIdentity};
 use super::{idp, oidc, saml};
@@ -452,27 +453,35 @@ async fn acs(
     };
     let verified =
         saml::verify_response(&response, &sp, &settings, &expect).map_err(SignInRefusal::Saml)?;
+    let keep_until = crate::clock::to_millis(verified.not_on_or_after + skew).max(now + 1);
+    let replayed = || SignInRefusal::Saml(saml::Refusal::Replayed);
     let return_to = match (&verified.in_response_to, &hash) {
-        (Some(irt), Some(h)) => {
-            state
-                .store
-                .consume_federation_request(irt, &idp.id, h, now)
-                .await?
-                .ok_or(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo))?
-                .return_to
-        }
+        // Consumed once and the assertion ID remembered, durably, in one (group) commit.
+        (Some(irt), Some(h)) => match state
+            .federation
+            .commits
+            .saml_guard(irt, &idp.id, h, now, &verified.assertion_id, keep_until)
+            .await?
+        {
+            Guard::Fresh(return_to) => return_to,
+            Guard::UnknownRequest => {
+                return Err(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo))
+            }
+            Guard::Replayed => return Err(replayed()),
+        },
         (Some(_), None) => return Err(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo)),
-        (None, _) if idp.allow_idp_initiated => "/".to_string(),
+        (None, _) if idp.allow_idp_initiated => {
+            if !state
+                .store
+                .remember_assertion(&idp.id, &verified.assertion_id, keep_until)
+                .await?
+            {
+                return Err(replayed());
+            }
+            "/".to_string()
+        }
         (None, _) => return Err(SignInRefusal::Saml(saml::Refusal::Unsolicited)),
     };
-    let keep_until = crate::clock::to_millis(verified.not_on_or_after + skew).max(now + 1);
-    if !state
-        .store
-        .remember_assertion(&idp.id, &verified.assertion_id, keep_until)
-        .await?
-    {
-        return Err(SignInRefusal::Saml(saml::Refusal::Replayed));
-    }
     Ok((identity_from_assertion(idp, &verified), return_to))
 }
 

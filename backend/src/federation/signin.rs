@@ -220,7 +220,7 @@ pub async fn complete(
         at: now,
         event,
     };
-    match state.store.federated_sign_in(login).await {
+    match state.federation.commits.sign_in(login).await {
         Ok(_) => Ok(FederatedSession { token }),
         Err(StoreError::Conflict(_)) => Err(SignInRefusal::UsernameTaken),
         Err(e) => Err(e.into()),

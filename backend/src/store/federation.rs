@@ -114,6 +114,37 @@ pub struct FederatedLogin {
     pub event: NewEvent,
 }
 
+/// One durable write of a federated sign-in, for the federation commit queue
+/// (`federation::commit`), which puts many of them in one transaction.
+#[derive(Debug, Clone)]
+pub enum FederationWrite {
+    /// A SAML response's replay guard: consume the request its `InResponseTo` names (this
+    /// browser's, this IdP's, unexpired) and, only if that succeeds, remember its assertion
+    /// ID until `keep_until`.
+    SamlGuard {
+        request_id: String,
+        idp_id: String,
+        binding_hash: String,
+        now: Millis,
+        assertion_id: String,
+        keep_until: Millis,
+    },
+    /// What [`FederationStore::federated_sign_in`] writes.
+    SignIn(Box<FederatedLogin>),
+}
+
+/// What a [`FederationWrite`] did.
+#[derive(Debug, Clone)]
+pub enum FederationWritten {
+    /// The request consumed (`None`: no such request; nothing was written), and whether the
+    /// assertion ID was new (`false`: a replay).
+    SamlGuard {
+        request: Option<FederationRequestRecord>,
+        fresh: bool,
+    },
+    SignedIn(Box<UserRecord>),
+}
+
 #[async_trait]
 pub trait FederationStore: Send + Sync {
     async fn list_idps(&self) -> StoreResult<Vec<IdpRecord>>;
@@ -163,6 +194,13 @@ pub trait FederationStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Drops expired requests and assertion IDs; returns how many rows went.
     async fn prune_federation(&self, now: Millis) -> StoreResult<u64>;
+    /// Makes `writes` in order in one transaction. Each sign-in is all or nothing on its own
+    /// (a savepoint): its error is its own result and undoes only that sign-in. Any other
+    /// error fails the whole batch: `Err` means nothing was committed.
+    async fn federation_writes(
+        &self,
+        writes: Vec<FederationWrite>,
+    ) -> StoreResult<Vec<StoreResult<FederationWritten>>>;
 }
 
 macro_rules! federation_sql {
@@ -179,6 +217,105 @@ macro_rules! federation_sql {
                     .fetch_optional(&mut **tx)
                     .await?
                     .ok_or(StoreError::NotFound)
+            }
+
+            /// What one federated sign-in writes, inside `tx`.
+            async fn sign_in_in(tx: &mut Tx, signer: &AuditSigner, l: FederatedLogin) -> StoreResult<UserRecord> {
+                let user_id = match &l.user {
+                    FederatedUser::Existing(id) => id.clone(),
+                    FederatedUser::Create(u) => {
+                        Self::insert_user_in(tx, u).await?;
+                        u.id.clone()
+                    }
+                };
+                let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
+                sqlx::query(
+                    "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, created_at, last_login_at) \
+                     VALUES ($1, $2, $3, $4, $5, $5) \
+                     ON CONFLICT (idp_id, subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
+                )
+                .bind(&l.idp_id)
+                .bind(&l.subject)
+                .bind(&user_id)
+                .bind(&applied)
+                .bind(l.at)
+                .execute(&mut **tx)
+                .await?;
+                for g in &l.add_groups {
+                    sqlx::query(
+                        "INSERT INTO group_members (group_id, user_id, added_at) \
+                         SELECT id, $2, $3 FROM user_groups WHERE id = $1 \
+                         ON CONFLICT (group_id, user_id) DO NOTHING",
+                    )
+                    .bind(g)
+                    .bind(&user_id)
+                    .bind(l.at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                for g in &l.remove_groups {
+                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                        .bind(g)
+                        .bind(&user_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Self::insert_session_in(tx, &l.session, &user_id, l.replaces.as_deref()).await?;
+                let user = Self::user_in(tx, &user_id).await?;
+                let mut event = l.event;
+                event.target_id = Some(user_id.clone());
+                if event.ctx.actor_id.is_none() {
+                    event.ctx.actor_id = Some(user_id.clone());
+                }
+                if let FederatedUser::Create(_) = &l.user {
+                    event = with_images(event, None, Some(user.audit_view()));
+                }
+                Self::append_in(tx, signer, event).await?;
+                Ok(user)
+            }
+
+            /// A SAML replay guard inside `tx`: the request consumed, then the assertion ID.
+            async fn saml_guard_in(
+                tx: &mut Tx,
+                request_id: &str,
+                idp_id: &str,
+                binding_hash: &str,
+                now: Millis,
+                assertion_id: &str,
+                keep_until: Millis,
+            ) -> StoreResult<FederationWritten> {
+                let request: Option<FederationRequestRecord> = sqlx::query_as(&format!(
+                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
+                     RETURNING {FEDREQ_COLS}"
+                ))
+                .bind(request_id)
+                .bind(idp_id)
+                .bind(binding_hash)
+                .bind(now)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if request.is_none() {
+                    return Ok(FederationWritten::SamlGuard { request, fresh: false });
+                }
+                let r = sqlx::query(
+                    "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (idp_id, assertion_id) DO NOTHING",
+                )
+                .bind(idp_id)
+                .bind(assertion_id)
+                .bind(keep_until)
+                .execute(&mut **tx)
+                .await?;
+                Ok(FederationWritten::SamlGuard { request, fresh: r.rows_affected() == 1 })
+            }
+
+            async fn federation_write_in(tx: &mut Tx, signer: &AuditSigner, w: FederationWrite) -> StoreResult<FederationWritten> {
+                match w {
+                    FederationWrite::SamlGuard { request_id, idp_id, binding_hash, now, assertion_id, keep_until } => {
+                        Self::saml_guard_in(tx, &request_id, &idp_id, &binding_hash, now, &assertion_id, keep_until).await
+                    }
+                    FederationWrite::SignIn(l) => Ok(FederationWritten::SignedIn(Box::new(Self::sign_in_in(tx, signer, *l).await?))),
+                }
             }
         }
 
@@ -298,56 +435,7 @@ macro_rules! federation_sql {
             async fn federated_sign_in(&self, l: FederatedLogin) -> StoreResult<UserRecord> {
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
-                let user_id = match &l.user {
-                    FederatedUser::Existing(id) => id.clone(),
-                    FederatedUser::Create(u) => {
-                        Self::insert_user_in(&mut tx, u).await?;
-                        u.id.clone()
-                    }
-                };
-                let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
-                sqlx::query(
-                    "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, created_at, last_login_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) \
-                     ON CONFLICT (idp_id, subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
-                )
-                .bind(&l.idp_id)
-                .bind(&l.subject)
-                .bind(&user_id)
-                .bind(&applied)
-                .bind(l.at)
-                .execute(&mut *tx)
-                .await?;
-                for g in &l.add_groups {
-                    sqlx::query(
-                        "INSERT INTO group_members (group_id, user_id, added_at) \
-                         SELECT id, $2, $3 FROM user_groups WHERE id = $1 \
-                         ON CONFLICT (group_id, user_id) DO NOTHING",
-                    )
-                    .bind(g)
-                    .bind(&user_id)
-                    .bind(l.at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for g in &l.remove_groups {
-                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                        .bind(g)
-                        .bind(&user_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                Self::insert_session_in(&mut tx, &l.session, &user_id, l.replaces.as_deref()).await?;
-                let user = Self::user_in(&mut tx, &user_id).await?;
-                let mut event = l.event;
-                event.target_id = Some(user_id.clone());
-                if event.ctx.actor_id.is_none() {
-                    event.ctx.actor_id = Some(user_id.clone());
-                }
-                if let FederatedUser::Create(_) = &l.user {
-                    event = with_images(event, None, Some(user.audit_view()));
-                }
-                Self::append_in(&mut tx, &self.signer, event).await?;
+                let user = Self::sign_in_in(&mut tx, &self.signer, l).await?;
                 tx.commit().await?;
                 Ok(user)
             }
@@ -407,6 +495,30 @@ macro_rules! federation_sql {
                 .execute(&self.pool)
                 .await?;
                 Ok(r.rows_affected() == 1)
+            }
+
+            async fn federation_writes(&self, writes: Vec<FederationWrite>) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
+                let _gate = self.write_gate().await;
+                let mut tx = self.pool.begin().await?;
+                let mut out = Vec::with_capacity(writes.len());
+                for w in writes {
+                    // A sign-in may fail on its own (a JIT username taken): in a savepoint. A
+                    // replay guard fails only with the database, and then fails the batch.
+                    let alone = matches!(w, FederationWrite::SignIn(_));
+                    if !alone {
+                        out.push(Ok(Self::federation_write_in(&mut tx, &self.signer, w).await?));
+                        continue;
+                    }
+                    sqlx::query("SAVEPOINT federation_write").execute(&mut *tx).await?;
+                    let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
+                    if r.is_err() {
+                        sqlx::query("ROLLBACK TO SAVEPOINT federation_write").execute(&mut *tx).await?;
+                    }
+                    sqlx::query("RELEASE SAVEPOINT federation_write").execute(&mut *tx).await?;
+                    out.push(r);
+                }
+                tx.commit().await?;
+                Ok(out)
             }
 
             async fn prune_federation(&self, now: Millis) -> StoreResult<u64> {

@@ -25,7 +25,7 @@ pub use breakglass::BreakGlassStore;
 pub use credentials::{CredentialStore, CredentialWrite};
 pub use federation::{
     FederatedIdentityRecord, FederatedLogin, FederatedUser, FederationRequestRecord,
-    FederationStore, IdpRecord,
+    FederationStore, FederationWrite, FederationWritten, IdpRecord,
 };
 pub use notifications::{
     AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,

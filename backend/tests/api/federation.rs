@@ -5,7 +5,12 @@
 
 use std::time::Duration;
 
-use gatehouse::store::FederationRequestRecord;
+use gatehouse::audit::{AuditCtx, NewEvent};
+use gatehouse::federation::commit::Guard;
+use gatehouse::store::{
+    FederatedLogin, FederatedUser, FederationRequestRecord, FederationWrite, FederationWritten,
+    NewUserRecord, SessionRecord,
+};
 use gatehouse_shared::federation::{IdentityProvider, PublicIdp};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
@@ -506,4 +511,152 @@ async fn a_replayed_assertion_is_refused_after_a_restart_until_it_expires() {
     assert!(other_idp, "IDs are per IdP");
     assert!(report.federation_pruned >= 2);
     assert!(after_expiry);
+}
+
+fn jit_sign_in(idp_id: &str, subject: &str, username: &str, now: i64) -> FederatedLogin {
+    let ctx = AuditCtx {
+        actor_id: None,
+        actor_name: username.into(),
+        source_ip: None,
+        user_agent: None,
+    };
+    FederatedLogin {
+        idp_id: idp_id.into(),
+        subject: subject.into(),
+        user: FederatedUser::Create(NewUserRecord {
+            id: format!("user-{subject}"),
+            username: username.into(),
+            email: format!("{subject}@example.com"),
+            display_name: username.into(),
+            source: "federated".into(),
+            password_hash: None,
+            created_at: now,
+        }),
+        add_groups: vec![],
+        remove_groups: vec![],
+        applied_groups: vec![],
+        session: SessionRecord {
+            id_hash: format!("session-{subject}"),
+            user_id: String::new(),
+            csrf_token: "csrf".into(),
+            auth_method: "saml".into(),
+            idp_mfa: false,
+            mfa_at: None,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + 3_600_000,
+            source_ip: None,
+            user_agent: None,
+        },
+        replaces: None,
+        at: now,
+        event: NewEvent::new(now, &ctx, "auth.federated_login", "user", None),
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_committed_together_each_stand_or_fall_alone() {
+    // Arrange: two requests of one browser, and a JIT user whose name is already taken.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
+    let now = app.now_ms();
+    let store = &app.state.store;
+    for id in ["_req-1", "_req-2", "_req-3"] {
+        store
+            .create_federation_request(FederationRequestRecord {
+                id: id.into(),
+                idp_id: idp.id.clone(),
+                binding_hash: "browser-a".into(),
+                nonce: None,
+                pkce_verifier_enc: None,
+                return_to: format!("/after{id}"),
+                created_at: now,
+                expires_at: now + 600_000,
+            })
+            .await
+            .expect("create");
+    }
+    let guard = |request: &str, assertion: &str| FederationWrite::SamlGuard {
+        request_id: request.into(),
+        idp_id: idp.id.clone(),
+        binding_hash: "browser-a".into(),
+        now,
+        assertion_id: assertion.into(),
+        keep_until: now + 300_000,
+    };
+
+    // Act: one transaction holding a fresh guard, a replay of its assertion answering the
+    // other request, an unknown request, a sign-in that must fail and one that must not.
+    let results = store
+        .federation_writes(vec![
+            guard("_req-1", "_assertion-1"),
+            guard("_req-2", "_assertion-1"),
+            guard("_req-unknown", "_assertion-2"),
+            FederationWrite::SignIn(Box::new(jit_sign_in(&idp.id, "taken", "admin", now))),
+            FederationWrite::SignIn(Box::new(jit_sign_in(&idp.id, "new", "newcomer", now))),
+        ])
+        .await
+        .expect("the batch commits");
+    // Through the queue, four answers to one request at once: only one may consume it.
+    let queue = gatehouse::federation::commit::CommitQueue::start(store.clone());
+    let racing = futures_util::future::join_all((0..4).map(|i| {
+        let assertion = format!("_racing-{i}");
+        let queue = &queue;
+        let idp_id = &idp.id;
+        async move {
+            queue
+                .saml_guard(
+                    "_req-3",
+                    idp_id,
+                    "browser-a",
+                    now,
+                    &assertion,
+                    now + 300_000,
+                )
+                .await
+        }
+    }))
+    .await;
+
+    // Assert
+    let guard_of = |r: &gatehouse::store::StoreResult<FederationWritten>| match r {
+        Ok(FederationWritten::SamlGuard { request, fresh }) => {
+            (request.as_ref().map(|q| q.return_to.clone()), *fresh)
+        }
+        other => panic!("not a guard: {other:?}"),
+    };
+    assert_eq!(guard_of(&results[0]), (Some("/after_req-1".into()), true));
+    assert_eq!(guard_of(&results[1]), (Some("/after_req-2".into()), false));
+    assert_eq!(guard_of(&results[2]), (None, false));
+    assert!(
+        matches!(results[3], Err(gatehouse::store::StoreError::Conflict(_))),
+        "{:?}",
+        results[3]
+    );
+    assert!(matches!(&results[4], Ok(FederationWritten::SignedIn(u)) if u.username == "newcomer"));
+    assert!(store.get_user("user-new").await.is_ok());
+    assert!(store.get_user("user-taken").await.is_err(), "undone alone");
+    let fresh = racing
+        .iter()
+        .filter(|r| matches!(r, Ok(Guard::Fresh(to)) if to == "/after_req-3"))
+        .count();
+    let unknown = racing
+        .iter()
+        .filter(|r| matches!(r, Ok(Guard::UnknownRequest)))
+        .count();
+    assert_eq!((fresh, unknown), (1, 3), "{racing:?}");
+    let logins = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.federated_login")
+        .count();
+    assert_eq!(logins, 1, "only the sign-in that stood is audited");
+    let report: Value = admin
+        .get("/api/v1/audit/verify")
+        .await
+        .assert_status(200)
+        .value();
+    assert_eq!(report["intact"], true, "{report}");
 }
