@@ -45,7 +45,7 @@ test('journey 2: request, TOTP approval, grant with countdown, no self-approval'
   t.after(() => browser.close());
 
   // The administrator's set-up through the API: account, permission set (provisioned through
-  // a standing assignment to someone else), people, approvers group and both policies.
+  // a standing assignment to someone else), people and the approvers group.
   const admin = await newPage(browser, { baseURL: server.url });
   await signIn(admin.page, 'admin', BOOTSTRAP_PASSWORD);
   const a = admin.page;
@@ -69,16 +69,44 @@ test('journey 2: request, TOTP approval, grant with countdown, no self-approval'
   const approvers = created(await api(a, 'POST', '/api/v1/groups', { name: 'ops-approvers' }), 'group');
   created(await api(a, 'PUT', `/api/v1/groups/${approvers.id}/members/${alex.id}`), 'member');
   created(await api(a, 'PUT', `/api/v1/groups/${approvers.id}/members/${bea.id}`), 'member');
+  // Both policies through the Access policies page: first an empty form, refused before it
+  // is sent with the server's own rules, then the real ones.
+  await a.getByRole('link', { name: 'Access policies' }).click();
+  await a.getByText('No eligibility policies yet').waitFor();
+  const eligibilityForm = a.getByRole('region', { name: 'Add an eligibility policy' });
+  await eligibilityForm.getByRole('button', { name: 'Add eligibility policy' }).click();
+  await eligibilityForm.getByText('Choose a user or group.').waitFor();
   for (const who of [erin, alex]) {
-    created(await api(a, 'POST', '/api/v1/eligibility-policies', {
-      name: `${who.username} may ask`, principal_type: 'user', principal_id: who.id, account_ids: [ACCOUNT],
-      permission_set_ids: [ops.id], max_duration_secs: 3600, approval_required: true, justification_required: true,
-    }), 'eligibility');
+    await eligibilityForm.getByLabel('Name', { exact: true }).fill(`${who.username} may ask`);
+    await eligibilityForm.getByLabel('Who may ask').selectOption('user');
+    await eligibilityForm.getByLabel('User or group').selectOption({ label: who.username });
+    await eligibilityForm.getByLabel(`Payments production (${ACCOUNT})`).check();
+    await eligibilityForm.getByLabel('Ops-Admin').check();
+    await eligibilityForm.getByLabel('Maximum duration (minutes)').fill('60');
+    assert.equal(await eligibilityForm.getByLabel('Approval required').isChecked(), true);
+    assert.equal(await eligibilityForm.getByLabel('Justification required').isChecked(), true);
+    await eligibilityForm.getByRole('button', { name: 'Add eligibility policy' }).click();
+    await a.getByText(`Added ${who.username} may ask.`).waitFor();
   }
-  created(await api(a, 'POST', '/api/v1/approval-policies', {
-    name: 'Ops approvals', account_id: ACCOUNT, permission_set_id: ops.id, approver_group_ids: [approvers.id],
-    approvals_needed: 1, mfa_required: true,
-  }), 'approval policy');
+  const eligibilityTable = a.getByRole('table', { name: 'Eligibility policies' });
+  const erinRow = eligibilityTable.getByRole('row').filter({ hasText: 'erin may ask' });
+  assert.match(await erinRow.innerText(), /user erin[\s\S]*Payments production[\s\S]*Ops-Admin[\s\S]*1 hour[\s\S]*approval, justification/);
+  const approvalForm = a.getByRole('region', { name: 'Add an approval policy' });
+  await approvalForm.getByLabel('Name', { exact: true }).fill('Ops approvals');
+  await approvalForm.getByLabel('Account', { exact: true }).selectOption(ACCOUNT);
+  await approvalForm.getByLabel('Permission set', { exact: true }).selectOption({ label: 'Ops-Admin' });
+  await approvalForm.getByLabel('ops-approvers').check();
+  await approvalForm.getByLabel('Approvals needed').fill('1');
+  assert.equal(await approvalForm.getByLabel('Approvers must pass a fresh MFA check').isChecked(), true);
+  await approvalForm.getByRole('button', { name: 'Add approval policy' }).click();
+  await a.getByText('Added Ops approvals.').waitFor();
+  const approvalRow = a.getByRole('table', { name: 'Approval policies' }).getByRole('row').filter({ hasText: 'Ops approvals' });
+  assert.match(await approvalRow.innerText(), /group ops-approvers[\s\S]*1 approval\(s\)[\s\S]*MFA required[\s\S]*3 hours/);
+  await screenshot(a, 'requests-access-policies');
+  // What the page wrote is what the API holds.
+  const policies = created(await api(a, 'GET', '/api/v1/approval-policies'), 'approval policies');
+  assert.deepEqual(policies.map((p) => [p.account_id, p.permission_set_id, p.approver_group_ids, p.approvals_needed, p.mfa_required]),
+    [[ACCOUNT, ops.id, [approvers.id], 1, true]]);
   await admin.context.close();
 
   // The approver enrols TOTP (through the API) in their own browser context.

@@ -33,7 +33,10 @@ use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, V
 use gatehouse_shared::portal::{
     CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, Portal,
 };
-use gatehouse_shared::requests::{AccessRequest, CreateAccessRequest, DecisionInput, Eligibility};
+use gatehouse_shared::requests::{
+    AccessRequest, ApprovalPolicy, ApprovalPolicyInput, CreateAccessRequest, DecisionInput,
+    Eligibility, EligibilityPolicy, EligibilityPolicyInput,
+};
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -701,4 +704,52 @@ pub async fn request_action(
         input,
     )
     .await
+}
+
+// --- access policies (administrators write, auditors read) -----------------------------
+
+pub async fn eligibility_policies() -> Result<Vec<EligibilityPolicy>, ApiError> {
+    get("/eligibility-policies").await
+}
+
+/// Creates (`id` none) or replaces an eligibility policy.
+pub async fn save_eligibility_policy(
+    id: Option<&str>,
+    policy: &EligibilityPolicyInput,
+) -> Result<EligibilityPolicy, ApiError> {
+    match id {
+        Some(id) => {
+            let path = format!("/eligibility-policies/{}", segment(id));
+            with_body(Method::PUT, &path, policy).await
+        }
+        None => with_body(Method::POST, "/eligibility-policies", policy).await,
+    }
+}
+
+pub async fn delete_eligibility_policy(id: &str) -> Result<(), ApiError> {
+    let path = format!("/eligibility-policies/{}", segment(id));
+    without_answer(Method::DELETE, &path).await
+}
+
+pub async fn approval_policies() -> Result<Vec<ApprovalPolicy>, ApiError> {
+    get("/approval-policies").await
+}
+
+/// Creates (`id` none) or replaces an approval policy.
+pub async fn save_approval_policy(
+    id: Option<&str>,
+    policy: &ApprovalPolicyInput,
+) -> Result<ApprovalPolicy, ApiError> {
+    match id {
+        Some(id) => {
+            let path = format!("/approval-policies/{}", segment(id));
+            with_body(Method::PUT, &path, policy).await
+        }
+        None => with_body(Method::POST, "/approval-policies", policy).await,
+    }
+}
+
+pub async fn delete_approval_policy(id: &str) -> Result<(), ApiError> {
+    let path = format!("/approval-policies/{}", segment(id));
+    without_answer(Method::DELETE, &path).await
 }

@@ -1,8 +1,9 @@
-//! Small reusable pieces shared by the pages: alerts, badges, copying, form fields, the
-//! policy editor, tables, times.
+//! Small reusable pieces shared by the pages: alerts, badges, the confirming delete button,
+//! copying, form fields, the policy editor, tables, times.
 
 pub mod alert;
 pub mod badge;
+pub mod confirm;
 pub mod copy;
 pub mod field;
 pub mod form;

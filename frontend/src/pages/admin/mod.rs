@@ -1,6 +1,8 @@
 //! Administration: users, groups (with members), cloud accounts, permission sets (with
-//! assignments and provisioning), identity providers and the policy simulator.
+//! assignments and provisioning), access policies (eligibility and approval), identity
+//! providers, notifications and the policy simulator.
 
+pub mod access_policies;
 pub mod accounts;
 pub mod groups;
 pub mod idps;
