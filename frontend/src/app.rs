@@ -1,12 +1,17 @@
 //! The shell: top bar (product, who is signed in, MFA state, sign-out), the navigation a
-//! person's roles allow, and the router that maps every path to its page.
+//! person's roles allow, and the routers of the three bundles ([`PortalApp`],
+//! [`DirectoryApp`], [`GovernanceApp`]; see `gatehouse_shared::spa`) that map every path to
+//! its page.
+
+use std::cell::Cell;
 
 use gatehouse_shared::auth::Role;
+use gatehouse_shared::spa::Bundle;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
 use leptos_router::hooks::use_navigate;
-use leptos_router::path;
+use leptos_router::{path, NavigateOptions};
 
 use crate::api;
 use crate::components::badge::{Badge, Tone};
@@ -25,17 +30,60 @@ pub const POLICY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 /// Who may manage identity providers (the API allows administrators only).
 pub const IDP_MANAGERS: &[Role] = &[Role::Administrator];
 
+thread_local! {
+    static CURRENT: Cell<Bundle> = const { Cell::new(Bundle::Everyday) };
+}
+
+fn current_bundle() -> Bundle {
+    CURRENT.with(Cell::get)
+}
+
+/// Navigation that crosses bundles when it must: inside this bundle through the router,
+/// to the other one by loading the page.
+pub fn use_go() -> impl Fn(&str, bool) + Clone + 'static {
+    let navigate = use_navigate();
+    move |path: &str, replace: bool| {
+        if Bundle::of(path) == current_bundle() {
+            navigate(
+                path,
+                NavigateOptions {
+                    replace,
+                    ..NavigateOptions::default()
+                },
+            );
+        } else if let Some(location) = web_sys::window().map(|w| w.location()) {
+            let _ = if replace {
+                location.replace(path)
+            } else {
+                location.assign(path)
+            };
+        }
+    }
+}
+
+/// The skip link and, once signed in, the top bar; then the page.
 #[component]
-pub fn App() -> impl IntoView {
+fn Frame(bundle: Bundle, children: Children) -> impl IntoView {
+    CURRENT.with(|c| c.set(bundle));
     let session = Session::provide();
     let signed_in = move || matches!(session.state.get(), SessionState::SignedIn(_));
     view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Show when=signed_in>
+            <TopBar />
+        </Show>
+        <main id="main" tabindex="-1">
+            {children()}
+        </main>
+    }
+}
+
+/// The everyday bundle: sign-in, portal, requests, approvals, break-glass, vault, my account.
+#[component]
+pub fn PortalApp() -> impl IntoView {
+    view! {
         <Router>
-            <a class="skip-link" href="#main">"Skip to content"</a>
-            <Show when=signed_in>
-                <TopBar />
-            </Show>
-            <main id="main" tabindex="-1">
+            <Frame bundle=Bundle::Everyday>
                 <Routes fallback=pages::not_found::NotFound>
                     <Route path=path!("/login") view=pages::login::LoginPage />
                     <Route
@@ -58,6 +106,31 @@ pub fn App() -> impl IntoView {
                         path=path!("/me")
                         view=|| view! { <RequireAuth><pages::me::MePage /></RequireAuth> }
                     />
+                    <Route
+                        path=path!("/break-glass")
+                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassPage /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/break-glass/:id")
+                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassDetailPage /></RequireAuth> }
+                    />
+                    <Route
+                        path=path!("/vault")
+                        view=|| view! { <RequireAuth><pages::break_glass::VaultPage /></RequireAuth> }
+                    />
+                </Routes>
+            </Frame>
+        </Router>
+    }
+}
+
+/// The directory bundle: users, groups, accounts, permission sets, the simulator.
+#[component]
+pub fn DirectoryApp() -> impl IntoView {
+    view! {
+        <Router>
+            <Frame bundle=Bundle::Directory>
+                <Routes fallback=pages::not_found::NotFound>
                     <Route
                         path=path!("/admin/users")
                         view=|| {
@@ -99,16 +172,6 @@ pub fn App() -> impl IntoView {
                         }
                     />
                     <Route
-                        path=path!("/admin/idps")
-                        view=|| {
-                            view! {
-                                <RequireAuth roles=IDP_MANAGERS>
-                                    <pages::admin::idps::IdpsPage />
-                                </RequireAuth>
-                            }
-                        }
-                    />
-                    <Route
                         path=path!("/admin/permission-sets")
                         view=|| {
                             view! {
@@ -129,16 +192,6 @@ pub fn App() -> impl IntoView {
                         }
                     />
                     <Route
-                        path=path!("/admin/notifications")
-                        view=|| {
-                            view! {
-                                <RequireAuth roles=NOTIFICATION_ADMINS>
-                                    <pages::admin::notifications::NotificationsPage />
-                                </RequireAuth>
-                            }
-                        }
-                    />
-                    <Route
                         path=path!("/admin/simulator")
                         view=|| {
                             view! {
@@ -148,17 +201,48 @@ pub fn App() -> impl IntoView {
                             }
                         }
                     />
+                </Routes>
+            </Frame>
+        </Router>
+    }
+}
+
+/// The governance bundle: access policies, identity providers, notifications, the audit trail.
+#[component]
+pub fn GovernanceApp() -> impl IntoView {
+    view! {
+        <Router>
+            <Frame bundle=Bundle::Governance>
+                <Routes fallback=pages::not_found::NotFound>
                     <Route
-                        path=path!("/break-glass")
-                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassPage /></RequireAuth> }
+                        path=path!("/admin/idps")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=IDP_MANAGERS>
+                                    <pages::admin::idps::IdpsPage />
+                                </RequireAuth>
+                            }
+                        }
                     />
                     <Route
-                        path=path!("/break-glass/:id")
-                        view=|| view! { <RequireAuth><pages::break_glass::BreakGlassDetailPage /></RequireAuth> }
+                        path=path!("/admin/access-policies")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=POLICY_READERS>
+                                    <pages::admin::access_policies::AccessPoliciesPage />
+                                </RequireAuth>
+                            }
+                        }
                     />
                     <Route
-                        path=path!("/vault")
-                        view=|| view! { <RequireAuth><pages::break_glass::VaultPage /></RequireAuth> }
+                        path=path!("/admin/notifications")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=NOTIFICATION_ADMINS>
+                                    <pages::admin::notifications::NotificationsPage />
+                                </RequireAuth>
+                            }
+                        }
                     />
                     <Route
                         path=path!("/audit")
@@ -181,8 +265,23 @@ pub fn App() -> impl IntoView {
                         }
                     />
                 </Routes>
-            </main>
+            </Frame>
         </Router>
+    }
+}
+
+/// A link of the navigation: through the router inside this bundle (which marks the current
+/// page with `aria-current`), a plain page load into the other one.
+#[component]
+fn NavLink(
+    href: &'static str,
+    label: &'static str,
+    #[prop(optional)] class: Option<&'static str>,
+) -> impl IntoView {
+    if Bundle::of(href) == current_bundle() {
+        view! { <A href=href attr:class=class>{label}</A> }.into_any()
+    } else {
+        view! { <a href=href class=class rel="external">{label}</a> }.into_any()
     }
 }
 
@@ -190,14 +289,14 @@ pub fn App() -> impl IntoView {
 #[component]
 fn TopBar() -> impl IntoView {
     let session = crate::session::use_session();
-    let navigate = use_navigate();
+    let go = use_go();
     let signing_out = RwSignal::new(false);
     let sign_out = move |_| {
         if signing_out.get_untracked() {
             return;
         }
         signing_out.set(true);
-        let navigate = navigate.clone();
+        let go = go.clone();
         spawn_local(async move {
             // Whatever the answer, this tab forgets the session; a failed call leaves at
             // worst a server session that expires on its own.
@@ -206,7 +305,7 @@ fn TopBar() -> impl IntoView {
                 .state
                 .set(SessionState::SignedOut { by_choice: true });
             signing_out.set(false);
-            navigate("/login", leptos_router::NavigateOptions::default());
+            go("/login", false);
         });
     };
     let name = move || {
@@ -231,32 +330,33 @@ fn TopBar() -> impl IntoView {
     let notifications = move || session.has_any_role(NOTIFICATION_ADMINS);
     view! {
         <header class="topbar">
-            <a class="brand" href="/portal">"Gatehouse"</a>
+            <NavLink href="/portal" label="Gatehouse" class="brand" />
             <nav aria-label="Main">
                 <ul>
-                    <li><A href="/portal">"Portal"</A></li>
-                    <li><A href="/requests">"Requests"</A></li>
-                    <li><A href="/approvals">"Approvals"</A></li>
-                    <li><A href="/me">"My account"</A></li>
+                    <li><NavLink href="/portal" label="Portal" /></li>
+                    <li><NavLink href="/requests" label="Requests" /></li>
+                    <li><NavLink href="/approvals" label="Approvals" /></li>
+                    <li><NavLink href="/me" label="My account" /></li>
                     <Show when=directory>
-                        <li><A href="/admin/users">"Users"</A></li>
-                        <li><A href="/admin/groups">"Groups"</A></li>
-                        <li><A href="/admin/accounts">"Accounts"</A></li>
+                        <li><NavLink href="/admin/users" label="Users" /></li>
+                        <li><NavLink href="/admin/groups" label="Groups" /></li>
+                        <li><NavLink href="/admin/accounts" label="Accounts" /></li>
                     </Show>
                     <Show when=administrator>
-                        <li><A href="/admin/idps">"Identity providers"</A></li>
+                        <li><NavLink href="/admin/idps" label="Identity providers" /></li>
                     </Show>
                     <Show when=policies>
-                        <li><A href="/admin/permission-sets">"Permission sets"</A></li>
-                        <li><A href="/admin/simulator">"Simulator"</A></li>
+                        <li><NavLink href="/admin/permission-sets" label="Permission sets" /></li>
+                        <li><NavLink href="/admin/simulator" label="Simulator" /></li>
+                        <li><NavLink href="/admin/access-policies" label="Access policies" /></li>
                     </Show>
-                    <li><A href="/break-glass">"Break-glass"</A></li>
-                    <li><A href="/vault">"Root vault"</A></li>
+                    <li><NavLink href="/break-glass" label="Break-glass" /></li>
+                    <li><NavLink href="/vault" label="Root vault" /></li>
                     <Show when=notifications>
-                        <li><A href="/admin/notifications">"Notifications"</A></li>
+                        <li><NavLink href="/admin/notifications" label="Notifications" /></li>
                     </Show>
                     <Show when=audit>
-                        <li><A href="/audit">"Audit"</A></li>
+                        <li><NavLink href="/audit" label="Audit" /></li>
                     </Show>
                 </ul>
             </nav>

@@ -1,12 +1,6 @@
-//! Gatehouse's single-page app: mounts the [`app::App`] into the page's `<body>`.
-
-mod api;
-mod app;
-mod components;
-mod pages;
-mod session;
+//! The everyday bundle: mounts [`gatehouse_frontend::app::PortalApp`] into `<body>`.
 
 fn main() {
     console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    leptos::mount::mount_to_body(gatehouse_frontend::app::PortalApp);
 }

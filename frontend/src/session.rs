@@ -5,8 +5,7 @@
 use gatehouse_shared::auth::{Me, Role};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_location, use_navigate};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_location;
 
 use crate::api::{self, ApiError};
 use crate::components::alert::ErrorAlert;
@@ -144,7 +143,7 @@ pub fn RequireAuth(
 ) -> impl IntoView {
     let session = use_session();
     let location = use_location();
-    let navigate = use_navigate();
+    let go = crate::app::use_go();
     let gate = Memo::new(move |_| match session.state.get() {
         SessionState::Loading => Gate::Loading,
         SessionState::SignedOut { .. } => Gate::Out,
@@ -164,13 +163,7 @@ pub fn RequireAuth(
                 );
                 login_href(&here)
             };
-            navigate(
-                &target,
-                NavigateOptions {
-                    replace: true,
-                    ..NavigateOptions::default()
-                },
-            );
+            go(&target, true);
         }
     });
     move || match gate.get() {

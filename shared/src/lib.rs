@@ -13,4 +13,5 @@ pub mod permission_sets;
 pub mod policies;
 pub mod portal;
 pub mod requests;
+pub mod spa;
 pub mod validate;

@@ -1,6 +1,8 @@
-//! Serving the built SPA: static files (compressed), with `index.html` for any other path
-//! so deep links work. `/api`, `/auth` and `/sts` never fall through to the SPA: a mistyped
-//! API path answers a JSON 404, not a page.
+//! Serving the built SPA: static files (compressed), with an `index.html` for any other
+//! path so deep links work. The SPA is three bundles (`gatehouse_shared::spa`): each page
+//! path gets the `index.html` of the bundle that shows it, every other path the everyday
+//! bundle's `index.html` at the root. `/api`, `/auth` and `/sts` never fall
+//! through to the SPA: a mistyped API path answers a JSON 404, not a page.
 
 use std::path::Path;
 
@@ -9,6 +11,7 @@ use axum::extract::State;
 use axum::http::{header, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use gatehouse_shared::spa::PAGES;
 use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -18,13 +21,30 @@ use crate::http::error::ApiError;
 pub fn service(static_dir: &Path) -> Router<AppState> {
     let index = static_dir.join("index.html");
     if !index.exists() {
-        tracing::warn!(dir = %static_dir.display(), "the SPA is not built here; run `trunk build --release` (the README's run command does)");
+        tracing::warn!(dir = %static_dir.display(), "the SPA is not built here; run `scripts/build-spa.sh` (the README's run command does)");
     }
     let files = ServeDir::new(static_dir)
         .precompressed_gzip()
         .precompressed_br()
-        .fallback(ServeFile::new(index));
-    Router::new().fallback_service(files)
+        .fallback(
+            ServeFile::new(index)
+                .precompressed_gzip()
+                .precompressed_br(),
+        );
+    // A nested service sees the path without its prefix, so no file is looked up there:
+    // every path under a bundle's page prefix is that bundle's page.
+    let mut router = Router::new();
+    for (prefix, bundle) in PAGES {
+        let index = static_dir.join(bundle.dir()).join("index.html");
+        if !index.exists() {
+            tracing::warn!(dir = %static_dir.display(), bundle = bundle.dir(), "a bundle of the SPA is not built here; run `scripts/build-spa.sh`");
+        }
+        let page = ServeFile::new(index)
+            .precompressed_gzip()
+            .precompressed_br();
+        router = router.nest_service(prefix, page);
+    }
+    router.fallback_service(files)
 }
 
 /// `/`: an STS call when it looks like one (SDKs post to the endpoint's root), otherwise

@@ -25,4 +25,5 @@ mod saml_corpus;
 mod saml_http;
 mod saml_support;
 mod sdk;
+mod spa;
 mod sts;

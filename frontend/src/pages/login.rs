@@ -8,8 +8,7 @@ use gatehouse_shared::auth::LoginRequest;
 use gatehouse_shared::validate::{Faults, TotpCodeInput};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
@@ -23,19 +22,13 @@ pub fn LoginPage() -> impl IntoView {
     set_page_title("Sign in");
     let session = use_session();
     let query = use_query_map();
-    let navigate = use_navigate();
+    let go = crate::app::use_go();
     let next = Memo::new(move |_| query.with(|q| safe_next(q.get("next").as_deref())));
 
     // Signed in (now, or already when the page opened): go where the person was going.
     Effect::new(move |_| {
         if matches!(session.state.get(), SessionState::SignedIn(_)) {
-            navigate(
-                &next.get_untracked(),
-                NavigateOptions {
-                    replace: true,
-                    ..NavigateOptions::default()
-                },
-            );
+            go(&next.get_untracked(), true);
         }
     });
 

@@ -13,7 +13,7 @@ pub fn NotFound() -> impl IntoView {
         <section class="page narrow">
             <h1>"Page not found"</h1>
             <p>"There is no page at " <code>{move || path.get()}</code> "."</p>
-            <p><a href="/portal">"Go to the access portal"</a></p>
+            <p><a href="/portal" rel="external">"Go to the access portal"</a></p>
         </section>
     }
 }

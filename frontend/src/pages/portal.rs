@@ -75,7 +75,7 @@ fn NothingAssigned() -> impl IntoView {
             <Show when=admin>
                 <p>
                     "You are an administrator: you can assign access yourself under "
-                    <a href="/admin/permission-sets">"Permission sets"</a>"."
+                    <a href="/admin/permission-sets" rel="external">"Permission sets"</a>"."
                 </p>
             </Show>
         </section>

@@ -1,0 +1,6 @@
+//! The governance bundle: mounts [`gatehouse_frontend::app::GovernanceApp`] into `<body>`.
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(gatehouse_frontend::app::GovernanceApp);
+}
