@@ -115,6 +115,14 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// `path` with its query string; the router gives the query without its `?`.
+pub fn with_query(path: &str, search: &str) -> String {
+    match search.trim_start_matches('?') {
+        "" => path.to_string(),
+        query => format!("{path}?{query}"),
+    }
+}
+
 /// The sign-in page's address that returns to `next` afterwards.
 pub fn login_href(next: &str) -> String {
     if next == "/" || next.is_empty() {
@@ -156,10 +164,9 @@ pub fn RequireAuth(
             let target = if by_choice {
                 "/login".to_string()
             } else {
-                let here = format!(
-                    "{}{}",
-                    location.pathname.get_untracked(),
-                    location.search.get_untracked()
+                let here = with_query(
+                    &location.pathname.get_untracked(),
+                    &location.search.get_untracked(),
                 );
                 login_href(&here)
             };
@@ -187,7 +194,17 @@ pub fn RequireAuth(
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, with_query};
+
+    #[test]
+    fn the_return_path_keeps_its_query() {
+        assert_eq!(
+            with_query("/audit", "action=auth.login"),
+            "/audit?action=auth.login"
+        );
+        assert_eq!(with_query("/audit", "?action=x"), "/audit?action=x");
+        assert_eq!(with_query("/portal", ""), "/portal");
+    }
 
     #[test]
     fn only_paths_on_this_site_are_accepted() {
