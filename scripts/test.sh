@@ -24,6 +24,8 @@ cargo clippy -p gatehouse-frontend --target wasm32-unknown-unknown -- -D warning
 
 step "unit and integration tests on SQLite"
 cargo test -p gatehouse -p gatehouse-shared
+# The SPA's own unit tests (return paths, durations, countdowns, policy faults) on the host.
+cargo test -p gatehouse-frontend --lib
 
 step "integration tests on PostgreSQL"
 TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p gatehouse --test api
