@@ -1,11 +1,12 @@
 //! Group commit for federated sign-ins. Each sign-in makes two durable writes: a SAML
-//! response's replay guard (`InResponseTo` consumed, assertion ID remembered) before the
-//! identity is used, and the sign-in itself (link, groups, session, audit event) after. Each
-//! must be on disk before the sign-in goes on, and a durable commit costs an fsync (and on
-//! PostgreSQL holds the audit chain's head row until it is done), so one task writes whatever
-//! is waiting in one transaction, each write in its own savepoint. Under load many sign-ins
-//! share a commit; alone, a sign-in waits for nothing but its own. Same shape as
-//! `sts::commit`.
+//! response's replay guard (`InResponseTo` consumed, assertion ID remembered, one
+//! transaction) before the identity is used, and the sign-in itself (link, groups, session,
+//! audit event) after. Each must be on disk before the sign-in goes on, and a durable commit
+//! costs an fsync. SQLite makes one write transaction at a time, so there one task writes
+//! whatever is waiting in one transaction, each sign-in in its own savepoint: under load many
+//! sign-ins share a commit; alone, a sign-in waits for nothing but its own (the shape of
+//! `sts::commit`). On PostgreSQL each write is its own transaction: see
+//! [`CommitQueue::start`].
 
 use std::sync::Arc;
 
@@ -23,9 +24,19 @@ type Job = (
     oneshot::Sender<StoreResult<FederationWritten>>,
 );
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CommitQueue {
-    tx: mpsc::Sender<Job>,
+    /// The writer task's queue; `None` where the database serialises nothing for us.
+    tx: Option<mpsc::Sender<Job>>,
+    store: Arc<dyn Store>,
+}
+
+impl std::fmt::Debug for CommitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitQueue")
+            .field("batched", &self.tx.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a SAML replay guard found.
@@ -40,17 +51,28 @@ pub enum Guard {
 }
 
 impl CommitQueue {
-    /// Starts the writer task (call inside the runtime); it ends when the last handle goes.
+    /// On SQLite, starts the writer task (call inside the runtime; it ends when the last
+    /// handle goes): there every write transaction waits for the one before it anyway, so
+    /// sharing one is pure gain. PostgreSQL runs concurrent transactions and shares WAL
+    /// flushes between them by itself, while one writer would make every statement of every
+    /// sign-in wait for the previous one's round trip: there each write is its own
+    /// transaction, made at once.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(writer(store, rx));
-        Self { tx }
+        let tx = (store.engine() == "sqlite").then(|| {
+            let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
+            tokio::spawn(writer(store.clone(), rx));
+            tx
+        });
+        Self { tx, store }
     }
 
     async fn write(&self, write: FederationWrite) -> StoreResult<FederationWritten> {
+        let Some(tx) = &self.tx else {
+            return alone(&*self.store, write).await;
+        };
         let (done, wait) = oneshot::channel();
         let stopped = || StoreError::Db(sqlx::Error::PoolClosed);
-        self.tx.send((write, done)).await.map_err(|_| stopped())?;
+        tx.send((write, done)).await.map_err(|_| stopped())?;
         wait.await.map_err(|_| stopped())?
     }
 
@@ -102,6 +124,15 @@ fn mismatch() -> StoreError {
     ))
 }
 
+/// One write in a transaction of its own.
+async fn alone(store: &dyn Store, write: FederationWrite) -> StoreResult<FederationWritten> {
+    store
+        .federation_writes(vec![write])
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(mismatch()))
+}
+
 async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -120,11 +151,7 @@ async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 Some(writes) => {
                     tracing::warn!(error = %e, "batched federation commit failed; retrying one by one");
                     for (w, reply) in writes.into_iter().zip(replies) {
-                        let r = match store.federation_writes(vec![w]).await {
-                            Ok(mut r) => r.pop().unwrap_or_else(|| Err(mismatch())),
-                            Err(e) => Err(e),
-                        };
-                        let _ = reply.send(r);
+                        let _ = reply.send(alone(&*store, w).await);
                     }
                 }
                 None => {

@@ -500,6 +500,17 @@ macro_rules! federation_sql {
             async fn federation_writes(&self, writes: Vec<FederationWrite>) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
+                if let [_] = writes.as_slice() {
+                    // Alone in its transaction: a failed write is undone with it.
+                    let Some(w) = writes.into_iter().next() else { return Ok(vec![]) };
+                    let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
+                    if r.is_ok() {
+                        tx.commit().await?;
+                    } else {
+                        tx.rollback().await?;
+                    }
+                    return Ok(vec![r]);
+                }
                 let mut out = Vec::with_capacity(writes.len());
                 for w in writes {
                     // A sign-in may fail on its own (a JIT username taken): in a savepoint. A
