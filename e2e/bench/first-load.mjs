@@ -1,7 +1,8 @@
 // Measures the SPA's first load in headless Chromium against the real binary on loopback:
 // the bytes transferred (compressed, as served) and the largest contentful paint, for the
-// sign-in page and, after signing in, the access portal. Each run uses a fresh browser
-// context (empty cache). Usage (after scripts/build-spa.sh and a release build):
+// sign-in page and, after signing in, the access portal; then the first load of each of the
+// two configuration bundles (`/admin/users`, `/audit`), whose wasm the browser has not seen
+// yet. Each run uses a fresh browser context (empty cache). Usage (after scripts/build-spa.sh and a release build):
 //   GATEHOUSE_BIN=$TARGET_DIR/release/gatehouse node e2e/bench/first-load.mjs [runs]
 
 import { startServer, BOOTSTRAP_PASSWORD } from '../lib/server.mjs';
@@ -30,6 +31,8 @@ const browser = await launchBrowser();
 const login = [];
 const portal = [];
 const bytes = [];
+const directory = { lcp: [], bytes: [] };
+const governance = { lcp: [], bytes: [] };
 try {
   for (let i = 0; i < runs; i++) {
     const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
@@ -37,6 +40,14 @@ try {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
     let transferred = 0;
+    // A full load of `path` whose page shows `heading`: into `into`, its LCP and its bytes.
+    const load = async (path, heading, into) => {
+      transferred = 0;
+      await page.goto(path, { waitUntil: 'networkidle' });
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+      into.lcp.push(await lcp(page));
+      into.bytes.push(transferred);
+    };
     cdp.on('Network.loadingFinished', (e) => { transferred += e.encodedDataLength; });
     await page.goto('/login', { waitUntil: 'networkidle' });
     await page.getByLabel('Username').waitFor();
@@ -50,6 +61,8 @@ try {
     await page.goto('/portal', { waitUntil: 'networkidle' });
     await page.getByRole('heading', { name: 'Access portal' }).waitFor();
     portal.push(await lcp(page));
+    await load('/admin/users', 'Users', directory);
+    await load('/audit', 'Audit trail', governance);
     await context.close();
   }
 } finally {
@@ -62,4 +75,8 @@ console.log(JSON.stringify({
   first_load_bytes_transferred: fmt(stats(bytes)),
   lcp_ms_login: fmt(stats(login)),
   lcp_ms_portal: fmt(stats(portal)),
+  directory_bundle_bytes_transferred: fmt(stats(directory.bytes)),
+  lcp_ms_admin_users: fmt(stats(directory.lcp)),
+  governance_bundle_bytes_transferred: fmt(stats(governance.bytes)),
+  lcp_ms_audit: fmt(stats(governance.lcp)),
 }, null, 2));
