@@ -1,0 +1,138 @@
+// SAML 2.0 sign-in in a real browser against a real IdP (pysaml2 signing with xmlsec1, run
+// by e2e/saml/idp.py): the administrator adds the IdP on the identity providers page from
+// its metadata URL; an employee clicks "Sign in with …", the IdP answers the AuthnRequest
+// with a page that posts the signed Response to the ACS, and the employee lands in the
+// portal, signed in as the JIT-created account with the group the assertion names, and gets
+// STS credentials.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, BOOTSTRAP_PASSWORD, repoRoot } from '../lib/server.mjs';
+import { launchBrowser, newPage, screenshot } from '../lib/browser.mjs';
+
+const ACCOUNT = '3456789012345678';
+const PYTHON = join(repoRoot, 'e2e', 'saml', '.venv', 'bin', 'python');
+const IDP = join(repoRoot, 'e2e', 'saml', 'idp.py');
+const ENTITY = 'https://idp.example.test/saml';
+
+/** Starts the pysaml2 IdP in HTTP mode with fresh keys; resolves to { url, stop() }. */
+async function startIdp() {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-saml-idp-'));
+  execFileSync(PYTHON, [IDP, 'keys', dir], { stdio: 'pipe' });
+  const child = spawn(PYTHON, [IDP, 'serve', dir, '0', ENTITY], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise((res) => child.once('exit', res));
+  const started = await new Promise((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`the SAML IdP did not start within 30 s:\n${err}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) { clearTimeout(timer); res(JSON.parse(line)); }
+    });
+    exited.then((code) => { clearTimeout(timer); rej(new Error(`the SAML IdP exited (${code}):\n${err}`)); });
+  });
+  return {
+    url: started.listening,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Calls the API from the signed-in page (with its CSRF token); returns { status, body }. */
+async function api(page, method, path, body) {
+  return page.evaluate(async ([method, path, body]) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const r = await fetch(path, {
+      method,
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : null };
+  }, [method, path, body]);
+}
+
+function created(r, what) {
+  assert.ok(r.status === 201 || r.status === 200, `${what}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+test('an administrator adds a SAML IdP from its metadata URL and an employee signs in through it', { timeout: 240_000 }, async (t) => {
+  const idp = await startIdp();
+  t.after(() => idp.stop());
+  const server = await startServer();
+  t.after(() => server.stop());
+  const browser = await launchBrowser();
+  t.after(() => browser.close());
+
+  // The administrator: a group the IdP asserts, with an assignment; then the IdP on its page.
+  const admin = await newPage(browser, { baseURL: server.url });
+  const a = admin.page;
+  await a.goto('/login');
+  await a.getByLabel('Username').fill('admin');
+  await a.getByLabel('Password').fill(BOOTSTRAP_PASSWORD);
+  await a.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await a.waitForURL((u) => u.pathname === '/portal');
+  const group = created(await api(a, 'POST', '/api/v1/groups', { name: 'engineers' }), 'group');
+  created(await api(a, 'POST', '/api/v1/accounts', { id: ACCOUNT, name: 'Analytics', environment: 'production' }), 'account');
+  const set = created(await api(a, 'POST', '/api/v1/permission-sets', {
+    name: 'Eng-ReadOnly', description: 'Read ECS', system_policies: ['AliyunECSReadOnlyAccess'],
+  }), 'permission set');
+  created(await api(a, 'POST', '/api/v1/assignments', {
+    principal_type: 'group', principal_id: group.id, account_id: ACCOUNT, permission_set_id: set.id,
+  }), 'assignment');
+  assert.equal((await api(a, 'POST', `/api/v1/permission-sets/${set.id}/provision`, {})).status, 200);
+
+  await a.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Identity providers' }).click();
+  await a.getByText('No identity providers yet.').waitFor();
+  const add = a.getByRole('region', { name: 'Add an identity provider' });
+  await add.getByLabel('Kind').selectOption('saml');
+  await add.getByLabel('Name').fill('Example SAML');
+  await add.getByLabel('…or metadata URL').fill(`${idp.url}/metadata`);
+  await add.getByLabel('Create an account on first sign-in (JIT)').check();
+  await add.getByRole('button', { name: 'Add identity provider' }).click();
+  const detail = a.getByRole('region', { name: 'Example SAML' });
+  // What the IdP's administrator needs: the ACS URL and the SP metadata, from this server.
+  const acs = (await detail.locator('#sp-acs-url').innerText()).trim();
+  assert.match(acs, new RegExp(`^${server.url.replace(/[.]/g, '\\.')}/auth/saml/[^/]+/acs$`));
+  const table = a.getByRole('table', { name: 'Identity providers' });
+  const row = table.getByRole('row').filter({ hasText: 'Example SAML' });
+  await row.getByText('enabled').waitFor();
+  assert.match(await row.innerText(), /SAML/);
+  await screenshot(a, 'saml-idp-added');
+  await admin.context.close();
+
+  // The employee: from the sign-in page through the IdP's auto-posting page to the portal.
+  const { page, problems, context } = await newPage(browser, { baseURL: server.url });
+  await page.goto('/portal');
+  await page.waitForURL((u) => u.pathname === '/login');
+  await page.getByRole('link', { name: 'Sign in with Example SAML' }).click();
+  await page.waitForURL((u) => u.origin === server.url && u.pathname === '/portal', { timeout: 20_000 });
+  await page.getByRole('heading', { name: 'Access portal' }).waitFor();
+  const card = page.getByRole('region', { name: 'Analytics', exact: true });
+  const entry = card.getByRole('group', { name: 'Eng-ReadOnly in Analytics' });
+  await entry.getByRole('button', { name: 'Get credentials' }).click();
+  const panel = entry.getByRole('region', { name: 'Credentials for Eng-ReadOnly in Analytics' });
+  const exports = await panel.getByText(/^export ALIBABA_CLOUD_ACCESS_KEY_ID=/).innerText();
+  assert.match(exports, /ALIBABA_CLOUD_ACCESS_KEY_ID='?STS\./);
+  await screenshot(page, 'saml-portal-credentials');
+
+  // Who am I: the JIT account from the assertion's attributes, and how the session began.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My account' }).click();
+  await page.getByText('alice@example.com').first().waitFor();
+  await page.getByText('Single sign-on (SAML').waitFor();
+  await page.getByText('engineers').first().waitFor();
+  assert.deepEqual(problems, [], 'the browser reported no errors');
+  await context.close();
+});
