@@ -3,12 +3,15 @@
 // its metadata URL; an employee clicks "Sign in with …", the IdP answers the AuthnRequest
 // with a page that posts the signed Response to the ACS, and the employee lands in the
 // portal, signed in as the JIT-created account with the group the assertion names, and gets
-// STS credentials.
+// STS credentials. Then a certificate rollover on the page: the IdP's next certificate is
+// added (both trusted), the current one removed (its signatures are refused), and the
+// metadata imported again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, BOOTSTRAP_PASSWORD, repoRoot } from '../lib/server.mjs';
@@ -39,6 +42,7 @@ async function startIdp() {
   });
   return {
     url: started.listening,
+    dir,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
@@ -110,8 +114,20 @@ test('an administrator adds a SAML IdP from its metadata URL and an employee sig
   const row = table.getByRole('row').filter({ hasText: 'Example SAML' });
   await row.getByText('enabled').waitFor();
   assert.match(await row.innerText(), /SAML/);
+  // What is trusted: one certificate, the IdP's, by its SHA-256 fingerprint; it cannot be
+  // removed while it is the only one.
+  const pem = (name) => readFileSync(join(idp.dir, name), 'utf8');
+  const print = (name) => new X509Certificate(pem(name)).fingerprint256;
+  const certs = detail.getByRole('list', { name: 'Signing certificates' });
+  await certs.getByLabel('Fingerprint of certificate 1').filter({ hasText: print('idp.crt') }).waitFor();
+  assert.equal(await certs.getByRole('listitem').count(), 1);
+  assert.equal(await certs.getByRole('button', { name: 'Remove certificate 1' }).isDisabled(), true);
+  // Rollover, step 1: the IdP's next certificate is added; both are trusted.
+  await detail.getByLabel('Add a signing certificate (rollover)').fill(pem('other.crt'));
+  await detail.getByRole('button', { name: 'Add certificate' }).click();
+  await a.getByRole('status').filter({ hasText: 'now trusts 2 signing certificates' }).waitFor();
+  await certs.getByLabel('Fingerprint of certificate 2').filter({ hasText: print('other.crt') }).waitFor();
   await screenshot(a, 'saml-idp-added');
-  await admin.context.close();
 
   // The employee: from the sign-in page through the IdP's auto-posting page to the portal.
   const { page, problems, context } = await newPage(browser, { baseURL: server.url });
@@ -135,4 +151,23 @@ test('an administrator adds a SAML IdP from its metadata URL and an employee sig
   await page.getByText('engineers').first().waitFor();
   assert.deepEqual(problems, [], 'the browser reported no errors');
   await context.close();
+
+  // Rollover, step 2, done too early: with the IdP's current certificate removed, its
+  // signatures are refused.
+  await certs.getByRole('button', { name: 'Remove certificate 1' }).click();
+  await a.getByRole('status').filter({ hasText: 'Removed certificate 1 of Example SAML.' }).waitFor();
+  await certs.getByLabel('Fingerprint of certificate 1').filter({ hasText: print('other.crt') }).waitFor();
+  const refused = await newPage(browser, { baseURL: server.url });
+  await refused.page.goto('/login');
+  await refused.page.getByRole('link', { name: 'Sign in with Example SAML' }).click();
+  await refused.page.getByRole('heading', { name: 'You were not signed in' }).waitFor();
+  await refused.context.close();
+  // Importing the metadata again trusts exactly what the IdP publishes.
+  await detail.getByLabel('…or from the metadata URL').fill(`${idp.url}/metadata`);
+  await detail.getByRole('button', { name: 'Replace from metadata' }).click();
+  await a.getByRole('status').filter({ hasText: '(1 signing certificate(s))' }).waitFor();
+  await certs.getByLabel('Fingerprint of certificate 1').filter({ hasText: print('idp.crt') }).waitFor();
+  assert.equal(await certs.getByRole('listitem').count(), 1);
+  assert.deepEqual(admin.problems.filter((p) => !/403|401/.test(p)), [], 'the administrator\'s browser reported no errors');
+  await admin.context.close();
 });

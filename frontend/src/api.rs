@@ -20,7 +20,7 @@ use gatehouse_shared::directory::{
 };
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
 use gatehouse_shared::federation::{
-    IdentityProvider, IdentityProviderChange, NewIdentityProvider, PublicIdp,
+    IdentityProvider, IdentityProviderChange, MetadataImport, NewIdentityProvider, PublicIdp,
 };
 use gatehouse_shared::notifications::{
     CreateEndpoint, Delivery, Endpoint, EndpointWithSecret, MailSettings, TestSent, UpdateEndpoint,
@@ -288,6 +288,15 @@ pub async fn update_idp(
     change: &IdentityProviderChange,
 ) -> Result<IdentityProvider, ApiError> {
     with_body(Method::PATCH, &format!("/idps/{}", segment(id)), change).await
+}
+
+/// Replaces a SAML IdP's entity ID, SSO URL and certificates from its metadata (XML or URL).
+pub async fn import_idp_metadata(
+    id: &str,
+    import: &MetadataImport,
+) -> Result<IdentityProvider, ApiError> {
+    let path = format!("/idps/{}/metadata", segment(id));
+    with_body(Method::POST, &path, import).await
 }
 
 pub async fn delete_idp(id: &str) -> Result<(), ApiError> {

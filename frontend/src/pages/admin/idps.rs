@@ -285,6 +285,10 @@ fn IdpDetail(
         }
     };
 
+    let trust = idp.saml.clone().map(|saml| {
+        let (id, name) = (idp.id.clone(), idp.name.clone());
+        view! { <super::saml_trust::SamlTrust id name saml page reload /> }
+    });
     let heading = idp.name.clone();
     let delete_label = format!("Delete {}", idp.name);
     let confirm_label = format!("Yes, delete {}", idp.name);
@@ -331,6 +335,7 @@ fn IdpDetail(
             {endpoints.into_iter().map(|(eid, label, value)| view! {
                 <CopyBlock id=eid label=label text=Signal::stored(value) inline=true />
             }).collect_view()}
+            {trust}
             <h3 class="subhead">"Settings"</h3>
             <ErrorAlert error=form.error />
             <form on:submit=save novalidate class="grid-form">

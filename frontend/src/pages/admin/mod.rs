@@ -8,5 +8,6 @@ pub mod groups;
 pub mod idps;
 pub mod notifications;
 pub mod permission_sets;
+pub mod saml_trust;
 pub mod simulator;
 pub mod users;
