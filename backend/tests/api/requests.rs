@@ -293,6 +293,42 @@ async fn a_double_approval_counts_once_and_only_distinct_approvers_reach_the_thr
     );
 }
 
+/// A request cannot be edited: a change (a longer duration, say) is a new request, so no
+/// approval given to what was asked before counts for what is asked now.
+#[tokio::test]
+async fn a_change_to_what_is_asked_is_a_new_request_without_the_earlier_approvals() {
+    let j = jit().await;
+    j.approval_policy(2, json!({})).await;
+    let r = j.request(json!({ "duration_secs": 1800 })).await;
+    let half: AccessRequest = approve(&j.bob, &r.id).await.assert_status(200).json();
+    assert_eq!(half.approvals_counted, 1);
+    // No way to change the approved-of request in place.
+    let path = format!("/api/v1/requests/{}", r.id);
+    let longer = json!({ "duration_secs": 3600 });
+    j.alice
+        .patch(&path, &longer)
+        .await
+        .assert_error(405, "method_not_allowed");
+    let unchanged: AccessRequest = j.alice.get(&path).await.assert_status(200).json();
+    assert_eq!(
+        (unchanged.duration_secs, unchanged.approvals_counted),
+        (1800, 1)
+    );
+    // The change is asked for anew; bob's approval stays with the old request.
+    act(&j.alice, &r.id, "cancel").await.assert_status(200);
+    let again = j.request(longer).await;
+    assert_ne!(again.id, r.id);
+    assert_eq!((again.approvals_needed, again.approvals_counted), (2, 0));
+    let one: AccessRequest = approve(&j.carol, &again.id).await.assert_status(200).json();
+    assert_eq!(
+        (one.state, one.approvals_counted),
+        (RequestState::Pending, 1)
+    );
+    approve(&j.dave, &r.id)
+        .await
+        .assert_error(409, "invalid_state");
+}
+
 #[tokio::test]
 async fn decisions_after_a_rejection_cancellation_timeout_or_grant_end_are_refused() {
     let j = jit().await;
