@@ -124,12 +124,10 @@ async fn the_alibaba_cloud_sdks_get_the_caller_identity_and_are_refused_once_rev
         &endpoint,
         "tea-v3",
         &[
-            "--ak",
-            &c.access_key_id,
-            "--sk",
-            &c.access_key_secret,
-            "--token",
-            &c.security_token,
+            // `=`: a secret may start with '-' (see `with_keys`).
+            &format!("--ak={}", c.access_key_id),
+            &format!("--sk={}", c.access_key_secret),
+            &format!("--token={}", c.security_token),
             "--action",
             "AssumeRole",
             "--role-arn",
