@@ -11,6 +11,7 @@ import * as OTPAuth from 'otpauth';
 import { startServer, BOOTSTRAP_PASSWORD } from '../lib/server.mjs';
 import { launchBrowser, newPage, screenshot } from '../lib/browser.mjs';
 import { freshCode, codeNow } from '../lib/totp.mjs';
+import { api } from '../lib/api.mjs';
 
 const ACCOUNT = '1234567890123456';
 const ROOT_PASSWORD = 'r00t-password-for-the-journey';
@@ -22,20 +23,6 @@ async function signIn(page, username, password) {
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => u.pathname === '/portal', { timeout: 10_000 });
-}
-
-/** Calls the API from the signed-in page (with its CSRF token); returns { status, body }. */
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const me = await (await fetch('/api/v1/me')).json();
-    const r = await fetch(path, {
-      method,
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  }, [method, path, body]);
 }
 
 function ok(r, what) {

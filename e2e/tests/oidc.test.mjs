@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer, BOOTSTRAP_PASSWORD, repoRoot } from '../lib/server.mjs';
 import { launchBrowser, newPage, screenshot } from '../lib/browser.mjs';
+import { api } from '../lib/api.mjs';
 
 const ACCOUNT = '2345678901234567';
 const CLIENT_SECRET = 'gatehouse-test-client-secret-0123456789';
@@ -47,20 +48,6 @@ async function startProvider(redirectUri) {
 
 async function expectPath(page, expected) {
   await page.waitForURL((u) => u.pathname + u.search === expected, { timeout: 15_000 });
-}
-
-/** Calls the API from the signed-in page (with its CSRF token); returns { status, body }. */
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const me = await (await fetch('/api/v1/me')).json();
-    const r = await fetch(path, {
-      method,
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  }, [method, path, body]);
 }
 
 function created(r, what) {

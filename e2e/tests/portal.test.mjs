@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, BOOTSTRAP_PASSWORD } from '../lib/server.mjs';
 import { launchBrowser, newPage, screenshot } from '../lib/browser.mjs';
+import { api } from '../lib/api.mjs';
 
 const ACCOUNT = '1234567890123456';
 
@@ -19,20 +20,6 @@ async function signIn(page, username, password) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-}
-
-/** Calls the API from the signed-in page (with its CSRF token); returns { status, body }. */
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const me = await (await fetch('/api/v1/me')).json();
-    const r = await fetch(path, {
-      method,
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  }, [method, path, body]);
 }
 
 /** The administrator's set-up, through the API: an account, two people, two permission sets. */

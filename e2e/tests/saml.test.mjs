@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, BOOTSTRAP_PASSWORD, repoRoot } from '../lib/server.mjs';
 import { launchBrowser, newPage, screenshot } from '../lib/browser.mjs';
+import { api } from '../lib/api.mjs';
 
 const ACCOUNT = '3456789012345678';
 const PYTHON = join(repoRoot, 'e2e', 'saml', '.venv', 'bin', 'python');
@@ -51,20 +52,6 @@ async function startIdp() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Calls the API from the signed-in page (with its CSRF token); returns { status, body }. */
-async function api(page, method, path, body) {
-  return page.evaluate(async ([method, path, body]) => {
-    const me = await (await fetch('/api/v1/me')).json();
-    const r = await fetch(path, {
-      method,
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await r.text();
-    return { status: r.status, body: text ? JSON.parse(text) : null };
-  }, [method, path, body]);
 }
 
 function created(r, what) {
