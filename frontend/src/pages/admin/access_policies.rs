@@ -5,6 +5,7 @@
 
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::directory::{Account, Group, User};
+use gatehouse_shared::error::FieldError;
 use gatehouse_shared::permission_sets::PermissionSet;
 use gatehouse_shared::requests::{
     check_approval_policy, check_eligibility_policy, ApprovalPolicy, ApprovalPolicyInput,
@@ -460,6 +461,34 @@ fn TickList(
     }
 }
 
+/// Sends a policy form whose shared-rule `faults` are empty: `save` answers the saved
+/// policy's name, which `on_saved` announces as added or saved.
+fn send_policy(
+    form: FormState,
+    faults: Vec<FieldError>,
+    is_edit: bool,
+    on_saved: impl Fn(String) + 'static,
+    save: impl std::future::Future<Output = Result<String, ApiError>> + 'static,
+) {
+    let mut checked = Faults::new();
+    for f in faults {
+        checked.push(&f.field, f.message);
+    }
+    if !form.check(checked) {
+        return;
+    }
+    spawn_local(async move {
+        match save.await {
+            Ok(name) => {
+                form.succeed(None);
+                let verb = if is_edit { "Saved" } else { "Added" };
+                on_saved(format!("{verb} {name}."));
+            }
+            Err(e) => form.fail(e),
+        }
+    });
+}
+
 /// Minutes typed into a form as seconds; `None` when it is not a whole number.
 fn minutes_to_secs(text: &str) -> Option<i64> {
     text.trim()
@@ -547,23 +576,12 @@ fn EligibilityForm(
                 justification_required: justification.get_untracked(),
                 ticket_required: ticket.get_untracked(),
             };
-            let mut faults = Faults::new();
-            for f in check_eligibility_policy(&input) {
-                faults.push(&f.field, f.message);
-            }
-            if !form.check(faults) {
-                return;
-            }
+            let faults = check_eligibility_policy(&input);
             let edit_id = edit_id.clone();
-            spawn_local(async move {
-                match api::save_eligibility_policy(edit_id.as_deref(), &input).await {
-                    Ok(saved) => {
-                        form.succeed(None);
-                        let verb = if edit_id.is_some() { "Saved" } else { "Added" };
-                        on_saved(format!("{verb} {}.", saved.input.name));
-                    }
-                    Err(e) => form.fail(e),
-                }
+            send_policy(form, faults, is_edit, on_saved, async move {
+                api::save_eligibility_policy(edit_id.as_deref(), &input)
+                    .await
+                    .map(|saved| saved.input.name)
             });
         }
     };
@@ -692,23 +710,12 @@ fn ApprovalForm(
                 mfa_required: mfa.get_untracked(),
                 pending_lifetime_secs: minutes_to_secs(&wait.get_untracked()).unwrap_or(0),
             };
-            let mut faults = Faults::new();
-            for f in check_approval_policy(&input) {
-                faults.push(&f.field, f.message);
-            }
-            if !form.check(faults) {
-                return;
-            }
+            let faults = check_approval_policy(&input);
             let edit_id = edit_id.clone();
-            spawn_local(async move {
-                match api::save_approval_policy(edit_id.as_deref(), &input).await {
-                    Ok(saved) => {
-                        form.succeed(None);
-                        let verb = if edit_id.is_some() { "Saved" } else { "Added" };
-                        on_saved(format!("{verb} {}.", saved.input.name));
-                    }
-                    Err(e) => form.fail(e),
-                }
+            send_policy(form, faults, is_edit, on_saved, async move {
+                api::save_approval_policy(edit_id.as_deref(), &input)
+                    .await
+                    .map(|saved| saved.input.name)
             });
         }
     };
