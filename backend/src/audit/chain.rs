@@ -10,7 +10,9 @@ use sha2::{Digest, Sha256};
 /// The hash that precedes the first event.
 pub const GENESIS: [u8; 32] = [0u8; 32];
 
-const DOMAIN: &[u8] = b"gatehouse.audit.v1\0";
+/// What every event hash begins with (the database's own encoding of it, on PostgreSQL,
+/// starts the same).
+pub const DOMAIN: &[u8] = b"gatehouse.audit.v1\0";
 
 /// What an event's hash covers: everything stored except the hashes themselves.
 #[derive(Debug, Clone, Copy)]

@@ -2,6 +2,7 @@
 //! sessions, throttling counters, replay caches and the audit chain head are all rows here,
 //! and concurrent appends from many instances serialise on the `audit_head` row lock.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -65,6 +66,91 @@ impl PgStore {
 
 /// Reads the chain head for appending inside a transaction.
 const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+/// One event appended in one statement: the head row locked, the event hashed by the
+/// database with `audit::chain`'s encoding (the domain, the previous hash, `seq` and
+/// `occurred_at` as 8-byte big-endian, then each text field as a presence byte, a 4-byte
+/// big-endian length and its UTF-8 bytes) and inserted after it. Binds: `$1` occurred_at,
+/// then the text fields in hash order, `$2`..`$11`.
+static APPEND_ONE_SQL: LazyLock<String> = LazyLock::new(|| {
+    // (bind, may be NULL), in the order `audit::chain::event_hash` takes them.
+    const FIELDS: [(u8, bool); 10] = [
+        (2, true),   // actor_id
+        (3, false),  // actor_name
+        (4, true),   // source_ip
+        (5, true),   // user_agent
+        (6, false),  // action
+        (7, false),  // target_type
+        (8, true),   // target_id
+        (9, false),  // outcome
+        (10, true),  // reason
+        (11, false), // details
+    ];
+    let field = |&(n, nullable): &(u8, bool)| {
+        let present =
+            format!("'\\x01'::bytea || int4send(octet_length(${n})) || convert_to(${n}, 'UTF8')");
+        if nullable {
+            format!("CASE WHEN ${n} IS NULL THEN '\\x00'::bytea ELSE {present} END")
+        } else {
+            present
+        }
+    };
+    let fields: Vec<String> = FIELDS.iter().map(field).collect();
+    format!(
+        "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, source_ip, user_agent, \
+         action, target_type, target_id, outcome, reason, details, prev_hash, hash) \
+         SELECT h.seq + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, h.hash, \
+         encode(sha256('\\x{domain}'::bytea || decode(h.hash, 'hex') || int8send(h.seq + 1) \
+         || int8send($1::bigint) || {fields}), 'hex') \
+         FROM audit_head h WHERE h.id = 1 FOR UPDATE \
+         RETURNING seq, prev_hash, hash",
+        domain = hex::encode(crate::audit::chain::DOMAIN),
+        fields = fields.join(" || "),
+    )
+});
+
+impl PgStore {
+    /// One event inside `tx`, in one statement ([`APPEND_ONE_SQL`]): the head row stays
+    /// locked from this statement to the commit, not across another round trip to compute
+    /// the hash here. The hash is computed here as well and must agree, or nothing is
+    /// committed.
+    async fn append_one_in(
+        tx: &mut Tx,
+        signer: &AuditSigner,
+        ev: NewEvent,
+    ) -> StoreResult<StoredEvent> {
+        // Every field as stored; seq, prev_hash and hash come back from the database.
+        let mut stored = Self::build_event(0, &crate::audit::chain::GENESIS, ev);
+        let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as(&APPEND_ONE_SQL)
+            .bind(stored.occurred_at)
+            .bind(&stored.actor_id)
+            .bind(&stored.actor_name)
+            .bind(&stored.source_ip)
+            .bind(&stored.user_agent)
+            .bind(&stored.action)
+            .bind(&stored.target_type)
+            .bind(&stored.target_id)
+            .bind(&stored.outcome)
+            .bind(&stored.reason)
+            .bind(&stored.details)
+            .fetch_one(&mut **tx)
+            .await?;
+        let prev = parse_hash(&prev_hash).ok_or_else(malformed_head)?;
+        stored.seq = seq;
+        stored.prev_hash = prev_hash;
+        let ours = event_hash(&prev, &stored.content());
+        if hex::encode(ours) != hash {
+            return Err(StoreError::Db(sqlx::Error::Protocol(
+                "the database hashed an audit event differently".into(),
+            )));
+        }
+        stored.hash = hash;
+        if seq % CHECKPOINT_EVERY_EVENTS == 0 {
+            Self::checkpoint_in(tx, signer, seq, &ours, stored.occurred_at).await?;
+        }
+        Ok(stored)
+    }
+}
 
 sql_store!(PgStore, Postgres, "postgres");
 credential_sql!(PgStore, Postgres);

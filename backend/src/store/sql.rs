@@ -87,9 +87,9 @@ macro_rules! sql_store {
         }
 
         impl $store {
+            /// One event inside `tx`, the engine's way (`append_one_in` in its file).
             async fn append_in(tx: &mut Tx, signer: &AuditSigner, ev: NewEvent) -> StoreResult<StoredEvent> {
-                let mut stored = Self::append_many_in(tx, signer, vec![ev]).await?;
-                stored.pop().ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+                Self::append_one_in(tx, signer, ev).await
             }
 
             /// The chain head for appending inside `tx`: row-locked on PostgreSQL, read under

@@ -74,6 +74,21 @@ impl SqliteStore {
 /// Reads the chain head for appending inside a transaction.
 const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
 
+impl SqliteStore {
+    /// One event inside `tx`: under the write gate nobody else appends, so the head is read
+    /// and the event inserted after it.
+    async fn append_one_in(
+        tx: &mut Tx,
+        signer: &AuditSigner,
+        ev: NewEvent,
+    ) -> StoreResult<StoredEvent> {
+        let mut stored = Self::append_many_in(tx, signer, vec![ev]).await?;
+        stored
+            .pop()
+            .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+    }
+}
+
 sql_store!(SqliteStore, Sqlite, "sqlite");
 credential_sql!(SqliteStore, Sqlite);
 breakglass_sql!(SqliteStore, Sqlite);

@@ -334,6 +334,38 @@ async fn trail_with_a_full_event() -> (TestApp, Browser, i64) {
 }
 
 #[tokio::test]
+async fn events_with_any_text_chain_as_the_verifier_hashes_them() {
+    // Arrange: each engine appends its own way (on PostgreSQL the database hashes the event
+    // in the insert); text beyond ASCII, up to four bytes a character, and absent fields.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let name = "Zoë Ångström 東京 🚀";
+
+    // Act
+    let created = admin
+        .post(
+            "/api/v1/users",
+            &json!({ "username": "zoe", "email": "zoe@example.com", "display_name": name }),
+        )
+        .await;
+    app.browser()
+        .login("zoe", "not-her-password", None)
+        .await
+        .assert_status(401);
+
+    // Assert
+    created.assert_status(201);
+    let events = app.all_events().await;
+    let creation = events
+        .iter()
+        .find(|e| e.action == "directory.user.create")
+        .expect("the creation event");
+    assert!(creation.details.contains(name), "{}", creation.details);
+    assert!(events.iter().any(|e| e.reason.is_none()), "an absent field");
+    assert_intact(&admin, "non-ASCII and absent fields").await;
+}
+
+#[tokio::test]
 async fn an_untouched_trail_verifies_through_the_api_and_the_cli() {
     // Arrange
     let (app, admin, _) = trail_with_a_full_event().await;
