@@ -1,8 +1,10 @@
-//! Group commit for federated sign-ins. Each sign-in makes two durable writes: a SAML
-//! response's replay guard (`InResponseTo` consumed, assertion ID remembered, one
-//! transaction) before the identity is used, and the sign-in itself (link, groups, session,
-//! audit event) after. Each must be on disk before the sign-in goes on, and a durable commit
-//! costs an fsync. SQLite makes one write transaction at a time, so there one task writes
+//! Group commit for federated sign-ins. Each sign-in makes one durable write: a SAML
+//! response's replay guard (`InResponseTo` consumed, assertion ID remembered) and the
+//! sign-in itself (link, groups, session, audit event), in one transaction, so a replayed
+//! response can never leave a session behind and an accepted one costs one commit. A
+//! response refused after its checks (no account, say) has its guard written alone, so it
+//! is consumed all the same. Each write must be on disk before the sign-in goes on, and a
+//! durable commit costs an fsync. SQLite makes one write transaction at a time, so there one task writes
 //! whatever is waiting in one transaction, each sign-in in its own savepoint: under load many
 //! sign-ins share a commit; alone, a sign-in waits for nothing but its own (the shape of
 //! `sts::commit`). On PostgreSQL each write is its own transaction: see
@@ -13,7 +15,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::store::{
-    FederatedLogin, FederationWrite, FederationWritten, Store, StoreError, StoreResult, UserRecord,
+    FederatedLogin, FederationWrite, FederationWritten, GuardOutcome, ReplayGuard, Store,
+    StoreError, StoreResult,
 };
 
 /// At most this many writes share one transaction.
@@ -37,17 +40,6 @@ impl std::fmt::Debug for CommitQueue {
             .field("batched", &self.tx.is_some())
             .finish_non_exhaustive()
     }
-}
-
-/// What a SAML replay guard found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Guard {
-    /// The request was consumed and the assertion ID is new: its `return_to`.
-    Fresh(String),
-    /// No outstanding request of this browser has this ID (nothing was written).
-    UnknownRequest,
-    /// The request was consumed, but the assertion ID was already used.
-    Replayed,
 }
 
 impl CommitQueue {
@@ -76,43 +68,25 @@ impl CommitQueue {
         wait.await.map_err(|_| stopped())?
     }
 
-    /// Consumes the request `request_id` of this browser and IdP (unexpired) and, if that
-    /// succeeded, remembers `assertion_id` until `keep_until`; durably, before it returns.
-    pub async fn saml_guard(
-        &self,
-        request_id: &str,
-        idp_id: &str,
-        binding_hash: &str,
-        now: crate::clock::Millis,
-        assertion_id: &str,
-        keep_until: crate::clock::Millis,
-    ) -> StoreResult<Guard> {
-        let written = self
-            .write(FederationWrite::SamlGuard {
-                request_id: request_id.to_string(),
-                idp_id: idp_id.to_string(),
-                binding_hash: binding_hash.to_string(),
-                now,
-                assertion_id: assertion_id.to_string(),
-                keep_until,
-            })
-            .await?;
-        Ok(match written {
-            FederationWritten::SamlGuard {
-                request: Some(r),
-                fresh: true,
-            } => Guard::Fresh(r.return_to),
-            FederationWritten::SamlGuard { request: None, .. } => Guard::UnknownRequest,
-            FederationWritten::SamlGuard { .. } => Guard::Replayed,
-            FederationWritten::SignedIn(_) => return Err(mismatch()),
-        })
+    /// A SAML response's replay guard alone, durably, before it returns: for a response
+    /// refused after its checks, which must be consumed all the same.
+    pub async fn guard(&self, guard: ReplayGuard) -> StoreResult<GuardOutcome> {
+        match self.write(FederationWrite::Guard(guard)).await? {
+            FederationWritten::Guard(outcome) => Ok(outcome),
+            _ => Err(mismatch()),
+        }
     }
 
-    /// What `Store::federated_sign_in` does, durably, before it returns.
-    pub async fn sign_in(&self, login: FederatedLogin) -> StoreResult<UserRecord> {
+    /// A sign-in (with its replay guard first, if any), durably, before it returns: the
+    /// `return_to` of the request the guard consumed, or what the guard refused.
+    pub async fn sign_in(
+        &self,
+        login: FederatedLogin,
+    ) -> StoreResult<Result<Option<String>, GuardOutcome>> {
         match self.write(FederationWrite::SignIn(Box::new(login))).await? {
-            FederationWritten::SignedIn(u) => Ok(*u),
-            FederationWritten::SamlGuard { .. } => Err(mismatch()),
+            FederationWritten::SignedIn { return_to, .. } => Ok(Ok(return_to)),
+            FederationWritten::GuardRefused(outcome) => Ok(Err(outcome)),
+            FederationWritten::Guard(_) => Err(mismatch()),
         }
     }
 }

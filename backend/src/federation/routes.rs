@@ -25,16 +25,15 @@ use gatehouse_shared::federation::{
 };
 use time::Duration;
 
-use super::commit::Guard;
 use super::errors::SignInRefusal;
-use super::signin::{audit_refusal, complete, VerifiedIdentity};
+use super::signin::{audit_refusal, complete, After, VerifiedIdentity};
 use super::{idp, oidc, saml};
 use crate::app::AppState;
 use crate::auth::sessions::{hash_token, presented_session, session_cookie, CurrentSession};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ClientMeta, Json, Path};
 use crate::secrets::random_token;
-use crate::store::IdpRecord;
+use crate::store::{GuardedRequest, IdpRecord, ReplayGuard};
 
 const OIDC_BINDING: &str = "gatehouse_fed_oidc";
 const SAML_BINDING: &str = "gatehouse_fed_saml";
@@ -263,12 +262,12 @@ async fn sign_in(
     client: &ClientMeta,
     headers: &HeaderMap,
     jar: CookieJar,
-    return_to: &str,
+    after: After,
 ) -> Response {
     let previous = presented_session(headers);
-    match complete(state, idp, who, client, previous).await {
+    match complete(state, idp, who, client, previous, after).await {
         Ok(s) => {
-            let to = safe_return_path(return_to).unwrap_or_else(|| "/".into());
+            let to = safe_return_path(&s.return_to).unwrap_or_else(|| "/".into());
             (
                 jar.add(session_cookie(&state.settings, s.token)),
                 Redirect::to(&to),
@@ -320,7 +319,8 @@ async fn oidc_callback(
     let hash = jar.get(OIDC_BINDING).map(|c| hash_token(c.value()));
     match oidc::finish(&state, &idp, hash.as_deref(), q).await {
         Ok((who, return_to)) => {
-            sign_in(&state, &idp, &who, &client, &headers, jar, &return_to).await
+            let after = After::Known(return_to);
+            sign_in(&state, &idp, &who, &client, &headers, jar, after).await
         }
         Err(r) => refuse(&state, &id, Some(&idp), &client, r, None).await,
     }
@@ -412,21 +412,23 @@ async fn saml_acs(
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
     match acs(&state, &idp, &jar, &body).await {
-        Ok((who, return_to)) => {
-            sign_in(&state, &idp, &who, &client, &headers, jar, &return_to).await
+        Ok((who, guard)) => {
+            let after = After::Guarded(guard);
+            sign_in(&state, &idp, &who, &client, &headers, jar, after).await
         }
         Err(r) => refuse(&state, &id, Some(&idp), &client, r, None).await,
     }
 }
 
 /// Every ACS check the SAML core cannot make alone: size before anything, this browser's
-/// outstanding requests, consuming `InResponseTo` once, and the replay table.
+/// outstanding requests, and the replay guard to commit with the sign-in (`InResponseTo`
+/// consumed once, the assertion ID remembered).
 async fn acs(
     state: &AppState,
     idp: &IdpRecord,
     jar: &CookieJar,
     body: &[u8],
-) -> Result<(VerifiedIdentity, String), SignInRefusal> {
+) -> Result<(VerifiedIdentity, ReplayGuard), SignInRefusal> {
     let settings = saml_idp_settings(idp)?;
     let max_bytes = usize::try_from(idp.max_response_bytes).unwrap_or(256 * 1024);
     // base64 grows a document by 4/3; URL encoding may add more. Refuse clearly oversized
@@ -454,35 +456,25 @@ async fn acs(
     let verified =
         saml::verify_response(&response, &sp, &settings, &expect).map_err(SignInRefusal::Saml)?;
     let keep_until = crate::clock::to_millis(verified.not_on_or_after + skew).max(now + 1);
-    let replayed = || SignInRefusal::Saml(saml::Refusal::Replayed);
-    let return_to = match (&verified.in_response_to, &hash) {
-        // Consumed once and the assertion ID remembered, durably, in one (group) commit.
-        (Some(irt), Some(h)) => match state
-            .federation
-            .commits
-            .saml_guard(irt, &idp.id, h, now, &verified.assertion_id, keep_until)
-            .await?
-        {
-            Guard::Fresh(return_to) => return_to,
-            Guard::UnknownRequest => {
-                return Err(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo))
-            }
-            Guard::Replayed => return Err(replayed()),
-        },
+    let request = match (&verified.in_response_to, hash) {
+        (Some(irt), Some(binding_hash)) => Some(GuardedRequest {
+            id: irt.clone(),
+            binding_hash,
+        }),
         (Some(_), None) => return Err(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo)),
-        (None, _) if idp.allow_idp_initiated => {
-            if !state
-                .store
-                .remember_assertion(&idp.id, &verified.assertion_id, keep_until)
-                .await?
-            {
-                return Err(replayed());
-            }
-            "/".to_string()
-        }
+        (None, _) if idp.allow_idp_initiated => None,
         (None, _) => return Err(SignInRefusal::Saml(saml::Refusal::Unsolicited)),
     };
-    Ok((identity_from_assertion(idp, &verified), return_to))
+    // Consumed once and the assertion ID remembered, durably, in the sign-in's own commit
+    // (or alone, should the sign-in be refused).
+    let guard = ReplayGuard {
+        idp_id: idp.id.clone(),
+        request,
+        now,
+        assertion_id: verified.assertion_id.clone(),
+        keep_until,
+    };
+    Ok((identity_from_assertion(idp, &verified), guard))
 }
 
 /// SAML AuthnContextClassRef values that mean more than one factor.

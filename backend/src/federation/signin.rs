@@ -14,13 +14,15 @@ use gatehouse_shared::validate::{DisplayName, Email, Username};
 use serde_json::json;
 
 use super::errors::SignInRefusal;
+use super::saml::Refusal;
 use crate::app::AppState;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::auth::sessions::hash_token;
 use crate::http::extract::ClientMeta;
 use crate::secrets::random_token;
 use crate::store::{
-    FederatedLogin, FederatedUser, IdpRecord, NewUserRecord, SessionRecord, StoreError,
+    FederatedLogin, FederatedUser, GuardOutcome, IdpRecord, LinkedUser, NewUserRecord, ReplayGuard,
+    SessionRecord, StoreError,
 };
 
 pub const AUDIT_ACTION: &str = "auth.federated_login";
@@ -42,9 +44,20 @@ pub struct VerifiedIdentity {
     pub method: &'static str,
 }
 
-/// A signed-in browser: the session cookie's value.
+/// A signed-in browser: the session cookie's value, and where it goes next.
 pub struct FederatedSession {
     pub token: String,
+    pub return_to: String,
+}
+
+/// Where the browser goes after signing in, and what guards the sign-in.
+#[derive(Debug, Clone)]
+pub enum After {
+    /// The return path is known already (OIDC: its request was consumed by the callback).
+    Known(String),
+    /// A SAML response: its replay guard is committed with the sign-in, and the request it
+    /// consumes holds the return path.
+    Guarded(ReplayGuard),
 }
 
 fn ctx(client: &ClientMeta, name: &str, user_id: Option<String>) -> AuditCtx {
@@ -92,24 +105,84 @@ pub async fn audit_refusal(
     }
 }
 
-/// Turns `who` into a session for a person of `idp`, replacing `previous`.
+/// Turns `who` into a session for a person of `idp`, replacing `previous`. A SAML
+/// response's replay guard is committed with the session; should the sign-in be refused,
+/// it is committed alone, so the response is used up either way.
 pub async fn complete(
     state: &AppState,
     idp: &IdpRecord,
     who: &VerifiedIdentity,
     client: &ClientMeta,
     previous: Option<String>,
+    after: After,
 ) -> Result<FederatedSession, SignInRefusal> {
+    let (guard, known) = match after {
+        After::Known(to) => (None, Some(to)),
+        After::Guarded(g) => (Some(g), None),
+    };
+    let (mut login, token) = match prepare(state, idp, who, client, previous).await {
+        Ok(prepared) => prepared,
+        Err(refusal) => return Err(use_up(state, guard, refusal).await),
+    };
+    login.guard.clone_from(&guard);
+    match state.federation.commits.sign_in(login).await {
+        Ok(Ok(to)) => Ok(FederatedSession {
+            token,
+            return_to: to.or(known).unwrap_or_else(|| "/".into()),
+        }),
+        Ok(Err(outcome)) => Err(guard_refusal(&outcome)
+            .unwrap_or_else(|| SignInRefusal::Internal("a fresh guard refused".into()))),
+        Err(StoreError::Conflict(_)) => {
+            Err(use_up(state, guard, SignInRefusal::UsernameTaken).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a replay guard's outcome refuses, if anything.
+fn guard_refusal(outcome: &GuardOutcome) -> Option<SignInRefusal> {
+    match outcome {
+        GuardOutcome::Fresh(_) => None,
+        GuardOutcome::UnknownRequest => Some(SignInRefusal::Saml(Refusal::UnknownInResponseTo)),
+        GuardOutcome::Replayed => Some(SignInRefusal::Saml(Refusal::Replayed)),
+    }
+}
+
+/// A sign-in refused after the response's checks: its guard is committed alone, and a
+/// response that was already used (or answers no request of this browser) is refused as
+/// that, the earlier check.
+async fn use_up(
+    state: &AppState,
+    guard: Option<ReplayGuard>,
+    refusal: SignInRefusal,
+) -> SignInRefusal {
+    let Some(guard) = guard else { return refusal };
+    match state.federation.commits.guard(guard).await {
+        Ok(outcome) => guard_refusal(&outcome).unwrap_or(refusal),
+        Err(e) => e.into(),
+    }
+}
+
+/// Everything the sign-in will write, decided from what the store holds now, and the new
+/// session's cookie value.
+async fn prepare(
+    state: &AppState,
+    idp: &IdpRecord,
+    who: &VerifiedIdentity,
+    client: &ClientMeta,
+    previous: Option<String>,
+) -> Result<(FederatedLogin, String), SignInRefusal> {
     let now = state.clock.now_ms();
     if who.subject.is_empty() {
         return Err(SignInRefusal::MissingSubject);
     }
-    let existing = state
-        .store
-        .find_federated_identity(&idp.id, &who.subject)
-        .await?;
-    let (user, linked_by) = if let Some(link) = &existing {
-        let u = state.store.get_user(&link.user_id).await?;
+    let existing = state.store.linked_user(&idp.id, &who.subject).await?;
+    let previously_applied = existing
+        .as_ref()
+        .map(LinkedUser::applied_group_ids)
+        .unwrap_or_default();
+    let (user, linked_by) = if let Some(link) = existing {
+        let u = link.user;
         (FederatedUser::Existing(u.id.clone()), Some((u, "existing")))
     } else {
         let by_email = match (&who.email, idp.link_by_verified_email) {
@@ -137,15 +210,17 @@ pub async fn complete(
     }
     let how = linked_by.as_ref().map_or("jit", |(_, how)| *how);
 
-    // Groups: those named in the assertion that exist here, by name.
+    // Groups: those named in the assertion that exist here, by name, and the ones this IdP
+    // applied last time (for their names, should they go).
+    let asserted: BTreeSet<&String> = who.groups.iter().collect();
+    let names: Vec<String> = asserted.iter().map(|g| (*g).clone()).collect();
     let by_name: BTreeMap<String, String> = state
         .store
-        .list_groups()
+        .groups_named_or_ids(&names, &previously_applied)
         .await?
         .into_iter()
-        .map(|g| (g.name, g.id))
+        .map(|(id, name)| (name, id))
         .collect();
-    let asserted: BTreeSet<&String> = who.groups.iter().collect();
     let mut applied: Vec<String> = Vec::new();
     let mut applied_names: Vec<&str> = Vec::new();
     let mut unknown: Vec<&str> = Vec::new();
@@ -158,15 +233,10 @@ pub async fn complete(
             None => unknown.push(g.as_str()),
         }
     }
-    let removed: Vec<String> = existing
-        .as_ref()
-        .map(|l| {
-            l.applied_group_ids()
-                .into_iter()
-                .filter(|g| !applied.contains(g))
-                .collect()
-        })
-        .unwrap_or_default();
+    let removed: Vec<String> = previously_applied
+        .into_iter()
+        .filter(|g| !applied.contains(g))
+        .collect();
     let removed_names: Vec<&str> = by_name
         .iter()
         .filter(|(_, id)| removed.contains(id))
@@ -219,12 +289,9 @@ pub async fn complete(
         replaces: previous,
         at: now,
         event,
+        guard: None,
     };
-    match state.federation.commits.sign_in(login).await {
-        Ok(_) => Ok(FederatedSession { token }),
-        Err(StoreError::Conflict(_)) => Err(SignInRefusal::UsernameTaken),
-        Err(e) => Err(e.into()),
-    }
+    Ok((login, token))
 }
 
 /// The just-in-time user: username from the mapping (or the e-mail address), e-mail

@@ -54,23 +54,6 @@ impl IdpRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FederatedIdentityRecord {
-    pub idp_id: String,
-    pub subject: String,
-    pub user_id: String,
-    /// JSON array of the group IDs the last sign-in applied.
-    pub applied_groups: String,
-    pub created_at: Millis,
-    pub last_login_at: Millis,
-}
-
-impl FederatedIdentityRecord {
-    pub fn applied_group_ids(&self) -> Vec<String> {
-        serde_json::from_str(&self.applied_groups).unwrap_or_default()
-    }
-}
-
 /// A sign-in in flight: the SAML AuthnRequest ID or the OIDC `state`.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FederationRequestRecord {
@@ -112,37 +95,88 @@ pub struct FederatedLogin {
     pub replaces: Option<String>,
     pub at: Millis,
     pub event: NewEvent,
+    /// A SAML response's replay guard, made first in the same transaction: if it fails,
+    /// nothing of the sign-in is written.
+    pub guard: Option<ReplayGuard>,
+}
+
+/// A SAML response's replay guard: consume the request its `InResponseTo` names (this
+/// browser's, this IdP's, unexpired; none for an IdP-initiated response) and, only if that
+/// succeeds, remember its assertion ID until `keep_until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayGuard {
+    pub idp_id: String,
+    pub request: Option<GuardedRequest>,
+    pub now: Millis,
+    pub assertion_id: String,
+    pub keep_until: Millis,
+}
+
+/// The outstanding request a SAML response answers, and the browser it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardedRequest {
+    pub id: String,
+    /// SHA-256 (hex) of the browser's binding cookie.
+    pub binding_hash: String,
+}
+
+/// What a [`ReplayGuard`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardOutcome {
+    /// The request (if any) was consumed and the assertion ID is new: the request's
+    /// `return_to`.
+    Fresh(Option<String>),
+    /// No outstanding request of this browser has this ID (nothing was written).
+    UnknownRequest,
+    /// The assertion ID was already used. On its own, the request stays consumed; inside a
+    /// sign-in, nothing is written.
+    Replayed,
 }
 
 /// One durable write of a federated sign-in, for the federation commit queue
 /// (`federation::commit`), which puts many of them in one transaction.
 #[derive(Debug, Clone)]
 pub enum FederationWrite {
-    /// A SAML response's replay guard: consume the request its `InResponseTo` names (this
-    /// browser's, this IdP's, unexpired) and, only if that succeeds, remember its assertion
-    /// ID until `keep_until`.
-    SamlGuard {
-        request_id: String,
-        idp_id: String,
-        binding_hash: String,
-        now: Millis,
-        assertion_id: String,
-        keep_until: Millis,
-    },
-    /// What [`FederationStore::federated_sign_in`] writes.
+    /// A replay guard alone: for a response refused after its checks, so that it is
+    /// consumed all the same.
+    Guard(ReplayGuard),
+    /// A sign-in with its replay guard, if any.
     SignIn(Box<FederatedLogin>),
 }
 
 /// What a [`FederationWrite`] did.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FederationWritten {
-    /// The request consumed (`None`: no such request; nothing was written), and whether the
-    /// assertion ID was new (`false`: a replay).
-    SamlGuard {
-        request: Option<FederationRequestRecord>,
-        fresh: bool,
+    Guard(GuardOutcome),
+    /// The user signed in (their ID), and the `return_to` of the request the guard consumed.
+    SignedIn {
+        user_id: String,
+        return_to: Option<String>,
     },
-    SignedIn(Box<UserRecord>),
+    /// The sign-in's guard refused it (never `Fresh`); nothing was written.
+    GuardRefused(GuardOutcome),
+}
+
+impl FederationWritten {
+    /// Whether the write must be undone: it failed, or its guard refused the sign-in.
+    pub fn undone(result: &StoreResult<Self>) -> bool {
+        matches!(result, Err(_) | Ok(Self::GuardRefused(_)))
+    }
+}
+
+/// A federated identity's user, and the groups this IdP applied at its last sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LinkedUser {
+    #[sqlx(flatten)]
+    pub user: UserRecord,
+    /// JSON array of group IDs.
+    pub applied_groups: String,
+}
+
+impl LinkedUser {
+    pub fn applied_group_ids(&self) -> Vec<String> {
+        serde_json::from_str(&self.applied_groups).unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -156,16 +190,16 @@ pub trait FederationStore: Send + Sync {
     /// Deletes the IdP with its federated identities and requests in flight.
     async fn delete_idp(&self, id: &str, event: NewEvent) -> StoreResult<()>;
 
-    async fn find_federated_identity(
+    /// The user linked to (IdP, subject), if any, in one read.
+    async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>>;
+    /// `(id, name)` of the groups named `names` or with an ID in `ids`.
+    async fn groups_named_or_ids(
         &self,
-        idp_id: &str,
-        subject: &str,
-    ) -> StoreResult<Option<FederatedIdentityRecord>>;
+        names: &[String],
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>>;
     /// Users whose e-mail address is `email` (any case).
     async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>>;
-    /// Links or creates the user, applies group memberships, stores the session and the
-    /// audit event: all or nothing. A JIT username already taken is a conflict.
-    async fn federated_sign_in(&self, login: FederatedLogin) -> StoreResult<UserRecord>;
 
     async fn create_federation_request(&self, request: FederationRequestRecord) -> StoreResult<()>;
     /// IDs of unexpired requests of this browser for this IdP.
@@ -184,14 +218,6 @@ pub trait FederationStore: Send + Sync {
         binding_hash: &str,
         now: Millis,
     ) -> StoreResult<Option<FederationRequestRecord>>;
-    /// Records a SAML assertion ID until `expires_at`; `false` if it was already recorded
-    /// (a replay).
-    async fn remember_assertion(
-        &self,
-        idp_id: &str,
-        assertion_id: &str,
-        expires_at: Millis,
-    ) -> StoreResult<bool>;
     /// Drops expired requests and assertion IDs; returns how many rows went.
     async fn prune_federation(&self, now: Millis) -> StoreResult<u64>;
     /// Makes `writes` in order in one transaction. Each sign-in is all or nothing on its own
@@ -209,6 +235,9 @@ macro_rules! federation_sql {
              allow_idp_initiated, jit_create, link_by_verified_email, mapping, clock_skew_secs, \
              max_response_bytes, created_at, updated_at";
         const FEDREQ_COLS: &str = "id, idp_id, binding_hash, nonce, pkce_verifier_enc, return_to, created_at, expires_at";
+        /// `USER_COLS` of `users u`, beside another table's columns of the same names.
+        const LINKED_USER_COLS: &str = "u.id, u.username, u.email, u.display_name, u.source, u.disabled, \
+             u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, u.updated_at";
 
         impl $store {
             async fn idp_in(tx: &mut Tx, id: &str) -> StoreResult<IdpRecord> {
@@ -219,8 +248,17 @@ macro_rules! federation_sql {
                     .ok_or(StoreError::NotFound)
             }
 
-            /// What one federated sign-in writes, inside `tx`.
-            async fn sign_in_in(tx: &mut Tx, signer: &AuditSigner, l: FederatedLogin) -> StoreResult<UserRecord> {
+            /// What one federated sign-in writes, inside `tx`, its replay guard first. A
+            /// refusal by the guard is returned before anything else is written; the caller
+            /// undoes what the guard wrote.
+            async fn sign_in_in(tx: &mut Tx, signer: &AuditSigner, l: FederatedLogin) -> StoreResult<FederationWritten> {
+                let return_to = match &l.guard {
+                    None => None,
+                    Some(g) => match Self::guard_in(tx, g).await? {
+                        GuardOutcome::Fresh(to) => to,
+                        refused => return Ok(FederationWritten::GuardRefused(refused)),
+                    },
+                };
                 let user_id = match &l.user {
                     FederatedUser::Existing(id) => id.clone(),
                     FederatedUser::Create(u) => {
@@ -261,60 +299,58 @@ macro_rules! federation_sql {
                         .await?;
                 }
                 Self::insert_session_in(tx, &l.session, &user_id, l.replaces.as_deref()).await?;
-                let user = Self::user_in(tx, &user_id).await?;
                 let mut event = l.event;
                 event.target_id = Some(user_id.clone());
                 if event.ctx.actor_id.is_none() {
                     event.ctx.actor_id = Some(user_id.clone());
                 }
                 if let FederatedUser::Create(_) = &l.user {
+                    // Only a new user is read back, for the event's after-image.
+                    let user = Self::user_in(tx, &user_id).await?;
                     event = with_images(event, None, Some(user.audit_view()));
                 }
                 Self::append_in(tx, signer, event).await?;
-                Ok(user)
+                Ok(FederationWritten::SignedIn { user_id, return_to })
             }
 
-            /// A SAML replay guard inside `tx`: the request consumed, then the assertion ID.
-            async fn saml_guard_in(
-                tx: &mut Tx,
-                request_id: &str,
-                idp_id: &str,
-                binding_hash: &str,
-                now: Millis,
-                assertion_id: &str,
-                keep_until: Millis,
-            ) -> StoreResult<FederationWritten> {
-                let request: Option<FederationRequestRecord> = sqlx::query_as(&format!(
-                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
-                     RETURNING {FEDREQ_COLS}"
-                ))
-                .bind(request_id)
-                .bind(idp_id)
-                .bind(binding_hash)
-                .bind(now)
-                .fetch_optional(&mut **tx)
-                .await?;
-                if request.is_none() {
-                    return Ok(FederationWritten::SamlGuard { request, fresh: false });
-                }
+            /// A SAML replay guard inside `tx`: the request (if any) consumed, then the
+            /// assertion ID remembered.
+            async fn guard_in(tx: &mut Tx, g: &ReplayGuard) -> StoreResult<GuardOutcome> {
+                let return_to = match &g.request {
+                    None => None,
+                    Some(r) => {
+                        let found: Option<(String,)> = sqlx::query_as(
+                            "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
+                             RETURNING return_to",
+                        )
+                        .bind(&r.id)
+                        .bind(&g.idp_id)
+                        .bind(&r.binding_hash)
+                        .bind(g.now)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        match found {
+                            Some((to,)) => Some(to),
+                            None => return Ok(GuardOutcome::UnknownRequest),
+                        }
+                    }
+                };
                 let r = sqlx::query(
                     "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (idp_id, assertion_id) DO NOTHING",
                 )
-                .bind(idp_id)
-                .bind(assertion_id)
-                .bind(keep_until)
+                .bind(&g.idp_id)
+                .bind(&g.assertion_id)
+                .bind(g.keep_until)
                 .execute(&mut **tx)
                 .await?;
-                Ok(FederationWritten::SamlGuard { request, fresh: r.rows_affected() == 1 })
+                Ok(if r.rows_affected() == 1 { GuardOutcome::Fresh(return_to) } else { GuardOutcome::Replayed })
             }
 
             async fn federation_write_in(tx: &mut Tx, signer: &AuditSigner, w: FederationWrite) -> StoreResult<FederationWritten> {
                 match w {
-                    FederationWrite::SamlGuard { request_id, idp_id, binding_hash, now, assertion_id, keep_until } => {
-                        Self::saml_guard_in(tx, &request_id, &idp_id, &binding_hash, now, &assertion_id, keep_until).await
-                    }
-                    FederationWrite::SignIn(l) => Ok(FederationWritten::SignedIn(Box::new(Self::sign_in_in(tx, signer, *l).await?))),
+                    FederationWrite::Guard(g) => Ok(FederationWritten::Guard(Self::guard_in(tx, &g).await?)),
+                    FederationWrite::SignIn(l) => Self::sign_in_in(tx, signer, *l).await,
                 }
             }
         }
@@ -414,15 +450,32 @@ macro_rules! federation_sql {
                 Ok(())
             }
 
-            async fn find_federated_identity(&self, idp_id: &str, subject: &str) -> StoreResult<Option<FederatedIdentityRecord>> {
-                Ok(sqlx::query_as(
-                    "SELECT idp_id, subject, user_id, applied_groups, created_at, last_login_at \
-                     FROM federated_identities WHERE idp_id = $1 AND subject = $2",
-                )
+            async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>> {
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {LINKED_USER_COLS}, f.applied_groups FROM federated_identities f \
+                     JOIN users u ON u.id = f.user_id WHERE f.idp_id = $1 AND f.subject = $2"
+                ))
                 .bind(idp_id)
                 .bind(subject)
                 .fetch_optional(&self.pool)
                 .await?)
+            }
+
+            async fn groups_named_or_ids(&self, names: &[String], ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+                if names.is_empty() && ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+                let sql = format!(
+                    "SELECT id, name FROM user_groups WHERE name IN ({}) OR id IN ({})",
+                    if names.is_empty() { "NULL".into() } else { list(1, names.len()) },
+                    if ids.is_empty() { "NULL".into() } else { list(names.len() + 1, ids.len()) },
+                );
+                let mut q = sqlx::query_as(&sql);
+                for v in names.iter().chain(ids) {
+                    q = q.bind(v);
+                }
+                Ok(q.fetch_all(&self.pool).await?)
             }
 
             async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {
@@ -430,14 +483,6 @@ macro_rules! federation_sql {
                     .bind(email)
                     .fetch_all(&self.pool)
                     .await?)
-            }
-
-            async fn federated_sign_in(&self, l: FederatedLogin) -> StoreResult<UserRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let user = Self::sign_in_in(&mut tx, &self.signer, l).await?;
-                tx.commit().await?;
-                Ok(user)
             }
 
             async fn create_federation_request(&self, r: FederationRequestRecord) -> StoreResult<()> {
@@ -483,20 +528,6 @@ macro_rules! federation_sql {
                 .await?)
             }
 
-            async fn remember_assertion(&self, idp_id: &str, assertion_id: &str, expires_at: Millis) -> StoreResult<bool> {
-                let _gate = self.write_gate().await;
-                let r = sqlx::query(
-                    "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (idp_id, assertion_id) DO NOTHING",
-                )
-                .bind(idp_id)
-                .bind(assertion_id)
-                .bind(expires_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(r.rows_affected() == 1)
-            }
-
             async fn federation_writes(&self, writes: Vec<FederationWrite>) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
                 let _gate = self.write_gate().await;
                 let mut tx = self.pool.begin().await?;
@@ -504,10 +535,10 @@ macro_rules! federation_sql {
                     // Alone in its transaction: a failed write is undone with it.
                     let Some(w) = writes.into_iter().next() else { return Ok(vec![]) };
                     let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
-                    if r.is_ok() {
-                        tx.commit().await?;
-                    } else {
+                    if FederationWritten::undone(&r) {
                         tx.rollback().await?;
+                    } else {
+                        tx.commit().await?;
                     }
                     return Ok(vec![r]);
                 }
@@ -522,7 +553,7 @@ macro_rules! federation_sql {
                     }
                     sqlx::query("SAVEPOINT federation_write").execute(&mut *tx).await?;
                     let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
-                    if r.is_err() {
+                    if FederationWritten::undone(&r) {
                         sqlx::query("ROLLBACK TO SAVEPOINT federation_write").execute(&mut *tx).await?;
                     }
                     sqlx::query("RELEASE SAVEPOINT federation_write").execute(&mut *tx).await?;

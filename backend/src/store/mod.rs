@@ -24,8 +24,8 @@ use async_trait::async_trait;
 pub use breakglass::BreakGlassStore;
 pub use credentials::{CredentialStore, CredentialWrite};
 pub use federation::{
-    FederatedIdentityRecord, FederatedLogin, FederatedUser, FederationRequestRecord,
-    FederationStore, FederationWrite, FederationWritten, IdpRecord,
+    FederatedLogin, FederatedUser, FederationRequestRecord, FederationStore, FederationWrite,
+    FederationWritten, GuardOutcome, GuardedRequest, IdpRecord, LinkedUser, ReplayGuard,
 };
 pub use notifications::{
     AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,

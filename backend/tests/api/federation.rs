@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use gatehouse::audit::{AuditCtx, NewEvent};
-use gatehouse::federation::commit::Guard;
 use gatehouse::store::{
     FederatedLogin, FederatedUser, FederationRequestRecord, FederationWrite, FederationWritten,
-    NewUserRecord, SessionRecord,
+    GuardOutcome, GuardedRequest, NewUserRecord, ReplayGuard, SessionRecord, Store,
 };
 use gatehouse_shared::federation::{IdentityProvider, PublicIdp};
 use reqwest::redirect::Policy;
@@ -474,6 +473,26 @@ async fn a_request_is_consumed_once_by_its_own_browser_on_any_instance() {
     assert!(second.is_none());
 }
 
+/// Remembers an IdP-initiated response's assertion ID through `store`: `true` if it was new.
+async fn remember(store: &dyn Store, idp_id: &str, assertion_id: &str, keep_until: i64) -> bool {
+    let guard = ReplayGuard {
+        idp_id: idp_id.into(),
+        request: None,
+        now: keep_until - 300_000,
+        assertion_id: assertion_id.into(),
+        keep_until,
+    };
+    let mut written = store
+        .federation_writes(vec![FederationWrite::Guard(guard)])
+        .await
+        .expect("the guard commits");
+    match written.pop() {
+        Some(Ok(FederationWritten::Guard(GuardOutcome::Fresh(None)))) => true,
+        Some(Ok(FederationWritten::Guard(GuardOutcome::Replayed))) => false,
+        other => panic!("not a guard's outcome: {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_replayed_assertion_is_refused_after_a_restart_until_it_expires() {
     // Arrange
@@ -481,29 +500,15 @@ async fn a_replayed_assertion_is_refused_after_a_restart_until_it_expires() {
     let admin = app.admin().await;
     let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
     let expires = app.now_ms() + 300_000;
-    let first = app
-        .state
-        .store
-        .remember_assertion(&idp.id, "_assertion-1", expires)
-        .await
-        .expect("remember");
+    let first = remember(&*app.state.store, &idp.id, "_assertion-1", expires).await;
 
     // Act: another instance (or this one after a restart) sees the same table.
     let restarted = second_instance(&app).await;
-    let replay = restarted
-        .remember_assertion(&idp.id, "_assertion-1", expires)
-        .await
-        .expect("remember");
-    let other_idp = restarted
-        .remember_assertion("another-idp", "_assertion-1", expires)
-        .await
-        .expect("remember");
+    let replay = remember(&*restarted, &idp.id, "_assertion-1", expires).await;
+    let other_idp = remember(&*restarted, "another-idp", "_assertion-1", expires).await;
     app.advance(Duration::from_secs(301));
     let report = app.tick().await;
-    let after_expiry = restarted
-        .remember_assertion(&idp.id, "_assertion-1", app.now_ms() + 300_000)
-        .await
-        .expect("remember");
+    let after_expiry = remember(&*restarted, &idp.id, "_assertion-1", app.now_ms() + 300_000).await;
 
     // Assert
     assert!(first);
@@ -551,6 +556,7 @@ fn jit_sign_in(idp_id: &str, subject: &str, username: &str, now: i64) -> Federat
         replaces: None,
         at: now,
         event: NewEvent::new(now, &ctx, "auth.federated_login", "user", None),
+        guard: None,
     }
 }
 
@@ -562,7 +568,7 @@ async fn sign_ins_committed_together_each_stand_or_fall_alone() {
     let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
     let now = app.now_ms();
     let store = &app.state.store;
-    for id in ["_req-1", "_req-2", "_req-3"] {
+    for id in ["_req-1", "_req-2", "_req-3", "_req-4", "_req-5"] {
         store
             .create_federation_request(FederationRequestRecord {
                 id: id.into(),
@@ -577,73 +583,101 @@ async fn sign_ins_committed_together_each_stand_or_fall_alone() {
             .await
             .expect("create");
     }
-    let guard = |request: &str, assertion: &str| FederationWrite::SamlGuard {
-        request_id: request.into(),
+    let guard = |request: &str, assertion: &str| ReplayGuard {
         idp_id: idp.id.clone(),
-        binding_hash: "browser-a".into(),
+        request: Some(GuardedRequest {
+            id: request.into(),
+            binding_hash: "browser-a".into(),
+        }),
         now,
         assertion_id: assertion.into(),
         keep_until: now + 300_000,
     };
+    let guarded = |mut login: FederatedLogin, request: &str, assertion: &str| {
+        login.guard = Some(guard(request, assertion));
+        FederationWrite::SignIn(Box::new(login))
+    };
 
     // Act: one transaction holding a fresh guard, a replay of its assertion answering the
-    // other request, an unknown request, a sign-in that must fail and one that must not.
+    // other request, an unknown request, a sign-in that must fail, a sign-in whose guard
+    // refuses it (a replayed assertion), and one that must stand.
     let results = store
         .federation_writes(vec![
-            guard("_req-1", "_assertion-1"),
-            guard("_req-2", "_assertion-1"),
-            guard("_req-unknown", "_assertion-2"),
+            FederationWrite::Guard(guard("_req-1", "_assertion-1")),
+            FederationWrite::Guard(guard("_req-2", "_assertion-1")),
+            FederationWrite::Guard(guard("_req-unknown", "_assertion-2")),
             FederationWrite::SignIn(Box::new(jit_sign_in(&idp.id, "taken", "admin", now))),
-            FederationWrite::SignIn(Box::new(jit_sign_in(&idp.id, "new", "newcomer", now))),
+            guarded(
+                jit_sign_in(&idp.id, "replay", "replayer", now),
+                "_req-4",
+                "_assertion-1",
+            ),
+            guarded(
+                jit_sign_in(&idp.id, "new", "newcomer", now),
+                "_req-5",
+                "_assertion-5",
+            ),
         ])
         .await
         .expect("the batch commits");
     // Through the queue, four answers to one request at once: only one may consume it.
     let queue = gatehouse::federation::commit::CommitQueue::start(store.clone());
     let racing = futures_util::future::join_all((0..4).map(|i| {
-        let assertion = format!("_racing-{i}");
         let queue = &queue;
-        let idp_id = &idp.id;
-        async move {
-            queue
-                .saml_guard(
-                    "_req-3",
-                    idp_id,
-                    "browser-a",
-                    now,
-                    &assertion,
-                    now + 300_000,
-                )
-                .await
-        }
+        let guard = guard("_req-3", &format!("_racing-{i}"));
+        async move { queue.guard(guard).await }
     }))
     .await;
 
     // Assert
     let guard_of = |r: &gatehouse::store::StoreResult<FederationWritten>| match r {
-        Ok(FederationWritten::SamlGuard { request, fresh }) => {
-            (request.as_ref().map(|q| q.return_to.clone()), *fresh)
-        }
+        Ok(FederationWritten::Guard(outcome)) => outcome.clone(),
         other => panic!("not a guard: {other:?}"),
     };
-    assert_eq!(guard_of(&results[0]), (Some("/after_req-1".into()), true));
-    assert_eq!(guard_of(&results[1]), (Some("/after_req-2".into()), false));
-    assert_eq!(guard_of(&results[2]), (None, false));
+    assert_eq!(
+        guard_of(&results[0]),
+        GuardOutcome::Fresh(Some("/after_req-1".into()))
+    );
+    assert_eq!(guard_of(&results[1]), GuardOutcome::Replayed);
+    assert_eq!(guard_of(&results[2]), GuardOutcome::UnknownRequest);
     assert!(
         matches!(results[3], Err(gatehouse::store::StoreError::Conflict(_))),
         "{:?}",
         results[3]
     );
-    assert!(matches!(&results[4], Ok(FederationWritten::SignedIn(u)) if u.username == "newcomer"));
+    assert_eq!(
+        results[4].as_ref().ok(),
+        Some(&FederationWritten::GuardRefused(GuardOutcome::Replayed))
+    );
+    assert_eq!(
+        results[5].as_ref().ok(),
+        Some(&FederationWritten::SignedIn {
+            user_id: "user-new".into(),
+            return_to: Some("/after_req-5".into())
+        })
+    );
     assert!(store.get_user("user-new").await.is_ok());
     assert!(store.get_user("user-taken").await.is_err(), "undone alone");
+    assert!(
+        store.get_user("user-replay").await.is_err(),
+        "a sign-in its guard refused wrote nothing"
+    );
+    let still_outstanding = store
+        .outstanding_requests(&idp.id, "browser-a", now)
+        .await
+        .expect("list");
+    assert_eq!(
+        still_outstanding,
+        vec!["_req-4".to_string()],
+        "the refused sign-in's request was not consumed; the others were"
+    );
     let fresh = racing
         .iter()
-        .filter(|r| matches!(r, Ok(Guard::Fresh(to)) if to == "/after_req-3"))
+        .filter(|r| matches!(r, Ok(GuardOutcome::Fresh(Some(to))) if to == "/after_req-3"))
         .count();
     let unknown = racing
         .iter()
-        .filter(|r| matches!(r, Ok(Guard::UnknownRequest)))
+        .filter(|r| matches!(r, Ok(GuardOutcome::UnknownRequest)))
         .count();
     assert_eq!((fresh, unknown), (1, 3), "{racing:?}");
     let logins = app

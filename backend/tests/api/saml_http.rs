@@ -474,3 +474,61 @@ async fn responses_are_bound_to_their_browser_used_once_and_unsolicited_only_whe
         ]
     );
 }
+
+#[tokio::test]
+async fn a_response_refused_after_its_checks_is_used_up_all_the_same() {
+    // Arrange: no just-in-time accounts, IdP-initiated sign-in allowed.
+    let app = TestApp::spawn().await;
+    let (_idp_proc, idp) = setup(&app).await;
+    let admin = app.admin().await;
+    let patch = |body: Value| {
+        let admin = &admin;
+        let path = format!("/api/v1/idps/{}", idp.id);
+        async move {
+            admin.patch(&path, &body).await.assert_status(200);
+        }
+    };
+    patch(json!({ "jit_create": false, "allow_idp_initiated": true })).await;
+    let sp = sp_entity_id(&app, &idp);
+    let acs = acs_url(&app, &idp);
+    let owner = browser();
+    let (_, request) = start_login(&app, &owner, &idp).await;
+    let solicited = saml_support::mint(&Mint {
+        sp_entity_id: &sp,
+        acs_url: &acs,
+        in_response_to: Some(&request),
+        ..Mint::default()
+    });
+    let unsolicited = saml_support::mint(&Mint {
+        sp_entity_id: &sp,
+        acs_url: &acs,
+        in_response_to: None,
+        ..Mint::default()
+    });
+
+    // Act: both refused (no account); then accounts may be created, and both come back.
+    let solicited_first = post_acs(&owner, &acs, &solicited.b64).await;
+    let unsolicited_first = post_acs(&browser(), &acs, &unsolicited.b64).await;
+    patch(json!({ "jit_create": true })).await;
+    let solicited_again = post_acs(&owner, &acs, &solicited.b64).await;
+    let unsolicited_again = post_acs(&browser(), &acs, &unsolicited.b64).await;
+
+    // Assert: the refusal consumed the request and remembered the assertion ID.
+    assert_refused(&solicited_first, "no_account", "no account yet");
+    assert_refused(&unsolicited_first, "no_account", "no account yet");
+    assert_refused(
+        &solicited_again,
+        "saml_in_response_to",
+        "the request is used up",
+    );
+    assert_refused(
+        &unsolicited_again,
+        "saml_replayed",
+        "the assertion is used up",
+    );
+    let users = admin.get("/api/v1/users").await.assert_status(200).value();
+    assert!(
+        !users.to_string().contains("alice@example.com"),
+        "no account was created: {users}"
+    );
+}
