@@ -446,15 +446,23 @@ async fn acs(
     };
     let sp = idp::sp_settings(&state.settings, &idp.id);
     let skew = Duration::seconds(idp.clock_skew_secs);
-    let expect = saml::Expectations {
-        outstanding_request_ids: &outstanding,
-        allow_unsolicited: idp.allow_idp_initiated,
-        clock_skew: skew,
-        now: crate::clock::to_datetime(now),
-        max_bytes,
-    };
-    let verified =
-        saml::verify_response(&response, &sp, &settings, &expect).map_err(SignInRefusal::Saml)?;
+    let allow_unsolicited = idp.allow_idp_initiated;
+    // Parsing and xmlsec take a few hundred microseconds of CPU: off the async workers, so
+    // they stay free to carry other sign-ins' database round trips (one of which may hold
+    // the audit chain's head until its commit is sent).
+    let verified = tokio::task::spawn_blocking(move || {
+        let expect = saml::Expectations {
+            outstanding_request_ids: &outstanding,
+            allow_unsolicited,
+            clock_skew: skew,
+            now: crate::clock::to_datetime(now),
+            max_bytes,
+        };
+        saml::verify_response(&response, &sp, &settings, &expect)
+    })
+    .await
+    .map_err(|e| SignInRefusal::Internal(format!("SAML verification task: {e}")))?
+    .map_err(SignInRefusal::Saml)?;
     let keep_until = crate::clock::to_millis(verified.not_on_or_after + skew).max(now + 1);
     let request = match (&verified.in_response_to, hash) {
         (Some(irt), Some(binding_hash)) => Some(GuardedRequest {
