@@ -134,8 +134,13 @@ test('an administrator adds a SAML IdP from its metadata URL and an employee sig
   // Who am I: the JIT account from the assertion's attributes, and how the session began.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My account' }).click();
   await page.getByText('alice@example.com').first().waitFor();
-  await page.getByText('Single sign-on (SAML').waitFor();
+  await page.getByText('Single sign-on (SAML, Example SAML)').waitFor();
   await page.getByText('engineers').first().waitFor();
+  // No Gatehouse password to change: the page says where it lives instead of a form.
+  const password = page.getByRole('region', { name: 'Password' });
+  await password.getByText('You sign in through your identity provider').waitFor();
+  assert.equal(await password.getByLabel('Current password').count(), 0, 'no password form');
+  await screenshot(page, 'saml-my-account');
   assert.deepEqual(problems, [], 'the browser reported no errors');
   await context.close();
 

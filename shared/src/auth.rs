@@ -78,8 +78,13 @@ pub struct Me {
     pub mfa: MfaState,
     /// Send as the `X-CSRF-Token` header on every state-changing request.
     pub csrf_token: String,
-    /// How the session was established: `password`, `password+totp`, `saml:<idp>`, `oidc:<idp>`.
+    /// How the session was established: `password`, `password+totp`, `saml:<idp>`, `oidc:<idp>`
+    /// (`<idp>` is the identity provider's name at sign-in).
     pub auth_method: String,
+    /// Whether the user has a Gatehouse password (people who sign in only through an
+    /// identity provider have none, and change it there).
+    #[serde(default)]
+    pub password_set: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub session_expires_at: OffsetDateTime,
 }

@@ -371,13 +371,17 @@ pub async fn step_up(
 
 /// Changes the signed-in person's own password after checking the current one. A wrong
 /// current password counts as a failed sign-in for the account (so this is no side door
-/// around throttling) and is audited; other sessions end, this one stays.
+/// around throttling) and is audited; other sessions end, this one stays. Someone who has
+/// no password here (they sign in through an identity provider) is told so.
 pub async fn change_password(
     state: &AppState,
     who: &CurrentSession,
     current: Zeroizing<String>,
     new: Zeroizing<String>,
 ) -> Result<(), AuthError> {
+    if who.user.password_hash.is_none() {
+        return Err(AuthError::NoPassword);
+    }
     let s = &state.settings;
     let now = state.clock.now_ms();
     let account_key = format!("login:user:{}", who.user.username);

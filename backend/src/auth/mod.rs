@@ -25,6 +25,8 @@ pub enum AuthError {
     CurrentTotpRequired,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    #[error("the user has no password here")]
+    NoPassword,
     #[error("{0}")]
     WeakPassword(String),
     #[error("account disabled")]

@@ -127,6 +127,7 @@ impl CurrentSession {
             },
             csrf_token: self.session.csrf_token.clone(),
             auth_method: self.session.auth_method.clone(),
+            password_set: self.user.password_hash.is_some(),
             session_expires_at: to_datetime(self.session.expires_at),
         }
     }

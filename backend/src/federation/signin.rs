@@ -248,7 +248,7 @@ async fn prepare(
         id_hash: hash_token(&token),
         user_id: String::new(),
         csrf_token: random_token(24),
-        auth_method: who.method.to_string(),
+        auth_method: format!("{}:{}", who.method, idp.name),
         idp_mfa: who.mfa,
         mfa_at: None,
         created_at: now,

@@ -181,6 +181,11 @@ impl From<AuthError> for ApiError {
                 "current_password",
                 "Your current password is not correct.",
             )]),
+            AuthError::NoPassword => ApiError::Conflict(
+                "You sign in through your identity provider and have no Gatehouse password; \
+                 change your password there."
+                    .into(),
+            ),
             AuthError::WeakPassword(message) => {
                 ApiError::Validation(vec![FieldError::new("new_password", message)])
             }

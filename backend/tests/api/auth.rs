@@ -26,6 +26,7 @@ async fn sign_in_with_the_right_password_returns_me_and_a_safe_cookie() {
     assert_eq!(me.user.username, "admin");
     assert_eq!(me.roles, vec![Role::Administrator]);
     assert_eq!(me.auth_method, "password");
+    assert!(me.password_set);
     assert!(me.csrf_token.len() >= 24, "a real CSRF token: {me:?}");
     assert!(!me.mfa.totp_enrolled);
     let cookie = reply.session_cookie().expect("a session cookie");

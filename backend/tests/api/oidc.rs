@@ -225,7 +225,8 @@ async fn an_employee_signs_in_through_a_real_openid_provider() {
     assert_eq!(who.user.username, "alice");
     assert_eq!(who.email, "alice@example.com");
     assert_eq!(who.user.display_name, "Alice Liddell");
-    assert_eq!(who.auth_method, "oidc");
+    assert_eq!(who.auth_method, "oidc:Company IdP");
+    assert!(!who.password_set);
     assert!(who.groups.iter().any(|g| g.name == "engineers"));
     assert_eq!(replayed_status, 403);
     assert_eq!(reason_code(&replayed_body), "oidc_state");

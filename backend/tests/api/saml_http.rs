@@ -282,14 +282,27 @@ async fn sp_initiated_sign_in_with_pysaml2_for_both_signing_shapes() {
         assert_eq!(v["email"], email);
         assert_eq!(group_names(&v), groups);
         assert_eq!(v["mfa"]["idp_mfa"], mfa);
-        assert!(
-            v["auth_method"]
-                .as_str()
-                .unwrap_or_default()
-                .starts_with("saml"),
-            "{v}"
-        );
+        assert_eq!(v["auth_method"], "saml:pysaml2", "{v}");
+        assert_eq!(v["password_set"], false, "{v}");
     }
+    // Someone with no password here is told where to change it, not that it is wrong.
+    let csrf = me_a.value()["csrf_token"]
+        .as_str()
+        .expect("a CSRF token")
+        .to_string();
+    let change = Reply::read(
+        response_signed
+            .post(format!("{}/api/v1/me/password", app.base_url))
+            .header("X-CSRF-Token", csrf)
+            .header("Origin", app.base_url.clone())
+            .json(&json!({ "current_password": "", "new_password": "a-long-new-password" }))
+            .send()
+            .await
+            .expect("change password"),
+    )
+    .await;
+    assert_eq!(change.status.as_u16(), 409, "{}", change.body);
+    assert!(change.body.contains("identity provider"), "{}", change.body);
     let successes: Vec<_> = app
         .all_events()
         .await

@@ -20,12 +20,34 @@ pub fn MePage() -> impl IntoView {
     set_page_title("My account");
     let session = use_session();
     let me = Memo::new(move |_| session.me());
+    // Changes only when the answer does, so the password form keeps what is typed in it.
+    let password_set = Memo::new(move |_| session.me().is_none_or(|me| me.password_set));
     view! {
         <section class="page">
             <h1>"My account"</h1>
             {move || me.get().map(|me| view! { <Identity me /> })}
             <Totp />
-            <PasswordChange />
+            {move || {
+                if password_set.get() {
+                    view! { <PasswordChange /> }.into_any()
+                } else {
+                    view! { <NoPassword /> }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// For someone who signs in only through an identity provider: there is no password here.
+#[component]
+fn NoPassword() -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Password"</h2>
+            <p>
+                "You sign in through your identity provider, so Gatehouse keeps no password "
+                "for you. To change your password, change it there."
+            </p>
         </section>
     }
 }
@@ -99,7 +121,7 @@ fn auth_method_text(method: &str) -> String {
         _ => match method {
             "password" => "Password".into(),
             "password+totp" => "Password and authenticator code".into(),
-            // The session records the protocol alone today (no IdP name after a colon).
+            // Sessions begun before the IdP's name was recorded.
             "saml" => "Single sign-on (SAML)".into(),
             "oidc" => "Single sign-on (OpenID Connect)".into(),
             other => other.into(),
@@ -367,5 +389,28 @@ fn PasswordChange() -> impl IntoView {
                 </button>
             </form>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auth_method_text;
+
+    #[test]
+    fn names_the_way_in_and_the_identity_provider() {
+        assert_eq!(auth_method_text("password"), "Password");
+        assert_eq!(
+            auth_method_text("password+totp"),
+            "Password and authenticator code"
+        );
+        assert_eq!(
+            auth_method_text("saml:Corp IdP"),
+            "Single sign-on (SAML, Corp IdP)"
+        );
+        assert_eq!(
+            auth_method_text("oidc:Okta: staff"),
+            "Single sign-on (OpenID Connect, Okta: staff)"
+        );
+        assert_eq!(auth_method_text("oidc"), "Single sign-on (OpenID Connect)");
     }
 }
