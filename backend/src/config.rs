@@ -8,7 +8,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `Debug` is written by hand below: the master key, the bootstrap and SMTP passwords and
+/// the database URL's credentials are never printed.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
     /// Address to listen on.
@@ -95,6 +97,68 @@ impl Default for Config {
             notify_timeout_secs: 10,
             jobs_interval_secs: 5,
         }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(without_credentials),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("static_dir", &self.static_dir)
+            .field("master_key", &hidden(&self.master_key))
+            .field("master_key_file", &self.master_key_file)
+            .field("bootstrap_password", &hidden(&self.bootstrap_password))
+            .field("session_idle_timeout_secs", &self.session_idle_timeout_secs)
+            .field(
+                "session_absolute_timeout_secs",
+                &self.session_absolute_timeout_secs,
+            )
+            .field("mfa_fresh_secs", &self.mfa_fresh_secs)
+            .field("login_account_limit", &self.login_account_limit)
+            .field("login_account_window_secs", &self.login_account_window_secs)
+            .field("login_ip_limit", &self.login_ip_limit)
+            .field("login_ip_window_secs", &self.login_ip_window_secs)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("log_format", &self.log_format)
+            .field("demo", &self.demo)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &hidden(&self.smtp_password))
+            .field("smtp_from", &self.smtp_from)
+            .field("notify_timeout_secs", &self.notify_timeout_secs)
+            .field("jobs_interval_secs", &self.jobs_interval_secs)
+            .finish()
+    }
+}
+
+/// A database URL without what could be a secret: the user and password before `@`, and
+/// the query (PostgreSQL accepts `?password=`).
+fn without_credentials(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let rest = rest
+        .split_once('?')
+        .map_or(rest.to_string(), |(r, _)| format!("{r}?<redacted>"));
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest.as_str(), None), |(a, p)| (a, Some(p)));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority.to_string(), |(_, h)| format!("<redacted>@{h}"));
+    let path = path.map(|p| format!("/{p}")).unwrap_or_default();
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
     }
 }
 
@@ -199,5 +263,59 @@ impl Config {
     pub fn cookie_secure_for(&self, public_url: &str) -> bool {
         self.cookie_secure
             .unwrap_or_else(|| public_url.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let config = Config {
+            database_url: Some(
+                "postgres://gatehouse:db-pass-1@db.internal:5432/gh?sslmode=require&password=db-pass-2"
+                    .into(),
+            ),
+            master_key: Some("master-key-value".into()),
+            bootstrap_password: Some("bootstrap-pass".into()),
+            smtp_username: Some("mailer".into()),
+            smtp_password: Some("smtp-pass".into()),
+            ..Config::default()
+        };
+
+        let printed = format!("{config:?}");
+
+        for secret in [
+            "db-pass-1",
+            "db-pass-2",
+            "gatehouse:",
+            "master-key-value",
+            "bootstrap-pass",
+            "smtp-pass",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://<redacted>@db.internal:5432/gh?<redacted>"));
+        assert!(
+            printed.contains("mailer"),
+            "what is not secret stays readable"
+        );
+    }
+
+    #[test]
+    fn database_paths_stay_readable() {
+        assert_eq!(
+            without_credentials("sqlite:///var/lib/gatehouse/gatehouse.db"),
+            "sqlite:///var/lib/gatehouse/gatehouse.db"
+        );
+        assert_eq!(
+            without_credentials("sqlite://gatehouse.db"),
+            "sqlite://gatehouse.db"
+        );
+        assert_eq!(
+            without_credentials("postgres://127.0.0.1:5432/postgres"),
+            "postgres://127.0.0.1:5432/postgres"
+        );
     }
 }
