@@ -140,6 +140,7 @@ test('an administrator adds a SAML IdP from its metadata URL and an employee sig
   const password = page.getByRole('region', { name: 'Password' });
   await password.getByText('You sign in through your identity provider').waitFor();
   assert.equal(await password.getByLabel('Current password').count(), 0, 'no password form');
+  await page.getByText('Set one up to confirm approvals, break-glass and other sensitive actions').waitFor();
   await screenshot(page, 'saml-my-account');
   assert.deepEqual(problems, [], 'the browser reported no errors');
   await context.close();

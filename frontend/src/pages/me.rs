@@ -134,6 +134,7 @@ fn auth_method_text(method: &str) -> String {
 fn Totp() -> impl IntoView {
     let session = use_session();
     let enrolled = Memo::new(move |_| session.me().is_some_and(|me| me.mfa.totp_enrolled));
+    let has_password = Memo::new(move |_| session.me().is_none_or(|me| me.password_set));
     let pending = RwSignal::new(None::<TotpEnrollment>);
     let current_code = RwSignal::new(String::new());
     let code = RwSignal::new(String::new());
@@ -236,8 +237,10 @@ fn Totp() -> impl IntoView {
                     {move || {
                         if enrolled.get() {
                             "An authenticator is set up for your account. To move to a new device, enter a current code from the old one."
-                        } else {
+                        } else if has_password.get() {
                             "No authenticator is set up. Set one up so that sign-in asks for a code as well as your password."
+                        } else {
+                            "No authenticator is set up. Set one up to confirm approvals, break-glass and other sensitive actions with a code."
                         }
                     }}
                 </p>
