@@ -4,11 +4,11 @@
 //! response can never leave a session behind and an accepted one costs one commit. A
 //! response refused after its checks (no account, say) has its guard written alone, so it
 //! is consumed all the same. Each write must be on disk before the sign-in goes on, and a
-//! durable commit costs an fsync. SQLite makes one write transaction at a time, so there one task writes
-//! whatever is waiting in one transaction, each sign-in in its own savepoint: under load many
-//! sign-ins share a commit; alone, a sign-in waits for nothing but its own (the shape of
-//! `sts::commit`). On PostgreSQL each write is its own transaction: see
-//! [`CommitQueue::start`].
+//! durable commit costs an fsync. SQLite makes one write transaction at a time, so there
+//! one task writes whatever is waiting in one transaction, each sign-in in its own
+//! savepoint: under load many sign-ins share a commit; alone, a sign-in waits for nothing
+//! but its own (the shape of `sts::commit`). On PostgreSQL each write is its own
+//! transaction: see [`CommitQueue::start`].
 
 use std::sync::Arc;
 

@@ -230,7 +230,7 @@ pub trait FederationStore: Send + Sync {
 }
 
 macro_rules! federation_sql {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         const IDP_COLS: &str = "id, name, kind, enabled, settings, client_secret_enc, allow_sha1, \
              allow_idp_initiated, jit_create, link_by_verified_email, mapping, clock_skew_secs, \
              max_response_bytes, created_at, updated_at";
@@ -465,17 +465,22 @@ macro_rules! federation_sql {
                 if names.is_empty() && ids.is_empty() {
                     return Ok(Vec::new());
                 }
-                let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-                let sql = format!(
-                    "SELECT id, name FROM user_groups WHERE name IN ({}) OR id IN ({})",
-                    if names.is_empty() { "NULL".into() } else { list(1, names.len()) },
-                    if ids.is_empty() { "NULL".into() } else { list(names.len() + 1, ids.len()) },
-                );
-                let mut q = sqlx::query_as(&sql);
-                for v in names.iter().chain(ids) {
-                    q = q.bind(v);
-                }
-                Ok(q.fetch_all(&self.pool).await?)
+                // An empty list is `IN (NULL)`: true for no row.
+                let list = |q: &mut sqlx::QueryBuilder<'_, $db>, values: &[String]| {
+                    if values.is_empty() {
+                        q.push("NULL");
+                    }
+                    let mut sep = q.separated(", ");
+                    for v in values {
+                        sep.push_bind(v.clone());
+                    }
+                };
+                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT id, name FROM user_groups WHERE name IN (");
+                list(&mut q, names);
+                q.push(") OR id IN (");
+                list(&mut q, ids);
+                q.push(")");
+                Ok(q.build_query_as().fetch_all(&self.pool).await?)
             }
 
             async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {

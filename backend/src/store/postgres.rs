@@ -155,6 +155,6 @@ impl PgStore {
 sql_store!(PgStore, Postgres, "postgres");
 credential_sql!(PgStore, Postgres);
 breakglass_sql!(PgStore, Postgres);
-federation_sql!(PgStore);
+federation_sql!(PgStore, Postgres);
 notification_sql!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
 request_sql!(PgStore, Postgres);

@@ -92,6 +92,6 @@ impl SqliteStore {
 sql_store!(SqliteStore, Sqlite, "sqlite");
 credential_sql!(SqliteStore, Sqlite);
 breakglass_sql!(SqliteStore, Sqlite);
-federation_sql!(SqliteStore);
+federation_sql!(SqliteStore, Sqlite);
 notification_sql!(SqliteStore, Sqlite, "");
 request_sql!(SqliteStore, Sqlite);
