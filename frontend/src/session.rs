@@ -3,6 +3,7 @@
 //! do not allow.
 
 use gatehouse_shared::auth::{Me, Role};
+use gatehouse_shared::spa::with_query;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_location;
@@ -99,30 +100,6 @@ pub fn use_session() -> Session {
     expect_context::<Session>()
 }
 
-/// Accepts a return path only if it is a path on this site: one leading `/`, not `//` or
-/// `/\` (which browsers treat as another host). Anything else becomes `/`.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.starts_with("/\\")
-                && !p.chars().any(char::is_control) =>
-        {
-            p.to_string()
-        }
-        _ => "/".to_string(),
-    }
-}
-
-/// `path` with its query string; the router gives the query without its `?`.
-pub fn with_query(path: &str, search: &str) -> String {
-    match search.trim_start_matches('?') {
-        "" => path.to_string(),
-        query => format!("{path}?{query}"),
-    }
-}
-
 /// The sign-in page's address that returns to `next` afterwards.
 pub fn login_href(next: &str) -> String {
     if next == "/" || next.is_empty() {
@@ -189,30 +166,5 @@ pub fn RequireAuth(
         }
         .into_any(),
         Gate::Allowed => children().into_any(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{safe_next, with_query};
-
-    #[test]
-    fn the_return_path_keeps_its_query() {
-        assert_eq!(
-            with_query("/audit", "action=auth.login"),
-            "/audit?action=auth.login"
-        );
-        assert_eq!(with_query("/audit", "?action=x"), "/audit?action=x");
-        assert_eq!(with_query("/portal", ""), "/portal");
-    }
-
-    #[test]
-    fn only_paths_on_this_site_are_accepted() {
-        assert_eq!(safe_next(Some("/audit?actor=admin")), "/audit?actor=admin");
-        assert_eq!(safe_next(Some("//evil.example/")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/");
-        assert_eq!(safe_next(Some("javascript:alert(1)")), "/");
-        assert_eq!(safe_next(None), "/");
     }
 }

@@ -14,4 +14,5 @@ pub mod policies;
 pub mod portal;
 pub mod requests;
 pub mod spa;
+pub mod text;
 pub mod validate;

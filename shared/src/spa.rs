@@ -1,6 +1,7 @@
 //! The SPA ships as three bundles so that nobody's first load carries every page: the
 //! server sends each page path the `index.html` of the bundle that shows it, and a link
 //! from one bundle's pages to another's is a full page load. Both sides read this table.
+//! Below the table: which `?next=` return path sign-in may go back to, and how one is made.
 
 /// One of the SPA's bundles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,9 +54,37 @@ impl Bundle {
     }
 }
 
+/// Accepts a return path only if it is a path on this site: one leading `/`, not `//` or
+/// `/\` (which browsers treat as another host). Anything else becomes `/`.
+///
+/// The SPA's check on `?next=`, which it follows with its own router. The server's check
+/// on the return path after single sign-on, which it answers with a redirect, is the
+/// stricter [`crate::federation::safe_return_path`].
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// `path` with its query string; the router gives the query without its `?`.
+pub fn with_query(path: &str, search: &str) -> String {
+    match search.trim_start_matches('?') {
+        "" => path.to_string(),
+        query => format!("{path}?{query}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Bundle;
+    use super::{safe_next, with_query, Bundle};
 
     #[test]
     fn each_page_path_has_one_bundle() {
@@ -75,5 +104,25 @@ mod tests {
         assert_eq!(Bundle::of("/auditors"), Bundle::Everyday);
         assert_eq!(Bundle::of("/admin/usersx"), Bundle::Everyday);
         assert_eq!(Bundle::of("/admin"), Bundle::Everyday);
+    }
+
+    #[test]
+    fn the_return_path_keeps_its_query() {
+        assert_eq!(
+            with_query("/audit", "action=auth.login"),
+            "/audit?action=auth.login"
+        );
+        assert_eq!(with_query("/audit", "?action=x"), "/audit?action=x");
+        assert_eq!(with_query("/portal", ""), "/portal");
+    }
+
+    #[test]
+    fn only_paths_on_this_site_are_accepted() {
+        assert_eq!(safe_next(Some("/audit?actor=admin")), "/audit?actor=admin");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("javascript:alert(1)")), "/");
+        assert_eq!(safe_next(None), "/");
     }
 }

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use gatehouse_shared::policies::{PolicyFault, PolicyValidation};
+use gatehouse_shared::policies::{excerpt, utf16_offset, PolicyFault, PolicyValidation};
+use gatehouse_shared::text::thousands;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -107,55 +108,12 @@ impl PolicyCheck {
     }
 }
 
-/// `6144` → "6,144".
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// "Line 4, column 12: expected a string, found `}`."
 pub fn fault_sentence(fault: &PolicyFault) -> String {
     format!(
         "Line {}, column {}: expected {}, found {}.",
         fault.line, fault.column, fault.expected, fault.found
     )
-}
-
-/// The faulty line of `text` and a caret line under its column, tabs shown as one space so
-/// the caret stays under the character.
-fn excerpt(text: &str, fault: &PolicyFault) -> (String, String) {
-    let line = text
-        .split('\n')
-        .nth(fault.line.saturating_sub(1))
-        .unwrap_or_default()
-        .trim_end_matches('\r')
-        .replace('\t', " ");
-    let caret = format!("{}^", " ".repeat(fault.column.saturating_sub(1)));
-    (line, caret)
-}
-
-/// Where the fault is as the text area counts (UTF-16 code units from the start).
-fn utf16_offset(text: &str, fault: &PolicyFault) -> u32 {
-    let mut offset = 0usize;
-    for (i, line) in text.split('\n').enumerate() {
-        if i + 1 == fault.line {
-            offset += line
-                .chars()
-                .take(fault.column.saturating_sub(1))
-                .map(char::len_utf16)
-                .sum::<usize>();
-            break;
-        }
-        offset += line.encode_utf16().count() + 1;
-    }
-    u32::try_from(offset).unwrap_or(u32::MAX)
 }
 
 /// A labelled policy editor bound to `check`.
@@ -320,44 +278,5 @@ pub fn PolicyEditor(
                 }}
             </div>
         </div>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fault(line: usize, column: usize) -> PolicyFault {
-        PolicyFault {
-            line,
-            column,
-            expected: "x".into(),
-            found: "y".into(),
-            message: String::new(),
-        }
-    }
-
-    #[test]
-    fn the_caret_stands_under_the_column() {
-        let text = "{\n  \"Version\": 1\n}";
-        let (line, caret) = excerpt(text, &fault(2, 14));
-        assert_eq!(line, "  \"Version\": 1");
-        assert_eq!(caret, "             ^");
-        assert_eq!(line.chars().nth(13), Some('1'));
-    }
-
-    #[test]
-    fn counts_have_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(6144), "6,144");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
-
-    #[test]
-    fn offsets_count_utf16_units() {
-        let text = "ab\n\u{1F600}x";
-        assert_eq!(utf16_offset(text, &fault(1, 1)), 0);
-        assert_eq!(utf16_offset(text, &fault(2, 2)), 5);
     }
 }

@@ -11,6 +11,7 @@ use gatehouse_shared::breakglass::{
     self as rules, BreakGlassRequest, BreakGlassStatus, CreateBreakGlass, CreateVaultEntry,
     CustodianSlot, DecideBreakGlass, RecordRotation, RevealWhat, RootSession, RootTask, VaultEntry,
 };
+use gatehouse_shared::text::countdown_text;
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -24,7 +25,7 @@ use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{countdown_text, epoch_ms, Timestamp};
+use crate::components::time::{epoch_ms, Timestamp};
 use crate::session::use_session;
 
 /// Revealed values disappear from the page after this long.

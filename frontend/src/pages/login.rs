@@ -5,6 +5,7 @@
 //! `?error=<reason code>` (from the server's refusal page) and is explained.
 
 use gatehouse_shared::auth::LoginRequest;
+use gatehouse_shared::spa::safe_next;
 use gatehouse_shared::validate::{Faults, TotpCodeInput};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -15,7 +16,7 @@ use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::field::TextField;
 use crate::components::form::FormState;
 use crate::components::set_page_title;
-use crate::session::{safe_next, use_session, SessionState};
+use crate::session::{use_session, SessionState};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

@@ -2,6 +2,7 @@
 //! (scan a QR code or type the secret, then confirm with a code), and changing my password.
 
 use gatehouse_shared::auth::{ChangePassword, Me, TotpCode, TotpEnrollRequest, TotpEnrollment};
+use gatehouse_shared::text::auth_method_text;
 use gatehouse_shared::validate::{Faults, Password, TotpCodeInput};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -110,22 +111,6 @@ fn Identity(me: Me) -> impl IntoView {
                 <dd><Timestamp at=me.session_expires_at /></dd>
             </dl>
         </section>
-    }
-}
-
-/// Says how the session began, in words: `password+totp` → "Password and authenticator code".
-fn auth_method_text(method: &str) -> String {
-    match method.split_once(':') {
-        Some(("saml", idp)) => format!("Single sign-on (SAML, {idp})"),
-        Some(("oidc", idp)) => format!("Single sign-on (OpenID Connect, {idp})"),
-        _ => match method {
-            "password" => "Password".into(),
-            "password+totp" => "Password and authenticator code".into(),
-            // Sessions begun before the IdP's name was recorded.
-            "saml" => "Single sign-on (SAML)".into(),
-            "oidc" => "Single sign-on (OpenID Connect)".into(),
-            other => other.into(),
-        },
     }
 }
 
@@ -392,28 +377,5 @@ fn PasswordChange() -> impl IntoView {
                 </button>
             </form>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::auth_method_text;
-
-    #[test]
-    fn names_the_way_in_and_the_identity_provider() {
-        assert_eq!(auth_method_text("password"), "Password");
-        assert_eq!(
-            auth_method_text("password+totp"),
-            "Password and authenticator code"
-        );
-        assert_eq!(
-            auth_method_text("saml:Corp IdP"),
-            "Single sign-on (SAML, Corp IdP)"
-        );
-        assert_eq!(
-            auth_method_text("oidc:Okta: staff"),
-            "Single sign-on (OpenID Connect, Okta: staff)"
-        );
-        assert_eq!(auth_method_text("oidc"), "Single sign-on (OpenID Connect)");
     }
 }

@@ -12,6 +12,7 @@ use gatehouse_shared::portal::{
     CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, PortalAccount,
     PortalPermissionSet,
 };
+use gatehouse_shared::text::{countdown_text, duration_text};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -21,7 +22,7 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::copy::CopyBlock;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{countdown_text, duration_text, epoch_ms, Timestamp};
+use crate::components::time::{epoch_ms, Timestamp};
 use crate::session::use_session;
 
 /// How many accounts make the filter box worth showing.

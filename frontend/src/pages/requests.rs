@@ -9,6 +9,7 @@ use gatehouse_shared::auth::TotpCode;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, DecisionInput, EligibleItem, RequestState,
 };
+use gatehouse_shared::text::{countdown_text, duration_text};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use time::format_description::well_known::Rfc3339;
@@ -21,9 +22,7 @@ use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{
-    countdown_text, duration_text, epoch_ms, local_input_to_utc, Timestamp,
-};
+use crate::components::time::{epoch_ms, local_input_to_utc, Timestamp};
 
 fn tone(state: RequestState) -> Tone {
     match state {

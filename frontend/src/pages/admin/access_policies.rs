@@ -11,6 +11,7 @@ use gatehouse_shared::requests::{
     check_approval_policy, check_eligibility_policy, ApprovalPolicy, ApprovalPolicyInput,
     EligibilityPolicy, EligibilityPolicyInput, PrincipalKind, ANY, DEFAULT_PENDING_LIFETIME_SECS,
 };
+use gatehouse_shared::text::{duration_text, minutes_to_secs};
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -23,7 +24,6 @@ use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::duration_text;
 use crate::session::use_session;
 
 /// What the policies name, loaded once so ids can be shown as names and offered as choices.
@@ -489,14 +489,6 @@ fn send_policy(
     });
 }
 
-/// Minutes typed into a form as seconds; `None` when it is not a whole number.
-fn minutes_to_secs(text: &str) -> Option<i64> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .and_then(|m| m.checked_mul(60))
-}
-
 #[component]
 fn EligibilityForm(
     dir: StoredValue<Directory>,
@@ -746,18 +738,5 @@ fn ApprovalForm(
                 </div>
             </form>
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::minutes_to_secs;
-
-    #[test]
-    fn minutes_become_seconds_and_junk_is_refused() {
-        assert_eq!(minutes_to_secs(" 90 "), Some(5_400));
-        assert_eq!(minutes_to_secs("1.5"), None);
-        assert_eq!(minutes_to_secs(""), None);
-        assert_eq!(minutes_to_secs("999999999999999999"), None);
     }
 }

@@ -9,6 +9,7 @@ use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, PrincipalType,
     ProvisionRequest, ProvisionedRole, ProvisioningStatus, SystemPolicy, UpdatePermissionSet,
 };
+use gatehouse_shared::text::duration_text;
 use gatehouse_shared::validate::{
     inline_policy_length, system_policy_names, Description, Faults, PermissionSetName, RelayState,
     SessionDuration, DEFAULT_SESSION_SECS, MAX_INLINE_POLICY_CHARS, MAX_SYSTEM_POLICIES,
@@ -26,7 +27,7 @@ use crate::components::form::FormState;
 use crate::components::policy_editor::{PolicyCheck, PolicyEditor};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{duration_text, Timestamp};
+use crate::components::time::Timestamp;
 use crate::session::use_session;
 
 fn detail_href(id: &str) -> String {

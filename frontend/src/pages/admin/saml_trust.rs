@@ -7,6 +7,7 @@
 use gatehouse_shared::federation::{
     check_saml, parse_http_url, IdentityProviderChange, MetadataImport, SamlSettings,
 };
+use gatehouse_shared::text::colon_hex;
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -31,14 +32,6 @@ async fn fingerprint(base64_der: String) -> Option<String> {
         .ok()?;
     let buffer = JsFuture::from(digest).await.ok()?;
     Some(colon_hex(&js_sys::Uint8Array::new(&buffer).to_vec()))
-}
-
-fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 #[component]
@@ -251,16 +244,5 @@ pub fn SamlTrust(
                 <button type="submit" class="secondary" disabled=move || form.busy.get()>"Replace from metadata"</button>
             </div>
         </form>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::colon_hex;
-
-    #[test]
-    fn fingerprints_read_as_consoles_print_them() {
-        assert_eq!(colon_hex(&[0xAB, 0x01, 0xFF]), "AB:01:FF");
-        assert_eq!(colon_hex(&[]), "");
     }
 }

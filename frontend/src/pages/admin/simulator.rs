@@ -5,12 +5,11 @@
 use std::collections::BTreeMap;
 
 use gatehouse_shared::permission_sets::PermissionSet;
-use gatehouse_shared::policies::{SimulatePolicy, SimulatedStatement, Simulation};
+use gatehouse_shared::policies::{statement_text, SimulatePolicy, SimulatedStatement, Simulation};
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
-use serde_json::Value;
 
 use crate::api::{self, ErrorCode};
 use crate::components::alert::ErrorAlert;
@@ -488,17 +487,6 @@ fn ContextRowInputs(row: ContextRow, rows: RwSignal<Vec<ContextRow>>) -> impl In
     }
 }
 
-/// The statement `index` of `document`, pretty-printed, if it can be found.
-fn statement_text(document: &str, index: usize) -> Option<String> {
-    let value: Value = serde_json::from_str(document).ok()?;
-    let statement = match value.get("Statement")? {
-        Value::Array(list) => list.get(index)?.clone(),
-        single @ Value::Object(_) if index == 0 => single.clone(),
-        _ => return None,
-    };
-    serde_json::to_string_pretty(&statement).ok()
-}
-
 #[component]
 fn Verdict(o: Outcome) -> impl IntoView {
     let s = o.simulation;
@@ -599,18 +587,5 @@ fn Verdict(o: Outcome) -> impl IntoView {
             {deciding}
             {matched}
         </section>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::statement_text;
-
-    #[test]
-    fn statements_are_found_by_index() {
-        let doc = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"a:b","Resource":"*"},{"Effect":"Deny","Action":"a:c","Resource":"*"}]}"#;
-        assert!(statement_text(doc, 1).is_some_and(|t| t.contains("Deny")));
-        assert!(statement_text(doc, 2).is_none());
-        assert!(statement_text("not json", 0).is_none());
     }
 }
