@@ -5,10 +5,11 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Each step says how long the suite has run, so a slow step shows in CI's log.
+step() { printf '\n\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 step "install what is missing"
-bash scripts/install.sh
+bash scripts/install-test.sh
 
 step "PostgreSQL"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
@@ -23,14 +24,17 @@ cargo clippy -p gatehouse -p gatehouse-shared --all-targets -- -D warnings
 cargo clippy -p gatehouse-frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests on SQLite"
+# shared's tests include the SPA's own logic (return paths, durations, countdowns, policy
+# faults), which lives there so that no host build of Leptos is needed to test it.
 cargo test -p gatehouse -p gatehouse-shared
-# The SPA's own unit tests (return paths, durations, countdowns, policy faults) on the host.
-cargo test -p gatehouse-frontend --lib
 
 step "integration tests on PostgreSQL"
 TEST_DATABASE_URL="$PG_ADMIN_URL" cargo test -p gatehouse --test api
 
 step "browser journeys (headless Chromium)"
 bash scripts/build-spa.sh
-cargo build -p gatehouse
+# The binary `cargo test` built for the integration tests: `cargo build` would build it again
+# without the dev-dependencies' features.
 (cd e2e && GATEHOUSE_BIN="$TARGET_DIR/debug/gatehouse" node --test --test-concurrency=1 tests/)
+
+step "done"

@@ -23,7 +23,7 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Force the cookie `Secure` flag on or off; default: on when `public_url` is https.
     pub cookie_secure: Option<bool>,
-    /// The built SPA (`trunk build` output).
+    /// The built SPA (`scripts/build-spa.sh` output).
     pub static_dir: PathBuf,
     /// The master key as 64 hex characters, instead of the key file.
     pub master_key: Option<String>,

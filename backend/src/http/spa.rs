@@ -86,7 +86,7 @@ pub async fn not_built() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "The Gatehouse web app has not been built. Run the README's first command, or `trunk build --release`.\n",
+        "The Gatehouse web app has not been built. Run the README's first command, or `scripts/build-spa.sh`.\n",
     )
         .into_response()
 }

@@ -1,5 +1,5 @@
 //! Serving the SPA's three bundles: each page path gets the `index.html` of the bundle that
-//! shows it (`gatehouse_shared::spa`), files are served from where Trunk put them, and API
+//! shows it (`gatehouse_shared::spa`), files are served from where the build put them, and API
 //! paths never fall through to a page.
 
 use reqwest::StatusCode;
