@@ -18,6 +18,10 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the one place the wall clock is read; everything else is handed a Clock"
+    )]
     fn now_ms(&self) -> Millis {
         let now = OffsetDateTime::now_utc();
         i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use super::{EventFilter, NewEvent};
 use crate::app::AppState;
 use crate::auth::sessions::CurrentSession;
-use crate::clock::to_millis;
+use crate::clock::{to_datetime, to_millis};
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Query};
 
@@ -162,13 +162,8 @@ async fn export(
         ExportFormat::Csv => ("csv", "text/csv; charset=utf-8"),
         ExportFormat::JsonLines => ("jsonl", "application/x-ndjson"),
     };
-    let mut event = NewEvent::new(
-        state.clock.now_ms(),
-        &who.ctx(),
-        "audit.export",
-        "audit",
-        None,
-    );
+    let now = state.clock.now_ms();
+    let mut event = NewEvent::new(now, &who.ctx(), "audit.export", "audit", None);
     event.details = serde_json::json!({ "format": ext, "filters": filters });
     state.store.append_event(event).await?;
 
@@ -210,7 +205,8 @@ async fn export(
         Some(h) => Body::from_stream(stream::iter([Ok(h)]).chain(pages).fuse()),
         None => Body::from_stream(pages.fuse()),
     };
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    // The file is named for the moment the export was audited, read from the app's clock.
+    let stamp = to_datetime(now).unix_timestamp();
     Ok((
         [
             (header::CONTENT_TYPE, mime.to_string()),
