@@ -15,7 +15,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 engine="${1:-sqlite}"; n="${2:-2000}"; conc="${3:-16}"
 py="$ROOT/e2e/saml/.venv/bin/python"
-[ -x "$py" ] || { echo "run scripts/install.sh first (e2e/saml/.venv)" >&2; exit 1; }
+[ -x "$py" ] || { echo "run scripts/install-test.sh first (e2e/saml/.venv)" >&2; exit 1; }
 bin="${GATEHOUSE_BIN:-$TARGET_DIR/release/gatehouse}"
 [ -n "${GATEHOUSE_BIN:-}" ] || cargo build --release -p gatehouse
 dir=$(mktemp -d)

@@ -8,13 +8,14 @@
 //! `version`, so concurrent approvals, cancellations, expiries and revocations each see
 //! the state the previous winner left, and a refused plan changes nothing.
 
+pub mod access_policies;
 pub mod policy;
 pub mod routes;
 
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::requests::{
-    check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, PersonRef,
-    RequestLimits, RequestState,
+    check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, Eligibility,
+    EligibleItem, PersonRef, RequestLimits, RequestState,
 };
 use serde_json::{json, Value};
 
@@ -181,6 +182,49 @@ pub struct Actor {
     /// A TOTP step-up or an IdP-asserted MFA sign-in within [`MFA_FRESH_MS`].
     pub mfa_fresh: bool,
     pub ctx: AuditCtx,
+}
+
+/// What `user_id` (a member of `groups`) may ask for: every account × permission set some
+/// eligibility policy covers, with the limits that will apply (the strictest match) and,
+/// where approval is needed, what the approval policy will demand.
+pub async fn eligibility(
+    store: &dyn Store,
+    user_id: &str,
+    groups: &[String],
+) -> Result<Eligibility, RequestError> {
+    let eps = store.list_eligibility_policies().await?;
+    let aps = store.list_approval_policies().await?;
+    let accounts = store.list_accounts().await?;
+    let sets = store.list_permission_sets().await?;
+    let mut items = Vec::new();
+    for a in &accounts {
+        for p in &sets {
+            let Some(e) = resolve_eligibility(&eps, user_id, groups, &a.id, &p.id) else {
+                continue;
+            };
+            let rule = if e.approval_required {
+                resolve_approval(&aps, &a.id, &p.id)
+            } else {
+                None
+            };
+            items.push(EligibleItem {
+                account_id: a.id.clone(),
+                account_name: a.name.clone(),
+                permission_set_id: p.id.clone(),
+                permission_set_name: p.name.clone(),
+                limits: RequestLimits {
+                    max_duration_secs: e.max_duration_secs,
+                    approval_required: e.approval_required,
+                    justification_required: e.justification_required,
+                    ticket_required: e.ticket_required,
+                    approvals_needed: rule.as_ref().map_or(0, |r| r.approvals_needed),
+                    mfa_required: rule.as_ref().is_some_and(|r| r.mfa_required),
+                    pending_lifetime_secs: rule.as_ref().map_or(0, |r| r.pending_lifetime_secs),
+                },
+            });
+        }
+    }
+    Ok(Eligibility { items })
 }
 
 /// Checks and stores a new request. Refuses what the person is not eligible for, what

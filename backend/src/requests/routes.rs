@@ -10,25 +10,21 @@ use axum::Router;
 use gatehouse_shared::audit::AuditEvent;
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::requests::{
-    check_approval_policy, check_comment, check_eligibility_policy, AccessRequest, ApprovalPolicy,
-    ApprovalPolicyInput, CreateAccessRequest, DecisionInput, DecisionKind, Eligibility,
-    EligibilityPolicy, EligibilityPolicyInput, EligibleItem, PrincipalKind, RequestLimits,
+    check_comment, AccessRequest, CreateAccessRequest, DecisionInput, DecisionKind, Eligibility,
     RequestState,
 };
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    cancel_plan, close_grant_plan, decide_plan, dto, resolve_approval, resolve_eligibility, Actor,
-    RequestError, MFA_FRESH_MS,
-};
+use super::access_policies::{self, AccessPolicyKind, ApprovalPolicies, EligibilityPolicies};
+use super::{cancel_plan, close_grant_plan, decide_plan, dto, Actor, RequestError, MFA_FRESH_MS};
 use crate::app::AppState;
 use crate::audit::{EventFilter, NewEvent};
 use crate::auth::sessions::CurrentSession;
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{Json, Path, Query};
-use crate::store::{ApprovalPolicyRecord, EligibilityPolicyRecord, RequestFilter, RequestSnapshot};
+use crate::store::{RequestFilter, RequestSnapshot};
 
 const READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 
@@ -46,23 +42,23 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/approvals", get(inbox))
         .route(
             "/api/v1/eligibility-policies",
-            get(list_eligibility).post(create_eligibility),
+            get(list_policies::<EligibilityPolicies>).post(create_policy::<EligibilityPolicies>),
         )
         .route(
             "/api/v1/eligibility-policies/{id}",
-            get(get_eligibility)
-                .put(update_eligibility)
-                .delete(delete_eligibility),
+            get(get_policy::<EligibilityPolicies>)
+                .put(update_policy::<EligibilityPolicies>)
+                .delete(delete_policy::<EligibilityPolicies>),
         )
         .route(
             "/api/v1/approval-policies",
-            get(list_approval).post(create_approval),
+            get(list_policies::<ApprovalPolicies>).post(create_policy::<ApprovalPolicies>),
         )
         .route(
             "/api/v1/approval-policies/{id}",
-            get(get_approval)
-                .put(update_approval)
-                .delete(delete_approval),
+            get(get_policy::<ApprovalPolicies>)
+                .put(update_policy::<ApprovalPolicies>)
+                .delete(delete_policy::<ApprovalPolicies>),
         )
 }
 
@@ -85,41 +81,10 @@ async fn eligibility(
     State(state): State<AppState>,
     who: CurrentSession,
 ) -> ApiResult<Json<Eligibility>> {
-    let store = &*state.store;
     let groups: Vec<String> = who.groups.iter().map(|g| g.id.clone()).collect();
-    let eps = store.list_eligibility_policies().await?;
-    let aps = store.list_approval_policies().await?;
-    let accounts = store.list_accounts().await?;
-    let sets = store.list_permission_sets().await?;
-    let mut items = Vec::new();
-    for a in &accounts {
-        for p in &sets {
-            let Some(e) = resolve_eligibility(&eps, &who.user.id, &groups, &a.id, &p.id) else {
-                continue;
-            };
-            let rule = if e.approval_required {
-                resolve_approval(&aps, &a.id, &p.id)
-            } else {
-                None
-            };
-            items.push(EligibleItem {
-                account_id: a.id.clone(),
-                account_name: a.name.clone(),
-                permission_set_id: p.id.clone(),
-                permission_set_name: p.name.clone(),
-                limits: RequestLimits {
-                    max_duration_secs: e.max_duration_secs,
-                    approval_required: e.approval_required,
-                    justification_required: e.justification_required,
-                    ticket_required: e.ticket_required,
-                    approvals_needed: rule.as_ref().map_or(0, |r| r.approvals_needed),
-                    mfa_required: rule.as_ref().is_some_and(|r| r.mfa_required),
-                    pending_lifetime_secs: rule.as_ref().map_or(0, |r| r.pending_lifetime_secs),
-                },
-            });
-        }
-    }
-    Ok(Json(Eligibility { items }))
+    Ok(Json(
+        super::eligibility(&*state.store, &who.user.id, &groups).await?,
+    ))
 }
 
 async fn create(
@@ -388,390 +353,55 @@ async fn revoke(
     close_grant(&state, &who, &id, true).await
 }
 
-// --- policies --------------------------------------------------------------------------
+// --- access policies -------------------------------------------------------------------
 
-fn eligibility_dto(r: &EligibilityPolicyRecord) -> EligibilityPolicy {
-    EligibilityPolicy {
-        id: r.id.clone(),
-        input: EligibilityPolicyInput {
-            name: r.name.clone(),
-            principal_type: PrincipalKind::parse(&r.principal_type).unwrap_or(PrincipalKind::User),
-            principal_id: r.principal_id.clone(),
-            account_ids: serde_json::from_str(&r.account_ids).unwrap_or_default(),
-            permission_set_ids: serde_json::from_str(&r.permission_set_ids).unwrap_or_default(),
-            max_duration_secs: r.max_duration_secs,
-            approval_required: r.approval_required,
-            justification_required: r.justification_required,
-            ticket_required: r.ticket_required,
-        },
-        principal_name: r.principal_name.clone(),
-        updated_at: to_datetime(r.updated_at),
-    }
-}
-
-fn approval_dto(r: &ApprovalPolicyRecord) -> ApprovalPolicy {
-    ApprovalPolicy {
-        id: r.id.clone(),
-        input: ApprovalPolicyInput {
-            name: r.name.clone(),
-            account_id: r.account_id.clone(),
-            permission_set_id: r.permission_set_id.clone(),
-            approver_group_ids: serde_json::from_str(&r.approver_group_ids).unwrap_or_default(),
-            approver_user_ids: serde_json::from_str(&r.approver_user_ids).unwrap_or_default(),
-            approvals_needed: r.approvals_needed,
-            rejections_to_end: r.rejections_to_end,
-            mfa_required: r.mfa_required,
-            pending_lifetime_secs: r.pending_lifetime_secs,
-        },
-        updated_at: to_datetime(r.updated_at),
-    }
-}
-
-/// Checks that the ids a policy names exist (`*` aside).
-async fn check_refs(
-    state: &AppState,
-    accounts: &[String],
-    sets: &[String],
-    users: &[String],
-    groups: &[String],
-) -> Result<(), ApiError> {
-    use gatehouse_shared::error::FieldError;
-    let s = &*state.store;
-    let mut faults = Vec::new();
-    for a in accounts.iter().filter(|a| *a != "*") {
-        if s.get_account(a).await.is_err() {
-            faults.push(FieldError::new(
-                "account_ids",
-                format!("No account with ID {a}."),
-            ));
-        }
-    }
-    for p in sets.iter().filter(|p| *p != "*") {
-        if s.get_permission_set(p).await.is_err() {
-            faults.push(FieldError::new(
-                "permission_set_ids",
-                format!("No permission set with ID {p}."),
-            ));
-        }
-    }
-    for u in users {
-        if s.get_user(u).await.is_err() {
-            faults.push(FieldError::new(
-                "approver_user_ids",
-                format!("No user with ID {u}."),
-            ));
-        }
-    }
-    for g in groups {
-        if s.get_group(g).await.is_err() {
-            faults.push(FieldError::new(
-                "approver_group_ids",
-                format!("No group with ID {g}."),
-            ));
-        }
-    }
-    if faults.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(faults))
-    }
-}
-
-async fn eligibility_record(
-    state: &AppState,
-    id: String,
-    input: &EligibilityPolicyInput,
-    created_at: Millis,
-) -> Result<EligibilityPolicyRecord, ApiError> {
-    let faults = check_eligibility_policy(input);
-    if !faults.is_empty() {
-        return Err(ApiError::Validation(faults));
-    }
-    let (users, groups) = match input.principal_type {
-        PrincipalKind::User => (vec![input.principal_id.clone()], vec![]),
-        PrincipalKind::Group => (vec![], vec![input.principal_id.clone()]),
-    };
-    check_refs(
-        state,
-        &input.account_ids,
-        &input.permission_set_ids,
-        &users,
-        &groups,
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::Validation(mut f) => {
-            for x in &mut f {
-                if x.field.starts_with("approver_") {
-                    x.field = "principal_id".into();
-                }
-            }
-            ApiError::Validation(f)
-        }
-        other => other,
-    })?;
-    Ok(EligibilityPolicyRecord {
-        id,
-        name: input.name.trim().to_string(),
-        principal_type: input.principal_type.as_str().into(),
-        principal_id: input.principal_id.clone(),
-        account_ids: json!(input.account_ids).to_string(),
-        permission_set_ids: json!(input.permission_set_ids).to_string(),
-        max_duration_secs: input.max_duration_secs,
-        approval_required: input.approval_required,
-        justification_required: input.justification_required,
-        ticket_required: input.ticket_required,
-        principal_name: String::new(),
-        created_at,
-        updated_at: state.clock.now_ms(),
-    })
-}
-
-async fn approval_record(
-    state: &AppState,
-    id: String,
-    input: &ApprovalPolicyInput,
-    created_at: Millis,
-) -> Result<ApprovalPolicyRecord, ApiError> {
-    let faults = check_approval_policy(input);
-    if !faults.is_empty() {
-        return Err(ApiError::Validation(faults));
-    }
-    check_refs(
-        state,
-        std::slice::from_ref(&input.account_id),
-        std::slice::from_ref(&input.permission_set_id),
-        &input.approver_user_ids,
-        &input.approver_group_ids,
-    )
-    .await
-    .map_err(|e| match e {
-        ApiError::Validation(mut f) => {
-            for x in &mut f {
-                if x.field.ends_with("_ids") && !x.field.starts_with("approver_") {
-                    x.field.truncate(x.field.len() - 1);
-                }
-            }
-            ApiError::Validation(f)
-        }
-        other => other,
-    })?;
-    Ok(ApprovalPolicyRecord {
-        id,
-        name: input.name.trim().to_string(),
-        account_id: input.account_id.clone(),
-        permission_set_id: input.permission_set_id.clone(),
-        approver_group_ids: json!(input.approver_group_ids).to_string(),
-        approver_user_ids: json!(input.approver_user_ids).to_string(),
-        approvals_needed: input.approvals_needed,
-        rejections_to_end: input.rejections_to_end,
-        mfa_required: input.mfa_required,
-        pending_lifetime_secs: input.pending_lifetime_secs,
-        created_at,
-        updated_at: state.clock.now_ms(),
-    })
-}
-
-fn policy_event(
-    state: &AppState,
-    who: &CurrentSession,
-    action: &'static str,
-    kind: &'static str,
-    id: &str,
-) -> NewEvent {
-    NewEvent::new(
-        state.clock.now_ms(),
-        &who.ctx(),
-        action,
-        kind,
-        Some(id.to_string()),
-    )
-}
-
-async fn list_eligibility(
+async fn list_policies<K: AccessPolicyKind>(
     State(state): State<AppState>,
     who: CurrentSession,
-) -> ApiResult<Json<Vec<EligibilityPolicy>>> {
+) -> ApiResult<Json<Vec<K::Policy>>> {
     who.require_any(READERS)?;
-    Ok(Json(
-        state
-            .store
-            .list_eligibility_policies()
-            .await?
-            .iter()
-            .map(eligibility_dto)
-            .collect(),
-    ))
+    Ok(Json(access_policies::list::<K>(&*state.store).await?))
 }
 
-async fn get_eligibility(
+async fn get_policy<K: AccessPolicyKind>(
     State(state): State<AppState>,
     who: CurrentSession,
     Path(id): Path<String>,
-) -> ApiResult<Json<EligibilityPolicy>> {
+) -> ApiResult<Json<K::Policy>> {
     who.require_any(READERS)?;
-    let r = state
-        .store
-        .get_eligibility_policy(&id)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    Ok(Json(eligibility_dto(&r)))
+    Ok(Json(access_policies::get::<K>(&*state.store, &id).await?))
 }
 
-async fn create_eligibility(
+async fn create_policy<K: AccessPolicyKind>(
     State(state): State<AppState>,
     who: CurrentSession,
-    Json(input): Json<EligibilityPolicyInput>,
-) -> ApiResult<(StatusCode, Json<EligibilityPolicy>)> {
+    Json(input): Json<K::Input>,
+) -> ApiResult<(StatusCode, Json<K::Policy>)> {
     who.require(Role::Administrator)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let rec = eligibility_record(&state, id.clone(), &input, state.clock.now_ms()).await?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "eligibility_policy.create",
-        "eligibility_policy",
-        &id,
-    );
-    let r = state.store.put_eligibility_policy(rec, true, ev).await?;
-    Ok((StatusCode::CREATED, Json(eligibility_dto(&r))))
+    let now = state.clock.now_ms();
+    let policy = access_policies::create::<K>(&*state.store, now, &who.ctx(), &input).await?;
+    Ok((StatusCode::CREATED, Json(policy)))
 }
 
-async fn update_eligibility(
+async fn update_policy<K: AccessPolicyKind>(
     State(state): State<AppState>,
     who: CurrentSession,
     Path(id): Path<String>,
-    Json(input): Json<EligibilityPolicyInput>,
-) -> ApiResult<Json<EligibilityPolicy>> {
+    Json(input): Json<K::Input>,
+) -> ApiResult<Json<K::Policy>> {
     who.require(Role::Administrator)?;
-    let old = state
-        .store
-        .get_eligibility_policy(&id)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    let rec = eligibility_record(&state, id.clone(), &input, old.created_at).await?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "eligibility_policy.update",
-        "eligibility_policy",
-        &id,
-    );
-    let r = state.store.put_eligibility_policy(rec, false, ev).await?;
-    Ok(Json(eligibility_dto(&r)))
+    let now = state.clock.now_ms();
+    let policy = access_policies::update::<K>(&*state.store, now, &who.ctx(), &id, &input).await?;
+    Ok(Json(policy))
 }
 
-async fn delete_eligibility(
+async fn delete_policy<K: AccessPolicyKind>(
     State(state): State<AppState>,
     who: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "eligibility_policy.delete",
-        "eligibility_policy",
-        &id,
-    );
-    state
-        .store
-        .delete_eligibility_policy(&id, ev)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn list_approval(
-    State(state): State<AppState>,
-    who: CurrentSession,
-) -> ApiResult<Json<Vec<ApprovalPolicy>>> {
-    who.require_any(READERS)?;
-    Ok(Json(
-        state
-            .store
-            .list_approval_policies()
-            .await?
-            .iter()
-            .map(approval_dto)
-            .collect(),
-    ))
-}
-
-async fn get_approval(
-    State(state): State<AppState>,
-    who: CurrentSession,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ApprovalPolicy>> {
-    who.require_any(READERS)?;
-    let r = state
-        .store
-        .get_approval_policy(&id)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    Ok(Json(approval_dto(&r)))
-}
-
-async fn create_approval(
-    State(state): State<AppState>,
-    who: CurrentSession,
-    Json(input): Json<ApprovalPolicyInput>,
-) -> ApiResult<(StatusCode, Json<ApprovalPolicy>)> {
-    who.require(Role::Administrator)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let rec = approval_record(&state, id.clone(), &input, state.clock.now_ms()).await?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "approval_policy.create",
-        "approval_policy",
-        &id,
-    );
-    let r = state.store.put_approval_policy(rec, true, ev).await?;
-    Ok((StatusCode::CREATED, Json(approval_dto(&r))))
-}
-
-async fn update_approval(
-    State(state): State<AppState>,
-    who: CurrentSession,
-    Path(id): Path<String>,
-    Json(input): Json<ApprovalPolicyInput>,
-) -> ApiResult<Json<ApprovalPolicy>> {
-    who.require(Role::Administrator)?;
-    let old = state
-        .store
-        .get_approval_policy(&id)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    let rec = approval_record(&state, id.clone(), &input, old.created_at).await?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "approval_policy.update",
-        "approval_policy",
-        &id,
-    );
-    let r = state.store.put_approval_policy(rec, false, ev).await?;
-    Ok(Json(approval_dto(&r)))
-}
-
-async fn delete_approval(
-    State(state): State<AppState>,
-    who: CurrentSession,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    who.require(Role::Administrator)?;
-    let ev = policy_event(
-        &state,
-        &who,
-        "approval_policy.delete",
-        "approval_policy",
-        &id,
-    );
-    state
-        .store
-        .delete_approval_policy(&id, ev)
-        .await
-        .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
+    let now = state.clock.now_ms();
+    access_policies::delete::<K>(&*state.store, now, &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -645,7 +645,7 @@ impl SmtpSink {
         let python = root.join("e2e/smtp/.venv/bin/python");
         assert!(
             python.exists(),
-            "{} is missing: run scripts/install.sh",
+            "{} is missing: run scripts/install-test.sh",
             python.display()
         );
         let port = {

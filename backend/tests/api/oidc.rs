@@ -40,7 +40,7 @@ fn start_provider(redirect_uris: &[String]) -> Provider {
     let dir = e2e_dir();
     assert!(
         dir.join("node_modules/oidc-provider").exists(),
-        "run `npm ci` in e2e/ (scripts/install.sh does) to install oidc-provider"
+        "run `npm ci` in e2e/ (scripts/install-test.sh does) to install oidc-provider"
     );
     let mut cmd = Command::new("node");
     cmd.current_dir(&dir).arg("oidc/provider.mjs");

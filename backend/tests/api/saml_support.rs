@@ -27,7 +27,7 @@ pub fn python() -> PathBuf {
     let python = idp_dir().join(".venv/bin/python");
     assert!(
         python.exists(),
-        "the SAML IdP virtualenv is missing at {}: run scripts/install.sh",
+        "the SAML IdP virtualenv is missing at {}: run scripts/install-test.sh",
         python.display()
     );
     python

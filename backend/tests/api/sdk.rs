@@ -5,7 +5,7 @@
 //! `GetCallerIdentity`, and is refused with the right error code once the credentials are
 //! revoked or expired, or when the token or secret is tampered with.
 //!
-//! The clients run as `e2e/sdk/client.py` in the virtualenv `scripts/install.sh` makes
+//! The clients run as `e2e/sdk/client.py` in the virtualenv `scripts/install-test.sh` makes
 //! (`e2e/sdk/.venv`); see `e2e/sdk/WIRE.md` for what each sends.
 
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ async fn client(endpoint: &str, mode: &str, args: &[&str]) -> Value {
     let python = sdk_dir().join(".venv/bin/python");
     assert!(
         python.exists(),
-        "the SDK virtualenv is missing at {}: run scripts/install.sh",
+        "the SDK virtualenv is missing at {}: run scripts/install-test.sh",
         python.display()
     );
     let mut cmd = Command::new(python);
