@@ -15,7 +15,7 @@ pub mod routes;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, Eligibility,
-    EligibleItem, PersonRef, RequestLimits, RequestState,
+    EligibleItem, PersonRef, RequestState,
 };
 use serde_json::{json, Value};
 
@@ -212,15 +212,7 @@ pub async fn eligibility(
                 account_name: a.name.clone(),
                 permission_set_id: p.id.clone(),
                 permission_set_name: p.name.clone(),
-                limits: RequestLimits {
-                    max_duration_secs: e.max_duration_secs,
-                    approval_required: e.approval_required,
-                    justification_required: e.justification_required,
-                    ticket_required: e.ticket_required,
-                    approvals_needed: rule.as_ref().map_or(0, |r| r.approvals_needed),
-                    mfa_required: rule.as_ref().is_some_and(|r| r.mfa_required),
-                    pending_lifetime_secs: rule.as_ref().map_or(0, |r| r.pending_lifetime_secs),
-                },
+                limits: e.limits(rule.as_ref()),
             });
         }
     }
@@ -284,15 +276,7 @@ pub async fn create(
     } else {
         None
     };
-    let limits = RequestLimits {
-        max_duration_secs: elig.max_duration_secs,
-        approval_required: elig.approval_required,
-        justification_required: elig.justification_required,
-        ticket_required: elig.ticket_required,
-        approvals_needed: approval.as_ref().map_or(0, |a| a.approvals_needed),
-        mfa_required: approval.as_ref().is_some_and(|a| a.mfa_required),
-        pending_lifetime_secs: approval.as_ref().map_or(0, |a| a.pending_lifetime_secs),
-    };
+    let limits = elig.limits(approval.as_ref());
     let faults = check_request(input, &limits, now);
     if !faults.is_empty() {
         return Err(RequestError::Invalid(faults));

@@ -16,7 +16,7 @@
 //! few; nor intersect them: disjoint sets would leave no one. If the strictest policy's
 //! approvers are fewer than the approvals needed, the request is refused up front.
 
-use gatehouse_shared::requests::ANY;
+use gatehouse_shared::requests::{RequestLimits, ANY};
 
 use crate::store::{ApprovalPolicyRecord, EligibilityPolicyRecord};
 
@@ -35,6 +35,21 @@ pub struct EligibilityRule {
     pub approval_required: bool,
     pub justification_required: bool,
     pub ticket_required: bool,
+}
+
+impl EligibilityRule {
+    /// The limits a request under this rule (and `approval`, where one is needed) lives by.
+    pub fn limits(&self, approval: Option<&ApprovalRule>) -> RequestLimits {
+        RequestLimits {
+            max_duration_secs: self.max_duration_secs,
+            approval_required: self.approval_required,
+            justification_required: self.justification_required,
+            ticket_required: self.ticket_required,
+            approvals_needed: approval.map_or(0, |a| a.approvals_needed),
+            mfa_required: approval.is_some_and(|a| a.mfa_required),
+            pending_lifetime_secs: approval.map_or(0, |a| a.pending_lifetime_secs),
+        }
+    }
 }
 
 pub fn resolve_eligibility(
