@@ -1,6 +1,9 @@
 //! Cheap checks that keep the tree honest: the two migration folders match file for file,
-//! every Rust module says what it is for in a `//!` line, and the policy engine stays pure.
+//! every Rust module says what it is for in a `//!` line, the policy engine stays pure, the
+//! domain does not know the HTTP edge, the store knows no capability, and only `clock.rs`
+//! reads the wall clock.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -95,5 +98,282 @@ fn the_policy_engine_stands_alone() {
     assert!(
         offenders.is_empty(),
         "policy/ must stay pure: {offenders:?}"
+    );
+}
+
+/// `backend/src`.
+fn src_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// Every `.rs` file under `backend/src`, as its path there (`auth/login.rs`) and its text.
+fn src_files() -> Vec<(String, String)> {
+    let root = src_root();
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    let mut out: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let rel = f.strip_prefix(&root).unwrap();
+            let rel = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            (rel, fs::read_to_string(f).unwrap())
+        })
+        .collect();
+    out.sort();
+    assert!(out.len() > 10);
+    out
+}
+
+/// A file's code without its comment lines: a doc link or a remark is not a dependency.
+fn code(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The code, plus a `crate::x` line for each member `x` of a `crate::{…}` group, so that
+/// `use crate::{app::AppState, clock}` names `crate::app` like `use crate::app::AppState`.
+fn expand_groups(code: &str) -> String {
+    let mut out = code.to_string();
+    for (start, _) in code.match_indices("crate::{") {
+        let body = &code[start + "crate::{".len()..];
+        let (mut depth, mut item, mut items) = (0_u32, String::new(), Vec::new());
+        for c in body.chars() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => items.push(std::mem::take(&mut item)),
+                _ => item.push(c),
+            }
+        }
+        items.push(item);
+        for it in items {
+            let head: String = it.trim().chars().take_while(|&c| ident_char(c)).collect();
+            if !head.is_empty() {
+                out.push_str(&format!("\ncrate::{head}"));
+            }
+        }
+    }
+    out
+}
+
+/// Which of `paths` (`crate::app`, `axum`) the code names, as whole path segments:
+/// `crate::app` matches `crate::app::AppState` but not `crate::approvals`.
+fn named<'a>(code: &str, paths: &[&'a str]) -> Vec<&'a str> {
+    let code = expand_groups(code);
+    paths
+        .iter()
+        .copied()
+        .filter(|p| {
+            code.match_indices(p).any(|(i, _)| {
+                let before = code[..i].chars().next_back();
+                let after = code[i + p.len()..].chars().next();
+                !before.is_some_and(|c| ident_char(c) || c == ':') && !after.is_some_and(ident_char)
+            })
+        })
+        .collect()
+}
+
+/// A rule with the list of today's offenders, `(file, what it imports, which items)`, the
+/// third for the reader. Fails on an offender the list does not name, saying `fix`, and on
+/// a listed entry that no longer offends, so that the list stays true: it only shrinks.
+fn ratchet(
+    rule: &str,
+    list: &str,
+    found: &BTreeSet<(String, String)>,
+    known: &[(&str, &str, &str)],
+    fix: &str,
+) {
+    let known: BTreeSet<(String, String)> = known
+        .iter()
+        .map(|&(f, what, _)| (f.to_string(), what.to_string()))
+        .collect();
+    let mut problems = Vec::new();
+    for (file, what) in found.difference(&known) {
+        problems.push(format!("  backend/src/{file} imports `{what}`"));
+    }
+    if !problems.is_empty() {
+        problems.insert(0, format!("{rule}\n{fix}\nNew offenders:"));
+    }
+    let fixed: Vec<String> = known
+        .difference(found)
+        .map(|(file, what)| format!("  (\"{file}\", \"{what}\")"))
+        .collect();
+    if !fixed.is_empty() {
+        problems.push(format!(
+            "These no longer import what {list} in backend/src/tidy.rs says they do. \
+             Good: delete their entries, so the list stays true (it only shrinks):\n{}",
+            fixed.join("\n")
+        ));
+    }
+    assert!(problems.is_empty(), "\n{}\n", problems.join("\n"));
+}
+
+/// Files that touch HTTP: the edge itself, each capability's `routes.rs`, and the start-up.
+fn is_edge(file: &str) -> bool {
+    file.starts_with("http/")
+        || file == "routes.rs"
+        || file.ends_with("/routes.rs")
+        || ["app.rs", "main.rs", "lib.rs", "tidy.rs"].contains(&file)
+}
+
+/// Domain modules that still know the edge today. Each is a file to fix: take the store,
+/// `now` and an audit context instead of `AppState`, return a domain error instead of an
+/// HTTP one, leave extractors and responses to `routes.rs`. THIS LIST ONLY SHRINKS: delete
+/// an entry when its file is fixed; never add one.
+const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
+    ("auth/login.rs", "crate::app", "AppState"),
+    ("auth/login.rs", "crate::http", "extract::ClientMeta"),
+    ("auth/sessions.rs", "axum", "Parts, HeaderMap"),
+    ("auth/sessions.rs", "axum_extra", "CookieJar"),
+    ("auth/sessions.rs", "crate::app", "AppState, Settings"),
+    ("auth/sessions.rs", "crate::http", "ApiError, csrf, …"),
+    ("breakglass/mod.rs", "crate::app", "AppState"),
+    ("demo.rs", "crate::app", "AppState"),
+    ("directory/mod.rs", "crate::app", "AppState"),
+    ("federation/errors.rs", "axum", "StatusCode"),
+    ("federation/errors.rs", "crate::http", "ApiError"),
+    ("federation/idp.rs", "crate::app", "AppState, Settings"),
+    ("federation/mod.rs", "crate::app", "AppState"),
+    ("federation/oidc.rs", "crate::app", "AppState"),
+    ("federation/signin.rs", "crate::app", "AppState"),
+    ("federation/signin.rs", "crate::http", "extract::ClientMeta"),
+    ("jobs.rs", "crate::app", "AppState"),
+    ("notify/mod.rs", "crate::app", "AppState"),
+    ("notify/mod.rs", "crate::http", "ApiError"),
+    ("permission_sets/mod.rs", "crate::app", "AppState"),
+    ("permission_sets/simulator.rs", "axum", "Router, State"),
+    ("permission_sets/simulator.rs", "crate::app", "AppState"),
+    ("permission_sets/simulator.rs", "crate::http", "Json"),
+    ("sts/api.rs", "axum", "extractors, responses"),
+    ("sts/api.rs", "crate::app", "AppState"),
+    ("sts/api.rs", "crate::http", "extract::ClientMeta"),
+];
+
+#[test]
+fn the_domain_does_not_know_the_edge() {
+    let edge = ["crate::app", "crate::http", "axum", "axum_extra"];
+    let mut found = BTreeSet::new();
+    for (file, text) in src_files().iter().filter(|(f, _)| !is_edge(f)) {
+        for what in named(&code(text), &edge) {
+            found.insert((file.clone(), what.to_string()));
+        }
+    }
+    ratchet(
+        "A domain module (any file under backend/src but `routes.rs`, `http/`, `app.rs`, \
+         `main.rs` and `lib.rs`) must not import `AppState`/`crate::app`, `crate::http` or axum.",
+        "KNOWN_EDGE_IN_DOMAIN",
+        &found,
+        KNOWN_EDGE_IN_DOMAIN,
+        "Do not add it to KNOWN_EDGE_IN_DOMAIN: have the function take what it uses (the \
+         store, `now: Millis`, an `AuditCtx`, plain values) and return its own error type; \
+         the handler in the capability's `routes.rs` extracts them from the request and \
+         `http/error.rs` maps the error to a status.",
+    );
+}
+
+/// The capabilities: the store serves them all, so it may import none of them.
+const CAPABILITIES: &[&str] = &[
+    "audit",
+    "auth",
+    "breakglass",
+    "directory",
+    "federation",
+    "notify",
+    "permission_sets",
+    "portal",
+    "requests",
+    "sts",
+];
+
+/// Store files that still import a capability today. THIS LIST ONLY SHRINKS: delete an
+/// entry when its file is fixed; never add one.
+///
+/// The `crate::audit` entries are the event types (`NewEvent`, `AuditCtx`, `StoredEvent`)
+/// and the hash chain the store appends with every audited change, in the same
+/// transaction: the way out is to move those into the store (or `shared`), leaving `audit/`
+/// its search, export and verification.
+const KNOWN_CAPABILITIES_IN_STORE: &[(&str, &str, &str)] = &[
+    ("store/breakglass.rs", "crate::audit", "AuditCtx, NewEvent"),
+    ("store/breakglass.rs", "crate::sts", "expiration_text"),
+    ("store/credentials.rs", "crate::audit", "NewEvent"),
+    ("store/federation.rs", "crate::audit", "NewEvent"),
+    ("store/mod.rs", "crate::audit", "AuditSigner, NewEvent, …"),
+    ("store/notifications.rs", "crate::audit", "NewEvent"),
+    ("store/postgres.rs", "crate::audit", "chain, signer, …"),
+    ("store/requests.rs", "crate::audit", "NewEvent"),
+    ("store/requests.rs", "crate::requests", "RequestError"),
+    ("store/sqlite.rs", "crate::audit", "chain, signer, …"),
+];
+
+#[test]
+fn the_store_knows_no_capability() {
+    for cap in CAPABILITIES {
+        assert!(
+            src_root().join(cap).join("mod.rs").is_file(),
+            "backend/src/{cap}/ is gone: update CAPABILITIES in backend/src/tidy.rs"
+        );
+    }
+    let paths: Vec<String> = CAPABILITIES.iter().map(|c| format!("crate::{c}")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let mut found = BTreeSet::new();
+    for (file, text) in src_files().iter().filter(|(f, _)| f.starts_with("store/")) {
+        for what in named(&code(text), &paths) {
+            found.insert((file.clone(), what.to_string()));
+        }
+    }
+    ratchet(
+        "Nothing under backend/src/store/ may import a capability (`crate::requests`, \
+         `crate::sts`, …): the store serves them all.",
+        "KNOWN_CAPABILITIES_IN_STORE",
+        &found,
+        KNOWN_CAPABILITIES_IN_STORE,
+        "Do not add it to KNOWN_CAPABILITIES_IN_STORE: move what the store needs into the \
+         store (or `shared`, `clock.rs`, `secrets.rs`), or return a store value or \
+         `StoreError` and let the capability turn it into its own.",
+    );
+}
+
+#[test]
+fn only_clock_rs_reads_the_wall_clock() {
+    // Beside clippy's `disallowed-methods`: this also sees macro bodies and `#[cfg]`-ed code.
+    // (The SPA reads the browser's clock; that is another matter.)
+    let reads = ["now_utc(", "SystemTime::now", "Utc::now", "Local::now"];
+    let mut files: Vec<(String, String)> = src_files()
+        .into_iter()
+        .filter(|(f, _)| f != "clock.rs" && f != "tidy.rs")
+        .map(|(f, text)| (format!("backend/src/{f}"), text))
+        .collect();
+    let mut shared = Vec::new();
+    rust_files(&repo_root().join("shared/src"), &mut shared);
+    for f in &shared {
+        let rel = f.strip_prefix(repo_root()).unwrap().display().to_string();
+        files.push((rel, fs::read_to_string(f).unwrap()));
+    }
+    let mut offenders = Vec::new();
+    for (file, text) in &files {
+        let code = code(text);
+        for read in reads {
+            if code.contains(read) {
+                offenders.push(format!("  {file} calls `{read}`"));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "\nOnly backend/src/clock.rs reads the wall clock, so that tests can set it:\n{}\n\
+         Take `now` from the caller, or from `state.clock.now_ms()` in a handler or job \
+         (convert with `clock::to_datetime`).\n",
+        offenders.join("\n")
     );
 }
