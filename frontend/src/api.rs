@@ -18,6 +18,7 @@ use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateGroup, UpdateUser,
     User,
 };
+pub use gatehouse_shared::error::ErrorCode;
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
 use gatehouse_shared::federation::{
     IdentityProvider, IdentityProviderChange, MetadataImport, NewIdentityProvider, PublicIdp,
@@ -41,44 +42,33 @@ use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The stable error codes of `docs/API.md`, so pages match on meaning rather than strings.
+/// What a failed call reports: a code of the API's error envelope, or one of the failures
+/// this client finds on its own side. Pages compare it with an [`ErrorCode`] directly
+/// (`e.code == ErrorCode::Conflict`), which is false for the client-side failures.
+///
+/// The client-side failures are not in the shared [`ErrorCode`]: that enum is the wire
+/// contract, the codes the server sends. These two have no wire string and the server must
+/// never send them; keeping them here means the backend cannot put them in an envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorCode {
-    Unauthenticated,
-    InvalidCredentials,
-    TotpRequired,
-    InvalidTotp,
-    Forbidden,
-    CsrfFailed,
-    AccountDisabled,
-    NotFound,
-    Conflict,
-    ValidationFailed,
-    RateLimited,
+pub enum Code {
+    /// A code the server sent (or the same meaning found here first, e.g. a form that
+    /// failed the shared validation rules before it was sent).
+    Api(ErrorCode),
     /// The request never got an answer (offline, server down).
     Network,
     /// An answer this client could not read (not the envelope, or not the expected type).
     UnexpectedResponse,
-    /// Any other code the server sent; kept so it can still be shown.
-    Other(String),
 }
 
-impl ErrorCode {
-    fn parse(code: &str) -> Self {
-        match code {
-            "unauthenticated" => Self::Unauthenticated,
-            "invalid_credentials" => Self::InvalidCredentials,
-            "totp_required" => Self::TotpRequired,
-            "invalid_totp" => Self::InvalidTotp,
-            "forbidden" => Self::Forbidden,
-            "csrf_failed" => Self::CsrfFailed,
-            "account_disabled" => Self::AccountDisabled,
-            "not_found" => Self::NotFound,
-            "conflict" => Self::Conflict,
-            "validation_failed" => Self::ValidationFailed,
-            "rate_limited" => Self::RateLimited,
-            other => Self::Other(other.to_string()),
-        }
+impl From<ErrorCode> for Code {
+    fn from(code: ErrorCode) -> Self {
+        Self::Api(code)
+    }
+}
+
+impl PartialEq<ErrorCode> for Code {
+    fn eq(&self, other: &ErrorCode) -> bool {
+        matches!(self, Self::Api(code) if code == other)
     }
 }
 
@@ -87,17 +77,17 @@ impl ErrorCode {
 pub struct ApiError {
     /// HTTP status; 0 when no response arrived.
     pub status: u16,
-    pub code: ErrorCode,
+    pub code: Code,
     pub message: String,
     pub fields: Vec<FieldError>,
 }
 
 impl ApiError {
     /// An error made on this side, e.g. a form that failed the shared validation rules.
-    pub fn local(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn local(code: impl Into<Code>, message: impl Into<String>) -> Self {
         Self {
             status: 0,
-            code,
+            code: code.into(),
             message: message.into(),
             fields: Vec::new(),
         }
@@ -105,7 +95,7 @@ impl ApiError {
 
     fn network() -> Self {
         Self::local(
-            ErrorCode::Network,
+            Code::Network,
             "Gatehouse could not be reached. Check the connection and try again.",
         )
     }
@@ -114,7 +104,7 @@ impl ApiError {
         Self {
             status,
             ..Self::local(
-                ErrorCode::UnexpectedResponse,
+                Code::UnexpectedResponse,
                 format!("Gatehouse sent an answer this page could not read (HTTP {status})."),
             )
         }
@@ -125,7 +115,7 @@ impl ApiError {
         match resp.json::<ErrorEnvelope>().await {
             Ok(envelope) => Self {
                 status,
-                code: ErrorCode::parse(&envelope.error.code),
+                code: Code::Api(envelope.error.code),
                 message: envelope.error.message,
                 fields: envelope.error.fields,
             },
@@ -188,12 +178,7 @@ async fn send(
         Some(body) => builder.json(body),
         None => builder.build(),
     }
-    .map_err(|_| {
-        ApiError::local(
-            ErrorCode::UnexpectedResponse,
-            "The request could not be built.",
-        )
-    })?;
+    .map_err(|_| ApiError::local(Code::UnexpectedResponse, "The request could not be built."))?;
     let response = request.send().await.map_err(|_| ApiError::network())?;
     if response.ok() {
         return Ok(response);

@@ -5,7 +5,7 @@
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use gatehouse_shared::error::{ErrorBody, ErrorEnvelope, FieldError};
+use gatehouse_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope, FieldError};
 
 use crate::auth::AuthError;
 use crate::breakglass::BreakGlassError;
@@ -73,33 +73,45 @@ impl ApiError {
         Self::Internal(e.to_string())
     }
 
-    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+    pub fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "invalid_json"),
-            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
-            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, "totp_required"),
-            ApiError::InvalidTotp(_) => (StatusCode::UNAUTHORIZED, "invalid_totp"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, "csrf_failed"),
-            ApiError::MfaRequired(_) => (StatusCode::FORBIDDEN, "mfa_required"),
-            ApiError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidJson),
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidQuery),
+            ApiError::Unauthenticated => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            ApiError::InvalidCredentials => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials)
             }
-            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::SelfApproval => (StatusCode::FORBIDDEN, "self_approval"),
-            ApiError::NotEligible(_) => (StatusCode::FORBIDDEN, "not_eligible"),
-            ApiError::Unapprovable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unapprovable"),
-            ApiError::InvalidState(_) => (StatusCode::CONFLICT, "invalid_state"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::TotpRequired => (StatusCode::UNAUTHORIZED, ErrorCode::TotpRequired),
+            ApiError::InvalidTotp(_) => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidTotp),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::CsrfFailed(_) => (StatusCode::FORBIDDEN, ErrorCode::CsrfFailed),
+            ApiError::MfaRequired(_) => (StatusCode::FORBIDDEN, ErrorCode::MfaRequired),
+            ApiError::AccountDisabled => (StatusCode::FORBIDDEN, ErrorCode::AccountDisabled),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed)
+            }
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, ErrorCode::Conflict),
+            ApiError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge)
+            }
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            ApiError::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+            ),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            ApiError::SelfApproval => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
+            ApiError::NotEligible(_) => (StatusCode::FORBIDDEN, ErrorCode::NotEligible),
+            ApiError::Unapprovable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Unapprovable)
+            }
+            ApiError::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidState),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
 }
@@ -123,7 +135,7 @@ impl IntoResponse for ApiError {
             status,
             axum::Json(ErrorEnvelope {
                 error: ErrorBody {
-                    code: code.to_string(),
+                    code,
                     message,
                     fields,
                 },

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::{self, ErrorCode};
+use crate::api::{self, Code, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::field::TextField;
 use crate::components::form::FormState;
@@ -80,7 +80,7 @@ pub fn LoginPage() -> impl IntoView {
                 Err(e) => {
                     form.busy.set(false);
                     match e.code {
-                        ErrorCode::TotpRequired => {
+                        Code::Api(ErrorCode::TotpRequired) => {
                             totp_step.set(true);
                             form.notice.set(Some(
                                 "Password accepted. Now enter the 6-digit code from your authenticator app."
@@ -88,7 +88,7 @@ pub fn LoginPage() -> impl IntoView {
                             ));
                             focus(totp_input);
                         }
-                        ErrorCode::InvalidTotp => {
+                        Code::Api(ErrorCode::InvalidTotp) => {
                             // The server says which: a wrong code, or one already used.
                             totp.set(String::new());
                             form.set_field_error("totp", e.message);
@@ -96,20 +96,20 @@ pub fn LoginPage() -> impl IntoView {
                                 .set(Some("The authentication code was not accepted.".into()));
                             focus(totp_input);
                         }
-                        ErrorCode::InvalidCredentials => {
+                        Code::Api(ErrorCode::InvalidCredentials) => {
                             totp_step.set(false);
                             totp.set(String::new());
                             form.error
                                 .set(Some("The username or password is not right.".into()));
                         }
-                        ErrorCode::AccountDisabled => {
+                        Code::Api(ErrorCode::AccountDisabled) => {
                             form.error.set(Some(
                                 "This account is disabled. Ask an administrator to enable it."
                                     .into(),
                             ));
                         }
                         // The server's sentence says how long to wait.
-                        ErrorCode::RateLimited => form.error.set(Some(e.message)),
+                        Code::Api(ErrorCode::RateLimited) => form.error.set(Some(e.message)),
                         _ => form.fail(e),
                     }
                 }

@@ -170,7 +170,7 @@ fn RequestForm(
         if !faults.is_empty() {
             form.fail(ApiError {
                 status: 0,
-                code: ErrorCode::ValidationFailed,
+                code: ErrorCode::ValidationFailed.into(),
                 message: "Check the fields marked below.".into(),
                 fields: faults
                     .into_iter()
@@ -348,7 +348,7 @@ fn ApprovalCard(
                     )));
                     reload();
                 }
-                Err(e) if e.code == ErrorCode::Other("mfa_required".into()) => {
+                Err(e) if e.code == ErrorCode::MfaRequired => {
                     form.busy.set(false);
                     needs_mfa.set(true);
                     form.error.set(Some(e.message));
