@@ -7,38 +7,51 @@
 //! durable commit costs an fsync. SQLite makes one write transaction at a time, so there
 //! one task writes whatever is waiting in one transaction, each sign-in in its own
 //! savepoint: under load many sign-ins share a commit; alone, a sign-in waits for nothing
-//! but its own (the shape of `sts::commit`). On PostgreSQL each write is its own
-//! transaction: see [`CommitQueue::start`].
+//! but its own (the queue is [`store::commit`](crate::store::commit), as for `sts::commit`).
+//! On PostgreSQL each write is its own transaction: see [`CommitQueue::start`].
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use async_trait::async_trait;
 
+use crate::store::commit::{self, Batch};
 use crate::store::{
     FederatedLogin, FederationWrite, FederationWritten, GuardOutcome, ReplayGuard, Store,
     StoreError, StoreResult,
 };
 
-/// At most this many writes share one transaction.
-const MAX_BATCH: usize = 128;
+/// Federated sign-ins and replay guards, many to a transaction on SQLite.
+pub type CommitQueue = commit::CommitQueue<SignIns>;
 
-type Job = (
-    FederationWrite,
-    oneshot::Sender<StoreResult<FederationWritten>>,
-);
+/// What a batch of sign-ins writes: [`FederationStore::federation_writes`], each sign-in in
+/// its own savepoint.
+///
+/// [`FederationStore::federation_writes`]: crate::store::FederationStore::federation_writes
+pub struct SignIns(Arc<dyn Store>);
 
-#[derive(Clone)]
-pub struct CommitQueue {
-    /// The writer task's queue; `None` where the database serialises nothing for us.
-    tx: Option<mpsc::Sender<Job>>,
-    store: Arc<dyn Store>,
-}
+#[async_trait]
+impl Batch for SignIns {
+    type Write = FederationWrite;
+    type Written = FederationWritten;
+    const MAX_BATCH: usize = 128;
+    const WHAT: &'static str = "federation";
 
-impl std::fmt::Debug for CommitQueue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommitQueue")
-            .field("batched", &self.tx.is_some())
-            .finish_non_exhaustive()
+    async fn all(
+        &self,
+        writes: &[FederationWrite],
+    ) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
+        // A copy: the writes stay with the queue, to be retried one by one should the
+        // batch fail.
+        self.0.federation_writes(writes.to_vec()).await
+    }
+
+    /// One write in a transaction of its own.
+    async fn one(&self, write: FederationWrite) -> StoreResult<FederationWritten> {
+        self.0
+            .federation_writes(vec![write])
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(mismatch()))
     }
 }
 
@@ -50,22 +63,11 @@ impl CommitQueue {
     /// sign-in wait for the previous one's round trip: there each write is its own
     /// transaction, made at once.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let tx = (store.engine() == "sqlite").then(|| {
-            let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-            tokio::spawn(writer(store.clone(), rx));
-            tx
-        });
-        Self { tx, store }
-    }
-
-    async fn write(&self, write: FederationWrite) -> StoreResult<FederationWritten> {
-        let Some(tx) = &self.tx else {
-            return alone(&*self.store, write).await;
-        };
-        let (done, wait) = oneshot::channel();
-        let stopped = || StoreError::Db(sqlx::Error::PoolClosed);
-        tx.send((write, done)).await.map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
+        if store.engine() == "sqlite" {
+            Self::batched(SignIns(store))
+        } else {
+            Self::unbatched(SignIns(store))
+        }
     }
 
     /// A SAML response's replay guard alone, durably, before it returns: for a response
@@ -96,44 +98,4 @@ fn mismatch() -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(
         "federation commit answered another write".into(),
     ))
-}
-
-/// One write in a transaction of its own.
-async fn alone(store: &dyn Store, write: FederationWrite) -> StoreResult<FederationWritten> {
-    store
-        .federation_writes(vec![write])
-        .await?
-        .pop()
-        .unwrap_or_else(|| Err(mismatch()))
-}
-
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut jobs).into_iter().unzip();
-        let n = writes.len();
-        let retry = (n > 1).then(|| writes.clone());
-        match store.federation_writes(writes).await {
-            Ok(results) => {
-                for (r, reply) in results.into_iter().zip(replies) {
-                    let _ = reply.send(r);
-                }
-            }
-            // Should the batch fail as a whole, nothing of it was committed: each write is
-            // retried on its own, so one bad write cannot fail the others.
-            Err(e) => match retry {
-                Some(writes) => {
-                    tracing::warn!(error = %e, "batched federation commit failed; retrying one by one");
-                    for (w, reply) in writes.into_iter().zip(replies) {
-                        let _ = reply.send(alone(&*store, w).await);
-                    }
-                }
-                None => {
-                    if let Some(reply) = replies.into_iter().next() {
-                        let _ = reply.send(Err(e));
-                    }
-                }
-            },
-        }
-    }
 }

@@ -6,8 +6,10 @@
 //! The SQL is the same on both engines (`$n` placeholders, `RETURNING`, `ON CONFLICT`), so it
 //! is written once in [`sql`] and instantiated for each pool type; what differs (connecting,
 //! migrations, SQLite's single-writer gate) lives in [`sqlite`] and [`postgres`].
+//! [`commit`] is the group-commit queue a capability puts its durable writes through.
 
 pub mod breakglass;
+pub mod commit;
 mod credentials;
 mod federation;
 mod notifications;

@@ -1,64 +1,51 @@
 //! Group commit for issued credentials. Every issue must be durable with its audit event
 //! before the credentials are handed out, and a durable commit costs an fsync; so one task
-//! writes whatever requests are waiting in one transaction. Under load many issues share a
-//! commit; alone, a request waits for nothing but its own.
+//! writes whatever requests are waiting in one transaction (the queue is
+//! [`store::commit`](crate::store::commit)). Under load many issues share a commit; alone, a
+//! request waits for nothing but its own. Here: what a batch of credentials writes.
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use async_trait::async_trait;
 
-use crate::store::{CredentialWrite, Store, StoreError, StoreResult};
+use crate::store::commit::{self, Batch};
+use crate::store::{CredentialWrite, Store, StoreResult};
 
-/// At most this many credentials share one transaction.
-const MAX_BATCH: usize = 256;
+/// Issued credentials with their audit events, many to a transaction (on both engines).
+pub type CommitQueue = commit::CommitQueue<Credentials>;
 
-type Job = (CredentialWrite, oneshot::Sender<StoreResult<()>>);
+/// What a batch of issues writes: [`CredentialStore::record_credentials`], all or nothing.
+///
+/// [`CredentialStore::record_credentials`]: crate::store::CredentialStore::record_credentials
+pub struct Credentials(Arc<dyn Store>);
 
-#[derive(Debug, Clone)]
-pub struct CommitQueue {
-    tx: mpsc::Sender<Job>,
+#[async_trait]
+impl Batch for Credentials {
+    type Write = CredentialWrite;
+    type Written = ();
+    const MAX_BATCH: usize = 256;
+    const WHAT: &'static str = "credential";
+
+    async fn all(&self, writes: &[CredentialWrite]) -> StoreResult<Vec<StoreResult<()>>> {
+        self.0.record_credentials(writes).await?;
+        Ok(writes.iter().map(|_| Ok(())).collect())
+    }
+
+    async fn one(&self, write: CredentialWrite) -> StoreResult<()> {
+        self.0
+            .record_credentials(std::slice::from_ref(&write))
+            .await
+    }
 }
 
 impl CommitQueue {
     /// Starts the writer task; it ends when the last queue handle is dropped.
     pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>(4 * MAX_BATCH);
-        tokio::spawn(writer(store, rx));
-        Self { tx }
+        Self::batched(Credentials(store))
     }
 
     /// Records `write` durably; returns once it is committed.
     pub async fn record(&self, write: CredentialWrite) -> StoreResult<()> {
-        let (done, wait) = oneshot::channel();
-        let stopped = || StoreError::Db(sqlx::Error::PoolClosed);
-        self.tx.send((write, done)).await.map_err(|_| stopped())?;
-        wait.await.map_err(|_| stopped())?
-    }
-}
-
-async fn writer(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
-    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let (writes, replies): (Vec<_>, Vec<_>) = std::mem::take(&mut jobs).into_iter().unzip();
-        match store.record_credentials(&writes).await {
-            Ok(()) => {
-                for r in replies {
-                    let _ = r.send(Ok(()));
-                }
-            }
-            // Should a batch fail, each write is retried on its own so one bad write cannot
-            // fail the others, and each caller gets its own error.
-            Err(e) if writes.len() > 1 => {
-                tracing::warn!(error = %e, "batched credential commit failed; retrying one by one");
-                for (w, r) in writes.iter().zip(replies) {
-                    let _ = r.send(store.record_credentials(std::slice::from_ref(w)).await);
-                }
-            }
-            Err(e) => {
-                if let Some(r) = replies.into_iter().next() {
-                    let _ = r.send(Err(e));
-                }
-            }
-        }
+        self.write(write).await
     }
 }
