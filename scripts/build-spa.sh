@@ -22,10 +22,10 @@ stage="$(mktemp -d "$ROOT/.dist-XXXXXX")"
 work="$(mktemp -d)"
 trap 'rm -rf "$stage" "$work"' EXIT
 
-# "<stem>-<16 hex of the content's SHA-256>.<ext>"
-hashed() { printf '%s-%s.%s' "$2" "$(sha256sum "$1" | cut -c1-16)" "$3"; }
+# "<stem>-<16 hex of the content's SHA-256><suffix>", as Trunk named them
+hashed() { printf '%s-%s%s' "$2" "$(sha256sum "$1" | cut -c1-16)" "$3"; }
 
-css="$(hashed frontend/style.css style css)"
+css="$(hashed frontend/style.css style .css)"
 cp frontend/style.css "$stage/$css"
 
 bundle() {
@@ -34,8 +34,8 @@ bundle() {
   wasm-bindgen --target web --no-typescript --out-dir "$work/$bin" --out-name "$bin" "$WASM_DIR/$bin.wasm"
   wasm-opt -Oz "$work/$bin/${bin}_bg.wasm" -o "$work/$bin/opt.wasm"
   local js wasm prefix
-  js="$(hashed "$work/$bin/$bin.js" "$bin" js)"
-  wasm="$(hashed "$work/$bin/opt.wasm" "${bin}_bg" wasm)"
+  js="$(hashed "$work/$bin/$bin.js" "$bin" .js)"
+  wasm="$(hashed "$work/$bin/opt.wasm" "$bin" _bg.wasm)"
   cp "$work/$bin/$bin.js" "$stage/$dir/$js"
   cp "$work/$bin/opt.wasm" "$stage/$dir/$wasm"
   prefix="/${dir#.}"; prefix="${prefix%/}/"

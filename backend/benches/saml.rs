@@ -1,5 +1,5 @@
 //! SAML Response verification, run with `cargo bench --bench saml` (needs `e2e/saml/.venv`
-//! from `scripts/install.sh`):
+//! from `scripts/install-test.sh`):
 //! - `verify_response`: Gatehouse's whole check of a ~5 KB response signed by pysaml2 +
 //!   xmlsec1 (RSA-2048, SHA-256), beside
 //! - `xmlsec_verify_only`: libxmlsec1 alone on the same document (samael's `verify_signed_xml`:
@@ -40,7 +40,7 @@ fn idp_py(args: &[&str], stdin: Option<&Value>) -> String {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("e2e/saml/.venv missing: run scripts/install.sh");
+        .expect("e2e/saml/.venv missing: run scripts/install-test.sh");
     {
         let mut input = child.stdin.take().unwrap();
         if let Some(v) = stdin {
