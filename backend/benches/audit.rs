@@ -21,6 +21,7 @@ use gatehouse::secrets::MasterKey;
 use gatehouse::store::postgres::PgStore;
 use gatehouse::store::sqlite::SqliteStore;
 use gatehouse::store::Store;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use serde_json::json;
 
@@ -38,7 +39,7 @@ fn ctx() -> AuditCtx {
 }
 
 fn event(i: usize) -> NewEvent {
-    NewEvent::new(1_790_000_000_000 + i64::try_from(i).unwrap(), &ctx(), "directory.group.update", "group", Some(format!("group-{i}")))
+    NewEvent::new(1_790_000_000_000 + i64::try_from(i).unwrap(), &ctx(), AuditAction::DirectoryGroupUpdate, "group", Some(format!("group-{i}")))
         .details(json!({"before": {"name": "release-approvers", "roles": ""}, "after": {"name": "release-approvers", "roles": "auditor"}}))
 }
 

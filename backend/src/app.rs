@@ -2,6 +2,7 @@
 //! (store, master key, bootstrap administrator), background work, and `run`, which `main`
 //! and the tests both call.
 
+use gatehouse_shared::audit::AuditAction;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -160,7 +161,7 @@ async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result
         roles: Role::Administrator.as_str().into(),
         created_at: now,
     };
-    let event = NewEvent::new(now, &AuditCtx::system(), "directory.bootstrap", "user", Some(user.id.clone()))
+    let event = NewEvent::new(now, &AuditCtx::system(), AuditAction::DirectoryBootstrap, "user", Some(user.id.clone()))
         .details(serde_json::json!({ "username": "admin", "group": "gatehouse-admins", "password_generated": generated }));
     if state.store.bootstrap_admin(user, group, event).await? {
         if generated {

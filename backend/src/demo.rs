@@ -2,6 +2,7 @@
 //! an auditors group, and three accounts. Runs only on a directory without accounts, so it
 //! never touches a real installation's data; every change is audited like any other.
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::auth::Role;
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -40,7 +41,13 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             .store
             .create_user(
                 rec,
-                NewEvent::new(now, &ctx, "directory.user.create", "user", Some(id.clone())),
+                NewEvent::new(
+                    now,
+                    &ctx,
+                    AuditAction::DirectoryUserCreate,
+                    "user",
+                    Some(id.clone()),
+                ),
             )
             .await
         {
@@ -78,7 +85,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 NewEvent::new(
                     now,
                     &ctx,
-                    "directory.group.create",
+                    AuditAction::DirectoryGroupCreate,
                     "group",
                     Some(id.clone()),
                 ),
@@ -93,7 +100,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             let ev = NewEvent::new(
                 now,
                 &ctx,
-                "directory.group.member_add",
+                AuditAction::DirectoryGroupMemberAdd,
                 "group",
                 Some(id.clone()),
             )
@@ -120,7 +127,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 NewEvent::new(
                     now,
                     &ctx,
-                    "directory.account.create",
+                    AuditAction::DirectoryAccountCreate,
                     "account",
                     Some(id.into()),
                 ),

@@ -377,3 +377,23 @@ fn only_clock_rs_reads_the_wall_clock() {
         offenders.join("\n")
     );
 }
+
+#[test]
+fn the_product_writes_only_its_own_audit_actions() {
+    // `NewEvent::named` takes any string, for tests and benchmarks; Gatehouse itself writes
+    // the actions `AuditAction` lists, so the audit page, notifications and the docs know
+    // every action there is.
+    let offenders: Vec<String> = src_files()
+        .into_iter()
+        .filter(|(f, text)| {
+            f != "audit/mod.rs" && f != "tidy.rs" && code(text).contains("NewEvent::named(")
+        })
+        .map(|(f, _)| format!("  backend/src/{f}"))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "\nThese write an audit action that `AuditAction` does not list:\n{}\n\
+         Add the action to `AuditAction` (shared/src/audit.rs) and use `NewEvent::new`.\n",
+        offenders.join("\n")
+    );
+}

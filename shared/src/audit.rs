@@ -107,3 +107,161 @@ pub struct VerifyReport {
     pub unsigned_events: i64,
     pub problem: Option<ChainProblem>,
 }
+
+/// Declares [`AuditAction`]: each variant with its string form, written once.
+macro_rules! audit_actions {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)+) => {
+        /// Every action Gatehouse writes to the audit trail, each with the dotted string the
+        /// trail stores and the API returns (`AuditEvent::action`). Events read back keep
+        /// their string, so a trail written by another version still reads.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum AuditAction {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl AuditAction {
+            /// Every action, in the order declared (by capability).
+            pub const ALL: &'static [AuditAction] = &[$(AuditAction::$variant,)+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(AuditAction::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
+audit_actions! {
+    /// The first administrator was created on an empty database.
+    DirectoryBootstrap = "directory.bootstrap",
+    DirectoryUserCreate = "directory.user.create",
+    DirectoryUserUpdate = "directory.user.update",
+    DirectoryUserDelete = "directory.user.delete",
+    DirectoryGroupCreate = "directory.group.create",
+    DirectoryGroupUpdate = "directory.group.update",
+    DirectoryGroupDelete = "directory.group.delete",
+    DirectoryGroupMemberAdd = "directory.group.member_add",
+    DirectoryGroupMemberRemove = "directory.group.member_remove",
+    DirectoryAccountCreate = "directory.account.create",
+    DirectoryAccountUpdate = "directory.account.update",
+    DirectoryAccountDelete = "directory.account.delete",
+
+    /// A local sign-in, successful or not.
+    AuthLogin = "auth.login",
+    AuthLogout = "auth.logout",
+    /// A sign-in through a SAML or OIDC identity provider, successful or not.
+    AuthFederatedLogin = "auth.federated_login",
+    AuthPasswordChange = "auth.password.change",
+    AuthTotpEnroll = "auth.totp.enroll",
+    AuthTotpConfirm = "auth.totp.confirm",
+    /// A fresh MFA check for a sensitive action.
+    AuthStepUp = "auth.step_up",
+
+    IdpCreate = "idp.create",
+    IdpUpdate = "idp.update",
+    IdpDelete = "idp.delete",
+    IdpMetadataImport = "idp.metadata_import",
+
+    PermissionSetCreate = "permission_set.create",
+    PermissionSetUpdate = "permission_set.update",
+    PermissionSetDelete = "permission_set.delete",
+    PermissionSetProvision = "permission_set.provision",
+    AssignmentCreate = "assignment.create",
+    AssignmentDelete = "assignment.delete",
+
+    StsCredentialsIssue = "sts.credentials.issue",
+    StsCredentialsRevoke = "sts.credentials.revoke",
+    /// Every credential of one person revoked at once.
+    StsCredentialsRevokeUser = "sts.credentials.revoke_user",
+    /// A chained `AssumeRole` through the STS-compatible API.
+    StsAssumeRole = "sts.assume_role",
+    PortalCredentialsUriCreate = "portal.credentials_uri.create",
+    PortalCredentialsUriRevoke = "portal.credentials_uri.revoke",
+
+    EligibilityPolicyCreate = "eligibility_policy.create",
+    EligibilityPolicyUpdate = "eligibility_policy.update",
+    EligibilityPolicyDelete = "eligibility_policy.delete",
+    ApprovalPolicyCreate = "approval_policy.create",
+    ApprovalPolicyUpdate = "approval_policy.update",
+    ApprovalPolicyDelete = "approval_policy.delete",
+    AccessRequestCreate = "access_request.create",
+    /// One approver's approval (the request may need more).
+    AccessRequestApprove = "access_request.approve",
+    AccessRequestReject = "access_request.reject",
+    AccessRequestCancel = "access_request.cancel",
+    /// A pending request outlived its policy's pending lifetime.
+    AccessRequestExpire = "access_request.expire",
+    /// The last approval needed arrived.
+    AccessRequestApproved = "access_request.approved",
+    AccessGrantStart = "access_grant.start",
+    AccessGrantEnd = "access_grant.end",
+    AccessGrantRevoke = "access_grant.revoke",
+
+    VaultCreate = "vault.create",
+    VaultUpdate = "vault.update",
+    VaultDelete = "vault.delete",
+    VaultRotate = "vault.rotate",
+    VaultRotationRequired = "vault.rotation_required",
+    BreakGlassCreate = "breakglass.create",
+    BreakGlassApprove = "breakglass.approve",
+    BreakGlassApproved = "breakglass.approved",
+    BreakGlassReject = "breakglass.reject",
+    BreakGlassCancel = "breakglass.cancel",
+    BreakGlassExpire = "breakglass.expire",
+    BreakGlassClose = "breakglass.close",
+    BreakGlassRevealPassword = "breakglass.reveal_password",
+    BreakGlassRevealTotp = "breakglass.reveal_totp",
+    BreakGlassRootSession = "breakglass.root_session",
+    BreakGlassReview = "breakglass.review",
+
+    NotificationEndpointCreate = "notification.endpoint.create",
+    NotificationEndpointUpdate = "notification.endpoint.update",
+    NotificationEndpointDelete = "notification.endpoint.delete",
+    NotificationEndpointRotateSecret = "notification.endpoint.rotate_secret",
+    /// A "send test" delivery.
+    NotificationTest = "notification.test",
+
+    AuditExport = "audit.export",
+}
+
+impl AuditAction {
+    /// The action a stored string names, if this version knows it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AuditAction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod action_tests {
+    use super::AuditAction;
+
+    #[test]
+    fn every_action_has_its_own_dotted_lower_case_string() {
+        let mut seen = std::collections::BTreeSet::new();
+        for a in AuditAction::ALL {
+            let s = a.as_str();
+            assert!(seen.insert(s), "{s} is used by two actions");
+            assert!(
+                s.contains('.')
+                    && s.chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '.' || c == '_'),
+                "{s}"
+            );
+            assert_eq!(AuditAction::parse(s), Some(*a));
+        }
+        assert_eq!(AuditAction::parse("auth.loginx"), None);
+    }
+}

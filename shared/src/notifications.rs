@@ -3,35 +3,37 @@
 //! the access-request and break-glass code), plus `notification.test`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::audit::AuditAction;
 use time::OffsetDateTime;
 
 /// Every audit action that becomes a notification.
-pub const EVENT_TYPES: &[&str] = &[
-    "access_request.create",
-    "access_request.approve",
-    "access_request.reject",
-    "access_request.cancel",
-    "access_request.expire",
-    "access_request.approved",
-    "access_grant.start",
-    "access_grant.end",
-    "access_grant.revoke",
-    "breakglass.create",
-    "breakglass.approve",
-    "breakglass.reject",
-    "breakglass.cancel",
-    "breakglass.expire",
-    "breakglass.approved",
-    "breakglass.reveal_password",
-    "breakglass.reveal_totp",
-    "breakglass.root_session",
-    "breakglass.review",
-    "vault.rotation_required",
-    "vault.rotate",
+pub const EVENT_TYPES: &[AuditAction] = &[
+    AuditAction::AccessRequestCreate,
+    AuditAction::AccessRequestApprove,
+    AuditAction::AccessRequestReject,
+    AuditAction::AccessRequestCancel,
+    AuditAction::AccessRequestExpire,
+    AuditAction::AccessRequestApproved,
+    AuditAction::AccessGrantStart,
+    AuditAction::AccessGrantEnd,
+    AuditAction::AccessGrantRevoke,
+    AuditAction::BreakGlassCreate,
+    AuditAction::BreakGlassApprove,
+    AuditAction::BreakGlassReject,
+    AuditAction::BreakGlassCancel,
+    AuditAction::BreakGlassExpire,
+    AuditAction::BreakGlassApproved,
+    AuditAction::BreakGlassRevealPassword,
+    AuditAction::BreakGlassRevealTotp,
+    AuditAction::BreakGlassRootSession,
+    AuditAction::BreakGlassReview,
+    AuditAction::VaultRotationRequired,
+    AuditAction::VaultRotate,
 ];
 
 /// The event type of a "send test" delivery.
-pub const TEST_EVENT: &str = "notification.test";
+pub const TEST_EVENT: AuditAction = AuditAction::NotificationTest;
 
 /// Longest endpoint URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
@@ -86,7 +88,7 @@ pub fn validate_event_types(types: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for t in types {
         let t = t.trim();
-        if !EVENT_TYPES.contains(&t) {
+        if !EVENT_TYPES.iter().any(|a| a.as_str() == t) {
             return Err(format!("Unknown event type \"{t}\"."));
         }
         if !out.iter().any(|o| o == t) {

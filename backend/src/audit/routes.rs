@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use futures_util::{stream, StreamExt};
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::{AuditEvent, AuditPage, Outcome, VerifyReport};
 use gatehouse_shared::auth::Role;
 use serde::Deserialize;
@@ -163,7 +164,7 @@ async fn export(
         ExportFormat::JsonLines => ("jsonl", "application/x-ndjson"),
     };
     let now = state.clock.now_ms();
-    let mut event = NewEvent::new(now, &who.ctx(), "audit.export", "audit", None);
+    let mut event = NewEvent::new(now, &who.ctx(), AuditAction::AuditExport, "audit", None);
     event.details = serde_json::json!({ "format": ext, "filters": filters });
     state.store.append_event(event).await?;
 

@@ -4,6 +4,7 @@
 //! across instances): per account and per source address. A success clears the account's
 //! counter. A refusal for throttling is itself audited.
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use gatehouse_shared::validate::{Password, TotpCodeInput, Username};
 use serde_json::json;
@@ -80,7 +81,7 @@ pub async fn sign_in(
         NewEvent::new(
             now,
             &ctx_for(&name_for_audit, user, client),
-            "auth.login",
+            AuditAction::AuthLogin,
             "user",
             user.map(|u| u.id.clone()),
         )
@@ -100,7 +101,7 @@ pub async fn sign_in(
             state
                 .store
                 .append_event(
-                    NewEvent::new(now, &ctx, "auth.login", "user", None)
+                    NewEvent::new(now, &ctx, AuditAction::AuthLogin, "user", None)
                         .failed(Outcome::Denied, "rate_limited")
                         .details(json!({ "scope": scope })),
                 )
@@ -185,7 +186,7 @@ pub async fn sign_in(
     let event = NewEvent::new(
         now,
         &ctx_for(&user.username, Some(&user), client),
-        "auth.login",
+        AuditAction::AuthLogin,
         "user",
         Some(user.id.clone()),
     )
@@ -265,7 +266,7 @@ pub async fn begin_totp(
                     NewEvent::new(
                         now,
                         &who.ctx(),
-                        "auth.totp.enroll",
+                        AuditAction::AuthTotpEnroll,
                         "user",
                         Some(who.user.id.clone()),
                     )
@@ -281,7 +282,7 @@ pub async fn begin_totp(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "auth.totp.enroll",
+        AuditAction::AuthTotpEnroll,
         "user",
         Some(who.user.id.clone()),
     )
@@ -309,7 +310,7 @@ pub async fn confirm_totp(
                 NewEvent::new(
                     now,
                     &who.ctx(),
-                    "auth.totp.confirm",
+                    AuditAction::AuthTotpConfirm,
                     "user",
                     Some(user.id.clone()),
                 )
@@ -321,7 +322,7 @@ pub async fn confirm_totp(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "auth.totp.confirm",
+        AuditAction::AuthTotpConfirm,
         "user",
         Some(user.id.clone()),
     );
@@ -329,7 +330,7 @@ pub async fn confirm_totp(
         .store
         .confirm_totp(&user.id, &sealed, step, event)
         .await?;
-    let mfa_event = NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+    let mfa_event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
         .details(json!({ "via": "totp_enrolment" }));
     state
         .store
@@ -354,13 +355,13 @@ pub async fn step_up(
         state
             .store
             .append_event(
-                NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+                NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
                     .failed(Outcome::Failure, reason),
             )
             .await?;
         return Err(e);
     }
-    let event = NewEvent::new(now, &who.ctx(), "auth.step_up", "session", None)
+    let event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
         .details(json!({ "via": "totp" }));
     state
         .store
@@ -402,7 +403,7 @@ pub async fn change_password(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "auth.password.change",
+        AuditAction::AuthPasswordChange,
         "user",
         Some(who.user.id.clone()),
     );
@@ -437,7 +438,7 @@ pub async fn sign_out(state: &AppState, who: &CurrentSession) -> Result<(), Auth
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "auth.logout",
+        AuditAction::AuthLogout,
         "user",
         Some(who.user.id.clone()),
     );

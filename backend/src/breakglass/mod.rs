@@ -16,6 +16,7 @@
 pub mod routes;
 pub mod tasks;
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::AuditEvent;
 use gatehouse_shared::auth::{GroupRef, Role};
 use gatehouse_shared::breakglass::{
@@ -215,7 +216,13 @@ pub async fn create_vault(
         updated_at: now,
         id: id.clone(),
     };
-    let event = NewEvent::new(now, &who.ctx(), "vault.create", "vault_entry", Some(id));
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        AuditAction::VaultCreate,
+        "vault_entry",
+        Some(id),
+    );
     let created = state
         .store
         .create_vault_entry(record, event)
@@ -266,7 +273,7 @@ pub async fn update_vault(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "vault.update",
+        AuditAction::VaultUpdate,
         "vault_entry",
         Some(id.into()),
     );
@@ -283,7 +290,7 @@ pub async fn delete_vault(state: &AppState, who: &CurrentSession, id: &str) -> R
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "vault.delete",
+        AuditAction::VaultDelete,
         "vault_entry",
         Some(id.into()),
     );
@@ -344,7 +351,7 @@ pub async fn record_rotation(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "vault.rotate",
+        AuditAction::VaultRotate,
         "vault_entry",
         Some(id.into()),
     )
@@ -498,7 +505,7 @@ pub async fn create_request(
     };
     let mut notify = custodian_ids(state, &entry.password_group_id, &entry.mfa_group_id).await?;
     notify.retain(|id| *id != who.user.id);
-    let mut event = record.event(now, &who.ctx(), "breakglass.create", &notify);
+    let mut event = record.event(now, &who.ctx(), AuditAction::BreakGlassCreate, &notify);
     if let serde_json::Value::Object(m) = &mut event.details {
         m.insert("justification".into(), json!(justification));
         m.insert(
@@ -659,7 +666,7 @@ pub async fn reveal(
             (
                 text,
                 r.window_ends_at.unwrap_or(now),
-                "breakglass.reveal_password",
+                AuditAction::BreakGlassRevealPassword,
             )
         }
         RevealWhat::Totp => {
@@ -675,7 +682,7 @@ pub async fn reveal(
             })?;
             let step_end =
                 i64::try_from((secs / totp::STEP_SECS + 1) * totp::STEP_SECS).unwrap_or(0) * 1000;
-            (code, step_end, "breakglass.reveal_totp")
+            (code, step_end, AuditAction::BreakGlassRevealTotp)
         }
     };
     let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
@@ -726,7 +733,12 @@ pub async fn root_session(
         gr: None,
     };
     let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
-    let mut event = r.event(now, &who.ctx(), "breakglass.root_session", &custodians);
+    let mut event = r.event(
+        now,
+        &who.ctx(),
+        AuditAction::BreakGlassRootSession,
+        &custodians,
+    );
     if let serde_json::Value::Object(m) = &mut event.details {
         m.insert("task".into(), json!(req.task.as_str()));
         m.insert("access_key_id".into(), json!(claims.ak));
@@ -797,7 +809,7 @@ pub async fn review(
     let note = rules::note(note, true).map_err(|m| field("note", m))?;
     let now = state.clock.now_ms();
     let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
-    let mut event = r.event(now, &who.ctx(), "breakglass.review", &custodians);
+    let mut event = r.event(now, &who.ctx(), AuditAction::BreakGlassReview, &custodians);
     if let serde_json::Value::Object(m) = &mut event.details {
         m.insert("note".into(), json!(note));
     }

@@ -4,6 +4,7 @@
 
 pub mod routes;
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::auth::{GroupRef, Role};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
@@ -153,7 +154,13 @@ pub async fn create_user(
         password_hash,
         created_at: now,
     };
-    let ev = NewEvent::new(now, &who.ctx(), "directory.user.create", "user", Some(id));
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        AuditAction::DirectoryUserCreate,
+        "user",
+        Some(id),
+    );
     let created = state.store.create_user(rec, ev).await?;
     Ok(user_dto(&created, &[]))
 }
@@ -198,7 +205,7 @@ pub async fn update_user(
     let mut ev = NewEvent::new(
         now,
         &who.ctx(),
-        "directory.user.update",
+        AuditAction::DirectoryUserUpdate,
         "user",
         Some(id.to_string()),
     );
@@ -226,7 +233,7 @@ pub async fn delete_user(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "directory.user.delete",
+        AuditAction::DirectoryUserDelete,
         "user",
         Some(id.to_string()),
     );
@@ -260,7 +267,13 @@ pub async fn create_group(
         roles: roles_to_string(&req.roles),
         created_at: now,
     };
-    let ev = NewEvent::new(now, &who.ctx(), "directory.group.create", "group", Some(id));
+    let ev = NewEvent::new(
+        now,
+        &who.ctx(),
+        AuditAction::DirectoryGroupCreate,
+        "group",
+        Some(id),
+    );
     Ok(group_dto(&state.store.create_group(rec, ev).await?))
 }
 
@@ -309,7 +322,7 @@ pub async fn update_group(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "directory.group.update",
+        AuditAction::DirectoryGroupUpdate,
         "group",
         Some(id.to_string()),
     );
@@ -340,7 +353,7 @@ pub async fn delete_group(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "directory.group.delete",
+        AuditAction::DirectoryGroupDelete,
         "group",
         Some(id.to_string()),
     );
@@ -371,7 +384,7 @@ pub async fn add_member(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "directory.group.member_add",
+        AuditAction::DirectoryGroupMemberAdd,
         "group",
         Some(group_id.to_string()),
     )
@@ -400,7 +413,7 @@ pub async fn remove_member(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "directory.group.member_remove",
+        AuditAction::DirectoryGroupMemberRemove,
         "group",
         Some(group_id.to_string()),
     )
@@ -436,7 +449,7 @@ pub async fn create_account(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "directory.account.create",
+        AuditAction::DirectoryAccountCreate,
         "account",
         Some(rec.id.clone()),
     );
@@ -468,7 +481,7 @@ pub async fn update_account(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "directory.account.update",
+        AuditAction::DirectoryAccountUpdate,
         "account",
         Some(id.to_string()),
     );
@@ -488,7 +501,7 @@ pub async fn delete_account(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "directory.account.delete",
+        AuditAction::DirectoryAccountDelete,
         "account",
         Some(id.to_string()),
     );

@@ -3,6 +3,7 @@
 //! IdP is refused without a signing certificate (more than one is allowed for rollover);
 //! an OIDC client secret is sealed under the master key and never returned.
 
+use gatehouse_shared::audit::AuditAction;
 use std::time::Duration;
 
 use gatehouse_shared::federation::{
@@ -339,7 +340,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let event = NewEvent::new(now, &who.ctx(), "idp.create", "idp", Some(id));
+    let event = NewEvent::new(now, &who.ctx(), AuditAction::IdpCreate, "idp", Some(id));
     let created = state
         .store
         .create_idp(record, event)
@@ -435,14 +436,14 @@ pub async fn update(
     if let Some(m) = max {
         idp.max_response_bytes = m;
     }
-    save(state, who, idp, "idp.update").await
+    save(state, who, idp, AuditAction::IdpUpdate).await
 }
 
 async fn save(
     state: &AppState,
     who: &CurrentSession,
     mut idp: IdpRecord,
-    action: &'static str,
+    action: AuditAction,
 ) -> Result<IdentityProvider, IdpError> {
     let now = state.clock.now_ms();
     idp.updated_at = now;
@@ -475,12 +476,18 @@ pub async fn import(
     }
     let settings = import_metadata(state, &req).await?;
     idp.settings = json_of(&settings);
-    save(state, who, idp, "idp.metadata_import").await
+    save(state, who, idp, AuditAction::IdpMetadataImport).await
 }
 
 pub async fn delete(state: &AppState, who: &CurrentSession, id: &str) -> Result<(), IdpError> {
     let now = state.clock.now_ms();
-    let event = NewEvent::new(now, &who.ctx(), "idp.delete", "idp", Some(id.to_string()));
+    let event = NewEvent::new(
+        now,
+        &who.ctx(),
+        AuditAction::IdpDelete,
+        "idp",
+        Some(id.to_string()),
+    );
     state
         .store
         .delete_idp(id, event)

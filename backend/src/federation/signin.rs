@@ -6,6 +6,7 @@
 //! is recorded on the session. A disabled user is refused. Every outcome is audited as
 //! `auth.federated_login` with the IdP and the reason code.
 
+use gatehouse_shared::audit::AuditAction;
 use std::collections::{BTreeMap, BTreeSet};
 
 use gatehouse_shared::audit::Outcome;
@@ -25,7 +26,7 @@ use crate::store::{
     SessionRecord, StoreError,
 };
 
-pub const AUDIT_ACTION: &str = "auth.federated_login";
+pub const AUDIT_ACTION: AuditAction = AuditAction::AuthFederatedLogin;
 
 /// What a verified SAML assertion or OIDC ID token says, after the mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! human subject and plain-text body per event type. The SMTP password lives only in the
 //! transport; it is never logged, stored or shown.
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::notifications::MailSettings;
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
@@ -147,28 +148,31 @@ pub fn settings_view(config: &Config) -> MailSettings {
 
 /// What happened, in words, for a subject line.
 fn headline(action: &str) -> &'static str {
+    let Some(action) = AuditAction::parse(action) else {
+        return "Gatehouse notification";
+    };
     match action {
-        "access_request.create" => "New access request",
-        "access_request.approve" => "Access request approval recorded",
-        "access_request.reject" => "Access request rejected",
-        "access_request.cancel" => "Access request cancelled",
-        "access_request.expire" => "Access request timed out",
-        "access_request.approved" => "Access request approved",
-        "access_grant.start" => "Access granted",
-        "access_grant.end" => "Access ended",
-        "access_grant.revoke" => "Access revoked",
-        "breakglass.create" => "Break-glass request",
-        "breakglass.approve" => "Break-glass approval recorded",
-        "breakglass.reject" => "Break-glass request rejected",
-        "breakglass.cancel" => "Break-glass request cancelled",
-        "breakglass.expire" => "Break-glass request timed out",
-        "breakglass.approved" => "Break-glass approved: reveal window open",
-        "breakglass.reveal_password" => "Root password revealed",
-        "breakglass.reveal_totp" => "Root MFA code revealed",
-        "breakglass.root_session" => "Root session started",
-        "breakglass.review" => "Break-glass review recorded",
-        "vault.rotation_required" => "Root credential rotation required",
-        "vault.rotate" => "Root credential rotated",
+        AuditAction::AccessRequestCreate => "New access request",
+        AuditAction::AccessRequestApprove => "Access request approval recorded",
+        AuditAction::AccessRequestReject => "Access request rejected",
+        AuditAction::AccessRequestCancel => "Access request cancelled",
+        AuditAction::AccessRequestExpire => "Access request timed out",
+        AuditAction::AccessRequestApproved => "Access request approved",
+        AuditAction::AccessGrantStart => "Access granted",
+        AuditAction::AccessGrantEnd => "Access ended",
+        AuditAction::AccessGrantRevoke => "Access revoked",
+        AuditAction::BreakGlassCreate => "Break-glass request",
+        AuditAction::BreakGlassApprove => "Break-glass approval recorded",
+        AuditAction::BreakGlassReject => "Break-glass request rejected",
+        AuditAction::BreakGlassCancel => "Break-glass request cancelled",
+        AuditAction::BreakGlassExpire => "Break-glass request timed out",
+        AuditAction::BreakGlassApproved => "Break-glass approved: reveal window open",
+        AuditAction::BreakGlassRevealPassword => "Root password revealed",
+        AuditAction::BreakGlassRevealTotp => "Root MFA code revealed",
+        AuditAction::BreakGlassRootSession => "Root session started",
+        AuditAction::BreakGlassReview => "Break-glass review recorded",
+        AuditAction::VaultRotationRequired => "Root credential rotation required",
+        AuditAction::VaultRotate => "Root credential rotated",
         _ => "Gatehouse notification",
     }
 }

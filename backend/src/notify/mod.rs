@@ -17,6 +17,7 @@ pub mod mail;
 pub mod routes;
 pub mod webhook;
 
+use gatehouse_shared::audit::AuditAction;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -133,7 +134,7 @@ pub fn link_for(public_url: &str, action: &str, target_id: Option<&str>) -> Stri
         format!("{public_url}/break-glass/{id}")
     } else if action.starts_with("vault.") {
         format!("{public_url}/vault")
-    } else if action == "access_request.create" {
+    } else if action == AuditAction::AccessRequestCreate.as_str() {
         // Someone may approve it: their inbox lists it with the approve button.
         format!("{public_url}/approvals")
     } else if action.starts_with("access_") {
@@ -187,7 +188,7 @@ pub async fn enqueue_due(
         let mut deliveries = Vec::new();
         for ev in events
             .iter()
-            .filter(|e| EVENT_TYPES.contains(&e.action.as_str()))
+            .filter(|e| EVENT_TYPES.iter().any(|a| a.as_str() == e.action))
         {
             for ep in endpoints.iter().filter(|ep| ep.wants(&ev.action)) {
                 let id = new_id();
@@ -418,7 +419,7 @@ pub fn test_delivery(endpoint_id: &str, actor: &str, public_url: &str, now: Mill
     NewDelivery {
         id,
         event_seq: None,
-        event_type: TEST_EVENT.into(),
+        event_type: TEST_EVENT.as_str().into(),
         channel: "webhook",
         endpoint_id: Some(endpoint_id.into()),
         recipient: None,

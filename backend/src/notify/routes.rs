@@ -2,6 +2,7 @@
 //! `/api/v1/notification-settings`: administrators manage webhook endpoints, send a test,
 //! rotate a secret, read the delivery log and see the mail settings.
 
+use gatehouse_shared::audit::AuditAction;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -123,7 +124,7 @@ async fn create(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "notification.endpoint.create",
+        AuditAction::NotificationEndpointCreate,
         "notification_endpoint",
         Some(record.id.clone()),
     );
@@ -169,7 +170,7 @@ async fn update(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "notification.endpoint.update",
+        AuditAction::NotificationEndpointUpdate,
         "notification_endpoint",
         Some(id.clone()),
     );
@@ -191,7 +192,7 @@ async fn delete(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "notification.endpoint.delete",
+        AuditAction::NotificationEndpointDelete,
         "notification_endpoint",
         Some(id.clone()),
     );
@@ -219,7 +220,7 @@ async fn rotate_secret(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "notification.endpoint.rotate_secret",
+        AuditAction::NotificationEndpointRotateSecret,
         "notification_endpoint",
         Some(id.clone()),
     );
@@ -252,7 +253,7 @@ async fn send_test(
     let event = NewEvent::new(
         now,
         &who.ctx(),
-        "notification.test",
+        AuditAction::NotificationTest,
         "notification_endpoint",
         Some(id),
     )

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod routes;
 pub mod simulator;
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, PrincipalType,
@@ -221,7 +222,7 @@ pub async fn create_permission_set(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "permission_set.create",
+        AuditAction::PermissionSetCreate,
         "permission_set",
         Some(rec.id.clone()),
     );
@@ -269,7 +270,7 @@ pub async fn update_permission_set(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "permission_set.update",
+        AuditAction::PermissionSetUpdate,
         "permission_set",
         Some(id.to_string()),
     );
@@ -291,7 +292,7 @@ pub async fn delete_permission_set(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "permission_set.delete",
+        AuditAction::PermissionSetDelete,
         "permission_set",
         Some(id.to_string()),
     );
@@ -341,7 +342,7 @@ pub async fn provision(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "permission_set.provision",
+        AuditAction::PermissionSetProvision,
         "permission_set",
         Some(id.to_string()),
     )
@@ -399,7 +400,7 @@ pub async fn create_assignment(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "assignment.create",
+        AuditAction::AssignmentCreate,
         "assignment",
         Some(rec.id.clone()),
     );
@@ -418,7 +419,7 @@ pub async fn delete_assignment(
     let ev = NewEvent::new(
         state.clock.now_ms(),
         &who.ctx(),
-        "assignment.delete",
+        AuditAction::AssignmentDelete,
         "assignment",
         Some(id.to_string()),
     );

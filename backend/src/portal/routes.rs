@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::portal::{
@@ -143,7 +144,7 @@ async fn create_uri(
         let ev = NewEvent::new(
             now,
             &who.ctx(),
-            "portal.credentials_uri.create",
+            AuditAction::PortalCredentialsUriCreate,
             "role",
             Some(target_id),
         )
@@ -170,7 +171,7 @@ async fn create_uri(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "portal.credentials_uri.create",
+        AuditAction::PortalCredentialsUriCreate,
         "credentials_uri",
         Some(record.id.clone()),
     );
@@ -203,7 +204,7 @@ async fn revoke_uri(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "portal.credentials_uri.revoke",
+        AuditAction::PortalCredentialsUriRevoke,
         "credentials_uri",
         Some(id.clone()),
     );
@@ -278,7 +279,7 @@ async fn use_uri_inner(
         let ev = NewEvent::new(
             now,
             &ctx,
-            "sts.credentials.issue",
+            AuditAction::StsCredentialsIssue,
             "credentials_uri",
             Some(uri.id.clone()),
         )

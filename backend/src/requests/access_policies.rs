@@ -4,6 +4,7 @@
 //! user or group is a fault on the field that named it), and stored with its audit event.
 
 use async_trait::async_trait;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::requests::{
     check_approval_policy, check_eligibility_policy, ApprovalPolicy, ApprovalPolicyInput,
@@ -35,9 +36,9 @@ pub trait AccessPolicyKind: Send + Sync + 'static {
     type Policy: Serialize + Send + 'static;
     /// The audit trail's target type.
     const TARGET: &'static str;
-    const CREATED: &'static str;
-    const UPDATED: &'static str;
-    const DELETED: &'static str;
+    const CREATED: AuditAction;
+    const UPDATED: AuditAction;
+    const DELETED: AuditAction;
 
     /// Faults in the input alone (shared with the SPA, which shows them before sending).
     fn check(input: &Self::Input) -> Vec<FieldError>;
@@ -186,9 +187,9 @@ impl AccessPolicyKind for EligibilityPolicies {
     type Record = EligibilityPolicyRecord;
     type Policy = EligibilityPolicy;
     const TARGET: &'static str = "eligibility_policy";
-    const CREATED: &'static str = "eligibility_policy.create";
-    const UPDATED: &'static str = "eligibility_policy.update";
-    const DELETED: &'static str = "eligibility_policy.delete";
+    const CREATED: AuditAction = AuditAction::EligibilityPolicyCreate;
+    const UPDATED: AuditAction = AuditAction::EligibilityPolicyUpdate;
+    const DELETED: AuditAction = AuditAction::EligibilityPolicyDelete;
 
     fn check(input: &EligibilityPolicyInput) -> Vec<FieldError> {
         check_eligibility_policy(input)
@@ -286,9 +287,9 @@ impl AccessPolicyKind for ApprovalPolicies {
     type Record = ApprovalPolicyRecord;
     type Policy = ApprovalPolicy;
     const TARGET: &'static str = "approval_policy";
-    const CREATED: &'static str = "approval_policy.create";
-    const UPDATED: &'static str = "approval_policy.update";
-    const DELETED: &'static str = "approval_policy.delete";
+    const CREATED: AuditAction = AuditAction::ApprovalPolicyCreate;
+    const UPDATED: AuditAction = AuditAction::ApprovalPolicyUpdate;
+    const DELETED: AuditAction = AuditAction::ApprovalPolicyDelete;
 
     fn check(input: &ApprovalPolicyInput) -> Vec<FieldError> {
         check_approval_policy(input)

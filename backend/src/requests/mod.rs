@@ -12,6 +12,7 @@ pub mod access_policies;
 pub mod policy;
 pub mod routes;
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, Eligibility,
@@ -101,7 +102,7 @@ fn details(r: &AccessRequestRecord, extra: Value) -> Value {
 fn event(
     now: Millis,
     ctx: &AuditCtx,
-    action: &'static str,
+    action: AuditAction,
     r: &AccessRequestRecord,
     extra: Value,
 ) -> NewEvent {
@@ -126,17 +127,23 @@ fn approve_now(
         events.push(event(
             now,
             ctx,
-            "access_request.approved",
+            AuditAction::AccessRequestApproved,
             r,
             requester_notice(r, extra),
         ));
-        events.push(event(now, ctx, "access_grant.start", r, grant_details(r)));
+        events.push(event(
+            now,
+            ctx,
+            AuditAction::AccessGrantStart,
+            r,
+            grant_details(r),
+        ));
     } else {
         r.state = RequestState::Approved.as_str().into();
         events.push(event(
             now,
             ctx,
-            "access_request.approved",
+            AuditAction::AccessRequestApproved,
             r,
             requester_notice(r, extra),
         ));
@@ -316,7 +323,7 @@ pub async fn create(
     let mut events = vec![event(
         now,
         &actor.ctx,
-        "access_request.create",
+        AuditAction::AccessRequestCreate,
         &record,
         json!({
             "duration_secs": record.duration_secs,
@@ -403,7 +410,7 @@ pub fn decide_plan(
             events.push(event(
                 now,
                 &actor.ctx,
-                "access_request.approve",
+                AuditAction::AccessRequestApprove,
                 r,
                 progress.clone(),
             ));
@@ -426,7 +433,7 @@ pub fn decide_plan(
             events.push(event(
                 now,
                 &actor.ctx,
-                "access_request.reject",
+                AuditAction::AccessRequestReject,
                 &after,
                 extra,
             ));
@@ -463,7 +470,7 @@ pub fn cancel_plan(
     let events = vec![event(
         now,
         &actor.ctx,
-        "access_request.cancel",
+        AuditAction::AccessRequestCancel,
         &after,
         json!({ "notify_user_ids": notify }),
     )];
@@ -498,13 +505,13 @@ pub fn close_grant_plan(
     let (new_state, action, extra) = if revoke {
         (
             RequestState::Revoked,
-            "access_grant.revoke",
+            AuditAction::AccessGrantRevoke,
             json!({ "reason": "revoked" }),
         )
     } else {
         (
             RequestState::Ended,
-            "access_grant.end",
+            AuditAction::AccessGrantEnd,
             json!({ "reason": "ended_early" }),
         )
     };
@@ -556,7 +563,7 @@ pub fn due_plan(snap: &RequestSnapshot, now: Millis) -> Result<Transition, Reque
                 vec![event(
                     now,
                     &ctx,
-                    "access_request.expire",
+                    AuditAction::AccessRequestExpire,
                     &after,
                     json!({
                         "approvals": counted(snap, "approve"),
@@ -573,7 +580,7 @@ pub fn due_plan(snap: &RequestSnapshot, now: Millis) -> Result<Transition, Reque
                 vec![event(
                     now,
                     &ctx,
-                    "access_grant.start",
+                    AuditAction::AccessGrantStart,
                     &after,
                     grant_details(&after),
                 )],
@@ -588,7 +595,10 @@ pub fn due_plan(snap: &RequestSnapshot, now: Millis) -> Result<Transition, Reque
                 m.insert("reason".into(), json!("expired"));
             }
             // Credentials were clamped to the grant's end, so nothing is left to revoke.
-            (vec![event(now, &ctx, "access_grant.end", &after, d)], None)
+            (
+                vec![event(now, &ctx, AuditAction::AccessGrantEnd, &after, d)],
+                None,
+            )
         }
         _ => return Err(RequestError::NothingDue),
     };

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::AuditEvent;
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::requests::{
@@ -242,10 +243,10 @@ async fn decide(
     Ok(Json(dto(&snap, &me, now)))
 }
 
-fn kind_action(kind: DecisionKind) -> &'static str {
+fn kind_action(kind: DecisionKind) -> AuditAction {
     match kind {
-        DecisionKind::Approve => "access_request.approve",
-        DecisionKind::Reject => "access_request.reject",
+        DecisionKind::Approve => AuditAction::AccessRequestApprove,
+        DecisionKind::Reject => AuditAction::AccessRequestReject,
     }
 }
 
@@ -255,7 +256,7 @@ async fn refused_or(
     state: &AppState,
     me: &Actor,
     id: &str,
-    action: &'static str,
+    action: AuditAction,
     now: Millis,
     result: Result<RequestSnapshot, RequestError>,
 ) -> Result<RequestSnapshot, ApiError> {
@@ -322,9 +323,9 @@ async fn close_grant(
     let me = actor(who, now);
     let plan = |s: &RequestSnapshot| close_grant_plan(s, &me, revoke, now);
     let action = if revoke {
-        "access_grant.revoke"
+        AuditAction::AccessGrantRevoke
     } else {
-        "access_grant.end"
+        AuditAction::AccessGrantEnd
     };
     let result = state.store.transition_request(id, &plan).await;
     let snap = refused_or(state, &me, id, action, now, result).await?;

@@ -11,6 +11,7 @@
 //! winner.
 
 use async_trait::async_trait;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::breakglass::CustodianSlot;
 use serde_json::{json, Value};
 
@@ -122,7 +123,7 @@ impl BreakGlassRecord {
         &self,
         at: Millis,
         ctx: &AuditCtx,
-        action: &'static str,
+        action: AuditAction,
         notify_user_ids: &[String],
     ) -> NewEvent {
         NewEvent::new(
@@ -331,9 +332,9 @@ pub trait BreakGlassStore: Send + Sync {
 /// The events a sweep writes. `closed` is not in the notification contract; `expire` is.
 pub(crate) fn sweep_event(r: &BreakGlassRecord, at: Millis, expired: bool) -> NewEvent {
     let action = if expired {
-        "breakglass.expire"
+        AuditAction::BreakGlassExpire
     } else {
-        "breakglass.close"
+        AuditAction::BreakGlassClose
     };
     let mut ev = r.event(
         at,
@@ -593,7 +594,7 @@ macro_rules! breakglass_sql {
                         .await?;
                     let request = Self::breakglass_in(&mut tx, &d.request_id).await?;
                     let ev = with_detail(
-                        request.event(d.at, &d.ctx, "breakglass.reject", &d.notify_user_ids),
+                        request.event(d.at, &d.ctx, gatehouse_shared::audit::AuditAction::BreakGlassReject, &d.notify_user_ids),
                         "comment",
                         serde_json::json!(d.comment),
                     );
@@ -611,7 +612,7 @@ macro_rules! breakglass_sql {
                 let needed = serde_json::json!({ "password": pending.password_approvals, "mfa": pending.mfa_approvals });
                 let mut events = vec![with_detail(
                     with_detail(
-                        with_detail(pending.event(d.at, &d.ctx, "breakglass.approve", &d.notify_user_ids), "approvals", approvals.clone()),
+                        with_detail(pending.event(d.at, &d.ctx, gatehouse_shared::audit::AuditAction::BreakGlassApprove, &d.notify_user_ids), "approvals", approvals.clone()),
                         "needed",
                         needed.clone(),
                     ),
@@ -629,7 +630,7 @@ macro_rules! breakglass_sql {
                     .execute(&mut *tx)
                     .await?;
                     let approved = Self::breakglass_in(&mut tx, &d.request_id).await?;
-                    let ev = approved.event(d.at, &d.ctx, "breakglass.approved", &d.notify_user_ids);
+                    let ev = approved.event(d.at, &d.ctx, gatehouse_shared::audit::AuditAction::BreakGlassApproved, &d.notify_user_ids);
                     let ev = with_detail(ev, "window_ends_at", serde_json::json!(crate::sts::expiration_text(ends)));
                     events.push(with_detail(with_detail(ev, "approvals", approvals), "needed", needed));
                     approved
@@ -653,7 +654,7 @@ macro_rules! breakglass_sql {
                     .execute(&mut *tx)
                     .await?;
                 let r = Self::breakglass_in(&mut tx, id).await?;
-                let ev = r.event(at, ctx, "breakglass.cancel", &[]);
+                let ev = r.event(at, ctx, gatehouse_shared::audit::AuditAction::BreakGlassCancel, &[]);
                 Self::append_in(&mut tx, &self.signer, ev).await?;
                 tx.commit().await?;
                 Ok(Some(r))
@@ -709,7 +710,7 @@ macro_rules! breakglass_sql {
                 .await?;
                 let mut events = vec![event];
                 if marked.is_some() {
-                    let mut ev = NewEvent::new(at, &event_ctx(&events[0]), "vault.rotation_required", "vault_entry", Some(r.vault_entry_id.clone()))
+                    let mut ev = NewEvent::new(at, &event_ctx(&events[0]), gatehouse_shared::audit::AuditAction::VaultRotationRequired, "vault_entry", Some(r.vault_entry_id.clone()))
                         .details(r.event_details(custodians));
                     ev.details = with_detail_value(ev.details, "reason", serde_json::json!("root credential used under a break-glass request"));
                     events.push(ev);

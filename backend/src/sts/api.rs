@@ -13,6 +13,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use serde_json::{json, Value};
 
@@ -539,7 +540,7 @@ async fn assume_role(
         NewEvent::new(
             now,
             &ctx,
-            "sts.assume_role",
+            AuditAction::StsAssumeRole,
             "role",
             Some(role_arn.to_string()),
         )

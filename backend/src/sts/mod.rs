@@ -14,6 +14,7 @@ pub mod routes;
 pub mod signature;
 pub mod token;
 
+use gatehouse_shared::audit::AuditAction;
 use std::sync::Arc;
 
 use gatehouse_shared::error::FieldError;
@@ -208,7 +209,7 @@ pub async fn issue(
         NewEvent::new(
             now,
             &req.ctx,
-            "sts.credentials.issue",
+            AuditAction::StsCredentialsIssue,
             "role",
             Some(format!("{}/{}", req.account_id, req.permission_set_id)),
         )
@@ -303,7 +304,7 @@ async fn issue_for(
     let event = NewEvent::new(
         now,
         &req.ctx,
-        "sts.credentials.issue",
+        AuditAction::StsCredentialsIssue,
         "role",
         Some(format!("{}/{}", e.account_id, e.permission_set.id)),
     )

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Router;
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::portal::{RevokedCredentials, StsCredentialInfo};
 use serde::Deserialize;
@@ -105,7 +106,7 @@ async fn revoke(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "sts.credentials.revoke",
+        AuditAction::StsCredentialsRevoke,
         "sts_credential",
         Some(access_key_id.clone()),
     );
@@ -133,7 +134,7 @@ async fn revoke_user(
     let ev = NewEvent::new(
         now,
         &who.ctx(),
-        "sts.credentials.revoke_user",
+        AuditAction::StsCredentialsRevokeUser,
         "user",
         Some(user.id.clone()),
     );

@@ -172,7 +172,7 @@ async fn a_cursor_pages_through_250_events_without_gaps_or_repeats() {
     let admin = app.admin().await;
     let events: Vec<NewEvent> = (0..250)
         .map(|i| {
-            NewEvent::new(
+            NewEvent::named(
                 app.now_ms(),
                 &AuditCtx::system(),
                 "test.paging",
@@ -712,7 +712,7 @@ fn test_event(
     target: &str,
     details: serde_json::Value,
 ) -> NewEvent {
-    let mut e = NewEvent::new(
+    let mut e = NewEvent::named(
         app.now_ms(),
         &AuditCtx::system(),
         action,

@@ -555,7 +555,13 @@ fn jit_sign_in(idp_id: &str, subject: &str, username: &str, now: i64) -> Federat
         },
         replaces: None,
         at: now,
-        event: NewEvent::new(now, &ctx, "auth.federated_login", "user", None),
+        event: NewEvent::new(
+            now,
+            &ctx,
+            gatehouse_shared::audit::AuditAction::AuthFederatedLogin,
+            "user",
+            None,
+        ),
         guard: None,
     }
 }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::directory::{Group, User};
 use gatehouse_shared::permission_sets::PermissionSet;
 use gatehouse_shared::portal::{CredentialUri, IssuedCredentials, Portal};
@@ -891,7 +892,7 @@ mod race {
         let ev = NewEvent::new(
             now,
             &AuditCtx::system(),
-            "user.create",
+            AuditAction::DirectoryUserCreate,
             "user",
             Some(id.into()),
         );
@@ -1049,7 +1050,7 @@ mod race {
             let ev = NewEvent::new(
                 now,
                 &AuditCtx::system(),
-                "access_request.create",
+                AuditAction::AccessRequestCreate,
                 "access_request",
                 Some(id.clone()),
             );

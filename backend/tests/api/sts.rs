@@ -550,7 +550,7 @@ async fn revocations_reach_other_instances_through_the_database() {
     let ev = gatehouse::audit::NewEvent::new(
         now,
         &gatehouse::audit::AuditCtx::system(),
-        "sts.credentials.revoke",
+        gatehouse_shared::audit::AuditAction::StsCredentialsRevoke,
         "sts_credential",
         Some(c.access_key_id.clone()),
     );

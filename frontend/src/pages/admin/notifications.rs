@@ -306,7 +306,7 @@ fn EndpointForm(
             RwSignal::new(
                 editing
                     .as_ref()
-                    .is_some_and(|e| e.event_types.iter().any(|x| x == t)),
+                    .is_some_and(|e| e.event_types.iter().any(|x| x == t.as_str())),
             )
         })
         .collect();
@@ -404,7 +404,7 @@ fn EndpointForm(
                     {EVENT_TYPES
                         .iter()
                         .zip(chosen)
-                        .map(|(t, checked)| view! { <CheckboxField id=format!("event-{}", t.replace('.', "-")) label=*t checked /> })
+                        .map(|(t, checked)| view! { <CheckboxField id=format!("event-{}", t.as_str().replace('.', "-")) label=t.as_str() checked /> })
                         .collect_view()}
                     {move || form.field_error("event_types").get().map(|m| view! { <p class="field-error">{m}</p> })}
                 </fieldset>
