@@ -1,5 +1,6 @@
 //! Secrets at rest: the master key and AES-256-GCM sealing of everything secret we store
-//! (TOTP seeds now; IdP client secrets and root-credential vault entries later).
+//! (TOTP seeds, OIDC client secrets and PKCE verifiers, root-credential vault entries,
+//! webhook signing secrets, the audit checkpoint key).
 //!
 //! A sealed value is `v1.<base64url(nonce ‖ ciphertext ‖ tag)>`. Each seal binds a
 //! *purpose* as associated data (for example `totp:<user-id>`), so a ciphertext copied

@@ -1,6 +1,7 @@
 //! Local sign-in (Argon2id passwords + TOTP), server-side sessions with rotation and
 //! timeouts, CSRF tokens, sign-in throttling, step-up MFA, and Gatehouse's role checks.
-//! Federated sign-in (SAML, OIDC) will end in the same [`sessions`] machinery.
+//! Federated sign-in (SAML, OIDC; `crate::federation`) ends in the same [`sessions`]
+//! machinery.
 
 pub mod login;
 pub mod password;

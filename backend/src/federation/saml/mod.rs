@@ -4,7 +4,7 @@
 //! assertion IDs (replay) in the database.
 //!
 //! Contract between this module and the federation flow (`federation::routes`):
-//! - `verify_response` performs every check in DESIGN.md that needs only the document,
+//! - `verify_response` performs every check in docs/SAML.md that needs only the document,
 //!   the configuration and `now`; the caller then (1) consumes `in_response_to` from this
 //!   browser's outstanding requests and (2) records `assertion_id` until `not_on_or_after`,
 //!   refusing with `Refusal::Replayed` / `Refusal::UnknownInResponseTo` codes when that fails.
