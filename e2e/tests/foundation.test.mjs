@@ -125,7 +125,11 @@ test('bootstrap administrator: sign-in, TOTP, group, audit', { timeout: 180_000 
   assert.ok((await logins.filter({ hasText: 'success' }).count()) >= 2, 'both successful sign-ins are listed');
   assert.ok((await logins.filter({ hasText: 'failure' }).count()) >= 1, 'the wrong password is listed');
 
-  // Filters narrow the list.
+  // Filters narrow the list. The action field suggests every action Gatehouse writes.
+  const suggested = await page.getByLabel('Action').evaluate((input) =>
+    [...(input.list?.options ?? [])].map((o) => o.value));
+  assert.ok(suggested.includes('directory.*') && suggested.includes('breakglass.reveal_password'),
+    `the action field suggests areas and actions: ${suggested.slice(0, 5)}`);
   await page.getByLabel('Action').fill('directory.*');
   await page.getByRole('button', { name: 'Search' }).click();
   await events.getByRole('row').filter({ hasText: 'auth.login' }).first().waitFor({ state: 'detached' });

@@ -232,6 +232,23 @@ impl AuditAction {
     }
 }
 
+impl AuditAction {
+    /// What the audit search's action filter offers: for each area (the part before the
+    /// first dot) `area.*`, which matches every action of it, then that area's actions.
+    pub fn filter_choices() -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in Self::ALL {
+            let area = a.as_str().split('.').next().unwrap_or_default();
+            let all = format!("{area}.*");
+            if !out.contains(&all) {
+                out.push(all);
+            }
+            out.push(a.as_str().to_string());
+        }
+        out
+    }
+}
+
 impl std::fmt::Display for AuditAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -263,5 +280,19 @@ mod action_tests {
             assert_eq!(AuditAction::parse(s), Some(*a));
         }
         assert_eq!(AuditAction::parse("auth.loginx"), None);
+    }
+
+    #[test]
+    fn the_action_filter_offers_each_area_before_its_actions() {
+        let choices = AuditAction::filter_choices();
+        let areas: Vec<&String> = choices.iter().filter(|c| c.ends_with(".*")).collect();
+        assert_eq!(choices.len(), AuditAction::ALL.len() + areas.len());
+        let at = |s: &str| choices.iter().position(|c| c == s).unwrap();
+        for a in AuditAction::ALL {
+            let area = format!("{}.*", a.as_str().split('.').next().unwrap());
+            assert_eq!(choices.iter().filter(|c| **c == area).count(), 1, "{area}");
+            assert!(at(&area) < at(a.as_str()), "{area} before {a}");
+        }
+        assert!(areas.iter().any(|a| *a == "breakglass.*"));
     }
 }

@@ -23,8 +23,13 @@ pub fn TextField(
     hint: Option<&'static str>,
     #[prop(optional)] required: bool,
     #[prop(optional)] node_ref: Option<NodeRef<leptos::html::Input>>,
+    /// Suggestions the browser offers as the person types (a `<datalist>`); any text is
+    /// still accepted.
+    #[prop(optional)]
+    suggestions: Option<Vec<String>>,
 ) -> impl IntoView {
     let error = error.unwrap_or_else(|| Signal::stored(None));
+    let list_id = suggestions.as_ref().map(|_| format!("{id}-suggestions"));
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
     let described_by = {
@@ -55,11 +60,17 @@ pub fn TextField(
                 maxlength=maxlength
                 required=required
                 node_ref=node_ref
+                list=list_id.clone()
                 aria-invalid=move || error.with(Option::is_some).then_some("true")
                 aria-describedby=described_by
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))
             />
+            {suggestions.map(|choices| view! {
+                <datalist id=list_id>
+                    {choices.into_iter().map(|c| view! { <option value=c></option> }).collect_view()}
+                </datalist>
+            })}
             {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
             {move || error.get().map(|message| view! { <p class="field-error" id=error_id.clone()>{message}</p> })}
         </div>

@@ -2,7 +2,7 @@
 //! the results with the server's cursor; export them as CSV or JSON Lines; follow one
 //! subject's story on its timeline; and verify that the hash chain is intact.
 
-use gatehouse_shared::audit::{AuditEvent, ChainProblemKind, Outcome, VerifyReport};
+use gatehouse_shared::audit::{AuditAction, AuditEvent, ChainProblemKind, Outcome, VerifyReport};
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -134,7 +134,7 @@ pub fn AuditPage() -> impl IntoView {
                     <TextField id="audit-from" label="From" kind="datetime-local" value=from error=form.field_error("from") />
                     <TextField id="audit-to" label="To" kind="datetime-local" value=to error=form.field_error("to") />
                     <TextField id="audit-actor" label="Actor" value=actor placeholder="username or user ID" autocomplete="off" error=form.field_error("actor") />
-                    <TextField id="audit-action" label="Action" value=action placeholder="auth.login or directory.*" autocomplete="off" error=form.field_error("action") />
+                    <TextField id="audit-action" label="Action" value=action placeholder="auth.login or directory.*" autocomplete="off" suggestions=AuditAction::filter_choices() error=form.field_error("action") />
                     <TextField id="audit-target" label="Target ID" value=target autocomplete="off" error=form.field_error("target") />
                     <SelectField id="audit-outcome" label="Outcome" value=outcome options=outcomes />
                     <div class="actions">
