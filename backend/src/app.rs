@@ -44,7 +44,9 @@ pub struct Settings {
     pub login_account_window_ms: i64,
     pub login_ip_limit: i64,
     pub login_ip_window_ms: i64,
-    pub trust_forwarded_for: bool,
+    /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
+    /// the client address stands (`None`: the header is ignored).
+    pub forwarded_hops: Option<usize>,
     /// How often [`jobs::tick`] runs.
     pub jobs_interval: Duration,
 }
@@ -69,7 +71,9 @@ impl Settings {
             login_account_window_ms: config.login_account_window_secs * 1000,
             login_ip_limit: config.login_ip_limit,
             login_ip_window_ms: config.login_ip_window_secs * 1000,
-            trust_forwarded_for: config.trust_forwarded_for,
+            forwarded_hops: config
+                .trust_forwarded_for
+                .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
             jobs_interval: Duration::from_secs(config.jobs_interval_secs),
         }
     }

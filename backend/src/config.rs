@@ -45,6 +45,10 @@ pub struct Config {
     pub login_ip_window_secs: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// With `trust_forwarded_for`: how many proxies of yours stand in front of Gatehouse,
+    /// each appending the address it received from. The client is the entry that many from
+    /// the right; what the client wrote itself further left is never believed.
+    pub trusted_proxy_hops: u32,
     /// `text` or `json`.
     pub log_format: String,
     /// Seed a small example directory on start.
@@ -86,6 +90,7 @@ impl Default for Config {
             login_ip_limit: 30,
             login_ip_window_secs: 5 * 60,
             trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
             log_format: "text".into(),
             demo: false,
             smtp_host: None,
@@ -127,6 +132,7 @@ impl std::fmt::Debug for Config {
             .field("login_ip_limit", &self.login_ip_limit)
             .field("login_ip_window_secs", &self.login_ip_window_secs)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("log_format", &self.log_format)
             .field("demo", &self.demo)
             .field("smtp_host", &self.smtp_host)

@@ -577,6 +577,41 @@ async fn too_many_failures_from_one_address_are_throttled_across_accounts() {
 }
 
 #[tokio::test]
+async fn behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw() {
+    // Arrange: one proxy in front, which appends the address it received from.
+    let app = TestApp::spawn_with(|c| c.trust_forwarded_for = true).await;
+    let attacker = app.browser();
+    let spoofing = |claimed: &'static str| {
+        attacker
+            .client
+            .post(attacker.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", claimed)
+            .json(&json!({ "username": "admin", "password": "guessing-the-password" }))
+            .send()
+    };
+
+    // Act: the client writes an address of its choosing; the proxy appends the real one.
+    let first = Reply::read(spoofing("203.0.113.9, 198.51.100.7").await.unwrap()).await;
+    let second = Reply::read(spoofing("203.0.113.10, 198.51.100.7").await.unwrap()).await;
+
+    // Assert: both failures are recorded against the address the proxy saw.
+    first.assert_error(401, "invalid_credentials");
+    second.assert_error(401, "invalid_credentials");
+    let admin = app.admin().await;
+    let failures = app
+        .audit_events(&admin, "action=auth.login&outcome=failure")
+        .await;
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures
+            .iter()
+            .all(|e| e.source_ip.as_deref() == Some("198.51.100.7")),
+        "{:?}",
+        failures.iter().map(|e| &e.source_ip).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
 async fn step_up_marks_mfa_fresh_again() {
     // Arrange
     let app = TestApp::spawn().await;
