@@ -675,7 +675,7 @@ pub async fn reveal(
                 .open(&totp_purpose(&entry.id), &entry.totp_seed_enc)
                 .map_err(open_err)?;
             let secs = u64::try_from(now / 1000).unwrap_or(0);
-            let code = totp::code_at(&seed, secs).ok_or_else(|| {
+            let code = totp::code_for_seed(&seed, secs).ok_or_else(|| {
                 StoreError::Db(sqlx::Error::Protocol(
                     "a TOTP code could not be computed".into(),
                 ))

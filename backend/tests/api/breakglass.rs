@@ -68,6 +68,10 @@ async fn person(app: &TestApp, admin: &Browser, name: &str, groups: &[&Group]) -
 }
 
 async fn world(m: i64, n: i64) -> World {
+    world_with_seed(m, n, SEED).await
+}
+
+async fn world_with_seed(m: i64, n: i64, seed: &str) -> World {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     account(&admin, ACCOUNT).await;
@@ -79,7 +83,7 @@ async fn world(m: i64, n: i64) -> World {
             &json!({
                 "account_id": ACCOUNT,
                 "password": ROOT_PASSWORD,
-                "totp_seed": SEED,
+                "totp_seed": seed,
                 "password_group_id": password_group.id,
                 "mfa_group_id": mfa_group.id,
                 "password_approvals": m,
@@ -129,6 +133,31 @@ async fn trail_text(app: &TestApp) -> String {
         .map(|e| format!("{} {} {:?}", e.action, e.details, e.reason))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[tokio::test]
+async fn an_80_bit_root_mfa_seed_reveals_its_current_code() {
+    // Arrange: the shortest seed the vault accepts, base32 of "1234567890" (80 bits).
+    let w = world_with_seed(1, 1, "GEZDGNBVGY3TQOJQ").await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let r = ask(&w).await;
+    approve(&pam, &r).await.assert_status(200);
+    approve(&max, &r).await.assert_status(200);
+
+    // Act
+    let code: Revealed = w
+        .requester
+        .b
+        .post(&path(&r, "reveal"), &json!({ "what": "totp" }))
+        .await
+        .assert_status(200)
+        .json();
+
+    // Assert
+    let secs = u64::try_from(w.app.now_ms() / 1000).unwrap();
+    let expected = gatehouse::auth::totp::code_for_seed(b"1234567890", secs).unwrap();
+    assert_eq!(code.value, expected);
 }
 
 #[tokio::test]
