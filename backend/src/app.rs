@@ -249,8 +249,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                // The path only: query strings may carry capability tokens.
-                tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                // The path only (query strings may carry capability tokens), and without
+                // the tokens some paths carry.
+                let path = crate::http::ops::loggable_path(req.uri().path());
+                tracing::info_span!("http", method = %req.method(), %path)
             }),
         )
         .with_state(state)

@@ -14,6 +14,21 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
+/// Paths whose next segment is a secret: a `credentials_uri` token is the credential.
+const SECRET_PATH_PREFIXES: &[&str] = &["/credentials/"];
+
+/// A request path as logs may show it: the secret segment of a capability URL replaced by
+/// `…`, so that whoever reads the logs cannot fetch the credentials.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    for prefix in SECRET_PATH_PREFIXES {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let after = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}…{after}").into();
+        }
+    }
+    path.into()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
@@ -71,4 +86,17 @@ pub async fn track(req: Request, next: Next) -> Response {
     metrics::histogram!("gatehouse_http_request_duration_seconds", "method" => method, "route" => route)
         .record(start.elapsed().as_secs_f64());
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn capability_tokens_never_reach_the_logs() {
+        assert_eq!(loggable_path("/credentials/s3cr3t-t0ken"), "/credentials/…");
+        assert_eq!(loggable_path("/credentials/s3cr3t/x"), "/credentials/…/x");
+        assert_eq!(loggable_path("/api/v1/portal"), "/api/v1/portal");
+        assert_eq!(loggable_path("/credentials"), "/credentials");
+    }
 }

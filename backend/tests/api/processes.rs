@@ -30,6 +30,17 @@ struct Server {
 impl Server {
     /// Starts the process; call [`Server::wait_ready`] before using it.
     fn launch(db_url: &str, data_dir: &Path, master_key: &str, name: &str) -> Self {
+        Self::launch_logging(db_url, data_dir, master_key, name, "warn")
+    }
+
+    /// As [`Server::launch`], logging at `level` (`GATEHOUSE_LOG`) into the server log.
+    fn launch_logging(
+        db_url: &str,
+        data_dir: &Path,
+        master_key: &str,
+        name: &str,
+        level: &str,
+    ) -> Self {
         let log = data_dir.join(format!("{name}.log"));
         let mut child = Command::new(gatehouse_bin())
             .args(["serve", "--bind", "127.0.0.1:0", "--database-url", db_url])
@@ -39,7 +50,7 @@ impl Server {
             .arg(data_dir.join("no-spa-here"))
             .env("GATEHOUSE_BOOTSTRAP_PASSWORD", ADMIN_PASSWORD)
             .env("GATEHOUSE_MASTER_KEY", master_key)
-            .env("GATEHOUSE_LOG", "warn")
+            .env("GATEHOUSE_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("create the server log"))
@@ -383,4 +394,37 @@ async fn two_instances_on_one_postgres_share_sessions_and_one_chain() {
     )
     .await;
     on_a.assert_error(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_credentials_url_token_never_reaches_the_log() {
+    // Arrange: a server logging every request (tower_http at debug).
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::for_suite(dir.path()).await;
+    let mut server = Server::launch_logging(
+        &db.url,
+        dir.path(),
+        &random_master_key(),
+        "tokens",
+        "info,tower_http=debug",
+    );
+    server.wait_ready();
+    let token = "tok3n-th4t-mu5t-n0t-b3-l0gged";
+
+    // Act: the token is a path segment, the only credential a credentials_uri has.
+    let reply = reqwest::get(format!("{}/credentials/{token}", server.base))
+        .await
+        .unwrap();
+    let status = reply.status();
+    drop(reply);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Assert: the request was logged, without its token.
+    assert!(status.is_client_error(), "{status}");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!log.contains(token), "the token is in the log:\n{log}");
+    assert!(
+        log.contains("/credentials/…"),
+        "the request is logged:\n{log}"
+    );
 }
