@@ -570,7 +570,40 @@ async fn assume_role(
         (Some(_), None) => Vec::new(),
         (None, _) => own.as_ref().map(role_policies).unwrap_or_default(),
     };
-    let session = caller.pol.as_deref().and_then(|p| RamPolicy::parse(p).ok());
+    // A session policy that no longer parses (stored under an older grammar, say) narrows
+    // to nothing: fail closed rather than assume the role with the session unnarrowed.
+    let session = match caller.pol.as_deref().map(RamPolicy::parse) {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => {
+            store
+                .append_event(deny("the caller's session policy does not parse"))
+                .await
+                .map_err(internal)?;
+            return Err(StsError::no_permission(
+                "the session policy of these credentials cannot be read.",
+            ));
+        }
+    };
+    // The person's own entitlement to the target role, looked up as RAM does, whatever the
+    // letter case of the ARN; the policies are evaluated on its canonical ARN, so that a
+    // Deny on `…:role/GatehouseSSO-Admin` also holds for `…:role/gatehousesso-admin`.
+    let target = match role.get(..ROLE_PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(ROLE_PREFIX) => store
+            .entitlement_by_name(&caller.uid, account_id, &role[ROLE_PREFIX.len()..])
+            .await
+            .map_err(internal)?,
+        _ => None,
+    };
+    let canonical_arn = target.as_ref().map_or_else(
+        || role_arn.to_string(),
+        |t| {
+            crate::permission_sets::role_arn(
+                account_id,
+                &crate::permission_sets::role_name(&t.permission_set.name),
+            )
+        },
+    );
     let mut context = Context::new();
     context.insert("acs:SourceIp", source_ip.clone());
     context.insert("acs:CurrentTime", super::expiration_text(now));
@@ -584,7 +617,7 @@ async fn assume_role(
     );
     context.insert("acs:MFAPresent", "false");
     context.insert("acs:PrincipalARN", assumed_role_arn(caller));
-    let request = PolicyRequest::new("sts:AssumeRole", role_arn).with_context(context);
+    let request = PolicyRequest::new("sts:AssumeRole", &canonical_arn).with_context(context);
     let refs: Vec<&RamPolicy> = policies.iter().collect();
     if !evaluate_with_session_policy(&request, &refs, session.as_ref()).is_allowed() {
         store
@@ -597,13 +630,6 @@ async fn assume_role(
         )));
     }
     // …and the person must be assigned the target role.
-    let target = match role.get(..ROLE_PREFIX.len()) {
-        Some(p) if p.eq_ignore_ascii_case(ROLE_PREFIX) => store
-            .entitlement_by_name(&caller.uid, account_id, &role[ROLE_PREFIX.len()..])
-            .await
-            .map_err(internal)?,
-        _ => None,
-    };
     let Some(target) = target else {
         store
             .append_event(deny("not assigned the target role"))

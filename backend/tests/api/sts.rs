@@ -702,6 +702,84 @@ async fn assume_role_chains_within_policy_and_assignments() {
 }
 
 #[tokio::test]
+async fn a_deny_on_a_role_holds_whatever_the_letter_case_of_its_arn() {
+    // Arrange: alice may assume any role but Ops, and is assigned Ops.
+    let w = world().await;
+    let fenced = permission_set(
+        &w.admin,
+        "Fenced",
+        Some(
+            r#"{"Version":"1","Statement":[
+                {"Effect":"Allow","Action":"sts:AssumeRole","Resource":"acs:ram::*:role/*"},
+                {"Effect":"Deny","Action":"sts:AssumeRole","Resource":"acs:ram::*:role/GatehouseSSO-Ops"}]}"#,
+        ),
+    )
+    .await;
+    assign(&w.admin, &w.alice_user, ACCOUNT, &fenced, true).await;
+    let ops = permission_set(&w.admin, "Ops", None).await;
+    assign(&w.admin, &w.alice_user, ACCOUNT, &ops, true).await;
+    let c = issue(&w.alice, ACCOUNT, &fenced, json!({})).await;
+    let s = Signer::new(w.app.base_url.as_str(), &c, w.app.now_ms());
+
+    // Act
+    let mut refused = Vec::new();
+    for (i, role) in ["GatehouseSSO-Ops", "gatehousesso-ops", "GATEHOUSESSO-OPS"]
+        .iter()
+        .enumerate()
+    {
+        let arn = format!("acs:ram::{ACCOUNT}:role/{role}");
+        let (status, v) = s
+            .rpc(
+                "AssumeRole",
+                &[("RoleArn", &arn), ("RoleSessionName", "alice-ops")],
+                &format!("case-{i}"),
+            )
+            .await;
+        refused.push((status, code(&v).to_string()));
+    }
+
+    // Assert
+    assert_eq!(refused, vec![(403, "NoPermission".to_string()); 3]);
+}
+
+#[tokio::test]
+async fn a_session_policy_that_no_longer_parses_refuses_assume_role() {
+    // Arrange: alice's credentials, re-issued with a session policy the engine cannot read
+    // (as if stored under an older grammar).
+    let w = world().await;
+    let ops = permission_set(&w.admin, "Ops", None).await;
+    assign(&w.admin, &w.alice_user, ACCOUNT, &ops, true).await;
+    let c = issue(&w.alice, ACCOUNT, &w.dev, json!({})).await;
+    let keys = &w.app.state.sts.keys;
+    let mut claims = keys.open(&c.access_key_id, &c.security_token).unwrap();
+    claims.pol = Some(r#"{"Version":"1","Statement":[{"Effect":"Sometimes"}]}"#.into());
+    let odd = keys.issue(&claims);
+    let odd = IssuedCredentials {
+        access_key_secret: odd.access_key_secret.to_string(),
+        security_token: odd.security_token,
+        ..c.clone()
+    };
+
+    // Act
+    let (status, v) = Signer::new(w.app.base_url.as_str(), &odd, w.app.now_ms())
+        .rpc(
+            "AssumeRole",
+            &[
+                (
+                    "RoleArn",
+                    &format!("acs:ram::{ACCOUNT}:role/GatehouseSSO-Ops"),
+                ),
+                ("RoleSessionName", "alice-ops"),
+            ],
+            "odd-1",
+        )
+        .await;
+
+    // Assert: refused, where an unreadable narrowing used to mean no narrowing at all.
+    assert_eq!((status, code(&v)), (403, "NoPermission"), "{v}");
+}
+
+#[tokio::test]
 async fn a_credentials_uri_hands_out_credentials_until_revoked_or_expired() {
     let w = world().await;
     let created: CredentialUri = w
