@@ -251,7 +251,6 @@ const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
     ("jobs.rs", "crate::app", "AppState"),
     ("notify/mod.rs", "crate::app", "AppState"),
     ("notify/mod.rs", "crate::http", "ApiError"),
-    ("permission_sets/mod.rs", "crate::app", "AppState"),
     ("permission_sets/simulator.rs", "axum", "Router, State"),
     ("permission_sets/simulator.rs", "crate::app", "AppState"),
     ("permission_sets/simulator.rs", "crate::http", "Json"),

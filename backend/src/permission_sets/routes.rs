@@ -68,7 +68,10 @@ async fn create_permission_set(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_permission_set(&state, &who, req).await?),
+        Json(
+            super::create_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), req)
+                .await?,
+        ),
     ))
 }
 
@@ -93,7 +96,8 @@ async fn update_permission_set(
 ) -> ApiResult<Json<PermissionSet>> {
     who.require(Role::Administrator)?;
     Ok(Json(
-        super::update_permission_set(&state, &who, &id, req).await?,
+        super::update_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req)
+            .await?,
     ))
 }
 
@@ -103,7 +107,7 @@ async fn delete_permission_set(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_permission_set(&state, &who, &id).await?;
+    super::delete_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +117,7 @@ async fn list_roles(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ProvisionedRole>>> {
     who.require_any(READERS)?;
-    Ok(Json(super::roles(&state, &id).await?))
+    Ok(Json(super::roles(&*state.store, &id).await?))
 }
 
 /// The body is optional: none (or `{}`) provisions every assigned account.
@@ -131,7 +135,9 @@ async fn provision(
             ApiError::InvalidJson(format!("The JSON does not have the expected shape: {e}"))
         })?
     };
-    Ok(Json(super::provision(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::provision(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req).await?,
+    ))
 }
 
 async fn system_policies(who: CurrentSession) -> ApiResult<Json<Vec<SystemPolicy>>> {
@@ -180,7 +186,7 @@ async fn create_assignment(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_assignment(&state, &who, req).await?),
+        Json(super::create_assignment(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
     ))
 }
 
@@ -190,6 +196,6 @@ async fn delete_assignment(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_assignment(&state, &who, &id).await?;
+    super::delete_assignment(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
