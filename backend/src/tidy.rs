@@ -240,7 +240,6 @@ const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
     ("auth/sessions.rs", "crate::http", "ApiError, csrf, …"),
     ("breakglass/mod.rs", "crate::app", "AppState"),
     ("demo.rs", "crate::app", "AppState"),
-    ("directory/mod.rs", "crate::app", "AppState"),
     ("federation/errors.rs", "axum", "StatusCode"),
     ("federation/errors.rs", "crate::http", "ApiError"),
     ("federation/idp.rs", "crate::app", "AppState, Settings"),
