@@ -130,7 +130,7 @@ pub async fn build(
     };
     bootstrap(&state, config.bootstrap_password.clone()).await?;
     if config.demo {
-        crate::demo::seed(&state).await?;
+        crate::demo::seed(&*state.store, state.clock.now_ms()).await?;
     }
     Ok(state)
 }

@@ -239,7 +239,6 @@ const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
     ("auth/sessions.rs", "crate::app", "AppState, Settings"),
     ("auth/sessions.rs", "crate::http", "ApiError, csrf, …"),
     ("breakglass/mod.rs", "crate::app", "AppState"),
-    ("demo.rs", "crate::app", "AppState"),
     ("federation/errors.rs", "axum", "StatusCode"),
     ("federation/errors.rs", "crate::http", "ApiError"),
     ("federation/idp.rs", "crate::app", "AppState, Settings"),
