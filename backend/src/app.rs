@@ -45,7 +45,7 @@ pub struct Settings {
     pub login_ip_limit: i64,
     pub login_ip_window_ms: i64,
     pub trust_forwarded_for: bool,
-    /// How often [`jobs::tick`] runs.
+    /// How often [`tick`] runs.
     pub jobs_interval: Duration,
 }
 
@@ -252,6 +252,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// One background step on `state` at its clock's now: see [`jobs::tick`].
+pub async fn tick(state: &AppState) -> store::StoreResult<jobs::TickReport> {
+    let parts = jobs::Parts {
+        store: &*state.store,
+        sts: &state.sts,
+        notifier: &state.notify,
+        session_idle_ms: state.settings.session_idle_ms,
+    };
+    jobs::tick(&parts, state.clock.now_ms()).await
+}
+
+/// Repeats [`tick`] every `every` until aborted; a failed tick is logged and retried.
+async fn run_jobs_forever(state: AppState, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(e) = tick(&state).await {
+            tracing::warn!(error = %e, "background tick failed; will retry");
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, with the background jobs running alongside.
 pub async fn serve(
     state: AppState,
@@ -259,7 +282,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let jobs = tokio::spawn(jobs::run_forever(
+    let jobs = tokio::spawn(run_jobs_forever(
         state.clone(),
         state.settings.jobs_interval,
     ));

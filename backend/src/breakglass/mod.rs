@@ -36,7 +36,7 @@ use crate::clock::{to_datetime, Millis};
 use crate::store::breakglass::{
     quorum, BreakGlassRecord, DecideOutcome, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
 };
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::sts::{Claims, StsKeys};
 
 /// How long a request waits for its quorum.
@@ -820,6 +820,6 @@ pub async fn review(
 }
 
 /// One background step (expire pending requests, close ended windows); see `jobs::tick`.
-pub async fn sweep(state: &AppState) -> crate::store::StoreResult<u64> {
-    state.store.sweep_breakglass(state.clock.now_ms()).await
+pub async fn sweep(store: &dyn Store, now: Millis) -> crate::store::StoreResult<u64> {
+    store.sweep_breakglass(now).await
 }
