@@ -24,56 +24,12 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+pub use crate::config::Settings;
 use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
 use crate::sts::Sts;
 use crate::{audit, auth, breakglass, directory, jobs, permission_sets, portal, requests, sts};
-
-/// Runtime settings derived from [`Config`] once the listening address is known.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub public_url: String,
-    /// `scheme://host[:port]` of `public_url`, for the CSRF origin check.
-    pub public_origin: String,
-    pub cookie_secure: bool,
-    pub session_idle_ms: i64,
-    pub session_absolute_ms: i64,
-    pub mfa_fresh_ms: i64,
-    pub login_account_limit: i64,
-    pub login_account_window_ms: i64,
-    pub login_ip_limit: i64,
-    pub login_ip_window_ms: i64,
-    pub trust_forwarded_for: bool,
-    /// How often [`tick`] runs.
-    pub jobs_interval: Duration,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config, bound: SocketAddr) -> Self {
-        let public_url = config.public_url_for(bound);
-        let public_origin = match public_url.split_once("://") {
-            Some((scheme, rest)) => {
-                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
-            }
-            None => public_url.clone(),
-        };
-        Self {
-            cookie_secure: config.cookie_secure_for(&public_url),
-            public_url,
-            public_origin,
-            session_idle_ms: config.session_idle_timeout_secs * 1000,
-            session_absolute_ms: config.session_absolute_timeout_secs * 1000,
-            mfa_fresh_ms: config.mfa_fresh_secs * 1000,
-            login_account_limit: config.login_account_limit,
-            login_account_window_ms: config.login_account_window_secs * 1000,
-            login_ip_limit: config.login_ip_limit,
-            login_ip_window_ms: config.login_ip_window_secs * 1000,
-            trust_forwarded_for: config.trust_forwarded_for,
-            jobs_interval: Duration::from_secs(config.jobs_interval_secs),
-        }
-    }
-}
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -90,6 +46,17 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// Webhook and e-mail sending (see [`crate::notify`]).
     pub notify: Arc<crate::notify::Notifier>,
+}
+
+impl AppState {
+    /// What the sign-in, TOTP and break-glass rules work on, lent from the state.
+    pub fn auth_env(&self) -> auth::login::Env<'_> {
+        auth::login::Env {
+            store: &*self.store,
+            master: &self.master,
+            settings: &self.settings,
+        }
+    }
 }
 
 /// The master key: given by the operator, or the key file (created on first start).
