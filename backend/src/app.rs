@@ -150,7 +150,6 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes::routes())
         .merge(audit::routes::routes())
         .merge(permission_sets::routes::routes())
-        .merge(permission_sets::simulator::routes())
         .merge(portal::routes::routes())
         .merge(requests::routes::routes())
         .merge(sts::routes::routes())

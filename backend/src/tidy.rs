@@ -241,9 +241,6 @@ const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
     ("federation/idp.rs", "crate::app", "AppState, Settings"),
     ("federation/oidc.rs", "crate::app", "AppState"),
     ("federation/signin.rs", "crate::app", "AppState"),
-    ("permission_sets/simulator.rs", "axum", "Router, State"),
-    ("permission_sets/simulator.rs", "crate::app", "AppState"),
-    ("permission_sets/simulator.rs", "crate::http", "Json"),
     ("sts/api.rs", "axum", "extractors, responses"),
     ("sts/api.rs", "crate::app", "AppState"),
 ];

@@ -1,4 +1,5 @@
-//! `/api/v1/permission-sets`, `/api/v1/assignments`, `/api/v1/system-policies`:
+//! `/api/v1/permission-sets`, `/api/v1/assignments`, `/api/v1/system-policies`, and
+//! `/api/v1/policies/{validate,simulate}` (the [`simulator`]):
 //! administrators change permission sets, assignments and provisioning; administrators and
 //! auditors may read them.
 
@@ -12,9 +13,10 @@ use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
 };
+use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, ValidatePolicy};
 use serde::Deserialize;
 
-use super::{catalogue, PermissionSetError};
+use super::{catalogue, simulator, PermissionSetError};
 use crate::app::AppState;
 use crate::auth::sessions::CurrentSession;
 use crate::http::error::{ApiError, ApiResult};
@@ -37,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/permission-sets/{id}/roles", get(list_roles))
         .route("/api/v1/permission-sets/{id}/provision", post(provision))
         .route("/api/v1/system-policies", get(system_policies))
+        .route("/api/v1/policies/validate", post(validate_policy))
+        .route("/api/v1/policies/simulate", post(simulate_policy))
         .route(
             "/api/v1/assignments",
             get(list_assignments).post(create_assignment),
@@ -198,4 +202,21 @@ async fn delete_assignment(
     who.require(Role::Administrator)?;
     super::delete_assignment(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn validate_policy(
+    who: CurrentSession,
+    Json(req): Json<ValidatePolicy>,
+) -> ApiResult<Json<PolicyValidation>> {
+    who.require_any(READERS)?;
+    Ok(Json(simulator::validate_document(&req.document)))
+}
+
+async fn simulate_policy(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<SimulatePolicy>,
+) -> ApiResult<Json<Simulation>> {
+    who.require_any(READERS)?;
+    Ok(Json(simulator::simulate_request(&*state.store, req).await?))
 }
