@@ -180,9 +180,9 @@ pub fn router(state: AppState) -> Router {
     // The STS API: SDKs post to the endpoint's root, so `/` is STS when the request is an
     // STS call and the SPA otherwise. No CSRF guard: these requests carry no cookie.
     let sts_api = Router::new()
-        .route("/sts", any(sts::api::handle))
-        .route("/sts/", any(sts::api::handle))
-        .route("/sts/{*rest}", any(sts::api::handle))
+        .route("/sts", any(sts::rpc_routes::handle))
+        .route("/sts/", any(sts::rpc_routes::handle))
+        .route("/sts/{*rest}", any(sts::rpc_routes::handle))
         .route("/", any(spa::root))
         .route_layer(middleware::from_fn(ops::track));
 
