@@ -24,60 +24,12 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+pub use crate::config::Settings;
 use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
 use crate::sts::Sts;
 use crate::{audit, auth, breakglass, directory, jobs, permission_sets, portal, requests, sts};
-
-/// Runtime settings derived from [`Config`] once the listening address is known.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub public_url: String,
-    /// `scheme://host[:port]` of `public_url`, for the CSRF origin check.
-    pub public_origin: String,
-    pub cookie_secure: bool,
-    pub session_idle_ms: i64,
-    pub session_absolute_ms: i64,
-    pub mfa_fresh_ms: i64,
-    pub login_account_limit: i64,
-    pub login_account_window_ms: i64,
-    pub login_ip_limit: i64,
-    pub login_ip_window_ms: i64,
-    /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
-    /// the client address stands (`None`: the header is ignored).
-    pub forwarded_hops: Option<usize>,
-    /// How often [`jobs::tick`] runs.
-    pub jobs_interval: Duration,
-}
-
-impl Settings {
-    pub fn from_config(config: &Config, bound: SocketAddr) -> Self {
-        let public_url = config.public_url_for(bound);
-        let public_origin = match public_url.split_once("://") {
-            Some((scheme, rest)) => {
-                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
-            }
-            None => public_url.clone(),
-        };
-        Self {
-            cookie_secure: config.cookie_secure_for(&public_url),
-            public_url,
-            public_origin,
-            session_idle_ms: config.session_idle_timeout_secs * 1000,
-            session_absolute_ms: config.session_absolute_timeout_secs * 1000,
-            mfa_fresh_ms: config.mfa_fresh_secs * 1000,
-            login_account_limit: config.login_account_limit,
-            login_account_window_ms: config.login_account_window_secs * 1000,
-            login_ip_limit: config.login_ip_limit,
-            login_ip_window_ms: config.login_ip_window_secs * 1000,
-            forwarded_hops: config
-                .trust_forwarded_for
-                .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
-            jobs_interval: Duration::from_secs(config.jobs_interval_secs),
-        }
-    }
-}
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -94,6 +46,17 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// Webhook and e-mail sending (see [`crate::notify`]).
     pub notify: Arc<crate::notify::Notifier>,
+}
+
+impl AppState {
+    /// What the sign-in, TOTP and break-glass rules work on, lent from the state.
+    pub fn auth_env(&self) -> auth::login::Env<'_> {
+        auth::login::Env {
+            store: &*self.store,
+            master: &self.master,
+            settings: &self.settings,
+        }
+    }
 }
 
 /// The master key: given by the operator, or the key file (created on first start).
@@ -134,7 +97,7 @@ pub async fn build(
     };
     bootstrap(&state, config.bootstrap_password.clone()).await?;
     if config.demo {
-        crate::demo::seed(&state).await?;
+        crate::demo::seed(&*state.store, state.clock.now_ms()).await?;
     }
     Ok(state)
 }
@@ -187,7 +150,6 @@ pub fn router(state: AppState) -> Router {
         .merge(directory::routes::routes())
         .merge(audit::routes::routes())
         .merge(permission_sets::routes::routes())
-        .merge(permission_sets::simulator::routes())
         .merge(portal::routes::routes())
         .merge(requests::routes::routes())
         .merge(sts::routes::routes())
@@ -218,9 +180,9 @@ pub fn router(state: AppState) -> Router {
     // The STS API: SDKs post to the endpoint's root, so `/` is STS when the request is an
     // STS call and the SPA otherwise. No CSRF guard: these requests carry no cookie.
     let sts_api = Router::new()
-        .route("/sts", any(sts::api::handle))
-        .route("/sts/", any(sts::api::handle))
-        .route("/sts/{*rest}", any(sts::api::handle))
+        .route("/sts", any(sts::rpc_routes::handle))
+        .route("/sts/", any(sts::rpc_routes::handle))
+        .route("/sts/{*rest}", any(sts::rpc_routes::handle))
         .route("/", any(spa::root))
         .route_layer(middleware::from_fn(ops::track));
 
@@ -258,6 +220,29 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// One background step on `state` at its clock's now: see [`jobs::tick`].
+pub async fn tick(state: &AppState) -> store::StoreResult<jobs::TickReport> {
+    let parts = jobs::Parts {
+        store: &*state.store,
+        sts: &state.sts,
+        notifier: &state.notify,
+        session_idle_ms: state.settings.session_idle_ms,
+    };
+    jobs::tick(&parts, state.clock.now_ms()).await
+}
+
+/// Repeats [`tick`] every `every` until aborted; a failed tick is logged and retried.
+async fn run_jobs_forever(state: AppState, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(e) = tick(&state).await {
+            tracing::warn!(error = %e, "background tick failed; will retry");
+        }
+    }
+}
+
 /// Serves until `shutdown` resolves, with the background jobs running alongside.
 pub async fn serve(
     state: AppState,
@@ -265,7 +250,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
-    let jobs = tokio::spawn(jobs::run_forever(
+    let jobs = tokio::spawn(run_jobs_forever(
         state.clone(),
         state.settings.jobs_interval,
     ));

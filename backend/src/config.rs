@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
@@ -323,5 +324,54 @@ mod tests {
             without_credentials("postgres://127.0.0.1:5432/postgres"),
             "postgres://127.0.0.1:5432/postgres"
         );
+    }
+}
+
+/// Runtime settings derived from [`Config`] once the listening address is known.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub public_url: String,
+    /// `scheme://host[:port]` of `public_url`, for the CSRF origin check.
+    pub public_origin: String,
+    pub cookie_secure: bool,
+    pub session_idle_ms: i64,
+    pub session_absolute_ms: i64,
+    pub mfa_fresh_ms: i64,
+    pub login_account_limit: i64,
+    pub login_account_window_ms: i64,
+    pub login_ip_limit: i64,
+    pub login_ip_window_ms: i64,
+    /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
+    /// the client address stands (`None`: the header is ignored).
+    pub forwarded_hops: Option<usize>,
+    /// How often [`crate::app::tick`] runs.
+    pub jobs_interval: Duration,
+}
+
+impl Settings {
+    pub fn from_config(config: &Config, bound: SocketAddr) -> Self {
+        let public_url = config.public_url_for(bound);
+        let public_origin = match public_url.split_once("://") {
+            Some((scheme, rest)) => {
+                format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+            }
+            None => public_url.clone(),
+        };
+        Self {
+            cookie_secure: config.cookie_secure_for(&public_url),
+            public_url,
+            public_origin,
+            session_idle_ms: config.session_idle_timeout_secs * 1000,
+            session_absolute_ms: config.session_absolute_timeout_secs * 1000,
+            mfa_fresh_ms: config.mfa_fresh_secs * 1000,
+            login_account_limit: config.login_account_limit,
+            login_account_window_ms: config.login_account_window_secs * 1000,
+            login_ip_limit: config.login_ip_limit,
+            login_ip_window_ms: config.login_ip_window_secs * 1000,
+            forwarded_hops: config
+                .trust_forwarded_for
+                .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
+            jobs_interval: Duration::from_secs(config.jobs_interval_secs),
+        }
     }
 }

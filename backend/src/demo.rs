@@ -7,19 +7,18 @@ use gatehouse_shared::auth::Role;
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::app::AppState;
 use crate::audit::{AuditCtx, NewEvent};
-use crate::store::{AccountRecord, NewGroupRecord, NewUserRecord, StoreError};
+use crate::clock::Millis;
+use crate::store::{AccountRecord, NewGroupRecord, NewUserRecord, Store, StoreError};
 
 /// The demo users' shared password, printed at start-up.
 pub const DEMO_PASSWORD: &str = "gatehouse-demo-password";
 
-pub async fn seed(state: &AppState) -> anyhow::Result<()> {
-    if !state.store.list_accounts().await?.is_empty() {
+pub async fn seed(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
+    if !store.list_accounts().await?.is_empty() {
         return Ok(());
     }
     let ctx = AuditCtx::system();
-    let now = state.clock.now_ms();
     let hash = crate::auth::password::hash(Zeroizing::new(DEMO_PASSWORD.to_string())).await?;
     let mut ids = Vec::new();
     for (username, name) in [
@@ -37,8 +36,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             password_hash: Some(hash.clone()),
             created_at: now,
         };
-        match state
-            .store
+        match store
             .create_user(
                 rec,
                 NewEvent::new(
@@ -78,8 +76,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             roles: roles.into(),
             created_at: now,
         };
-        match state
-            .store
+        match store
             .create_group(
                 rec,
                 NewEvent::new(
@@ -105,7 +102,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
                 Some(id.clone()),
             )
             .details(json!({ "group": name, "user_id": user_id, "username": username }));
-            state.store.add_member(&id, user_id, now, ev).await?;
+            store.add_member(&id, user_id, now, ev).await?;
         }
     }
     for (id, name, env) in [
@@ -120,8 +117,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             created_at: now,
             updated_at: now,
         };
-        state
-            .store
+        store
             .create_account(
                 rec,
                 NewEvent::new(

@@ -3,13 +3,14 @@
 //! forget old nonces, expire break-glass requests and close their windows, enqueue and send
 //! notifications) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
-//! that re-checks what is due under the chain-head lock.
+//! that re-checks what is due under the chain-head lock. The timer, which reads the parts
+//! from `AppState`, is wiring and lives in `app.rs`.
 
-use std::time::Duration;
-
-use crate::app::AppState;
 use crate::audit::CHECKPOINT_INTERVAL_MS;
-use crate::store::StoreResult;
+use crate::clock::Millis;
+use crate::notify::Notifier;
+use crate::store::{Store, StoreResult};
+use crate::sts::Sts;
 
 /// What one tick did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -29,26 +30,39 @@ pub struct TickReport {
     pub requests_transitioned: u64,
 }
 
-pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
-    let now = state.clock.now_ms();
+/// What a tick works on: the parts of the application it reads, so that it knows no
+/// `AppState` (the timer that builds these from it is [`crate::app::tick`]).
+pub struct Parts<'a> {
+    pub store: &'a dyn Store,
+    pub sts: &'a Sts,
+    pub notifier: &'a Notifier,
+    /// Sessions idle this long are dropped.
+    pub session_idle_ms: i64,
+}
+
+pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
+    let Parts {
+        store,
+        sts,
+        notifier,
+        session_idle_ms,
+    } = *parts;
     // Ticks come every few seconds; sign when the last checkpoint is nearly a minute old so
     // no more than a minute passes between checkpoints while events arrive.
-    let cp = state
-        .store
+    let cp = store
         .checkpoint_if_due(now, CHECKPOINT_INTERVAL_MS - 5_000)
         .await?;
-    let removed = state
-        .store
-        .delete_stale_sessions(now, now - state.settings.session_idle_ms)
+    let removed = store
+        .delete_stale_sessions(now, now - session_idle_ms)
         .await?;
     // Before reloading revocations, so a grant ended now is refused from this tick on.
-    let requests = crate::requests::step(&*state.store, now).await?;
+    let requests = crate::requests::step(store, now).await?;
     // Another instance's revocations take effect here within one tick.
-    let revocations = state.sts.revocations.reload(&*state.store, now).await?;
-    state.sts.nonces.prune(now);
-    let breakglass = crate::breakglass::sweep(state).await?;
-    let federation_pruned = crate::federation::prune(state, now).await?;
-    let (notifications_enqueued, notifications) = crate::notify::step(state, now).await?;
+    let revocations = sts.revocations.reload(store, now).await?;
+    sts.nonces.prune(now);
+    let breakglass = crate::breakglass::sweep(store, now).await?;
+    let federation_pruned = crate::federation::prune(store, now).await?;
+    let (notifications_enqueued, notifications) = crate::notify::step(store, notifier, now).await?;
     Ok(TickReport {
         notifications_enqueued,
         notifications,
@@ -59,15 +73,4 @@ pub async fn tick(state: &AppState) -> StoreResult<TickReport> {
         federation_pruned,
         requests_transitioned: requests.transitioned,
     })
-}
-
-pub async fn run_forever(state: AppState, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if let Err(e) = tick(&state).await {
-            tracing::warn!(error = %e, "background tick failed; will retry");
-        }
-    }
 }

@@ -20,6 +20,14 @@ pub const CHECKPOINT_INTERVAL_MS: i64 = 60_000;
 /// …and whenever the chain reaches a multiple of this many events.
 pub const CHECKPOINT_EVERY_EVENTS: i64 = 10_000;
 
+/// Where a request came from, as recorded in the audit trail (read from the request by
+/// its extractor in `http/extract.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
 /// Who did it, from where: taken from the request at the edge.
 #[derive(Debug, Clone, Default)]
 pub struct AuditCtx {

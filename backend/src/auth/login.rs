@@ -12,16 +12,25 @@ use zeroize::Zeroizing;
 
 use super::sessions::{hash_token, roles_of, CurrentSession};
 use super::{password, totp, AuthError};
-use crate::app::AppState;
+use crate::audit::ClientMeta;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::Millis;
-use crate::http::extract::ClientMeta;
-use crate::secrets::random_token;
-use crate::store::{SessionRecord, UserRecord};
+use crate::config::Settings;
+use crate::secrets::{random_token, MasterKey};
+use crate::store::{SessionRecord, Store, UserRecord};
 
 /// The purpose a user's TOTP seed is sealed for.
 pub fn totp_purpose(user_id: &str) -> String {
     format!("totp:{user_id}")
+}
+
+/// What the sign-in and TOTP rules work on: the store, the key TOTP seeds are sealed with,
+/// and the throttling and session settings. The handler lends them from its state.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub store: &'a dyn Store,
+    pub master: &'a MasterKey,
+    pub settings: &'a Settings,
 }
 
 pub struct NewSession {
@@ -40,13 +49,13 @@ fn ctx_for(name: &str, user: Option<&UserRecord>, client: &ClientMeta) -> AuditC
 }
 
 async fn throttled(
-    state: &AppState,
+    env: Env<'_>,
     key: &str,
     limit: i64,
     window_ms: i64,
     now: Millis,
 ) -> Result<Option<i64>, AuthError> {
-    Ok(match state.store.rate_get(key).await? {
+    Ok(match env.store.rate_get(key).await? {
         Some((count, start)) if count >= limit && now - start < window_ms => {
             Some((start + window_ms - now + 999) / 1000)
         }
@@ -57,15 +66,15 @@ async fn throttled(
 /// Checks username, password and (if enrolled) TOTP; on success creates a new session,
 /// replacing `previous` (the session the browser presented, if any).
 pub async fn sign_in(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     client: &ClientMeta,
     username_raw: &str,
     password_raw: Zeroizing<String>,
     totp_raw: Option<&str>,
     previous: Option<String>,
 ) -> Result<NewSession, AuthError> {
-    let s = &state.settings;
-    let now = state.clock.now_ms();
+    let s = &env.settings;
     let name_for_audit: String = username_raw
         .trim()
         .chars()
@@ -97,9 +106,8 @@ pub async fn sign_in(
         ),
         (ip_key, s.login_ip_limit, s.login_ip_window_ms, "address"),
     ] {
-        if let Some(retry_after_secs) = throttled(state, key, limit, window, now).await? {
-            state
-                .store
+        if let Some(retry_after_secs) = throttled(env, key, limit, window, now).await? {
+            env.store
                 .append_event(
                     NewEvent::new(now, &ctx, AuditAction::AuthLogin, "user", None)
                         .failed(Outcome::Denied, "rate_limited")
@@ -114,23 +122,20 @@ pub async fn sign_in(
     }
 
     let fail = |reason: &'static str, user: Option<UserRecord>, err: AuthError| async move {
-        state
-            .store
+        env.store
             .rate_hit(account_key, now, s.login_account_window_ms)
             .await?;
-        state
-            .store
+        env.store
             .rate_hit(ip_key, now, s.login_ip_window_ms)
             .await?;
-        state
-            .store
+        env.store
             .append_event(refusal(reason, user.as_ref()))
             .await?;
         Err::<NewSession, AuthError>(err)
     };
 
     let user = match Username::parse(username_raw) {
-        Ok(u) => state.store.find_user_by_username(u.as_str()).await?,
+        Ok(u) => env.store.find_user_by_username(u.as_str()).await?,
         Err(_) => None,
     };
     let Some(user) = user else {
@@ -142,8 +147,7 @@ pub async fn sign_in(
         return fail("bad_password", Some(user), AuthError::InvalidCredentials).await;
     }
     if user.disabled {
-        state
-            .store
+        env.store
             .append_event(refusal("account_disabled", Some(&user)))
             .await?;
         return Err(AuthError::Disabled);
@@ -154,16 +158,16 @@ pub async fn sign_in(
         let Some(code_raw) = totp_raw.filter(|c| !c.trim().is_empty()) else {
             return Err(AuthError::TotpRequired);
         };
-        let Some(step) = totp_step(state, &user.id, sealed, code_raw, now)? else {
+        let Some(step) = totp_step(env, &user.id, sealed, code_raw, now)? else {
             return fail("invalid_totp", Some(user), AuthError::InvalidTotp).await;
         };
-        if !state.store.use_totp_step(&user.id, step).await? {
+        if !env.store.use_totp_step(&user.id, step).await? {
             return fail("totp_replayed", Some(user), AuthError::TotpReplayed).await;
         }
         mfa_at = Some(now);
     }
 
-    state.store.rate_clear(account_key).await?;
+    env.store.rate_clear(account_key).await?;
     let token = random_token(32);
     let session = SessionRecord {
         id_hash: hash_token(&token),
@@ -191,11 +195,10 @@ pub async fn sign_in(
         Some(user.id.clone()),
     )
     .details(json!({ "method": session.auth_method, "session_rotated": previous.is_some() }));
-    state
-        .store
+    env.store
         .create_session(session.clone(), previous.as_deref(), event)
         .await?;
-    let groups = state.store.groups_of_user(&user.id).await?;
+    let groups = env.store.groups_of_user(&user.id).await?;
     let roles = roles_of(&groups);
     Ok(NewSession {
         token,
@@ -211,13 +214,13 @@ pub async fn sign_in(
 
 /// Opens the user's sealed TOTP seed and finds the time step `code_raw` is valid for now.
 fn totp_step(
-    state: &AppState,
+    env: Env<'_>,
     user_id: &str,
     sealed: &str,
     code_raw: &str,
     now: Millis,
 ) -> Result<Option<i64>, AuthError> {
-    let secret = state
+    let secret = env
         .master
         .open(&totp_purpose(user_id), sealed)
         .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -232,7 +235,8 @@ fn now_secs(now: Millis) -> u64 {
 
 /// Checks a TOTP code for `user` now and consumes its time step.
 pub async fn check_totp(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     user: &UserRecord,
     code_raw: &str,
 ) -> Result<(), AuthError> {
@@ -240,9 +244,8 @@ pub async fn check_totp(
         .totp_secret_enc
         .as_ref()
         .ok_or(AuthError::InvalidTotp)?;
-    let step = totp_step(state, &user.id, sealed, code_raw, state.clock.now_ms())?
-        .ok_or(AuthError::InvalidTotp)?;
-    if state.store.use_totp_step(&user.id, step).await? {
+    let step = totp_step(env, &user.id, sealed, code_raw, now)?.ok_or(AuthError::InvalidTotp)?;
+    if env.store.use_totp_step(&user.id, step).await? {
         Ok(())
     } else {
         Err(AuthError::TotpReplayed)
@@ -252,16 +255,15 @@ pub async fn check_totp(
 /// Starts (or replaces) TOTP enrolment: a new pending secret, sealed; the old one stays
 /// active until the new one is confirmed.
 pub async fn begin_totp(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     current_code: Option<&str>,
 ) -> Result<(String, String, String), AuthError> {
-    let now = state.clock.now_ms();
     if who.user.totp_secret_enc.is_some() {
         let code = current_code.ok_or(AuthError::CurrentTotpRequired)?;
-        if let Err(e) = check_totp(state, &who.user, code).await {
-            state
-                .store
+        if let Err(e) = check_totp(env, now, &who.user, code).await {
+            env.store
                 .append_event(
                     NewEvent::new(
                         now,
@@ -278,7 +280,7 @@ pub async fn begin_totp(
     }
     let secret = totp::generate_secret();
     let enrollment = totp::enrollment(&secret, &who.user.username)?;
-    let sealed = state.master.seal(&totp_purpose(&who.user.id), &secret);
+    let sealed = env.master.seal(&totp_purpose(&who.user.id), &secret);
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -287,8 +289,7 @@ pub async fn begin_totp(
         Some(who.user.id.clone()),
     )
     .details(json!({ "replacing": who.user.totp_secret_enc.is_some() }));
-    state
-        .store
+    env.store
         .set_totp_pending(&who.user.id, &sealed, event)
         .await?;
     Ok(enrollment)
@@ -296,16 +297,15 @@ pub async fn begin_totp(
 
 /// Confirms the pending secret with a code from it; the session counts as MFA-fresh.
 pub async fn confirm_totp(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     code_raw: &str,
 ) -> Result<(), AuthError> {
-    let now = state.clock.now_ms();
-    let user = state.store.get_user(&who.user.id).await?;
+    let user = env.store.get_user(&who.user.id).await?;
     let sealed = user.totp_pending_enc.ok_or(AuthError::NoPendingTotp)?;
-    let Some(step) = totp_step(state, &user.id, &sealed, code_raw, now)? else {
-        state
-            .store
+    let Some(step) = totp_step(env, &user.id, &sealed, code_raw, now)? else {
+        env.store
             .append_event(
                 NewEvent::new(
                     now,
@@ -326,14 +326,12 @@ pub async fn confirm_totp(
         "user",
         Some(user.id.clone()),
     );
-    state
-        .store
+    env.store
         .confirm_totp(&user.id, &sealed, step, event)
         .await?;
     let mfa_event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
         .details(json!({ "via": "totp_enrolment" }));
-    state
-        .store
+    env.store
         .set_session_mfa(&who.session.id_hash, now, mfa_event)
         .await?;
     Ok(())
@@ -341,19 +339,18 @@ pub async fn confirm_totp(
 
 /// A fresh MFA check for sensitive actions.
 pub async fn step_up(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     code_raw: &str,
 ) -> Result<(), AuthError> {
-    let now = state.clock.now_ms();
-    if let Err(e) = check_totp(state, &who.user, code_raw).await {
+    if let Err(e) = check_totp(env, now, &who.user, code_raw).await {
         let reason = if matches!(e, AuthError::TotpReplayed) {
             "totp_replayed"
         } else {
             "invalid_totp"
         };
-        state
-            .store
+        env.store
             .append_event(
                 NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
                     .failed(Outcome::Failure, reason),
@@ -363,8 +360,7 @@ pub async fn step_up(
     }
     let event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
         .details(json!({ "via": "totp" }));
-    state
-        .store
+    env.store
         .set_session_mfa(&who.session.id_hash, now, event)
         .await?;
     Ok(())
@@ -375,7 +371,8 @@ pub async fn step_up(
 /// around throttling) and is audited; other sessions end, this one stays. Someone who has
 /// no password here (they sign in through an identity provider) is told so.
 pub async fn change_password(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     current: Zeroizing<String>,
     new: Zeroizing<String>,
@@ -383,11 +380,10 @@ pub async fn change_password(
     if who.user.password_hash.is_none() {
         return Err(AuthError::NoPassword);
     }
-    let s = &state.settings;
-    let now = state.clock.now_ms();
+    let s = &env.settings;
     let account_key = format!("login:user:{}", who.user.username);
     if let Some(retry_after_secs) = throttled(
-        state,
+        env,
         &account_key,
         s.login_account_limit,
         s.login_account_window_ms,
@@ -408,12 +404,10 @@ pub async fn change_password(
         Some(who.user.id.clone()),
     );
     if !password::verify(who.user.password_hash.clone(), current.clone()).await {
-        state
-            .store
+        env.store
             .rate_hit(&account_key, now, s.login_account_window_ms)
             .await?;
-        state
-            .store
+        env.store
             .append_event(event.failed(Outcome::Failure, "bad_password"))
             .await?;
         return Err(AuthError::WrongCurrentPassword);
@@ -425,16 +419,18 @@ pub async fn change_password(
         ));
     }
     let hash = password::hash(Zeroizing::new(new.into_inner())).await?;
-    state
-        .store
+    env.store
         .change_own_password(&who.user.id, &hash, &who.session.id_hash, event)
         .await?;
     Ok(())
 }
 
 /// Ends the session.
-pub async fn sign_out(state: &AppState, who: &CurrentSession) -> Result<(), AuthError> {
-    let now = state.clock.now_ms();
+pub async fn sign_out(
+    store: &dyn Store,
+    now: Millis,
+    who: &CurrentSession,
+) -> Result<(), AuthError> {
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -442,8 +438,7 @@ pub async fn sign_out(state: &AppState, who: &CurrentSession) -> Result<(), Auth
         "user",
         Some(who.user.id.clone()),
     );
-    state
-        .store
+    store
         .delete_session(&who.session.id_hash, Some(event))
         .await?;
     Ok(())

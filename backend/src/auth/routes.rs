@@ -37,7 +37,8 @@ async fn login_handler(
     let previous = presented_session(&headers);
     let password = Zeroizing::new(req.password);
     let signed_in = login::sign_in(
-        &state,
+        state.auth_env(),
+        state.clock.now_ms(),
         &client,
         &req.username,
         password,
@@ -59,7 +60,7 @@ async fn logout(
     who: CurrentSession,
     jar: CookieJar,
 ) -> ApiResult<(CookieJar, StatusCode)> {
-    login::sign_out(&state, &who).await?;
+    login::sign_out(&*state.store, state.clock.now_ms(), &who).await?;
     Ok((
         jar.add(clear_cookie(&state.settings)),
         StatusCode::NO_CONTENT,
@@ -75,8 +76,13 @@ async fn totp_begin(
     who: CurrentSession,
     Json(req): Json<TotpEnrollRequest>,
 ) -> ApiResult<Json<TotpEnrollment>> {
-    let (secret_base32, otpauth_uri, qr_svg) =
-        login::begin_totp(&state, &who, req.current_code.as_deref()).await?;
+    let (secret_base32, otpauth_uri, qr_svg) = login::begin_totp(
+        state.auth_env(),
+        state.clock.now_ms(),
+        &who,
+        req.current_code.as_deref(),
+    )
+    .await?;
     Ok(Json(TotpEnrollment {
         secret_base32,
         otpauth_uri,
@@ -100,7 +106,7 @@ async fn totp_confirm(
     who: CurrentSession,
     Json(req): Json<TotpCode>,
 ) -> ApiResult<Json<Me>> {
-    login::confirm_totp(&state, &who, &req.code).await?;
+    login::confirm_totp(state.auth_env(), state.clock.now_ms(), &who, &req.code).await?;
     Ok(Json(reload(&state, &who).await?))
 }
 
@@ -109,7 +115,7 @@ async fn step_up(
     who: CurrentSession,
     Json(req): Json<TotpCode>,
 ) -> ApiResult<Json<Me>> {
-    login::step_up(&state, &who, &req.code).await?;
+    login::step_up(state.auth_env(), state.clock.now_ms(), &who, &req.code).await?;
     Ok(Json(reload(&state, &who).await?))
 }
 
@@ -119,7 +125,8 @@ async fn change_password(
     Json(req): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     login::change_password(
-        &state,
+        state.auth_env(),
+        state.clock.now_ms(),
         &who,
         Zeroizing::new(req.current_password),
         Zeroizing::new(req.new_password),

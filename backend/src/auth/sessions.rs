@@ -10,12 +10,13 @@ use gatehouse_shared::auth::{GroupRef, Me, MfaState, Role, UserRef};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::app::{AppState, Settings};
+use crate::app::AppState;
 use crate::audit::AuditCtx;
+use crate::audit::ClientMeta;
 use crate::clock::{to_datetime, Millis};
+use crate::config::Settings;
 use crate::http::csrf::is_state_changing;
 use crate::http::error::ApiError;
-use crate::http::extract::ClientMeta;
 use crate::store::{GroupRecord, SessionRecord, StoreError, UserRecord};
 
 pub const COOKIE: &str = "gatehouse_session";

@@ -28,15 +28,15 @@ use gatehouse_shared::breakglass::{
 use gatehouse_shared::error::FieldError;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::{EventFilter, NewEvent};
+use crate::auth::login::{self, Env};
 use crate::auth::sessions::CurrentSession;
-use crate::auth::{login, totp, AuthError};
+use crate::auth::{totp, AuthError};
 use crate::clock::{to_datetime, Millis};
 use crate::store::breakglass::{
     quorum, BreakGlassRecord, DecideOutcome, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
 };
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 use crate::sts::{Claims, StsKeys};
 
 /// How long a request waits for its quorum.
@@ -133,14 +133,10 @@ fn entry_dto(e: &VaultEntryRecord, who: &CurrentSession) -> VaultEntry {
 }
 
 /// The user ids of both custodian groups of an entry (a deleted group has none).
-async fn custodian_ids(
-    state: &AppState,
-    password_group: &str,
-    mfa_group: &str,
-) -> Result<Vec<String>> {
+async fn custodian_ids(env: Env<'_>, password_group: &str, mfa_group: &str) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     for g in [password_group, mfa_group] {
-        match state.store.list_members(g).await {
+        match env.store.list_members(g).await {
             Ok(members) => ids.extend(members.into_iter().map(|u| u.id)),
             Err(StoreError::NotFound) => {}
             Err(e) => return Err(e.into()),
@@ -151,8 +147,8 @@ async fn custodian_ids(
     Ok(ids)
 }
 
-async fn check_group(state: &AppState, field_name: &str, id: &str) -> Result<()> {
-    match state.store.get_group(id).await {
+async fn check_group(env: Env<'_>, field_name: &str, id: &str) -> Result<()> {
+    match env.store.get_group(id).await {
         Ok(_) => Ok(()),
         Err(StoreError::NotFound) => Err(field(field_name, "No group with this ID.")),
         Err(e) => Err(e.into()),
@@ -161,13 +157,13 @@ async fn check_group(state: &AppState, field_name: &str, id: &str) -> Result<()>
 
 // --- vault ---------------------------------------------------------------------------
 
-pub async fn list_vault(state: &AppState, who: &CurrentSession) -> Result<Vec<VaultEntry>> {
-    let entries = state.store.list_vault_entries().await?;
+pub async fn list_vault(env: Env<'_>, who: &CurrentSession) -> Result<Vec<VaultEntry>> {
+    let entries = env.store.list_vault_entries().await?;
     Ok(entries.iter().map(|e| entry_dto(e, who)).collect())
 }
 
-pub async fn get_vault(state: &AppState, who: &CurrentSession, id: &str) -> Result<VaultEntry> {
-    let e = state
+pub async fn get_vault(env: Env<'_>, who: &CurrentSession, id: &str) -> Result<VaultEntry> {
+    let e = env
         .store
         .get_vault_entry(id)
         .await
@@ -177,7 +173,8 @@ pub async fn get_vault(state: &AppState, who: &CurrentSession, id: &str) -> Resu
 
 /// Creates an entry (administrators): the secrets are sealed before they reach the store.
 pub async fn create_vault(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     req: CreateVaultEntry,
 ) -> Result<VaultEntry> {
@@ -185,21 +182,20 @@ pub async fn create_vault(
     if !faults.is_empty() {
         return Err(BreakGlassError::Invalid(faults));
     }
-    match state.store.get_account(&req.account_id).await {
+    match env.store.get_account(&req.account_id).await {
         Ok(_) => {}
         Err(StoreError::NotFound) => return Err(field("account_id", "No account with this ID.")),
         Err(e) => return Err(e.into()),
     }
-    check_group(state, "password_group_id", &req.password_group_id).await?;
-    check_group(state, "mfa_group_id", &req.mfa_group_id).await?;
+    check_group(env, "password_group_id", &req.password_group_id).await?;
+    check_group(env, "mfa_group_id", &req.mfa_group_id).await?;
     let seed = rules::totp_seed(&req.totp_seed).map_err(|m| field("totp_seed", m))?;
-    let now = state.clock.now_ms();
     let id = uuid::Uuid::new_v4().to_string();
     let record = VaultEntryRecord {
-        password_enc: state
+        password_enc: env
             .master
             .seal(&password_purpose(&id), req.password.as_bytes()),
-        totp_seed_enc: state.master.seal(&totp_purpose(&id), &seed),
+        totp_seed_enc: env.master.seal(&totp_purpose(&id), &seed),
         account_id: req.account_id.clone(),
         account_name: String::new(),
         password_group_id: req.password_group_id,
@@ -223,7 +219,7 @@ pub async fn create_vault(
         "vault_entry",
         Some(id),
     );
-    let created = state
+    let created = env
         .store
         .create_vault_entry(record, event)
         .await
@@ -235,7 +231,8 @@ pub async fn create_vault(
 }
 
 pub async fn update_vault(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: UpdateVaultEntry,
@@ -256,12 +253,11 @@ pub async fn update_vault(
         return Err(BreakGlassError::Invalid(faults));
     }
     if let Some(g) = &req.password_group_id {
-        check_group(state, "password_group_id", g).await?;
+        check_group(env, "password_group_id", g).await?;
     }
     if let Some(g) = &req.mfa_group_id {
-        check_group(state, "mfa_group_id", g).await?;
+        check_group(env, "mfa_group_id", g).await?;
     }
-    let now = state.clock.now_ms();
     let change = VaultChange {
         password_group_id: req.password_group_id,
         mfa_group_id: req.mfa_group_id,
@@ -277,7 +273,7 @@ pub async fn update_vault(
         "vault_entry",
         Some(id.into()),
     );
-    let e = state
+    let e = env
         .store
         .update_vault_entry(id, change, event)
         .await
@@ -285,8 +281,7 @@ pub async fn update_vault(
     Ok(entry_dto(&e, who))
 }
 
-pub async fn delete_vault(state: &AppState, who: &CurrentSession, id: &str) -> Result<()> {
-    let now = state.clock.now_ms();
+pub async fn delete_vault(env: Env<'_>, now: Millis, who: &CurrentSession, id: &str) -> Result<()> {
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -294,8 +289,7 @@ pub async fn delete_vault(state: &AppState, who: &CurrentSession, id: &str) -> R
         "vault_entry",
         Some(id.into()),
     );
-    state
-        .store
+    env.store
         .delete_vault_entry(id, event)
         .await
         .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))
@@ -303,12 +297,13 @@ pub async fn delete_vault(state: &AppState, who: &CurrentSession, id: &str) -> R
 
 /// A custodian records that the root password and/or TOTP seed were changed.
 pub async fn record_rotation(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: RecordRotation,
 ) -> Result<VaultEntry> {
-    let entry = state
+    let entry = env
         .store
         .get_vault_entry(id)
         .await
@@ -319,7 +314,7 @@ pub async fn record_rotation(
     let mut faults = Vec::new();
     let password = match req.password.as_deref().filter(|p| !p.is_empty()) {
         Some(p) => match rules::root_password(p) {
-            Ok(p) => Some(state.master.seal(&password_purpose(id), p.as_bytes())),
+            Ok(p) => Some(env.master.seal(&password_purpose(id), p.as_bytes())),
             Err(m) => {
                 faults.push(FieldError::new("password", m));
                 None
@@ -329,7 +324,7 @@ pub async fn record_rotation(
     };
     let seed = match req.totp_seed.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(s) => match rules::totp_seed(s) {
-            Ok(b) => Some(state.master.seal(&totp_purpose(id), &b)),
+            Ok(b) => Some(env.master.seal(&totp_purpose(id), &b)),
             Err(m) => {
                 faults.push(FieldError::new("totp_seed", m));
                 None
@@ -346,8 +341,7 @@ pub async fn record_rotation(
     if !faults.is_empty() {
         return Err(BreakGlassError::Invalid(faults));
     }
-    let now = state.clock.now_ms();
-    let custodians = custodian_ids(state, &entry.password_group_id, &entry.mfa_group_id).await?;
+    let custodians = custodian_ids(env, &entry.password_group_id, &entry.mfa_group_id).await?;
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -360,7 +354,7 @@ pub async fn record_rotation(
         "account_id": entry.account_id,
         "notify_user_ids": custodians,
     }));
-    let e = state
+    let e = env
         .store
         .record_rotation(id, password, seed, &who.user.username, now, event)
         .await
@@ -377,12 +371,8 @@ fn may_see(who: &CurrentSession, r: &BreakGlassRecord) -> bool {
         || who.has(Role::Auditor)
 }
 
-async fn load_visible(
-    state: &AppState,
-    who: &CurrentSession,
-    id: &str,
-) -> Result<BreakGlassRecord> {
-    let r = state
+async fn load_visible(env: Env<'_>, who: &CurrentSession, id: &str) -> Result<BreakGlassRecord> {
+    let r = env
         .store
         .get_breakglass(id)
         .await
@@ -395,12 +385,12 @@ async fn load_visible(
 }
 
 async fn request_dto(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     r: &BreakGlassRecord,
 ) -> Result<BreakGlassRequest> {
-    let now = state.clock.now_ms();
-    let decisions = state.store.breakglass_decisions(&r.id).await?;
+    let decisions = env.store.breakglass_decisions(&r.id).await?;
     let q = quorum(
         &decisions,
         &r.requester_id,
@@ -465,20 +455,20 @@ async fn request_dto(
 }
 
 pub async fn create_request(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     req: CreateBreakGlass,
 ) -> Result<BreakGlassRequest> {
     let justification =
         rules::justification(&req.justification).map_err(|m| field("justification", m))?;
-    let entry = match state.store.get_vault_entry(&req.vault_entry_id).await {
+    let entry = match env.store.get_vault_entry(&req.vault_entry_id).await {
         Ok(e) => e,
         Err(StoreError::NotFound) => {
             return Err(field("vault_entry_id", "No vault entry with this ID."))
         }
         Err(e) => return Err(e.into()),
     };
-    let now = state.clock.now_ms();
     let record = BreakGlassRecord {
         id: uuid::Uuid::new_v4().to_string(),
         vault_entry_id: entry.id.clone(),
@@ -503,7 +493,7 @@ pub async fn create_request(
         password_group_id: entry.password_group_id.clone(),
         mfa_group_id: entry.mfa_group_id.clone(),
     };
-    let mut notify = custodian_ids(state, &entry.password_group_id, &entry.mfa_group_id).await?;
+    let mut notify = custodian_ids(env, &entry.password_group_id, &entry.mfa_group_id).await?;
     notify.retain(|id| *id != who.user.id);
     let mut event = record.event(now, &who.ctx(), AuditAction::BreakGlassCreate, &notify);
     if let serde_json::Value::Object(m) = &mut event.details {
@@ -513,40 +503,42 @@ pub async fn create_request(
             json!({ "password": entry.password_approvals, "mfa": entry.mfa_approvals }),
         );
     }
-    let created = state.store.create_breakglass(record, event).await?;
-    request_dto(state, who, &created).await
+    let created = env.store.create_breakglass(record, event).await?;
+    request_dto(env, now, who, &created).await
 }
 
 pub async fn list_requests(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
 ) -> Result<Vec<BreakGlassRequest>> {
     let all = who.has(Role::Administrator) || who.has(Role::Auditor);
-    let records = state
+    let records = env
         .store
         .list_breakglass((!all).then_some(who.user.id.as_str()))
         .await?;
     let mut out = Vec::with_capacity(records.len());
     for r in &records {
-        out.push(request_dto(state, who, r).await?);
+        out.push(request_dto(env, now, who, r).await?);
     }
     Ok(out)
 }
 
 /// The request and every event about it, oldest first.
 pub async fn get_request(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
 ) -> Result<BreakGlassDetail> {
-    let r = load_visible(state, who, id).await?;
-    let request = request_dto(state, who, &r).await?;
+    let r = load_visible(env, who, id).await?;
+    let request = request_dto(env, now, who, &r).await?;
     let filter = EventFilter {
         target: Some(id.to_string()),
         limit: 500,
         ..EventFilter::default()
     };
-    let mut events = state.store.search_events(&filter).await?;
+    let mut events = env.store.search_events(&filter).await?;
     events.sort_by_key(|e| e.seq);
     let timeline: Vec<AuditEvent> = events
         .iter()
@@ -558,13 +550,14 @@ pub async fn get_request(
 /// A custodian approves or rejects, after a fresh TOTP step-up (given inline or done
 /// within the last 5 minutes).
 pub async fn decide(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     approve: bool,
     req: DecideBreakGlass,
 ) -> Result<BreakGlassRequest> {
-    let r = load_visible(state, who, id).await?;
+    let r = load_visible(env, who, id).await?;
     if r.requester_id == who.user.id {
         return Err(BreakGlassError::OwnRequest);
     }
@@ -574,12 +567,11 @@ pub async fn decide(
     let comment = rules::note(req.comment.as_deref().unwrap_or(""), false)
         .map_err(|m| field("comment", m))?;
     if let Some(code) = req.totp.as_deref().filter(|c| !c.trim().is_empty()) {
-        login::step_up(state, who, code).await?;
-    } else if !who.mfa_fresh(state.clock.now_ms(), MFA_FRESH_MS) {
+        login::step_up(env, now, who, code).await?;
+    } else if !who.mfa_fresh(now, MFA_FRESH_MS) {
         return Err(BreakGlassError::MfaRequired);
     }
-    let now = state.clock.now_ms();
-    let outcome = state
+    let outcome = env
         .store
         .decide_breakglass(DecisionWrite {
             request_id: r.id.clone(),
@@ -593,22 +585,26 @@ pub async fn decide(
         })
         .await?;
     match outcome {
-        DecideOutcome::Recorded { request, .. } => request_dto(state, who, &request).await,
+        DecideOutcome::Recorded { request, .. } => request_dto(env, now, who, &request).await,
         DecideOutcome::NotPending(status) => Err(BreakGlassError::NotPending(status)),
         DecideOutcome::AlreadyDecided => Err(BreakGlassError::AlreadyDecided),
     }
 }
 
-pub async fn cancel(state: &AppState, who: &CurrentSession, id: &str) -> Result<BreakGlassRequest> {
-    let r = load_visible(state, who, id).await?;
+pub async fn cancel(
+    env: Env<'_>,
+    now: Millis,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<BreakGlassRequest> {
+    let r = load_visible(env, who, id).await?;
     if r.requester_id != who.user.id {
         return Err(BreakGlassError::NotRequester);
     }
-    let now = state.clock.now_ms();
-    match state.store.cancel_breakglass(id, now, &who.ctx()).await? {
-        Some(done) => request_dto(state, who, &done).await,
+    match env.store.cancel_breakglass(id, now, &who.ctx()).await? {
+        Some(done) => request_dto(env, now, who, &done).await,
         None => {
-            let current = state.store.get_breakglass(id).await?;
+            let current = env.store.get_breakglass(id).await?;
             let status = if current.status == "pending" {
                 "expired".into()
             } else {
@@ -620,12 +616,16 @@ pub async fn cancel(state: &AppState, who: &CurrentSession, id: &str) -> Result<
 }
 
 /// Checks that `who` is the requester and the window is open now.
-async fn usable(state: &AppState, who: &CurrentSession, id: &str) -> Result<BreakGlassRecord> {
-    let r = load_visible(state, who, id).await?;
+async fn usable(
+    env: Env<'_>,
+    now: Millis,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<BreakGlassRecord> {
+    let r = load_visible(env, who, id).await?;
     if r.requester_id != who.user.id {
         return Err(BreakGlassError::NotRequester);
     }
-    let now = state.clock.now_ms();
     if r.status != "approved" || r.window_ends_at.is_none_or(|end| end <= now) {
         return Err(BreakGlassError::WindowNotOpen);
     }
@@ -635,18 +635,18 @@ async fn usable(state: &AppState, who: &CurrentSession, id: &str) -> Result<Brea
 /// Reveals the root password or the current TOTP code to the requester inside the window.
 /// The reveal is recorded (without the value) before the value is returned.
 pub async fn reveal(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     what: RevealWhat,
 ) -> Result<Revealed> {
-    let r = usable(state, who, id).await?;
-    let entry = state
+    let r = usable(env, now, who, id).await?;
+    let entry = env
         .store
         .get_vault_entry(&r.vault_entry_id)
         .await
         .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
-    let now = state.clock.now_ms();
     let open_err = |_| {
         StoreError::Db(sqlx::Error::Protocol(
             "a vault secret could not be opened".into(),
@@ -654,7 +654,7 @@ pub async fn reveal(
     };
     let (value, valid_until, action) = match what {
         RevealWhat::Password => {
-            let bytes = state
+            let bytes = env
                 .master
                 .open(&password_purpose(&entry.id), &entry.password_enc)
                 .map_err(open_err)?;
@@ -670,7 +670,7 @@ pub async fn reveal(
             )
         }
         RevealWhat::Totp => {
-            let seed = state
+            let seed = env
                 .master
                 .open(&totp_purpose(&entry.id), &entry.totp_seed_enc)
                 .map_err(open_err)?;
@@ -685,9 +685,9 @@ pub async fn reveal(
             (code, step_end, AuditAction::BreakGlassRevealTotp)
         }
     };
-    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let custodians = custodian_ids(env, &r.password_group_id, &r.mfa_group_id).await?;
     let event = r.event(now, &who.ctx(), action, &custodians);
-    if !state
+    if !env
         .store
         .use_breakglass(id, &who.user.id, now, UseKind::Reveal, event, &custodians)
         .await?
@@ -704,7 +704,9 @@ pub async fn reveal(
 /// Issues STS credentials for the account's root principal limited to one task policy, for
 /// at most 900 seconds, to the requester inside the window.
 pub async fn root_session(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
+    keys: &StsKeys,
     who: &CurrentSession,
     id: &str,
     req: RootSessionRequest,
@@ -716,8 +718,7 @@ pub async fn root_session(
             format!("A root session lasts 60 to {MAX_ROOT_SESSION_SECS} seconds."),
         ));
     }
-    let r = usable(state, who, id).await?;
-    let now = state.clock.now_ms();
+    let r = usable(env, now, who, id).await?;
     let claims = Claims {
         ak: StsKeys::new_access_key_id(),
         uid: who.user.id.clone(),
@@ -732,7 +733,7 @@ pub async fn root_session(
         rt: Some(req.task.as_str().to_string()),
         gr: None,
     };
-    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let custodians = custodian_ids(env, &r.password_group_id, &r.mfa_group_id).await?;
     let mut event = r.event(
         now,
         &who.ctx(),
@@ -752,14 +753,14 @@ pub async fn root_session(
         task: req.task.as_str().into(),
         expires_at: claims.exp,
     };
-    if !state
+    if !env
         .store
         .use_breakglass(id, &who.user.id, now, kind, event, &custodians)
         .await?
     {
         return Err(BreakGlassError::WindowNotOpen);
     }
-    let credential = state.sts.keys.issue(&claims);
+    let credential = keys.issue(&claims);
     let secret = credential.access_key_secret.as_str();
     let profile = format!("gatehouse-{}-root", claims.acc);
     Ok(RootSession {
@@ -794,12 +795,13 @@ pub async fn root_session(
 
 /// The requester's post-incident review note, once the credential was used.
 pub async fn review(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     note: &str,
 ) -> Result<BreakGlassRequest> {
-    let r = load_visible(state, who, id).await?;
+    let r = load_visible(env, who, id).await?;
     if r.requester_id != who.user.id {
         return Err(BreakGlassError::NotRequester);
     }
@@ -807,19 +809,18 @@ pub async fn review(
         return Err(BreakGlassError::ReviewNotDue);
     }
     let note = rules::note(note, true).map_err(|m| field("note", m))?;
-    let now = state.clock.now_ms();
-    let custodians = custodian_ids(state, &r.password_group_id, &r.mfa_group_id).await?;
+    let custodians = custodian_ids(env, &r.password_group_id, &r.mfa_group_id).await?;
     let mut event = r.event(now, &who.ctx(), AuditAction::BreakGlassReview, &custodians);
     if let serde_json::Value::Object(m) = &mut event.details {
         m.insert("note".into(), json!(note));
     }
-    match state.store.review_breakglass(id, &note, now, event).await? {
-        Some(done) => request_dto(state, who, &done).await,
+    match env.store.review_breakglass(id, &note, now, event).await? {
+        Some(done) => request_dto(env, now, who, &done).await,
         None => Err(BreakGlassError::AlreadyReviewed),
     }
 }
 
 /// One background step (expire pending requests, close ended windows); see `jobs::tick`.
-pub async fn sweep(state: &AppState) -> crate::store::StoreResult<u64> {
-    state.store.sweep_breakglass(state.clock.now_ms()).await
+pub async fn sweep(store: &dyn Store, now: Millis) -> crate::store::StoreResult<u64> {
+    store.sweep_breakglass(now).await
 }

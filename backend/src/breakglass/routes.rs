@@ -49,7 +49,7 @@ async fn list_vault(
     State(state): State<AppState>,
     who: CurrentSession,
 ) -> ApiResult<Json<Vec<VaultEntry>>> {
-    Ok(Json(super::list_vault(&state, &who).await?))
+    Ok(Json(super::list_vault(state.auth_env(), &who).await?))
 }
 
 async fn get_vault(
@@ -57,7 +57,7 @@ async fn get_vault(
     who: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VaultEntry>> {
-    Ok(Json(super::get_vault(&state, &who, &id).await?))
+    Ok(Json(super::get_vault(state.auth_env(), &who, &id).await?))
 }
 
 async fn create_vault(
@@ -68,7 +68,7 @@ async fn create_vault(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_vault(&state, &who, req).await?),
+        Json(super::create_vault(state.auth_env(), state.clock.now_ms(), &who, req).await?),
     ))
 }
 
@@ -79,7 +79,9 @@ async fn update_vault(
     Json(req): Json<UpdateVaultEntry>,
 ) -> ApiResult<Json<VaultEntry>> {
     who.require(Role::Administrator)?;
-    Ok(Json(super::update_vault(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::update_vault(state.auth_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn delete_vault(
@@ -88,7 +90,7 @@ async fn delete_vault(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_vault(&state, &who, &id).await?;
+    super::delete_vault(state.auth_env(), state.clock.now_ms(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -98,14 +100,18 @@ async fn rotated(
     Path(id): Path<String>,
     Json(req): Json<RecordRotation>,
 ) -> ApiResult<Json<VaultEntry>> {
-    Ok(Json(super::record_rotation(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::record_rotation(state.auth_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn list_requests(
     State(state): State<AppState>,
     who: CurrentSession,
 ) -> ApiResult<Json<Vec<BreakGlassRequest>>> {
-    Ok(Json(super::list_requests(&state, &who).await?))
+    Ok(Json(
+        super::list_requests(state.auth_env(), state.clock.now_ms(), &who).await?,
+    ))
 }
 
 async fn create_request(
@@ -115,7 +121,7 @@ async fn create_request(
 ) -> ApiResult<(StatusCode, Json<BreakGlassRequest>)> {
     Ok((
         StatusCode::CREATED,
-        Json(super::create_request(&state, &who, req).await?),
+        Json(super::create_request(state.auth_env(), state.clock.now_ms(), &who, req).await?),
     ))
 }
 
@@ -124,7 +130,9 @@ async fn get_request(
     who: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<BreakGlassDetail>> {
-    Ok(Json(super::get_request(&state, &who, &id).await?))
+    Ok(Json(
+        super::get_request(state.auth_env(), state.clock.now_ms(), &who, &id).await?,
+    ))
 }
 
 async fn approve(
@@ -133,7 +141,9 @@ async fn approve(
     Path(id): Path<String>,
     Json(req): Json<DecideBreakGlass>,
 ) -> ApiResult<Json<BreakGlassRequest>> {
-    Ok(Json(super::decide(&state, &who, &id, true, req).await?))
+    Ok(Json(
+        super::decide(state.auth_env(), state.clock.now_ms(), &who, &id, true, req).await?,
+    ))
 }
 
 async fn reject(
@@ -142,7 +152,17 @@ async fn reject(
     Path(id): Path<String>,
     Json(req): Json<DecideBreakGlass>,
 ) -> ApiResult<Json<BreakGlassRequest>> {
-    Ok(Json(super::decide(&state, &who, &id, false, req).await?))
+    Ok(Json(
+        super::decide(
+            state.auth_env(),
+            state.clock.now_ms(),
+            &who,
+            &id,
+            false,
+            req,
+        )
+        .await?,
+    ))
 }
 
 async fn cancel(
@@ -150,7 +170,9 @@ async fn cancel(
     who: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<BreakGlassRequest>> {
-    Ok(Json(super::cancel(&state, &who, &id).await?))
+    Ok(Json(
+        super::cancel(state.auth_env(), state.clock.now_ms(), &who, &id).await?,
+    ))
 }
 
 async fn reveal(
@@ -159,7 +181,9 @@ async fn reveal(
     Path(id): Path<String>,
     Json(req): Json<RevealRequest>,
 ) -> ApiResult<Json<Revealed>> {
-    Ok(Json(super::reveal(&state, &who, &id, req.what).await?))
+    Ok(Json(
+        super::reveal(state.auth_env(), state.clock.now_ms(), &who, &id, req.what).await?,
+    ))
 }
 
 async fn root_session(
@@ -168,7 +192,17 @@ async fn root_session(
     Path(id): Path<String>,
     Json(req): Json<RootSessionRequest>,
 ) -> ApiResult<Json<RootSession>> {
-    Ok(Json(super::root_session(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::root_session(
+            state.auth_env(),
+            state.clock.now_ms(),
+            &state.sts.keys,
+            &who,
+            &id,
+            req,
+        )
+        .await?,
+    ))
 }
 
 async fn review(
@@ -177,5 +211,7 @@ async fn review(
     Path(id): Path<String>,
     Json(req): Json<ReviewNote>,
 ) -> ApiResult<Json<BreakGlassRequest>> {
-    Ok(Json(super::review(&state, &who, &id, &req.note).await?))
+    Ok(Json(
+        super::review(state.auth_env(), state.clock.now_ms(), &who, &id, &req.note).await?,
+    ))
 }

@@ -17,13 +17,12 @@ use gatehouse_shared::validate::{
 use serde_json::json;
 use zeroize::Zeroizing;
 
-use crate::app::AppState;
-use crate::audit::NewEvent;
+use crate::audit::{AuditCtx, NewEvent};
 use crate::auth::sessions::CurrentSession;
 use crate::auth::{password, AuthError};
-use crate::clock::to_datetime;
+use crate::clock::{to_datetime, Millis};
 use crate::store::{
-    AccountChange, AccountRecord, GroupChange, GroupRecord, NewGroupRecord, NewUserRecord,
+    AccountChange, AccountRecord, GroupChange, GroupRecord, NewGroupRecord, NewUserRecord, Store,
     StoreError, UserChange, UserRecord,
 };
 
@@ -115,14 +114,15 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-pub async fn user_with_groups(state: &AppState, u: UserRecord) -> Result<User, DirectoryError> {
-    let groups = state.store.groups_of_user(&u.id).await?;
+pub async fn user_with_groups(store: &dyn Store, u: UserRecord) -> Result<User, DirectoryError> {
+    let groups = store.groups_of_user(&u.id).await?;
     Ok(user_dto(&u, &groups))
 }
 
 pub async fn create_user(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     req: CreateUser,
 ) -> Result<User, DirectoryError> {
     let mut f = Faults::new();
@@ -143,7 +143,6 @@ pub async fn create_user(
         Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
         None => None,
     };
-    let now = state.clock.now_ms();
     let id = new_id();
     let rec = NewUserRecord {
         id: id.clone(),
@@ -154,19 +153,14 @@ pub async fn create_user(
         password_hash,
         created_at: now,
     };
-    let ev = NewEvent::new(
-        now,
-        &who.ctx(),
-        AuditAction::DirectoryUserCreate,
-        "user",
-        Some(id),
-    );
-    let created = state.store.create_user(rec, ev).await?;
+    let ev = NewEvent::new(now, ctx, AuditAction::DirectoryUserCreate, "user", Some(id));
+    let created = store.create_user(rec, ev).await?;
     Ok(user_dto(&created, &[]))
 }
 
 pub async fn update_user(
-    state: &AppState,
+    store: &dyn Store,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: UpdateUser,
@@ -194,7 +188,6 @@ pub async fn update_user(
         Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
         None => None,
     };
-    let now = state.clock.now_ms();
     let change = UserChange {
         email: email.flatten().map(Email::into_inner),
         display_name: display_name.flatten().map(DisplayName::into_inner),
@@ -212,16 +205,16 @@ pub async fn update_user(
     if change.password_hash.is_some() {
         ev = ev.details(json!({ "password_changed": true }));
     }
-    let updated = state
-        .store
+    let updated = store
         .update_user(id, change, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))?;
-    user_with_groups(state, updated).await
+    user_with_groups(store, updated).await
 }
 
 pub async fn delete_user(
-    state: &AppState,
+    store: &dyn Store,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
 ) -> Result<(), DirectoryError> {
@@ -231,22 +224,22 @@ pub async fn delete_user(
         ));
     }
     let ev = NewEvent::new(
-        state.clock.now_ms(),
+        now,
         &who.ctx(),
         AuditAction::DirectoryUserDelete,
         "user",
         Some(id.to_string()),
     );
-    state
-        .store
+    store
         .delete_user(id, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))
 }
 
 pub async fn create_group(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     req: CreateGroup,
 ) -> Result<Group, DirectoryError> {
     let mut f = Faults::new();
@@ -258,7 +251,6 @@ pub async fn create_group(
     let Some(name) = name else {
         return Err(DirectoryError::Invalid(Vec::new()));
     };
-    let now = state.clock.now_ms();
     let id = new_id();
     let rec = NewGroupRecord {
         id: id.clone(),
@@ -269,16 +261,17 @@ pub async fn create_group(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::DirectoryGroupCreate,
         "group",
         Some(id),
     );
-    Ok(group_dto(&state.store.create_group(rec, ev).await?))
+    Ok(group_dto(&store.create_group(rec, ev).await?))
 }
 
 pub async fn update_group(
-    state: &AppState,
+    store: &dyn Store,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: UpdateGroup,
@@ -313,7 +306,6 @@ pub async fn update_group(
             ));
         }
     }
-    let now = state.clock.now_ms();
     let change = GroupChange {
         description: req.description.map(|d| d.trim().to_string()),
         roles: req.roles.as_deref().map(roles_to_string),
@@ -326,8 +318,7 @@ pub async fn update_group(
         "group",
         Some(id.to_string()),
     );
-    let g = state
-        .store
+    let g = store
         .update_group(id, change, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
@@ -341,7 +332,8 @@ fn only_admin_source(who: &CurrentSession, group_id: &str) -> bool {
 }
 
 pub async fn delete_group(
-    state: &AppState,
+    store: &dyn Store,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
 ) -> Result<(), DirectoryError> {
@@ -351,50 +343,48 @@ pub async fn delete_group(
         ));
     }
     let ev = NewEvent::new(
-        state.clock.now_ms(),
+        now,
         &who.ctx(),
         AuditAction::DirectoryGroupDelete,
         "group",
         Some(id.to_string()),
     );
-    state
-        .store
+    store
         .delete_group(id, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))
 }
 
 pub async fn add_member(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     group_id: &str,
     user_id: &str,
 ) -> Result<(), DirectoryError> {
-    let group = state
-        .store
+    let group = store
         .get_group(group_id)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
-    let user = state
-        .store
+    let user = store
         .get_user(user_id)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::UserNotFound))?;
-    let now = state.clock.now_ms();
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::DirectoryGroupMemberAdd,
         "group",
         Some(group_id.to_string()),
     )
     .details(json!({ "group": group.name, "user_id": user.id, "username": user.username }));
-    state.store.add_member(group_id, user_id, now, ev).await?;
+    store.add_member(group_id, user_id, now, ev).await?;
     Ok(())
 }
 
 pub async fn remove_member(
-    state: &AppState,
+    store: &dyn Store,
+    now: Millis,
     who: &CurrentSession,
     group_id: &str,
     user_id: &str,
@@ -404,30 +394,29 @@ pub async fn remove_member(
             "This would remove your own administrator role. Another administrator must do it.",
         ));
     }
-    let group = state
-        .store
+    let group = store
         .get_group(group_id)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::GroupNotFound))?;
-    let username = state.store.get_user(user_id).await.map(|u| u.username).ok();
+    let username = store.get_user(user_id).await.map(|u| u.username).ok();
     let ev = NewEvent::new(
-        state.clock.now_ms(),
+        now,
         &who.ctx(),
         AuditAction::DirectoryGroupMemberRemove,
         "group",
         Some(group_id.to_string()),
     )
     .details(json!({ "group": group.name, "user_id": user_id, "username": username }));
-    state
-        .store
+    store
         .remove_member(group_id, user_id, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::NotAMember))
 }
 
 pub async fn create_account(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     req: CreateAccount,
 ) -> Result<Account, DirectoryError> {
     let mut f = Faults::new();
@@ -438,7 +427,6 @@ pub async fn create_account(
     let (Some(id), Some(name), Some(env)) = (id, name, env) else {
         return Err(DirectoryError::Invalid(Vec::new()));
     };
-    let now = state.clock.now_ms();
     let rec = AccountRecord {
         id: id.into_inner(),
         name: name.into_inner(),
@@ -448,17 +436,18 @@ pub async fn create_account(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::DirectoryAccountCreate,
         "account",
         Some(rec.id.clone()),
     );
-    Ok(account_dto(&state.store.create_account(rec, ev).await?))
+    Ok(account_dto(&store.create_account(rec, ev).await?))
 }
 
 pub async fn update_account(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
     req: UpdateAccount,
 ) -> Result<Account, DirectoryError> {
@@ -472,7 +461,6 @@ pub async fn update_account(
         .as_deref()
         .map(|e| f.check("environment", Environment::parse(e)));
     f.into_result().map_err(DirectoryError::Invalid)?;
-    let now = state.clock.now_ms();
     let change = AccountChange {
         name: name.flatten().map(AccountName::into_inner),
         environment: env.flatten().map(Environment::into_inner),
@@ -480,13 +468,12 @@ pub async fn update_account(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::DirectoryAccountUpdate,
         "account",
         Some(id.to_string()),
     );
-    let a = state
-        .store
+    let a = store
         .update_account(id, change, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::AccountNotFound))?;
@@ -494,19 +481,19 @@ pub async fn update_account(
 }
 
 pub async fn delete_account(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
 ) -> Result<(), DirectoryError> {
     let ev = NewEvent::new(
-        state.clock.now_ms(),
-        &who.ctx(),
+        now,
+        ctx,
         AuditAction::DirectoryAccountDelete,
         "account",
         Some(id.to_string()),
     );
-    state
-        .store
+    store
         .delete_account(id, ev)
         .await
         .map_err(|e| e.or_not_found(DirectoryError::AccountNotFound))

@@ -60,7 +60,7 @@ async fn list_users(
     let query = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let mut out = Vec::new();
     for u in state.store.list_users(query).await? {
-        out.push(super::user_with_groups(&state, u).await?);
+        out.push(super::user_with_groups(&*state.store, u).await?);
     }
     Ok(Json(out))
 }
@@ -73,7 +73,7 @@ async fn create_user(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_user(&state, &who, req).await?),
+        Json(super::create_user(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
     ))
 }
 
@@ -88,7 +88,7 @@ async fn get_user(
         .get_user(&id)
         .await
         .map_err(|e| ApiError::from(e.or_not_found(DirectoryError::UserNotFound)))?;
-    Ok(Json(super::user_with_groups(&state, u).await?))
+    Ok(Json(super::user_with_groups(&*state.store, u).await?))
 }
 
 async fn update_user(
@@ -98,7 +98,9 @@ async fn update_user(
     Json(req): Json<UpdateUser>,
 ) -> ApiResult<Json<User>> {
     who.require(Role::Administrator)?;
-    Ok(Json(super::update_user(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::update_user(&*state.store, state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn delete_user(
@@ -107,7 +109,7 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_user(&state, &who, &id).await?;
+    super::delete_user(&*state.store, state.clock.now_ms(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,7 +137,7 @@ async fn create_group(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_group(&state, &who, req).await?),
+        Json(super::create_group(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
     ))
 }
 
@@ -160,7 +162,9 @@ async fn update_group(
     Json(req): Json<UpdateGroup>,
 ) -> ApiResult<Json<Group>> {
     who.require(Role::Administrator)?;
-    Ok(Json(super::update_group(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::update_group(&*state.store, state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn delete_group(
@@ -169,7 +173,7 @@ async fn delete_group(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_group(&state, &who, &id).await?;
+    super::delete_group(&*state.store, state.clock.now_ms(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -193,7 +197,14 @@ async fn add_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::add_member(&state, &who, &id, &user_id).await?;
+    super::add_member(
+        &*state.store,
+        state.clock.now_ms(),
+        &who.ctx(),
+        &id,
+        &user_id,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -203,7 +214,7 @@ async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::remove_member(&state, &who, &id, &user_id).await?;
+    super::remove_member(&*state.store, state.clock.now_ms(), &who, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -231,7 +242,7 @@ async fn create_account(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_account(&state, &who, req).await?),
+        Json(super::create_account(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
     ))
 }
 
@@ -256,7 +267,9 @@ async fn update_account(
     Json(req): Json<UpdateAccount>,
 ) -> ApiResult<Json<Account>> {
     who.require(Role::Administrator)?;
-    Ok(Json(super::update_account(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::update_account(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req).await?,
+    ))
 }
 
 async fn delete_account(
@@ -265,6 +278,6 @@ async fn delete_account(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_account(&state, &who, &id).await?;
+    super::delete_account(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,10 +16,11 @@ use gatehouse_shared::validate::Faults;
 
 use super::errors::IdpError;
 use super::saml;
-use crate::app::{AppState, Settings};
+use crate::app::AppState;
 use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
 use crate::clock::to_datetime;
+use crate::config::Settings;
 use crate::store::{IdpRecord, StoreError};
 
 /// The purpose an IdP's client secret is sealed for.

@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::app::AppState;
 use crate::clock::Millis;
 use crate::store::{Store, StoreResult};
 
@@ -66,6 +65,6 @@ impl Federation {
 }
 
 /// Drops expired sign-in requests and SAML assertion IDs (from `jobs::tick`).
-pub async fn prune(state: &AppState, now: Millis) -> StoreResult<u64> {
-    state.store.prune_federation(now).await
+pub async fn prune(store: &dyn Store, now: Millis) -> StoreResult<u64> {
+    store.prune_federation(now).await
 }

@@ -17,9 +17,9 @@ use serde_json::json;
 use super::errors::SignInRefusal;
 use super::saml::Refusal;
 use crate::app::AppState;
+use crate::audit::ClientMeta;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::auth::sessions::hash_token;
-use crate::http::extract::ClientMeta;
 use crate::secrets::random_token;
 use crate::store::{
     FederatedLogin, FederatedUser, GuardOutcome, IdpRecord, LinkedUser, NewUserRecord, ReplayGuard,

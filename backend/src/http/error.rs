@@ -10,6 +10,7 @@ use gatehouse_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope, FieldError};
 use crate::auth::AuthError;
 use crate::breakglass::BreakGlassError;
 use crate::directory::DirectoryError;
+use crate::notify::NotifyError;
 use crate::permission_sets::PermissionSetError;
 use crate::requests::RequestError;
 use crate::store::StoreError;
@@ -352,6 +353,16 @@ impl From<PathRejection> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<NotifyError> for ApiError {
+    fn from(e: NotifyError) -> Self {
+        match e {
+            NotifyError::Invalid(fields) => ApiError::Validation(fields),
+            NotifyError::EndpointNotFound => ApiError::NotFound("No such notification endpoint."),
+            NotifyError::Store(e) => ApiError::from(e),
+        }
+    }
+}
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {

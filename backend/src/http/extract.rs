@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
+pub use crate::audit::ClientMeta;
 use crate::http::error::ApiError;
 
 /// `axum::Json`, but malformed bodies answer in the error envelope.
@@ -30,13 +31,6 @@ pub struct Query<T>(pub T);
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct Path<T>(pub T);
-
-/// Where a request came from, as recorded in the audit trail.
-#[derive(Debug, Clone, Default)]
-pub struct ClientMeta {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
 
 const MAX_USER_AGENT: usize = 256;
 

@@ -50,8 +50,8 @@ pub fn service(static_dir: &Path) -> Router<AppState> {
 /// `/`: an STS call when it looks like one (SDKs post to the endpoint's root), otherwise
 /// the SPA's `index.html`.
 pub async fn root(State(state): State<AppState>, req: Request<Body>) -> Response {
-    if crate::sts::api::is_sts_request(req.method(), req.uri(), req.headers()) {
-        return crate::sts::api::handle(State(state), req).await;
+    if crate::sts::rpc_routes::is_sts_request(req.method(), req.uri(), req.headers()) {
+        return crate::sts::rpc_routes::handle(State(state), req).await;
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return method_not_allowed().await;

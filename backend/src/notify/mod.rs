@@ -29,7 +29,6 @@ use serde_json::{json, Value};
 use crate::audit::StoredEvent;
 use crate::clock::{to_datetime, Millis};
 use crate::config::Config;
-use crate::http::error::ApiError;
 use crate::secrets::MasterKey;
 use crate::store::{
     AttemptOutcome, AttemptRecord, DeliveryRecord, NewDelivery, Store, StoreError, StoreResult,
@@ -58,16 +57,6 @@ pub enum NotifyError {
     EndpointNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<NotifyError> for ApiError {
-    fn from(e: NotifyError) -> Self {
-        match e {
-            NotifyError::Invalid(fields) => ApiError::Validation(fields),
-            NotifyError::EndpointNotFound => ApiError::NotFound("No such notification endpoint."),
-            NotifyError::Store(e) => ApiError::from(e),
-        }
-    }
 }
 
 /// The sending side, built once from the configuration.
@@ -393,11 +382,12 @@ async fn send(store: &dyn Store, notifier: &Notifier, d: &DeliveryRecord, now: M
 
 /// One notification step of [`jobs::tick`](crate::jobs::tick): enqueue, then deliver.
 pub async fn step(
-    state: &crate::app::AppState,
+    store: &dyn Store,
+    notifier: &Notifier,
     now: Millis,
 ) -> StoreResult<(usize, DeliverReport)> {
-    let enqueued = enqueue_due(&*state.store, &state.notify, now).await?;
-    let report = deliver_due(&*state.store, &state.notify, now).await?;
+    let enqueued = enqueue_due(store, notifier, now).await?;
+    let report = deliver_due(store, notifier, now).await?;
     Ok((enqueued, report))
 }
 

@@ -21,14 +21,12 @@ use gatehouse_shared::validate::{
 };
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::audit::NewEvent;
-use crate::auth::sessions::CurrentSession;
-use crate::clock::to_datetime;
+use crate::audit::{AuditCtx, NewEvent};
+use crate::clock::{to_datetime, Millis};
 use crate::policy::RamPolicy;
 use crate::store::{
     AssignmentFilter, AssignmentRecord, Deletion, NewAssignmentRecord, PermissionSetChange,
-    PermissionSetRecord, RoleRecord, StoreError,
+    PermissionSetRecord, RoleRecord, Store, StoreError,
 };
 
 /// The prefix of every role Gatehouse provisions, so they are recognisable in RAM.
@@ -173,8 +171,9 @@ fn optional_inline_policy(f: &mut Faults, raw: &str) -> Option<Option<String>> {
 }
 
 pub async fn create_permission_set(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     req: CreatePermissionSet,
 ) -> Result<PermissionSet, PermissionSetError> {
     let mut f = Faults::new();
@@ -206,7 +205,6 @@ pub async fn create_permission_set(
     else {
         return Err(PermissionSetError::Invalid(Vec::new()));
     };
-    let now = state.clock.now_ms();
     let rec = PermissionSetRecord {
         id: uuid::Uuid::new_v4().to_string(),
         name: name.into_inner(),
@@ -221,19 +219,20 @@ pub async fn create_permission_set(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::PermissionSetCreate,
         "permission_set",
         Some(rec.id.clone()),
     );
     Ok(permission_set_dto(
-        &state.store.create_permission_set(rec, ev).await?,
+        &store.create_permission_set(rec, ev).await?,
     ))
 }
 
 pub async fn update_permission_set(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
     req: UpdatePermissionSet,
 ) -> Result<PermissionSet, PermissionSetError> {
@@ -258,7 +257,6 @@ pub async fn update_permission_set(
         .as_deref()
         .map(|p| optional_inline_policy(&mut f, p));
     f.into_result().map_err(PermissionSetError::Invalid)?;
-    let now = state.clock.now_ms();
     let change = PermissionSetChange {
         description: description.flatten().map(Description::into_inner),
         session_duration_secs: duration.flatten().map(SessionDuration::secs),
@@ -269,13 +267,12 @@ pub async fn update_permission_set(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::PermissionSetUpdate,
         "permission_set",
         Some(id.to_string()),
     );
-    let p = state
-        .store
+    let p = store
         .update_permission_set(id, change, ev)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
@@ -285,19 +282,19 @@ pub async fn update_permission_set(
 /// Refused while assignments name the permission set (delete them first): a role that
 /// people use must not vanish as a side effect.
 pub async fn delete_permission_set(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
 ) -> Result<(), PermissionSetError> {
     let ev = NewEvent::new(
-        state.clock.now_ms(),
-        &who.ctx(),
+        now,
+        ctx,
         AuditAction::PermissionSetDelete,
         "permission_set",
         Some(id.to_string()),
     );
-    match state
-        .store
+    match store
         .delete_permission_set(id, ev)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?
@@ -307,13 +304,15 @@ pub async fn delete_permission_set(
     }
 }
 
-pub async fn roles(state: &AppState, id: &str) -> Result<Vec<ProvisionedRole>, PermissionSetError> {
-    let p = state
-        .store
+pub async fn roles(
+    store: &dyn Store,
+    id: &str,
+) -> Result<Vec<ProvisionedRole>, PermissionSetError> {
+    let p = store
         .get_permission_set(id)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
-    let roles = state.store.list_roles(id).await?;
+    let roles = store.list_roles(id).await?;
     Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
 }
 
@@ -321,13 +320,13 @@ pub async fn roles(state: &AppState, id: &str) -> Result<Vec<ProvisionedRole>, P
 /// account) provisioned at its current version, and records each role's status before and
 /// after.
 pub async fn provision(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
     req: ProvisionRequest,
 ) -> Result<Vec<ProvisionedRole>, PermissionSetError> {
-    let p = state
-        .store
+    let p = store
         .get_permission_set(id)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
@@ -338,10 +337,9 @@ pub async fn provision(
         }
         f.into_result().map_err(PermissionSetError::Invalid)?;
     }
-    let now = state.clock.now_ms();
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::PermissionSetProvision,
         "permission_set",
         Some(id.to_string()),
@@ -350,45 +348,40 @@ pub async fn provision(
     let ids: Option<Vec<String>> = req
         .account_ids
         .map(|v| v.iter().map(|a| a.trim().to_string()).collect());
-    let roles = state
-        .store
+    let roles = store
         .provision_roles(id, ids.as_deref(), now, ev)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::NotAssignedOnAccount))?;
-    let p = state.store.get_permission_set(id).await?;
+    let p = store.get_permission_set(id).await?;
     Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
 }
 
 pub async fn create_assignment(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     req: CreateAssignment,
 ) -> Result<Assignment, PermissionSetError> {
     match req.principal_type {
-        PrincipalType::User => state
-            .store
+        PrincipalType::User => store
             .get_user(&req.principal_id)
             .await
             .map(|_| ())
             .map_err(|e| e.or_not_found(PermissionSetError::UserNotFound))?,
-        PrincipalType::Group => state
-            .store
+        PrincipalType::Group => store
             .get_group(&req.principal_id)
             .await
             .map(|_| ())
             .map_err(|e| e.or_not_found(PermissionSetError::GroupNotFound))?,
     }
-    state
-        .store
+    store
         .get_account(&req.account_id)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::AccountNotFound))?;
-    state
-        .store
+    store
         .get_permission_set(&req.permission_set_id)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
-    let now = state.clock.now_ms();
     let rec = NewAssignmentRecord {
         id: uuid::Uuid::new_v4().to_string(),
         principal_type: req.principal_type.as_str().to_string(),
@@ -399,32 +392,30 @@ pub async fn create_assignment(
     };
     let ev = NewEvent::new(
         now,
-        &who.ctx(),
+        ctx,
         AuditAction::AssignmentCreate,
         "assignment",
         Some(rec.id.clone()),
     );
     // A principal, account or permission set deleted since the checks above fails the
     // insert's foreign key (or leaves a dangling principal the directory's delete removes).
-    Ok(assignment_dto(
-        &state.store.create_assignment(rec, ev).await?,
-    ))
+    Ok(assignment_dto(&store.create_assignment(rec, ev).await?))
 }
 
 pub async fn delete_assignment(
-    state: &AppState,
-    who: &CurrentSession,
+    store: &dyn Store,
+    now: Millis,
+    ctx: &AuditCtx,
     id: &str,
 ) -> Result<(), PermissionSetError> {
     let ev = NewEvent::new(
-        state.clock.now_ms(),
-        &who.ctx(),
+        now,
+        ctx,
         AuditAction::AssignmentDelete,
         "assignment",
         Some(id.to_string()),
     );
-    state
-        .store
+    store
         .delete_assignment(id, ev)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::AssignmentNotFound))

@@ -1,4 +1,5 @@
-//! `/api/v1/permission-sets`, `/api/v1/assignments`, `/api/v1/system-policies`:
+//! `/api/v1/permission-sets`, `/api/v1/assignments`, `/api/v1/system-policies`, and
+//! `/api/v1/policies/{validate,simulate}` (the [`simulator`]):
 //! administrators change permission sets, assignments and provisioning; administrators and
 //! auditors may read them.
 
@@ -12,9 +13,10 @@ use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
 };
+use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, ValidatePolicy};
 use serde::Deserialize;
 
-use super::{catalogue, PermissionSetError};
+use super::{catalogue, simulator, PermissionSetError};
 use crate::app::AppState;
 use crate::auth::sessions::CurrentSession;
 use crate::http::error::{ApiError, ApiResult};
@@ -37,6 +39,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/permission-sets/{id}/roles", get(list_roles))
         .route("/api/v1/permission-sets/{id}/provision", post(provision))
         .route("/api/v1/system-policies", get(system_policies))
+        .route("/api/v1/policies/validate", post(validate_policy))
+        .route("/api/v1/policies/simulate", post(simulate_policy))
         .route(
             "/api/v1/assignments",
             get(list_assignments).post(create_assignment),
@@ -68,7 +72,10 @@ async fn create_permission_set(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_permission_set(&state, &who, req).await?),
+        Json(
+            super::create_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), req)
+                .await?,
+        ),
     ))
 }
 
@@ -93,7 +100,8 @@ async fn update_permission_set(
 ) -> ApiResult<Json<PermissionSet>> {
     who.require(Role::Administrator)?;
     Ok(Json(
-        super::update_permission_set(&state, &who, &id, req).await?,
+        super::update_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req)
+            .await?,
     ))
 }
 
@@ -103,7 +111,7 @@ async fn delete_permission_set(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_permission_set(&state, &who, &id).await?;
+    super::delete_permission_set(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -113,7 +121,7 @@ async fn list_roles(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ProvisionedRole>>> {
     who.require_any(READERS)?;
-    Ok(Json(super::roles(&state, &id).await?))
+    Ok(Json(super::roles(&*state.store, &id).await?))
 }
 
 /// The body is optional: none (or `{}`) provisions every assigned account.
@@ -131,7 +139,9 @@ async fn provision(
             ApiError::InvalidJson(format!("The JSON does not have the expected shape: {e}"))
         })?
     };
-    Ok(Json(super::provision(&state, &who, &id, req).await?))
+    Ok(Json(
+        super::provision(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req).await?,
+    ))
 }
 
 async fn system_policies(who: CurrentSession) -> ApiResult<Json<Vec<SystemPolicy>>> {
@@ -180,7 +190,7 @@ async fn create_assignment(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_assignment(&state, &who, req).await?),
+        Json(super::create_assignment(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
     ))
 }
 
@@ -190,6 +200,23 @@ async fn delete_assignment(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    super::delete_assignment(&state, &who, &id).await?;
+    super::delete_assignment(&*state.store, state.clock.now_ms(), &who.ctx(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn validate_policy(
+    who: CurrentSession,
+    Json(req): Json<ValidatePolicy>,
+) -> ApiResult<Json<PolicyValidation>> {
+    who.require_any(READERS)?;
+    Ok(Json(simulator::validate_document(&req.document)))
+}
+
+async fn simulate_policy(
+    State(state): State<AppState>,
+    who: CurrentSession,
+    Json(req): Json<SimulatePolicy>,
+) -> ApiResult<Json<Simulation>> {
+    who.require_any(READERS)?;
+    Ok(Json(simulator::simulate_request(&*state.store, req).await?))
 }

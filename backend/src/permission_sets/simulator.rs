@@ -1,37 +1,23 @@
-//! `POST /api/v1/policies/validate` and `POST /api/v1/policies/simulate`: the policy
-//! engine offered to people. Validation reports a fault as data (line, column, what was
+//! The policy engine offered to people (`POST /api/v1/policies/validate` and
+//! `/simulate`, routed in `routes.rs`). Validation reports a fault as data (line, column, what was
 //! expected); simulation answers "may this do action A on resource R in context C?" with the
 //! statements that decided, naming each policy as a person would (`AliyunECSFullAccess`,
 //! `inline`, `policies[0]`, `session`).
 
-use axum::extract::State;
-use axum::routing::post;
-use axum::Router;
-use gatehouse_shared::auth::Role;
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::policies::{
-    PolicyFault, PolicyValidation, SimulatePolicy, SimulatedStatement, Simulation, ValidatePolicy,
+    PolicyFault, PolicyValidation, SimulatePolicy, SimulatedStatement, Simulation,
 };
 
 use super::{catalogue, PermissionSetError};
-use crate::app::AppState;
-use crate::auth::sessions::CurrentSession;
-use crate::http::error::ApiResult;
-use crate::http::extract::Json;
 use crate::policy::{
     evaluate_with_session_policy, Context, DecisionEffect, MatchedStatement, PolicyParseError,
     RamPolicy, Request, MAX_POLICY_CHARS, MAX_SESSION_POLICY_CHARS,
 };
+use crate::store::Store;
 
-const READERS: &[Role] = &[Role::Administrator, Role::Auditor];
 /// A RAM principal holds at most this many policies of each kind; we take the same bound.
 const MAX_POLICIES: usize = 20;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/policies/validate", post(validate))
-        .route("/api/v1/policies/simulate", post(simulate))
-}
 
 fn fault(e: &PolicyParseError) -> PolicyFault {
     PolicyFault {
@@ -79,7 +65,7 @@ fn parse_field(
 
 /// Runs the simulation for `req`, loading a permission set's policies when it names one.
 pub async fn simulate_request(
-    state: &AppState,
+    store: &dyn Store,
     req: SimulatePolicy,
 ) -> Result<Simulation, PermissionSetError> {
     let mut faults = Vec::new();
@@ -109,8 +95,7 @@ pub async fn simulate_request(
         }
     }
     if let Some(id) = req.permission_set_id.as_deref().filter(|s| !s.is_empty()) {
-        let ps = state
-            .store
+        let ps = store
             .get_permission_set(id)
             .await
             .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
@@ -173,21 +158,4 @@ pub async fn simulate_request(
             .map(|e| format!("{} = {:?} is not {}", e.key, e.value, e.expected))
             .collect(),
     })
-}
-
-async fn validate(
-    who: CurrentSession,
-    Json(req): Json<ValidatePolicy>,
-) -> ApiResult<Json<PolicyValidation>> {
-    who.require_any(READERS)?;
-    Ok(Json(validate_document(&req.document)))
-}
-
-async fn simulate(
-    State(state): State<AppState>,
-    who: CurrentSession,
-    Json(req): Json<SimulatePolicy>,
-) -> ApiResult<Json<Simulation>> {
-    who.require_any(READERS)?;
-    Ok(Json(simulate_request(&state, req).await?))
 }

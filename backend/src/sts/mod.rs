@@ -1,16 +1,16 @@
 //! Short-lived STS credentials for the RAM role a permission set becomes in an account:
 //! issuing them (for the portal, `credentials_uri` and `AssumeRole`), and the `/sts/` API
-//! that verifies Alibaba Cloud signatures made with them ([`api`]).
+//! that verifies Alibaba Cloud signatures made with them ([`rpc_routes`]).
 //!
 //! Issuing needs a current assignment (or a just-in-time grant in force) and a provisioned
 //! role, clamps the duration to the permission set's session duration (and a grant's end), and records the credential with an audit event (no
 //! secrets). Verifying needs no database read: see [`token`], [`revocation`] and [`nonce`].
 
-pub mod api;
 pub mod commit;
 pub mod nonce;
 pub mod revocation;
 pub mod routes;
+pub mod rpc_routes;
 pub mod signature;
 pub mod token;
 

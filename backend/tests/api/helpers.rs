@@ -628,9 +628,7 @@ impl TestApp {
 
     /// One step of the background jobs, as production runs every few seconds.
     pub async fn tick(&self) -> TickReport {
-        gatehouse::jobs::tick(&self.state)
-            .await
-            .expect("a job tick")
+        gatehouse::app::tick(&self.state).await.expect("a job tick")
     }
 
     /// Every event, oldest first, straight from the store.

@@ -21,9 +21,9 @@ use super::signature::{self, V3Authorization};
 use super::token::{TokenError, ACCESS_KEY_PREFIX};
 use super::{assumed_role_arn, role_policies, Claims, IssueError, IssueRequest, Source};
 use crate::app::AppState;
+use crate::audit::ClientMeta;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::Millis;
-use crate::http::extract::ClientMeta;
 use crate::permission_sets::ROLE_PREFIX;
 use crate::policy::{evaluate_with_session_policy, Context, RamPolicy, Request as PolicyRequest};
 
