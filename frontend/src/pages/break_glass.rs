@@ -25,7 +25,7 @@ use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{epoch_ms, Timestamp};
+use crate::components::time::{epoch_ms, ticking_now, Timestamp};
 use crate::session::use_session;
 
 /// Revealed values disappear from the page after this long.
@@ -47,18 +47,6 @@ fn rotation_badge(e: &VaultEntry) -> impl IntoView {
     } else {
         view! { <Badge tone=Tone::Good text="current" /> }
     }
-}
-
-/// A clock that ticks every second while the component lives.
-fn ticking_now() -> RwSignal<f64> {
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(handle) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(1000),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
-    now
 }
 
 // --- the list and the request form ---------------------------------------------------

@@ -3,8 +3,6 @@
 //! approvals and countdown, and the approvals inbox with a TOTP prompt when a policy
 //! demands a fresh MFA check.
 
-use std::time::Duration;
-
 use gatehouse_shared::auth::TotpCode;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, DecisionInput, EligibleItem, RequestState,
@@ -22,7 +20,7 @@ use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{epoch_ms, local_input_to_utc, Timestamp};
+use crate::components::time::{epoch_ms, local_input_to_utc, ticking_now, Timestamp};
 
 fn tone(state: RequestState) -> Tone {
     match state {
@@ -31,18 +29,6 @@ fn tone(state: RequestState) -> Tone {
         RequestState::Rejected | RequestState::Revoked => Tone::Bad,
         _ => Tone::Neutral,
     }
-}
-
-/// A clock that ticks every second while the page is shown.
-fn ticking_now() -> RwSignal<f64> {
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(handle) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(1000),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
-    now
 }
 
 #[component]
