@@ -22,6 +22,7 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::confirm::ConfirmDelete;
 use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::session::use_session;
@@ -124,16 +125,9 @@ pub fn AccessPoliciesPage() -> impl IntoView {
                 "the shortest maximum duration; approval, justification and ticket required if any policy asks; "
                 "the most approvals, MFA if any policy asks, and the approvers of the strictest approval policy."
             </p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading the directory…"</p> }>
-                {move || {
-                    directory
-                        .get()
-                        .map(|result| match result {
-                            Ok(dir) => view! { <Policies dir can_write /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || directory.get() loading="Loading the directory…" let:dir>
+                <Policies dir can_write />
+            </Loaded>
         </section>
     }
 }
@@ -161,34 +155,18 @@ fn Policies(dir: Directory, can_write: Memo<bool>) -> impl IntoView {
         <Notice message=page.notice />
         <section class="card" aria-labelledby="eligibility-heading">
             <h2 id="eligibility-heading">"Eligibility policies"</h2>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading eligibility policies…"</p> }>
-                {move || {
-                    eligibility
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! {
-                                <p>"No eligibility policies yet: nobody can ask for temporary access. Add one below for a user or a group."</p>
-                            }
-                            .into_any(),
-                            Ok(list) => {
-                                let rows = list
-                                    .into_iter()
-                                    .map(|p| {
-                                        let on_deleted = move || eligibility.refetch();
-                                        view! { <EligibilityRow p dir can_write page editing=editing_eligibility on_deleted /> }
-                                    })
-                                    .collect_view();
-                                view! {
-                                    <DataTable caption="Eligibility policies" wide=true headers=&["Name", "Who", "Accounts", "Permission sets", "At most", "Asks for", "Actions"]>
-                                        {rows}
-                                    </DataTable>
-                                }
-                                .into_any()
-                            }
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+            <Loaded data=move || eligibility.get() loading="Loading eligibility policies…" let:list
+                empty=Empty::list(|| view! { <p>"No eligibility policies yet: nobody can ask for temporary access. Add one below for a user or a group."</p> })>
+                <DataTable caption="Eligibility policies" wide=true headers=&["Name", "Who", "Accounts", "Permission sets", "At most", "Asks for", "Actions"]>
+                    {list
+                        .into_iter()
+                        .map(|p| {
+                            let on_deleted = move || eligibility.refetch();
+                            view! { <EligibilityRow p dir can_write page editing=editing_eligibility on_deleted /> }
                         })
-                }}
-            </Transition>
+                        .collect_view()}
+                </DataTable>
+            </Loaded>
         </section>
         <Show when=move || can_write.get()>
             {move || {
@@ -199,34 +177,18 @@ fn Policies(dir: Directory, can_write: Memo<bool>) -> impl IntoView {
         </Show>
         <section class="card" aria-labelledby="approval-heading">
             <h2 id="approval-heading">"Approval policies"</h2>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading approval policies…"</p> }>
-                {move || {
-                    approval
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! {
-                                <p>"No approval policies yet: a request that needs approval is refused until one names its approvers. Add one below."</p>
-                            }
-                            .into_any(),
-                            Ok(list) => {
-                                let rows = list
-                                    .into_iter()
-                                    .map(|p| {
-                                        let on_deleted = move || approval.refetch();
-                                        view! { <ApprovalRow p dir can_write page editing=editing_approval on_deleted /> }
-                                    })
-                                    .collect_view();
-                                view! {
-                                    <DataTable caption="Approval policies" wide=true headers=&["Name", "Account", "Permission set", "Approvers", "Needs", "MFA", "May wait", "Actions"]>
-                                        {rows}
-                                    </DataTable>
-                                }
-                                .into_any()
-                            }
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+            <Loaded data=move || approval.get() loading="Loading approval policies…" let:list
+                empty=Empty::list(|| view! { <p>"No approval policies yet: a request that needs approval is refused until one names its approvers. Add one below."</p> })>
+                <DataTable caption="Approval policies" wide=true headers=&["Name", "Account", "Permission set", "Approvers", "Needs", "MFA", "May wait", "Actions"]>
+                    {list
+                        .into_iter()
+                        .map(|p| {
+                            let on_deleted = move || approval.refetch();
+                            view! { <ApprovalRow p dir can_write page editing=editing_approval on_deleted /> }
                         })
-                }}
-            </Transition>
+                        .collect_view()}
+                </DataTable>
+            </Loaded>
         </section>
         <Show when=move || can_write.get()>
             {move || {

@@ -14,6 +14,7 @@ use super::settings::SettingsCard;
 use crate::api::{self, ApiError, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::form::FormState;
+use crate::components::loaded::Loaded;
 use crate::components::set_page_title;
 use crate::session::use_session;
 
@@ -32,23 +33,9 @@ pub fn PermissionSetDetailPage() -> impl IntoView {
     view! {
         <section class="page">
             <p class="crumbs"><A href="/admin/permission-sets">"← All permission sets"</A></p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading permission set…"</p> }>
-                {move || {
-                    set.get()
-                        .map(|result| match result {
-                            Ok(ps) => {
-                                set_page_title(&format!("Permission set {}", ps.name));
-                                view! { <PermissionSetDetail ps can_write page reload=move || set.refetch() /> }.into_any()
-                            }
-                            Err(e) if e.code == ErrorCode::NotFound => view! {
-                                <h1>"Permission set not found"</h1>
-                                <p>"There is no such permission set; it may have been deleted."</p>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || set.get() loading="Loading permission set…" not_found="permission set" let:ps>
+                <PermissionSetDetail ps can_write page reload=move || set.refetch() />
+            </Loaded>
         </section>
     }
 }
@@ -60,6 +47,7 @@ fn PermissionSetDetail(
     page: FormState,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    set_page_title(&format!("Permission set {}", ps.name));
     let id = ps.id.clone();
     let roles = LocalResource::new({
         let id = id.clone();
@@ -109,45 +97,42 @@ fn PermissionSetDetail(
         </div>
         <ErrorAlert error=page.error />
         <Notice message=page.notice />
-        <Transition fallback=|| view! { <p class="muted" role="status">"Loading system policies…"</p> }>
-            {move || {
-                catalogue
-                    .get()
-                    .map(|result| {
-                        let policies = result.unwrap_or_default();
-                        view! { <SettingsCard ps=settings_ps.clone() policies can_write page reload /> }
-                    })
-            }}
-        </Transition>
+        // Without the catalogue, the card still shows the policies' names.
+        <Loaded
+            data=move || catalogue.get().map(|result| Ok(result.unwrap_or_default()))
+            loading="Loading system policies…"
+            let:policies
+        >
+            <SettingsCard ps=settings_ps.clone() policies can_write page reload />
+        </Loaded>
         <section class="card" aria-labelledby="assignments-heading">
             <h2 id="assignments-heading">"Assignments"</h2>
             <p class="hint">"Users and groups who may use this permission set, and on which account."</p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading assignments…"</p> }>
-                {move || {
-                        let id = assign_id.clone();
-                        let list = assignments.get()?;
-                        let accounts = accounts.get()?;
-                        let principals = principals.get()?;
-                        Some(match (list, accounts, principals) {
-                            (Ok(list), Ok(accounts), Ok(principals)) => view! {
-                                <Assignments set_name=assign_name.clone() list accounts=accounts.clone() can_write page changed />
-                                <Show when=move || can_write.get()>
-                                    <AddAssignment
-                                        permission_set_id=id.clone()
-                                        accounts=accounts.clone()
-                                        principals=principals.clone()
-                                        page
-                                        changed
-                                    />
-                                </Show>
-                            }
-                            .into_any(),
-                            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-                                view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any()
-                            }
-                        })
-                }}
-            </Transition>
+            <Loaded
+                data=move || {
+                    let (list, accounts, principals) = (assignments.get()?, accounts.get()?, principals.get()?);
+                    Some(list.and_then(|list| Ok((list, accounts?, principals?))))
+                }
+                loading="Loading assignments…"
+                let:loaded
+            >
+                {
+                    let (list, accounts, principals) = loaded;
+                    let id = assign_id.clone();
+                    view! {
+                        <Assignments set_name=assign_name.clone() list accounts=accounts.clone() can_write page changed />
+                        <Show when=move || can_write.get()>
+                            <AddAssignment
+                                permission_set_id=id.clone()
+                                accounts=accounts.clone()
+                                principals=principals.clone()
+                                page
+                                changed
+                            />
+                        </Show>
+                    }
+                }
+            </Loaded>
         </section>
         <section class="card" aria-labelledby="roles-heading">
             <h2 id="roles-heading">"Provisioning"</h2>
@@ -158,19 +143,21 @@ fn PermissionSetDetail(
                 {version}
                 ")."
             </p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading roles…"</p> }>
-                {move || {
-                    let list = roles.get()?;
-                    let accounts = accounts.get()?;
-                    Some(match (list, accounts) {
-                        (Ok(list), Ok(accounts)) => view! {
-                            <Roles permission_set_id=roles_id.clone() list accounts can_write page reload=move || roles.refetch() />
-                        }
-                        .into_any(),
-                        (Err(e), _) | (_, Err(e)) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                    })
-                }}
-            </Transition>
+            <Loaded
+                data=move || {
+                    let (list, accounts) = (roles.get()?, accounts.get()?);
+                    Some(list.and_then(|list| Ok((list, accounts?))))
+                }
+                loading="Loading roles…"
+                let:loaded
+            >
+                {
+                    let (list, accounts) = loaded;
+                    view! {
+                        <Roles permission_set_id=roles_id.clone() list accounts can_write page reload=move || roles.refetch() />
+                    }
+                }
+            </Loaded>
         </section>
         <Show when=move || can_write.get()>
             <DeletePermissionSet ps=delete_ps.clone() page />

@@ -13,6 +13,7 @@ use crate::api::{self, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::field::TextField;
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::session::use_session;
@@ -60,36 +61,20 @@ pub fn PermissionSetsPage() -> impl IntoView {
                 " there once provisioned."
             </p>
             <Notice message=notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading permission sets…"</p> }>
-                {move || {
-                    sets.get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"No permission sets yet."</p> }.into_any(),
-                            Ok(list) => view! { <PermissionSetTable sets=list /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || sets.get() loading="Loading permission sets…" let:list
+                empty=Empty::list(|| view! { <p>"No permission sets yet."</p> })>
+                <PermissionSetTable sets=list />
+            </Loaded>
             <Show when=move || can_write.get()>
-                <Transition fallback=|| view! { <p class="muted" role="status">"Loading system policies…"</p> }>
-                    {move || {
-                        catalogue
-                            .get()
-                            .map(|result| match result {
-                                Ok(policies) => view! {
-                                    <CreatePermissionSetForm policies on_created=move |set: PermissionSet| {
-                                        notice.set(Some(format!(
-                                            "Created permission set {}. Open it to assign it on accounts and provision its role.",
-                                            set.name
-                                        )));
-                                        sets.refetch();
-                                    } />
-                                }
-                                .into_any(),
-                                Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                            })
-                    }}
-                </Transition>
+                <Loaded data=move || catalogue.get() loading="Loading system policies…" let:policies>
+                    <CreatePermissionSetForm policies on_created=move |set: PermissionSet| {
+                        notice.set(Some(format!(
+                            "Created permission set {}. Open it to assign it on accounts and provision its role.",
+                            set.name
+                        )));
+                        sets.refetch();
+                    } />
+                </Loaded>
             </Show>
         </section>
     }
