@@ -3,6 +3,8 @@
 //! sentence when there is nothing, "not found" when asked to, an alert when loading failed,
 //! and otherwise what the page makes of the data.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
 use crate::api::{ApiError, ErrorCode};
@@ -65,25 +67,45 @@ where
     F: Fn(T) -> V + Send + Sync + 'static,
     V: IntoView + 'static,
 {
+    let view = move || {
+        data().map(|result| {
+            result.map(|value| match &empty {
+                Some(empty) if (empty.is_empty)(&value) => empty.view.run(),
+                _ => children(value).into_any(),
+            })
+        })
+    };
+    transition(Arc::new(view), loading, not_found)
+}
+
+// The parts that do not depend on the data are plain functions, so the wasm holds them once
+// rather than once for each page's use of `Loaded`.
+
+/// The `Transition`: `view` reads the data and makes its view, `None` while it loads.
+fn transition(
+    view: Arc<dyn Fn() -> Option<Result<AnyView, ApiError>> + Send + Sync>,
+    loading: &'static str,
+    not_found: Option<&'static str>,
+) -> AnyView {
     view! {
-        <Transition fallback=move || view! { <p class="muted" role="status">{loading}</p> }>
-            {move || {
-                data()
-                    .map(|result| match result {
-                        Ok(value) => match &empty {
-                            Some(empty) if (empty.is_empty)(&value) => empty.view.run(),
-                            _ => children(value).into_any(),
-                        },
-                        Err(e) => match not_found {
-                            Some(what) if e.code == ErrorCode::NotFound => view! {
-                                <h1>{format!("{} not found", capitalised(what))}</h1>
-                                <p>{format!("There is no such {what}; it may have been deleted.")}</p>
-                            }
-                            .into_any(),
-                            _ => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        },
-                    })
-            }}
+        <Transition fallback=move || loading_line(loading)>
+            {move || view().map(|result| result.unwrap_or_else(|e| failure(e, not_found)))}
         </Transition>
+    }
+    .into_any()
+}
+
+fn loading_line(text: &'static str) -> AnyView {
+    view! { <p class="muted" role="status">{text}</p> }.into_any()
+}
+
+fn failure(e: ApiError, not_found: Option<&'static str>) -> AnyView {
+    match not_found {
+        Some(what) if e.code == ErrorCode::NotFound => view! {
+            <h1>{format!("{} not found", capitalised(what))}</h1>
+            <p>{format!("There is no such {what}; it may have been deleted.")}</p>
+        }
+        .into_any(),
+        _ => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
     }
 }
