@@ -1,5 +1,5 @@
 //! Small reusable pieces shared by the pages: alerts, badges, the confirming delete button,
-//! copying, form fields, the policy editor, tables, times.
+//! copying, form fields, data that loads, the policy editor, tables, times.
 
 pub mod alert;
 pub mod badge;
@@ -7,6 +7,7 @@ pub mod confirm;
 pub mod copy;
 pub mod field;
 pub mod form;
+pub mod loaded;
 pub mod policy_editor;
 pub mod table;
 pub mod time;

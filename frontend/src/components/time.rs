@@ -1,5 +1,8 @@
 //! Times as people read them: shown in the browser's time zone, with the exact UTC instant
-//! kept in `datetime`/`title`; and the conversion of `datetime-local` input to RFC 3339 UTC.
+//! kept in `datetime`/`title`; the conversion of `datetime-local` input to RFC 3339 UTC; and
+//! a clock for countdowns.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use time::format_description::well_known::Rfc3339;
@@ -61,4 +64,17 @@ pub fn local_input_to_utc(value: &str) -> Option<String> {
 /// Milliseconds since the Unix epoch of `at`, as the browser's clock counts them.
 pub fn epoch_ms(at: OffsetDateTime) -> f64 {
     (at.unix_timestamp_nanos() / 1_000_000) as f64
+}
+
+/// The browser's clock in milliseconds since the Unix epoch, ticking every second while the
+/// component that asked for it lives.
+pub fn ticking_now() -> RwSignal<f64> {
+    let now = RwSignal::new(js_sys::Date::now());
+    if let Ok(handle) = set_interval_with_handle(
+        move || now.set(js_sys::Date::now()),
+        Duration::from_millis(1000),
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+    now
 }

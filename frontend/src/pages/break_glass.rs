@@ -23,9 +23,10 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::copy::CopyBlock;
 use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{epoch_ms, Timestamp};
+use crate::components::time::{epoch_ms, ticking_now, Timestamp};
 use crate::session::use_session;
 
 /// Revealed values disappear from the page after this long.
@@ -49,18 +50,6 @@ fn rotation_badge(e: &VaultEntry) -> impl IntoView {
     }
 }
 
-/// A clock that ticks every second while the component lives.
-fn ticking_now() -> RwSignal<f64> {
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(handle) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(1000),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
-    now
-}
-
 // --- the list and the request form ---------------------------------------------------
 
 #[component]
@@ -74,24 +63,14 @@ pub fn BreakGlassPage() -> impl IntoView {
             <p class="lead">
                 "Root credentials are opened only in an emergency: a password custodian and an MFA custodian must both approve, and every reveal is recorded and announced."
             </p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                {move || vault.get().map(|r| match r {
-                    Ok(entries) if entries.is_empty() => view! {
-                        <p class="card empty-state">"No root credentials are in the vault yet. An administrator adds them under Root vault."</p>
-                    }.into_any(),
-                    Ok(entries) => view! { <RequestForm entries on_created=move || requests.refetch() /> }.into_any(),
-                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                })}
-            </Transition>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading requests…"</p> }>
-                {move || requests.get().map(|r| match r {
-                    Ok(list) if list.is_empty() => view! {
-                        <p class="muted">"No break-glass requests: none of yours, and none waiting for you."</p>
-                    }.into_any(),
-                    Ok(list) => view! { <RequestTable list /> }.into_any(),
-                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                })}
-            </Transition>
+            <Loaded data=move || vault.get() loading="Loading…" let:entries
+                empty=Empty::list(|| view! { <p class="card empty-state">"No root credentials are in the vault yet. An administrator adds them under Root vault."</p> })>
+                <RequestForm entries on_created=move || requests.refetch() />
+            </Loaded>
+            <Loaded data=move || requests.get() loading="Loading requests…" let:list
+                empty=Empty::list(|| view! { <p class="muted">"No break-glass requests: none of yours, and none waiting for you."</p> })>
+                <RequestTable list />
+            </Loaded>
         </section>
     }
 }
@@ -200,23 +179,20 @@ pub fn BreakGlassDetailPage() -> impl IntoView {
     view! {
         <section class="page">
             <p><a href="/break-glass">"← All break-glass requests"</a></p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading the request…"</p> }>
-                {move || detail.get().map(|r| match r {
-                    Ok(d) => {
-                        let r = d.request.clone();
-                        view! {
-                            <h1>"Root access to " {r.account_name.clone()}</h1>
-                            <Summary r=r.clone() />
-                            <Approvals r=r.clone() />
-                            {r.can_decide.then(|| view! { <DecidePanel id=r.id.clone() on_done=reload /> })}
-                            {r.can_use.then(|| view! { <WindowPanel r=r.clone() on_used=reload /> })}
-                            {r.review_due.then(|| view! { <ReviewPanel id=r.id.clone() on_done=reload /> })}
-                            <Timeline events=d.timeline />
-                        }.into_any()
+            <Loaded data=move || detail.get() loading="Loading the request…" let:d>
+                {
+                    let r = d.request.clone();
+                    view! {
+                        <h1>"Root access to " {r.account_name.clone()}</h1>
+                        <Summary r=r.clone() />
+                        <Approvals r=r.clone() />
+                        {r.can_decide.then(|| view! { <DecidePanel id=r.id.clone() on_done=reload /> })}
+                        {r.can_use.then(|| view! { <WindowPanel r=r.clone() on_used=reload /> })}
+                        {r.review_due.then(|| view! { <ReviewPanel id=r.id.clone() on_done=reload /> })}
+                        <Timeline events=d.timeline />
                     }
-                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                })}
-            </Transition>
+                }
+            </Loaded>
         </section>
     }
 }
@@ -478,17 +454,12 @@ pub fn VaultPage() -> impl IntoView {
         <section class="page">
             <h1>"Root vault"</h1>
             <p class="lead">"Each account's root password and MFA seed, sealed. Nobody reads them here: they open only through an approved break-glass request."</p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading the vault…"</p> }>
-                {move || vault.get().map(|r| match r {
-                    Ok(list) if list.is_empty() => view! { <p class="card empty-state">"The vault is empty."</p> }.into_any(),
-                    Ok(list) => view! {
-                        <DataTable caption="Vault entries" headers=&["Account", "Password custodians", "MFA custodians", "Approvals", "Window", "Rotation", ""]>
-                            {list.into_iter().map(|e| view! { <VaultRow e on_rotated=reload /> }).collect_view()}
-                        </DataTable>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                })}
-            </Transition>
+            <Loaded data=move || vault.get() loading="Loading the vault…" let:list
+                empty=Empty::list(|| view! { <p class="card empty-state">"The vault is empty."</p> })>
+                <DataTable caption="Vault entries" headers=&["Account", "Password custodians", "MFA custodians", "Approvals", "Window", "Rotation", ""]>
+                    {list.into_iter().map(|e| view! { <VaultRow e on_rotated=reload /> }).collect_view()}
+                </DataTable>
+            </Loaded>
             <Show when=admin>
                 <NewVaultEntry on_created=reload />
             </Show>

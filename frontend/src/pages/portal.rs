@@ -20,6 +20,7 @@ use crate::api::{self, ApiError};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
 use crate::components::copy::CopyBlock;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::components::time::{epoch_ms, Timestamp};
@@ -37,24 +38,14 @@ pub fn PortalPage() -> impl IntoView {
     view! {
         <section class="page">
             <h1>"Access portal"</h1>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading your accounts…"</p> }>
-                {move || {
-                    portal
-                        .get()
-                        .map(|result| match result {
-                            Ok(p) if p.accounts.is_empty() => view! { <NothingAssigned /> }.into_any(),
-                            Ok(p) => view! {
-                                <p class="lead">
-                                    "Your cloud accounts and what you may do in each. Open the console, or get short-lived credentials for the command line and SDKs."
-                                </p>
-                                <Accounts accounts=p.accounts.clone() uris_changed />
-                                <CredentialUris uris accounts=p.accounts />
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || portal.get().map(|result| result.map(|p| p.accounts)) loading="Loading your accounts…" let:accounts
+                empty=Empty::list(|| view! { <NothingAssigned /> })>
+                <p class="lead">
+                    "Your cloud accounts and what you may do in each. Open the console, or get short-lived credentials for the command line and SDKs."
+                </p>
+                <Accounts accounts=accounts.clone() uris_changed />
+                <CredentialUris uris accounts />
+            </Loaded>
         </section>
     }
 }
@@ -421,31 +412,22 @@ fn CredentialUris(
             <p class="hint">"URLs that tools fetch credentials from. Revoke any you no longer use."</p>
             <Notice message=notice />
             <ErrorAlert error=error />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading…"</p> }>
-                {move || {
-                    uris.get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"You have no credentials URIs."</p> }.into_any(),
-                            Ok(list) => view! {
-                                <DataTable caption="Your credentials URIs" wide=true headers=&["Permission set", "Account", "Created", "Expires", "Last used", "Actions"]>
-                                    {list
-                                        .into_iter()
-                                        .map(|u| {
-                                            let account = accounts.with_value(|a| {
-                                                a.iter()
-                                                    .find(|a| a.account_id == u.account_id)
-                                                    .map_or_else(|| u.account_id.clone(), |a| format!("{} ({})", a.name, a.account_id))
-                                            });
-                                            view! { <UriRow u account uris notice error /> }
-                                        })
-                                        .collect_view()}
-                                </DataTable>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
+            <Loaded data=move || uris.get() loading="Loading…" let:list
+                empty=Empty::list(|| view! { <p>"You have no credentials URIs."</p> })>
+                <DataTable caption="Your credentials URIs" wide=true headers=&["Permission set", "Account", "Created", "Expires", "Last used", "Actions"]>
+                    {list
+                        .into_iter()
+                        .map(|u| {
+                            let account = accounts.with_value(|a| {
+                                a.iter()
+                                    .find(|a| a.account_id == u.account_id)
+                                    .map_or_else(|| u.account_id.clone(), |a| format!("{} ({})", a.name, a.account_id))
+                            });
+                            view! { <UriRow u account uris notice error /> }
                         })
-                }}
-            </Transition>
+                        .collect_view()}
+                </DataTable>
+            </Loaded>
         </section>
     }
 }

@@ -3,8 +3,6 @@
 //! approvals and countdown, and the approvals inbox with a TOTP prompt when a policy
 //! demands a fresh MFA check.
 
-use std::time::Duration;
-
 use gatehouse_shared::auth::TotpCode;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, DecisionInput, EligibleItem, RequestState,
@@ -20,9 +18,10 @@ use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
 use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{epoch_ms, local_input_to_utc, Timestamp};
+use crate::components::time::{epoch_ms, local_input_to_utc, ticking_now, Timestamp};
 
 fn tone(state: RequestState) -> Tone {
     match state {
@@ -31,18 +30,6 @@ fn tone(state: RequestState) -> Tone {
         RequestState::Rejected | RequestState::Revoked => Tone::Bad,
         _ => Tone::Neutral,
     }
-}
-
-/// A clock that ticks every second while the page is shown.
-fn ticking_now() -> RwSignal<f64> {
-    let now = RwSignal::new(js_sys::Date::now());
-    if let Ok(handle) = set_interval_with_handle(
-        move || now.set(js_sys::Date::now()),
-        Duration::from_millis(1000),
-    ) {
-        on_cleanup(move || handle.clear());
-    }
-    now
 }
 
 #[component]
@@ -56,37 +43,18 @@ pub fn RequestsPage() -> impl IntoView {
             <h1>"Access requests"</h1>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading what you may ask for…"</p> }>
-                {move || {
-                    eligibility
-                        .get()
-                        .map(|result| match result {
-                            Ok(e) if e.items.is_empty() => view! {
-                                <p>"You are not eligible to request elevated access. Ask an administrator for an eligibility policy."</p>
-                            }
-                            .into_any(),
-                            Ok(e) => view! {
-                                <RequestForm items=e.items on_created=move |r: AccessRequest| {
-                                    page.notice.set(Some(format!("Asked for {} on {}.", r.permission_set_name, r.account_name)));
-                                    mine.refetch();
-                                } />
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || eligibility.get().map(|result| result.map(|e| e.items)) loading="Loading what you may ask for…" let:items
+                empty=Empty::list(|| view! { <p>"You are not eligible to request elevated access. Ask an administrator for an eligibility policy."</p> })>
+                <RequestForm items on_created=move |r: AccessRequest| {
+                    page.notice.set(Some(format!("Asked for {} on {}.", r.permission_set_name, r.account_name)));
+                    mine.refetch();
+                } />
+            </Loaded>
             <h2>"My requests"</h2>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading your requests…"</p> }>
-                {move || {
-                    mine.get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"You have not asked for anything yet."</p> }.into_any(),
-                            Ok(list) => view! { <RequestTable requests=list page reload=move || mine.refetch() /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || mine.get() loading="Loading your requests…" let:list
+                empty=Empty::list(|| view! { <p>"You have not asked for anything yet."</p> })>
+                <RequestTable requests=list page reload=move || mine.refetch() />
+            </Loaded>
         </section>
     }
 }
@@ -293,21 +261,13 @@ pub fn ApprovalsPage() -> impl IntoView {
             <h1>"Approvals"</h1>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading requests waiting for you…"</p> }>
-                {move || {
-                    inbox
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"Nothing is waiting for your approval."</p> }.into_any(),
-                            Ok(list) => list
-                                .into_iter()
-                                .map(|r| view! { <ApprovalCard request=r page reload=move || inbox.refetch() /> })
-                                .collect_view()
-                                .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || inbox.get() loading="Loading requests waiting for you…" let:list
+                empty=Empty::list(|| view! { <p>"Nothing is waiting for your approval."</p> })>
+                {list
+                    .into_iter()
+                    .map(|r| view! { <ApprovalCard request=r page reload=move || inbox.refetch() /> })
+                    .collect_view()}
+            </Loaded>
         </section>
     }
 }

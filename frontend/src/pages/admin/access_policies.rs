@@ -22,6 +22,7 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::confirm::ConfirmDelete;
 use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::session::use_session;
@@ -124,16 +125,9 @@ pub fn AccessPoliciesPage() -> impl IntoView {
                 "the shortest maximum duration; approval, justification and ticket required if any policy asks; "
                 "the most approvals, MFA if any policy asks, and the approvers of the strictest approval policy."
             </p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading the directory…"</p> }>
-                {move || {
-                    directory
-                        .get()
-                        .map(|result| match result {
-                            Ok(dir) => view! { <Policies dir can_write /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || directory.get() loading="Loading the directory…" let:dir>
+                <Policies dir can_write />
+            </Loaded>
         </section>
     }
 }
@@ -159,37 +153,10 @@ fn Policies(dir: Directory, can_write: Memo<bool>) -> impl IntoView {
     view! {
         <ErrorAlert error=page.error />
         <Notice message=page.notice />
-        <section class="card" aria-labelledby="eligibility-heading">
-            <h2 id="eligibility-heading">"Eligibility policies"</h2>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading eligibility policies…"</p> }>
-                {move || {
-                    eligibility
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! {
-                                <p>"No eligibility policies yet: nobody can ask for temporary access. Add one below for a user or a group."</p>
-                            }
-                            .into_any(),
-                            Ok(list) => {
-                                let rows = list
-                                    .into_iter()
-                                    .map(|p| {
-                                        let on_deleted = move || eligibility.refetch();
-                                        view! { <EligibilityRow p dir can_write page editing=editing_eligibility on_deleted /> }
-                                    })
-                                    .collect_view();
-                                view! {
-                                    <DataTable caption="Eligibility policies" wide=true headers=&["Name", "Who", "Accounts", "Permission sets", "At most", "Asks for", "Actions"]>
-                                        {rows}
-                                    </DataTable>
-                                }
-                                .into_any()
-                            }
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
-        </section>
+        <PolicyCard kind="eligibility" title="Eligibility policies" data=move || eligibility.get() loading="Loading eligibility policies…"
+            none="No eligibility policies yet: nobody can ask for temporary access. Add one below for a user or a group."
+            headers=&["Name", "Who", "Accounts", "Permission sets", "At most", "Asks for", "Actions"]
+            row=move |p| view! { <EligibilityRow p dir can_write page editing=editing_eligibility on_deleted=move || eligibility.refetch() /> } />
         <Show when=move || can_write.get()>
             {move || {
                 let current = editing_eligibility.get();
@@ -197,37 +164,10 @@ fn Policies(dir: Directory, can_write: Memo<bool>) -> impl IntoView {
                 view! { <EligibilityForm dir editing=current on_saved=eligibility_saved on_cancel /> }
             }}
         </Show>
-        <section class="card" aria-labelledby="approval-heading">
-            <h2 id="approval-heading">"Approval policies"</h2>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading approval policies…"</p> }>
-                {move || {
-                    approval
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! {
-                                <p>"No approval policies yet: a request that needs approval is refused until one names its approvers. Add one below."</p>
-                            }
-                            .into_any(),
-                            Ok(list) => {
-                                let rows = list
-                                    .into_iter()
-                                    .map(|p| {
-                                        let on_deleted = move || approval.refetch();
-                                        view! { <ApprovalRow p dir can_write page editing=editing_approval on_deleted /> }
-                                    })
-                                    .collect_view();
-                                view! {
-                                    <DataTable caption="Approval policies" wide=true headers=&["Name", "Account", "Permission set", "Approvers", "Needs", "MFA", "May wait", "Actions"]>
-                                        {rows}
-                                    </DataTable>
-                                }
-                                .into_any()
-                            }
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
-        </section>
+        <PolicyCard kind="approval" title="Approval policies" data=move || approval.get() loading="Loading approval policies…"
+            none="No approval policies yet: a request that needs approval is refused until one names its approvers. Add one below."
+            headers=&["Name", "Account", "Permission set", "Approvers", "Needs", "MFA", "May wait", "Actions"]
+            row=move |p| view! { <ApprovalRow p dir can_write page editing=editing_approval on_deleted=move || approval.refetch() /> } />
         <Show when=move || can_write.get()>
             {move || {
                 let current = editing_approval.get();
@@ -235,6 +175,43 @@ fn Policies(dir: Directory, can_write: Memo<bool>) -> impl IntoView {
                 view! { <ApprovalForm dir editing=current on_saved=approval_saved on_cancel /> }
             }}
         </Show>
+    }
+}
+
+/// A card with one kind of policy: its heading, and its table or, while there is none, what
+/// that means.
+#[component]
+fn PolicyCard<P, D, R, V>(
+    /// `eligibility` or `approval`: names the heading's id.
+    kind: &'static str,
+    /// The card's heading and the table's caption.
+    title: &'static str,
+    /// Reads the policies: `None` while they load.
+    data: D,
+    loading: &'static str,
+    /// What it means that there is no policy of this kind yet.
+    none: &'static str,
+    headers: &'static [&'static str],
+    /// A policy's row.
+    row: R,
+) -> impl IntoView
+where
+    P: Send + 'static,
+    D: Fn() -> Option<Result<Vec<P>, ApiError>> + Send + Sync + 'static,
+    R: Fn(P) -> V + Copy + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    let heading = format!("{kind}-heading");
+    let labelled_by = heading.clone();
+    view! {
+        <section class="card" aria-labelledby=labelled_by>
+            <h2 id=heading>{title}</h2>
+            <Loaded data loading empty=Empty::list(move || view! { <p>{none}</p> }) let:list>
+                <DataTable caption=title wide=true headers>
+                    {list.into_iter().map(row).collect_view()}
+                </DataTable>
+            </Loaded>
+        </section>
     }
 }
 

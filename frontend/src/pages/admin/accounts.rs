@@ -12,6 +12,7 @@ use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
 use crate::components::field::TextField;
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::components::time::Timestamp;
@@ -29,20 +30,10 @@ pub fn AccountsPage() -> impl IntoView {
             <h1>"Accounts"</h1>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading accounts…"</p> }>
-                {move || {
-                    accounts
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"No accounts yet."</p> }.into_any(),
-                            Ok(list) => view! {
-                                <AccountTable accounts=list can_write page reload=move || accounts.refetch() />
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || accounts.get() loading="Loading accounts…" let:list
+                empty=Empty::list(|| view! { <p>"No accounts yet."</p> })>
+                <AccountTable accounts=list can_write page reload=move || accounts.refetch() />
+            </Loaded>
             <Show when=move || can_write.get()>
                 <CreateAccountForm on_created=move |account: Account| {
                     page.notice.set(Some(format!("Added account {} ({}).", account.name, account.id)));

@@ -14,6 +14,7 @@ use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
 use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::session::use_session;
@@ -76,17 +77,10 @@ pub fn GroupsPage() -> impl IntoView {
         <section class="page">
             <h1>"Groups"</h1>
             <Notice message=notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading groups…"</p> }>
-                {move || {
-                    groups
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) if list.is_empty() => view! { <p>"No groups yet."</p> }.into_any(),
-                            Ok(list) => view! { <GroupTable groups=list /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || groups.get() loading="Loading groups…" let:list
+                empty=Empty::list(|| view! { <p>"No groups yet."</p> })>
+                <GroupTable groups=list />
+            </Loaded>
             <Show when=move || can_write.get()>
                 <CreateGroupForm on_created=move |group: Group| {
                     notice.set(Some(format!("Created group {}.", group.name)));
@@ -222,23 +216,9 @@ pub fn GroupDetailPage() -> impl IntoView {
     view! {
         <section class="page">
             <p class="crumbs"><A href="/admin/groups">"← All groups"</A></p>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading group…"</p> }>
-                {move || {
-                    data.get()
-                        .map(|result| match result {
-                            Ok(v) => {
-                                set_page_title(&format!("Group {}", v.group.name));
-                                view! { <GroupDetail v can_write page reload=move || data.refetch() /> }.into_any()
-                            }
-                            Err(e) if e.code == ErrorCode::NotFound => view! {
-                                <h1>"Group not found"</h1>
-                                <p>"There is no such group; it may have been deleted."</p>
-                            }
-                            .into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || data.get() loading="Loading group…" not_found="group" let:v>
+                <GroupDetail v can_write page reload=move || data.refetch() />
+            </Loaded>
         </section>
     }
 }
@@ -250,6 +230,7 @@ fn GroupDetail(
     page: FormState,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    set_page_title(&format!("Group {}", v.group.name));
     let group_id = v.group.id.clone();
     let member_ids: Vec<String> = v.members.iter().map(|m| m.user_id.clone()).collect();
     let candidates: Vec<(String, String)> = v

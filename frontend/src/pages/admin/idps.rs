@@ -20,6 +20,7 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::copy::CopyBlock;
 use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 
@@ -38,26 +39,21 @@ pub fn IdpsPage() -> impl IntoView {
             </p>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading identity providers…"</p> }>
-                {move || idps.get().map(|result| match result {
-                    Ok(list) if list.is_empty() => view! {
-                        <p class="card empty-state">"No identity providers yet. Add one below."</p>
-                    }.into_any(),
-                    Ok(list) => {
-                        let chosen = list.clone();
-                        view! {
-                            <IdpTable list selected />
-                            {move || {
-                                selected
-                                    .get()
-                                    .and_then(|id| chosen.iter().find(|i| i.id == id).cloned())
-                                    .map(|idp| view! { <IdpDetail idp page selected reload /> })
-                            }}
-                        }.into_any()
+            <Loaded data=move || idps.get() loading="Loading identity providers…" let:list
+                empty=Empty::list(|| view! { <p class="card empty-state">"No identity providers yet. Add one below."</p> })>
+                {
+                    let chosen = list.clone();
+                    view! {
+                        <IdpTable list selected />
+                        {move || {
+                            selected
+                                .get()
+                                .and_then(|id| chosen.iter().find(|i| i.id == id).cloned())
+                                .map(|idp| view! { <IdpDetail idp page selected reload /> })
+                        }}
                     }
-                    Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                })}
-            </Transition>
+                }
+            </Loaded>
             <AddIdpForm on_created=move |idp: IdentityProvider| {
                 page.notice.set(Some(format!("Added {}. Give its administrator the details below.", idp.name)));
                 selected.set(Some(idp.id));

@@ -18,6 +18,7 @@ use crate::components::badge::{Badge, Tone};
 use crate::components::copy::CopyBlock;
 use crate::components::field::{CheckboxField, SelectField, TextField};
 use crate::components::form::FormState;
+use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::components::time::Timestamp;
@@ -57,20 +58,10 @@ pub fn NotificationsPage() -> impl IntoView {
             {move || secret.get().map(|s| view! { <SecretShownOnce shown=s on_close=move || secret.set(None) /> })}
             <section class="card" aria-labelledby="endpoints-heading">
                 <h2 id="endpoints-heading">"Webhook endpoints"</h2>
-                <Transition fallback=|| view! { <p class="muted" role="status">"Loading endpoints…"</p> }>
-                    {move || {
-                        endpoints
-                            .get()
-                            .map(|result| match result {
-                                Ok(list) if list.is_empty() => view! {
-                                    <p>"No webhook endpoints yet. Add one below to send notifications to your chat, ticketing or SIEM system."</p>
-                                }
-                                .into_any(),
-                                Ok(list) => view! { <EndpointTable endpoints=list page secret editing reload /> }.into_any(),
-                                Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                            })
-                    }}
-                </Transition>
+                <Loaded data=move || endpoints.get() loading="Loading endpoints…" let:list
+                    empty=Empty::list(|| view! { <p>"No webhook endpoints yet. Add one below to send notifications to your chat, ticketing or SIEM system."</p> })>
+                    <EndpointTable endpoints=list page secret editing reload />
+                </Loaded>
             </section>
             {move || {
                 let current = editing.get();
@@ -79,12 +70,9 @@ pub fn NotificationsPage() -> impl IntoView {
             <DeliveryLog endpoints log_version />
             <section class="card" aria-labelledby="mail-heading">
                 <h2 id="mail-heading">"E-mail (SMTP)"</h2>
-                <Transition fallback=|| view! { <p class="muted" role="status">"Loading mail settings…"</p> }>
-                    {move || settings.get().map(|r| match r {
-                        Ok(s) => view! { <MailSettingsView settings=s /> }.into_any(),
-                        Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                    })}
-                </Transition>
+                <Loaded data=move || settings.get() loading="Loading mail settings…" let:s>
+                    <MailSettingsView settings=s />
+                </Loaded>
             </section>
         </section>
     }
@@ -481,24 +469,17 @@ fn DeliveryLog(
                 <SelectField id="log-status" label="Status" value=status options=status_options />
                 <button type="button" class="secondary" on:click=move |_| log.refetch()>"Refresh"</button>
             </div>
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading deliveries…"</p> }>
-                {move || {
+            <Loaded data=move || log.get() loading="Loading deliveries…" let:list
+                empty=Empty::list(|| view! { <p>"No deliveries yet. Use \"Send test\" on an endpoint to try one."</p> })>
+                {
                     let names = names();
-                    log.get().map(|result| match result {
-                        Ok(list) if list.is_empty() => view! {
-                            <p>"No deliveries yet. Use \"Send test\" on an endpoint to try one."</p>
-                        }
-                        .into_any(),
-                        Ok(list) => view! {
-                            <DataTable caption="Deliveries" headers=&["Created", "Event", "To", "Status", "Attempts", "Next retry"]>
-                                {list.into_iter().map(|d| view! { <DeliveryRow d=d names=names.clone() /> }).collect_view()}
-                            </DataTable>
-                        }
-                        .into_any(),
-                        Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                    })
-                }}
-            </Transition>
+                    view! {
+                        <DataTable caption="Deliveries" headers=&["Created", "Event", "To", "Status", "Attempts", "Next retry"]>
+                            {list.into_iter().map(|d| view! { <DeliveryRow d=d names=names.clone() /> }).collect_view()}
+                        </DataTable>
+                    }
+                }
+            </Loaded>
         </section>
     }
 }

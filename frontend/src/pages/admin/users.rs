@@ -12,6 +12,7 @@ use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
 use crate::components::field::TextField;
 use crate::components::form::FormState;
+use crate::components::loaded::Loaded;
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::session::{use_session, SessionState};
@@ -30,16 +31,9 @@ pub fn UsersPage() -> impl IntoView {
             <h1>"Users"</h1>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Transition fallback=|| view! { <p class="muted" role="status">"Loading users…"</p> }>
-                {move || {
-                    users
-                        .get()
-                        .map(|result| match result {
-                            Ok(list) => view! { <UserTable users=list can_write page reload /> }.into_any(),
-                            Err(e) => view! { <ErrorAlert error=Signal::stored(Some(e.message)) /> }.into_any(),
-                        })
-                }}
-            </Transition>
+            <Loaded data=move || users.get() loading="Loading users…" let:list>
+                <UserTable users=list can_write page reload />
+            </Loaded>
             <Show when=move || can_write.get()>
                 <CreateUserForm on_created=move |user: User| {
                     page.notice.set(Some(format!("Created user {}.", user.username)));
