@@ -239,11 +239,6 @@ const KNOWN_EDGE_IN_DOMAIN: &[(&str, &str, &str)] = &[
     ("auth/sessions.rs", "axum_extra", "CookieJar"),
     ("auth/sessions.rs", "crate::app", "AppState, Settings"),
     ("auth/sessions.rs", "crate::http", "ApiError, csrf, …"),
-    ("federation/errors.rs", "axum", "StatusCode"),
-    ("federation/errors.rs", "crate::http", "ApiError"),
-    ("federation/idp.rs", "crate::app", "AppState, Settings"),
-    ("federation/oidc.rs", "crate::app", "AppState"),
-    ("federation/signin.rs", "crate::app", "AppState"),
 ];
 
 #[test]

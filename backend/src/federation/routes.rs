@@ -71,7 +71,7 @@ async fn list(
     who: CurrentSession,
 ) -> ApiResult<Json<Vec<IdentityProvider>>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::list(&state).await?))
+    Ok(Json(idp::list(state.federation_env()).await?))
 }
 
 async fn get_one(
@@ -80,7 +80,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::get(&state, &id).await?))
+    Ok(Json(idp::get(state.federation_env(), &id).await?))
 }
 
 async fn create(
@@ -91,7 +91,7 @@ async fn create(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(idp::create(&state, &who, req).await?),
+        Json(idp::create(state.federation_env(), state.clock.now_ms(), &who, req).await?),
     ))
 }
 
@@ -102,7 +102,9 @@ async fn update(
     Json(req): Json<IdentityProviderChange>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::update(&state, &who, &id, req).await?))
+    Ok(Json(
+        idp::update(state.federation_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn import_metadata(
@@ -112,7 +114,9 @@ async fn import_metadata(
     Json(req): Json<MetadataImport>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::import(&state, &who, &id, req).await?))
+    Ok(Json(
+        idp::import(state.federation_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn delete(
@@ -121,12 +125,12 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    idp::delete(&state, &who, &id).await?;
+    idp::delete(state.federation_env(), state.clock.now_ms(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn public_list(State(state): State<AppState>) -> ApiResult<Json<Vec<PublicIdp>>> {
-    Ok(Json(idp::list_public(&state).await?))
+    Ok(Json(idp::list_public(state.federation_env()).await?))
 }
 
 // --- refusal page ------------------------------------------------------------------------
@@ -147,6 +151,20 @@ fn escape(s: &str) -> String {
 }
 
 /// The page a person sees when a federated sign-in is refused.
+/// The status of the refusal page.
+fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
+    match refusal {
+        SignInRefusal::UnknownIdp => StatusCode::NOT_FOUND,
+        SignInRefusal::Discovery(_) => StatusCode::BAD_GATEWAY,
+        SignInRefusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SignInRefusal::Saml(saml::Refusal::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+        SignInRefusal::Saml(saml::Refusal::NotBase64 | saml::Refusal::MalformedXml) => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
 pub fn refusal_page(refusal: &SignInRefusal) -> Response {
     let code = refusal.code();
     let body = format!(
@@ -163,7 +181,7 @@ pub fn refusal_page(refusal: &SignInRefusal) -> Response {
         escape(code),
         escape(code),
     );
-    let mut resp = (refusal.status(), body).into_response();
+    let mut resp = (refusal_status(refusal), body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -186,7 +204,8 @@ async fn refuse(
     subject: Option<&str>,
 ) -> Response {
     audit_refusal(
-        state,
+        state.federation_env(),
+        state.clock.now_ms(),
         idp_id,
         idp.map(|i| i.name.as_str()),
         client,
@@ -265,7 +284,17 @@ async fn sign_in(
     after: After,
 ) -> Response {
     let previous = presented_session(headers);
-    match complete(state, idp, who, client, previous, after).await {
+    match complete(
+        state.federation_env(),
+        state.clock.now_ms(),
+        idp,
+        who,
+        client,
+        previous,
+        after,
+    )
+    .await
+    {
         Ok(s) => {
             let to = safe_return_path(&s.return_to).unwrap_or_else(|| "/".into());
             (
@@ -292,7 +321,15 @@ async fn oidc_login(
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
     let (new_cookie, hash) = binding(&jar, OIDC_BINDING);
-    match oidc::begin(&state, &idp, &hash, &return_path(&q)).await {
+    match oidc::begin(
+        state.federation_env(),
+        state.clock.now_ms(),
+        &idp,
+        &hash,
+        &return_path(&q),
+    )
+    .await
+    {
         Ok(url) => {
             let jar = match new_cookie {
                 Some(v) => jar.add(binding_cookie(&state, OIDC_BINDING, v, false)),
@@ -317,7 +354,15 @@ async fn oidc_callback(
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
     let hash = jar.get(OIDC_BINDING).map(|c| hash_token(c.value()));
-    match oidc::finish(&state, &idp, hash.as_deref(), q).await {
+    match oidc::finish(
+        state.federation_env(),
+        state.clock.now_ms(),
+        &idp,
+        hash.as_deref(),
+        q,
+    )
+    .await
+    {
         Ok((who, return_to)) => {
             let after = After::Known(return_to);
             sign_in(&state, &idp, &who, &client, &headers, jar, after).await
