@@ -29,9 +29,10 @@ use super::errors::SignInRefusal;
 use super::signin::{audit_refusal, complete, After, VerifiedIdentity};
 use super::{idp, oidc, saml};
 use crate::app::AppState;
-use crate::auth::sessions::{hash_token, presented_session, session_cookie, CurrentSession};
+use crate::auth::sessions::{hash_token, CurrentSession};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ClientMeta, Json, Path};
+use crate::http::session::{presented_session, session_cookie};
 use crate::secrets::random_token;
 use crate::store::{GuardedRequest, IdpRecord, ReplayGuard};
 
