@@ -11,6 +11,7 @@ pub mod idp;
 pub mod oidc;
 pub mod routes;
 pub mod saml;
+pub mod saml_signin;
 pub mod signin;
 
 use std::collections::HashMap;
