@@ -57,6 +57,16 @@ impl AppState {
             settings: &self.settings,
         }
     }
+
+    /// What the federation rules work on, lent from the state.
+    pub fn federation_env(&self) -> crate::federation::Env<'_> {
+        crate::federation::Env {
+            store: &*self.store,
+            master: &self.master,
+            settings: &self.settings,
+            federation: &self.federation,
+        }
+    }
 }
 
 /// The master key: given by the operator, or the key file (created on first start).

@@ -11,10 +11,11 @@ use gatehouse_shared::auth::{
 use zeroize::Zeroizing;
 
 use super::login;
-use super::sessions::{clear_cookie, presented_session, session_cookie, CurrentSession};
+use super::sessions::CurrentSession;
 use crate::app::AppState;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ClientMeta, Json};
+use crate::http::session::{clear_cookie, presented_session, session_cookie};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -91,8 +92,14 @@ async fn totp_begin(
 }
 
 async fn reload(state: &AppState, who: &CurrentSession) -> ApiResult<Me> {
-    let (session, user) =
-        super::sessions::load(state, &who.session.id_hash, state.clock.now_ms()).await?;
+    let (session, user) = super::sessions::load(
+        &*state.store,
+        &state.settings,
+        &who.session.id_hash,
+        state.clock.now_ms(),
+    )
+    .await?
+    .ok_or(ApiError::Unauthenticated)?;
     let fresh = CurrentSession {
         session,
         user,

@@ -1,64 +1,28 @@
 //! Server-side sessions: an opaque random cookie whose SHA-256 keys the `sessions` row.
 //! Idle and absolute timeouts are enforced on every request; the id is new at every sign-in
 //! (the browser's previous session is deleted), and state-changing requests must carry the
-//! session's CSRF token.
+//! session's CSRF token. The cookies and the extractor are the edge's: `http/session.rs`.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use gatehouse_shared::auth::{GroupRef, Me, MfaState, Role, UserRef};
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::audit::AuditCtx;
 use crate::audit::ClientMeta;
 use crate::clock::{to_datetime, Millis};
 use crate::config::Settings;
-use crate::http::csrf::is_state_changing;
-use crate::http::error::ApiError;
-use crate::store::{GroupRecord, SessionRecord, StoreError, UserRecord};
+use crate::store::{GroupRecord, SessionRecord, Store, StoreError, UserRecord};
 
 pub const COOKIE: &str = "gatehouse_session";
 /// Seen-at is written at most this often, so reads do not each cost a write.
-const TOUCH_EVERY_MS: i64 = 60_000;
+pub const TOUCH_EVERY_MS: i64 = 60_000;
 
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The cookie carrying a new session token.
-pub fn session_cookie(settings: &Settings, token: String) -> Cookie<'static> {
-    Cookie::build((COOKIE, token))
-        .http_only(true)
-        .secure(settings.cookie_secure)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .max_age(time::Duration::milliseconds(settings.session_absolute_ms))
-        .build()
-}
-
-/// A cookie that removes the session cookie.
-pub fn clear_cookie(settings: &Settings) -> Cookie<'static> {
-    let mut c = Cookie::build((COOKIE, ""))
-        .http_only(true)
-        .secure(settings.cookie_secure)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .build();
-    c.make_removal();
-    c
-}
-
-/// The hash of the session cookie the browser sent, if any.
-pub fn presented_session(parts_headers: &axum::http::HeaderMap) -> Option<String> {
-    CookieJar::from_headers(parts_headers)
-        .get(COOKIE)
-        .map(|c| hash_token(c.value()))
-}
-
-/// A valid, signed-in session and the user behind it. Extracting it enforces expiry, idle
-/// timeout, a disabled user's exclusion, and the CSRF token on state-changing requests.
+/// A valid, signed-in session and the user behind it. Extracting it (in `http/session.rs`)
+/// enforces expiry, idle timeout, a disabled user's exclusion, and the CSRF token on
+/// state-changing requests.
 #[derive(Debug, Clone)]
 pub struct CurrentSession {
     pub session: SessionRecord,
@@ -81,21 +45,6 @@ impl CurrentSession {
 
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
-    }
-
-    /// Refuses unless the person holds one of `roles`.
-    pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.iter().any(|r| self.has(*r)) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "Your roles do not allow this. Ask an administrator for access.",
-            ))
-        }
-    }
-
-    pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        self.require_any(&[role])
     }
 
     /// Whether MFA was passed within the freshness window.
@@ -145,66 +94,29 @@ pub fn roles_of(groups: &[GroupRecord]) -> Vec<Role> {
     roles
 }
 
-/// Loads the session named by `id_hash` for `now`, or says why it is not valid.
+/// Loads the session named by `id_hash` for `now`: `None` when there is none, or it has
+/// expired or idled out (then it is deleted), or its user is gone or disabled.
 pub async fn load(
-    state: &AppState,
+    store: &dyn Store,
+    settings: &Settings,
     id_hash: &str,
     now: Millis,
-) -> Result<(SessionRecord, UserRecord), ApiError> {
-    let session = state
-        .store
-        .get_session(id_hash)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    let s = &state.settings;
-    if session.expires_at <= now || session.last_seen_at + s.session_idle_ms <= now {
-        state.store.delete_session(id_hash, None).await?;
-        return Err(ApiError::Unauthenticated);
+) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
+    let Some(session) = store.get_session(id_hash).await? else {
+        return Ok(None);
+    };
+    if session.expires_at <= now || session.last_seen_at + settings.session_idle_ms <= now {
+        store.delete_session(id_hash, None).await?;
+        return Ok(None);
     }
-    let user = match state.store.get_user(&session.user_id).await {
+    let user = match store.get_user(&session.user_id).await {
         Ok(u) => u,
-        Err(StoreError::NotFound) => return Err(ApiError::Unauthenticated),
-        Err(e) => return Err(e.into()),
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
     };
     if user.disabled {
-        state.store.delete_session(id_hash, None).await?;
-        return Err(ApiError::Unauthenticated);
+        store.delete_session(id_hash, None).await?;
+        return Ok(None);
     }
-    Ok((session, user))
-}
-
-impl FromRequestParts<AppState> for CurrentSession {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let id_hash = presented_session(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        let now = state.clock.now_ms();
-        let (session, user) = load(state, &id_hash, now).await?;
-        if is_state_changing(&parts.method) {
-            let sent = parts
-                .headers
-                .get("x-csrf-token")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let ok: bool = sent.as_bytes().ct_eq(session.csrf_token.as_bytes()).into();
-            if sent.is_empty() || !ok {
-                return Err(ApiError::CsrfFailed(
-                    "The request lacks this session's X-CSRF-Token header. Reload the page and try again.",
-                ));
-            }
-        }
-        if now - session.last_seen_at >= TOUCH_EVERY_MS {
-            state.store.touch_session(&id_hash, now).await?;
-        }
-        let groups = state.store.groups_of_user(&user.id).await?;
-        let roles = roles_of(&groups);
-        let client = ClientMeta::from_request_parts(parts, state).await?;
-        Ok(Self {
-            session,
-            user,
-            groups,
-            roles,
-            client,
-        })
-    }
+    Ok(Some((session, user)))
 }

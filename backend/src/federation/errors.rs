@@ -1,11 +1,10 @@
 //! Why a federated sign-in was refused: one stable reason code per cause (shown to the
 //! person and written to the audit trail) and a sentence a person understands. Also the
-//! administration errors and their mapping onto the API's one error edge.
+//! administration errors (mapped onto the API's one error edge in `http/error.rs`).
 
 use gatehouse_shared::error::FieldError;
 
 use super::saml::Refusal;
-use crate::http::error::ApiError;
 use crate::store::StoreError;
 
 /// A refused federated sign-in. `code()` is stable; `detail()` is the precise reason for
@@ -135,19 +134,6 @@ impl SignInRefusal {
             _ => None,
         }
     }
-
-    /// The status of the refusal page.
-    pub fn status(&self) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
-        match self {
-            Self::UnknownIdp => StatusCode::NOT_FOUND,
-            Self::Discovery(_) => StatusCode::BAD_GATEWAY,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Saml(Refusal::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Saml(Refusal::NotBase64 | Refusal::MalformedXml) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::FORBIDDEN,
-        }
-    }
 }
 
 impl From<StoreError> for SignInRefusal {
@@ -170,15 +156,5 @@ pub enum IdpError {
 impl IdpError {
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<IdpError> for ApiError {
-    fn from(e: IdpError) -> Self {
-        match e {
-            IdpError::Invalid(fields) => ApiError::Validation(fields),
-            IdpError::NotFound => ApiError::NotFound("No identity provider with this ID."),
-            IdpError::Store(e) => e.into(),
-        }
     }
 }

@@ -16,10 +16,10 @@ use gatehouse_shared::validate::Faults;
 
 use super::errors::IdpError;
 use super::saml;
-use crate::app::AppState;
+use super::Env;
 use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
-use crate::clock::to_datetime;
+use crate::clock::{to_datetime, Millis};
 use crate::config::Settings;
 use crate::store::{IdpRecord, StoreError};
 
@@ -123,11 +123,11 @@ pub fn to_public(idp: &IdpRecord) -> PublicIdp {
 }
 
 /// Fetches a metadata document: `http(s)` only, redirects limited, time and size capped.
-async fn fetch_metadata(state: &AppState, url_raw: &str) -> Result<String, IdpError> {
+async fn fetch_metadata(env: Env<'_>, url_raw: &str) -> Result<String, IdpError> {
     let field = "saml_metadata_url";
     let url = parse_http_url(url_raw, "metadata URL").map_err(|m| IdpError::field(field, m))?;
     let fail = |m: String| IdpError::field(field, m);
-    let mut resp = state
+    let mut resp = env
         .federation
         .http
         .get(&url)
@@ -173,11 +173,11 @@ fn without_url(e: &reqwest::Error) -> String {
 }
 
 /// SAML settings from pasted XML or a URL.
-async fn import_metadata(state: &AppState, m: &MetadataImport) -> Result<SamlSettings, IdpError> {
+async fn import_metadata(env: Env<'_>, m: &MetadataImport) -> Result<SamlSettings, IdpError> {
     let (xml, field) = match (&m.xml, &m.url) {
         (Some(x), _) if !x.trim().is_empty() => (x.clone(), "saml_metadata_xml"),
         (_, Some(u)) if !u.trim().is_empty() => {
-            (fetch_metadata(state, u).await?, "saml_metadata_url")
+            (fetch_metadata(env, u).await?, "saml_metadata_url")
         }
         _ => {
             return Err(IdpError::field(
@@ -212,18 +212,18 @@ async fn import_metadata(state: &AppState, m: &MetadataImport) -> Result<SamlSet
     })
 }
 
-pub async fn list(state: &AppState) -> Result<Vec<IdentityProvider>, IdpError> {
-    Ok(state
+pub async fn list(env: Env<'_>) -> Result<Vec<IdentityProvider>, IdpError> {
+    Ok(env
         .store
         .list_idps()
         .await?
         .iter()
-        .map(|i| to_dto(&state.settings, i))
+        .map(|i| to_dto(env.settings, i))
         .collect())
 }
 
-pub async fn list_public(state: &AppState) -> Result<Vec<PublicIdp>, IdpError> {
-    Ok(state
+pub async fn list_public(env: Env<'_>) -> Result<Vec<PublicIdp>, IdpError> {
+    Ok(env
         .store
         .list_idps()
         .await?
@@ -233,14 +233,13 @@ pub async fn list_public(state: &AppState) -> Result<Vec<PublicIdp>, IdpError> {
         .collect())
 }
 
-pub async fn get(state: &AppState, id: &str) -> Result<IdentityProvider, IdpError> {
-    let idp = load(state, id).await?;
-    Ok(to_dto(&state.settings, &idp))
+pub async fn get(env: Env<'_>, id: &str) -> Result<IdentityProvider, IdpError> {
+    let idp = load(env, id).await?;
+    Ok(to_dto(env.settings, &idp))
 }
 
-async fn load(state: &AppState, id: &str) -> Result<IdpRecord, IdpError> {
-    state
-        .store
+async fn load(env: Env<'_>, id: &str) -> Result<IdpRecord, IdpError> {
+    env.store
         .get_idp(id)
         .await
         .map_err(|e| e.or_not_found(IdpError::NotFound))
@@ -258,7 +257,8 @@ fn check_limits(
 }
 
 pub async fn create(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     req: NewIdentityProvider,
 ) -> Result<IdentityProvider, IdpError> {
@@ -284,7 +284,7 @@ pub async fn create(
                 check_saml(s, &mut faults)
             } else {
                 match import_metadata(
-                    state,
+                    env,
                     &MetadataImport {
                         xml: req.saml_metadata_xml.clone(),
                         url: req.saml_metadata_url.clone(),
@@ -314,7 +314,7 @@ pub async fn create(
                 checked.as_ref().map(|(s, _)| json_of(s)),
                 checked
                     .and_then(|(_, secret)| secret)
-                    .map(|secret| state.master.seal(&secret_purpose(&id), secret.as_bytes())),
+                    .map(|secret| env.master.seal(&secret_purpose(&id), secret.as_bytes())),
             )
         }
     };
@@ -323,7 +323,6 @@ pub async fn create(
         (Err(f), _, _) => return Err(IdpError::Invalid(f)),
         _ => return Err(IdpError::field("", "The request is incomplete.")),
     };
-    let now = state.clock.now_ms();
     let record = IdpRecord {
         id: id.clone(),
         name,
@@ -342,12 +341,12 @@ pub async fn create(
         updated_at: now,
     };
     let event = NewEvent::new(now, &who.ctx(), AuditAction::IdpCreate, "idp", Some(id));
-    let created = state
+    let created = env
         .store
         .create_idp(record, event)
         .await
         .map_err(conflict_as_field)?;
-    Ok(to_dto(&state.settings, &created))
+    Ok(to_dto(env.settings, &created))
 }
 
 fn conflict_as_field(e: StoreError) -> IdpError {
@@ -365,12 +364,13 @@ fn json_of<T: serde::Serialize>(v: &T) -> String {
 }
 
 pub async fn update(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: IdentityProviderChange,
 ) -> Result<IdentityProvider, IdpError> {
-    let mut idp = load(state, id).await?;
+    let mut idp = load(env, id).await?;
     let kind = IdpKind::parse(&idp.kind).unwrap_or(IdpKind::Oidc);
     let mut faults = Faults::new();
     if let Some(n) = &req.name {
@@ -415,7 +415,7 @@ pub async fn update(
                     idp.settings = json_of(&s);
                     if let Some(secret) = secret {
                         idp.client_secret_enc =
-                            Some(state.master.seal(&secret_purpose(id), secret.as_bytes()));
+                            Some(env.master.seal(&secret_purpose(id), secret.as_bytes()));
                     }
                 }
             }
@@ -437,19 +437,19 @@ pub async fn update(
     if let Some(m) = max {
         idp.max_response_bytes = m;
     }
-    save(state, who, idp, AuditAction::IdpUpdate).await
+    save(env, now, who, idp, AuditAction::IdpUpdate).await
 }
 
 async fn save(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     mut idp: IdpRecord,
     action: AuditAction,
 ) -> Result<IdentityProvider, IdpError> {
-    let now = state.clock.now_ms();
     idp.updated_at = now;
     let event = NewEvent::new(now, &who.ctx(), action, "idp", Some(idp.id.clone()));
-    let saved = state
+    let saved = env
         .store
         .update_idp(idp, event)
         .await
@@ -457,31 +457,36 @@ async fn save(
             StoreError::NotFound => IdpError::NotFound,
             other => conflict_as_field(other),
         })?;
-    state.federation.forget(&saved.id);
-    Ok(to_dto(&state.settings, &saved))
+    env.federation.forget(&saved.id);
+    Ok(to_dto(env.settings, &saved))
 }
 
 /// Replaces a SAML IdP's entity ID, SSO URL and certificates from its metadata.
 pub async fn import(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     who: &CurrentSession,
     id: &str,
     req: MetadataImport,
 ) -> Result<IdentityProvider, IdpError> {
-    let mut idp = load(state, id).await?;
+    let mut idp = load(env, id).await?;
     if idp.kind != "saml" {
         return Err(IdpError::field(
             "saml_metadata_xml",
             "Only a SAML IdP takes SAML metadata.",
         ));
     }
-    let settings = import_metadata(state, &req).await?;
+    let settings = import_metadata(env, &req).await?;
     idp.settings = json_of(&settings);
-    save(state, who, idp, AuditAction::IdpMetadataImport).await
+    save(env, now, who, idp, AuditAction::IdpMetadataImport).await
 }
 
-pub async fn delete(state: &AppState, who: &CurrentSession, id: &str) -> Result<(), IdpError> {
-    let now = state.clock.now_ms();
+pub async fn delete(
+    env: Env<'_>,
+    now: Millis,
+    who: &CurrentSession,
+    id: &str,
+) -> Result<(), IdpError> {
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -489,18 +494,17 @@ pub async fn delete(state: &AppState, who: &CurrentSession, id: &str) -> Result<
         "idp",
         Some(id.to_string()),
     );
-    state
-        .store
+    env.store
         .delete_idp(id, event)
         .await
         .map_err(|e| e.or_not_found(IdpError::NotFound))?;
-    state.federation.forget(id);
+    env.federation.forget(id);
     Ok(())
 }
 
 /// The opened OIDC client secret of an IdP.
-pub fn oidc_client_secret(state: &AppState, idp: &IdpRecord) -> Option<String> {
+pub fn oidc_client_secret(env: Env<'_>, idp: &IdpRecord) -> Option<String> {
     let sealed = idp.client_secret_enc.as_ref()?;
-    let plain = state.master.open(&secret_purpose(&idp.id), sealed).ok()?;
+    let plain = env.master.open(&secret_purpose(&idp.id), sealed).ok()?;
     String::from_utf8(plain.to_vec()).ok()
 }

@@ -11,6 +11,7 @@ pub mod idp;
 pub mod oidc;
 pub mod routes;
 pub mod saml;
+pub mod saml_signin;
 pub mod signin;
 
 use std::collections::HashMap;
@@ -18,7 +19,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::Millis;
+use crate::config::Settings;
+use crate::secrets::MasterKey;
 use crate::store::{Store, StoreResult};
+
+/// What the federation rules work on: the store, the master key sealing IdP secrets, the
+/// settings (Gatehouse's URLs, the session lifetime) and the process-local [`Federation`].
+/// The handlers lend it from their state.
+#[derive(Clone, Copy)]
+pub struct Env<'a> {
+    pub store: &'a dyn Store,
+    pub master: &'a MasterKey,
+    pub settings: &'a Settings,
+    pub federation: &'a Federation,
+}
 
 /// Process-local federation state: the outbound HTTP client, each OIDC provider's
 /// discovery document and keys (a cache only: every instance fills its own), and the queue

@@ -26,7 +26,7 @@ use serde_json::Value;
 use super::errors::SignInRefusal;
 use super::idp::{mapping, oidc_client_secret, oidc_redirect_uri, oidc_settings};
 use super::signin::VerifiedIdentity;
-use crate::app::AppState;
+use super::Env;
 use crate::clock::Millis;
 use crate::store::{FederationRequestRecord, IdpRecord};
 
@@ -69,12 +69,12 @@ fn settings_of(idp: &IdpRecord) -> Result<OidcSettings, SignInRefusal> {
 
 /// The provider's metadata, from the cache or discovered now.
 async fn provider(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp: &IdpRecord,
     settings: &OidcSettings,
 ) -> Result<CachedProvider, SignInRefusal> {
-    let now = state.clock.now_ms();
-    if let Some(c) = state.federation.cached(&idp.id) {
+    if let Some(c) = env.federation.cached(&idp.id) {
         if c.issuer == settings.issuer && now - c.fetched_at < DISCOVERY_TTL_MS {
             return Ok(c);
         }
@@ -82,7 +82,7 @@ async fn provider(
     let issuer = IssuerUrl::new(settings.issuer.clone())
         .map_err(|e| SignInRefusal::Discovery(format!("issuer URL: {e}")))?;
     // openidconnect refuses a document whose `issuer` differs from the configured one.
-    let metadata = CoreProviderMetadata::discover_async(issuer, &state.federation.http)
+    let metadata = CoreProviderMetadata::discover_async(issuer, &env.federation.http)
         .await
         .map_err(|e| SignInRefusal::Discovery(error_chain(&e)))?;
     let cached = CachedProvider {
@@ -91,7 +91,7 @@ async fn provider(
         fetched_at: now,
         last_jwks_refetch: None,
     };
-    state.federation.store_cached(&idp.id, cached.clone());
+    env.federation.store_cached(&idp.id, cached.clone());
     Ok(cached)
 }
 
@@ -109,14 +109,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Starts a sign-in: remembers state, nonce and PKCE verifier (sealed) bound to the browser,
 /// and returns the provider's authorization URL.
 pub async fn begin(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp: &IdpRecord,
     binding_hash: &str,
     return_to: &str,
 ) -> Result<String, SignInRefusal> {
     let settings = settings_of(idp)?;
-    let p = provider(state, idp, &settings).await?;
-    let redirect = RedirectUrl::new(oidc_redirect_uri(&state.settings, &idp.id))
+    let p = provider(env, now, idp, &settings).await?;
+    let redirect = RedirectUrl::new(oidc_redirect_uri(env.settings, &idp.id))
         .map_err(|e| SignInRefusal::Internal(e.to_string()))?;
     let client = CoreClient::from_provider_metadata(
         p.metadata.clone(),
@@ -136,14 +137,11 @@ pub async fn begin(
         req = req.add_scope(Scope::new(s));
     }
     let (url, csrf, nonce) = req.set_pkce_challenge(challenge).url();
-    let now = state.clock.now_ms();
     let id = csrf.secret().clone();
-    state
-        .store
+    env.store
         .create_federation_request(FederationRequestRecord {
             pkce_verifier_enc: Some(
-                state
-                    .master
+                env.master
                     .seal(&pkce_purpose(&id), verifier.secret().as_bytes()),
             ),
             id,
@@ -171,16 +169,16 @@ pub struct CallbackQuery {
 /// Finishes a sign-in: the request is consumed (once), the code exchanged with its PKCE
 /// verifier, the ID token and userinfo checked. Returns the identity and the return path.
 pub async fn finish(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp: &IdpRecord,
     binding_hash: Option<&str>,
     q: CallbackQuery,
 ) -> Result<(VerifiedIdentity, String), SignInRefusal> {
     let settings = settings_of(idp)?;
-    let now = state.clock.now_ms();
     let state_param = q.state.as_deref().ok_or(SignInRefusal::UnknownState)?;
     let binding = binding_hash.ok_or(SignInRefusal::BindingMissing)?;
-    let request = state
+    let request = env
         .store
         .consume_federation_request(state_param, &idp.id, binding, now)
         .await?
@@ -191,7 +189,7 @@ pub async fn finish(
             format!("{err}: {desc}").chars().take(300).collect(),
         ));
     }
-    let p = provider(state, idp, &settings).await?;
+    let p = provider(env, now, idp, &settings).await?;
     if let Some(iss) = &q.iss {
         if iss != p.metadata.issuer().as_str() {
             return Err(SignInRefusal::IssParameter);
@@ -201,12 +199,12 @@ pub async fn finish(
     let verifier = request
         .pkce_verifier_enc
         .as_ref()
-        .and_then(|s| state.master.open(&pkce_purpose(&request.id), s).ok())
+        .and_then(|s| env.master.open(&pkce_purpose(&request.id), s).ok())
         .and_then(|v| String::from_utf8(v.to_vec()).ok())
         .ok_or_else(|| SignInRefusal::Internal("PKCE verifier unreadable".into()))?;
     let nonce = Nonce::new(request.nonce.clone().unwrap_or_default());
-    let secret = oidc_client_secret(state, idp).map(ClientSecret::new);
-    let redirect = RedirectUrl::new(oidc_redirect_uri(&state.settings, &idp.id))
+    let secret = oidc_client_secret(env, idp).map(ClientSecret::new);
+    let redirect = RedirectUrl::new(oidc_redirect_uri(env.settings, &idp.id))
         .map_err(|e| SignInRefusal::Internal(e.to_string()))?;
     let client = CoreClient::from_provider_metadata(
         p.metadata.clone(),
@@ -218,7 +216,7 @@ pub async fn finish(
         .exchange_code(AuthorizationCode::new(code))
         .map_err(|e| SignInRefusal::TokenExchange(e.to_string()))?
         .set_pkce_verifier(PkceCodeVerifier::new(verifier))
-        .request_async(&state.federation.http)
+        .request_async(&env.federation.http)
         .await
         .map_err(|e| SignInRefusal::TokenExchange(token_error(&e)))?;
     let id_token = token.id_token().ok_or(SignInRefusal::NoIdToken)?;
@@ -239,12 +237,11 @@ pub async fn finish(
             if p.last_jwks_refetch
                 .is_none_or(|t| now - t >= JWKS_REFETCH_EVERY_MS) =>
         {
-            let jwks =
-                CoreJsonWebKeySet::fetch_async(p.metadata.jwks_uri(), &state.federation.http)
-                    .await
-                    .map_err(|e| SignInRefusal::Discovery(format!("JWKS: {}", error_chain(&e))))?;
+            let jwks = CoreJsonWebKeySet::fetch_async(p.metadata.jwks_uri(), &env.federation.http)
+                .await
+                .map_err(|e| SignInRefusal::Discovery(format!("JWKS: {}", error_chain(&e))))?;
             let metadata = p.metadata.clone().set_jwks(jwks);
-            state.federation.store_cached(
+            env.federation.store_cached(
                 &idp.id,
                 CachedProvider {
                     metadata: metadata.clone(),
@@ -263,7 +260,7 @@ pub async fn finish(
         acr,
     } = checked;
     if let Some(endpoint) = p.metadata.userinfo_endpoint() {
-        let info = userinfo(state, endpoint.as_str(), token.access_token().secret()).await?;
+        let info = userinfo(env, endpoint.as_str(), token.access_token().secret()).await?;
         if info.get("sub").and_then(Value::as_str) != claims.get("sub").and_then(Value::as_str) {
             return Err(SignInRefusal::UserinfoSubject);
         }
@@ -444,8 +441,8 @@ pub fn precheck(
     Ok(payload)
 }
 
-async fn userinfo(state: &AppState, url: &str, access_token: &str) -> Result<Value, SignInRefusal> {
-    let resp = state
+async fn userinfo(env: Env<'_>, url: &str, access_token: &str) -> Result<Value, SignInRefusal> {
+    let resp = env
         .federation
         .http
         .get(url)

@@ -27,19 +27,17 @@ use time::Duration;
 
 use super::errors::SignInRefusal;
 use super::signin::{audit_refusal, complete, After, VerifiedIdentity};
-use super::{idp, oidc, saml};
+use super::{idp, oidc, saml, saml_signin};
 use crate::app::AppState;
-use crate::auth::sessions::{hash_token, presented_session, session_cookie, CurrentSession};
+use crate::auth::sessions::{hash_token, CurrentSession};
 use crate::http::error::ApiResult;
 use crate::http::extract::{ClientMeta, Json, Path};
+use crate::http::session::{presented_session, session_cookie};
 use crate::secrets::random_token;
-use crate::store::{GuardedRequest, IdpRecord, ReplayGuard};
+use crate::store::IdpRecord;
 
 const OIDC_BINDING: &str = "gatehouse_fed_oidc";
 const SAML_BINDING: &str = "gatehouse_fed_saml";
-/// An ACS body larger than this is refused before it is decoded (base64 of the largest
-/// allowed document, plus form overhead).
-const ACS_BODY_MAX: usize = 6 * 1024 * 1024;
 
 /// The administrators' JSON API and the public list; behind the `/api` CSRF guard.
 pub fn api_routes() -> Router<AppState> {
@@ -71,7 +69,7 @@ async fn list(
     who: CurrentSession,
 ) -> ApiResult<Json<Vec<IdentityProvider>>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::list(&state).await?))
+    Ok(Json(idp::list(state.federation_env()).await?))
 }
 
 async fn get_one(
@@ -80,7 +78,7 @@ async fn get_one(
     Path(id): Path<String>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::get(&state, &id).await?))
+    Ok(Json(idp::get(state.federation_env(), &id).await?))
 }
 
 async fn create(
@@ -91,7 +89,7 @@ async fn create(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(idp::create(&state, &who, req).await?),
+        Json(idp::create(state.federation_env(), state.clock.now_ms(), &who, req).await?),
     ))
 }
 
@@ -102,7 +100,9 @@ async fn update(
     Json(req): Json<IdentityProviderChange>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::update(&state, &who, &id, req).await?))
+    Ok(Json(
+        idp::update(state.federation_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn import_metadata(
@@ -112,7 +112,9 @@ async fn import_metadata(
     Json(req): Json<MetadataImport>,
 ) -> ApiResult<Json<IdentityProvider>> {
     who.require(Role::Administrator)?;
-    Ok(Json(idp::import(&state, &who, &id, req).await?))
+    Ok(Json(
+        idp::import(state.federation_env(), state.clock.now_ms(), &who, &id, req).await?,
+    ))
 }
 
 async fn delete(
@@ -121,12 +123,12 @@ async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     who.require(Role::Administrator)?;
-    idp::delete(&state, &who, &id).await?;
+    idp::delete(state.federation_env(), state.clock.now_ms(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn public_list(State(state): State<AppState>) -> ApiResult<Json<Vec<PublicIdp>>> {
-    Ok(Json(idp::list_public(&state).await?))
+    Ok(Json(idp::list_public(state.federation_env()).await?))
 }
 
 // --- refusal page ------------------------------------------------------------------------
@@ -147,6 +149,20 @@ fn escape(s: &str) -> String {
 }
 
 /// The page a person sees when a federated sign-in is refused.
+/// The status of the refusal page.
+fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
+    match refusal {
+        SignInRefusal::UnknownIdp => StatusCode::NOT_FOUND,
+        SignInRefusal::Discovery(_) => StatusCode::BAD_GATEWAY,
+        SignInRefusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SignInRefusal::Saml(saml::Refusal::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+        SignInRefusal::Saml(saml::Refusal::NotBase64 | saml::Refusal::MalformedXml) => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::FORBIDDEN,
+    }
+}
+
 pub fn refusal_page(refusal: &SignInRefusal) -> Response {
     let code = refusal.code();
     let body = format!(
@@ -163,7 +179,7 @@ pub fn refusal_page(refusal: &SignInRefusal) -> Response {
         escape(code),
         escape(code),
     );
-    let mut resp = (refusal.status(), body).into_response();
+    let mut resp = (refusal_status(refusal), body).into_response();
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -186,7 +202,8 @@ async fn refuse(
     subject: Option<&str>,
 ) -> Response {
     audit_refusal(
-        state,
+        state.federation_env(),
+        state.clock.now_ms(),
         idp_id,
         idp.map(|i| i.name.as_str()),
         client,
@@ -265,7 +282,17 @@ async fn sign_in(
     after: After,
 ) -> Response {
     let previous = presented_session(headers);
-    match complete(state, idp, who, client, previous, after).await {
+    match complete(
+        state.federation_env(),
+        state.clock.now_ms(),
+        idp,
+        who,
+        client,
+        previous,
+        after,
+    )
+    .await
+    {
         Ok(s) => {
             let to = safe_return_path(&s.return_to).unwrap_or_else(|| "/".into());
             (
@@ -292,7 +319,15 @@ async fn oidc_login(
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
     let (new_cookie, hash) = binding(&jar, OIDC_BINDING);
-    match oidc::begin(&state, &idp, &hash, &return_path(&q)).await {
+    match oidc::begin(
+        state.federation_env(),
+        state.clock.now_ms(),
+        &idp,
+        &hash,
+        &return_path(&q),
+    )
+    .await
+    {
         Ok(url) => {
             let jar = match new_cookie {
                 Some(v) => jar.add(binding_cookie(&state, OIDC_BINDING, v, false)),
@@ -317,7 +352,15 @@ async fn oidc_callback(
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
     let hash = jar.get(OIDC_BINDING).map(|c| hash_token(c.value()));
-    match oidc::finish(&state, &idp, hash.as_deref(), q).await {
+    match oidc::finish(
+        state.federation_env(),
+        state.clock.now_ms(),
+        &idp,
+        hash.as_deref(),
+        q,
+    )
+    .await
+    {
         Ok((who, return_to)) => {
             let after = After::Known(return_to);
             sign_in(&state, &idp, &who, &client, &headers, jar, after).await
@@ -327,20 +370,6 @@ async fn oidc_callback(
 }
 
 // --- SAML -------------------------------------------------------------------------------
-
-fn saml_idp_settings(idp: &IdpRecord) -> Result<saml::IdpSettings, SignInRefusal> {
-    let s = idp::saml_settings(idp)
-        .ok_or_else(|| SignInRefusal::Internal("unreadable SAML settings".into()))?;
-    if s.certificates.is_empty() {
-        return Err(SignInRefusal::Saml(saml::Refusal::NoCertificateConfigured));
-    }
-    Ok(saml::IdpSettings {
-        entity_id: s.entity_id,
-        sso_url: s.sso_url,
-        certificates: s.certificates,
-        allow_sha1: idp.allow_sha1,
-    })
-}
 
 async fn saml_login(
     State(state): State<AppState>,
@@ -353,7 +382,7 @@ async fn saml_login(
         Ok(i) => i,
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
-    let settings = match saml_idp_settings(&idp) {
+    let settings = match saml_signin::saml_idp_settings(&idp) {
         Ok(s) => s,
         Err(r) => return refuse(&state, &id, Some(&idp), &client, r, None).await,
     };
@@ -392,13 +421,6 @@ async fn saml_login(
     (jar, Redirect::to(&req.redirect_url)).into_response()
 }
 
-/// Reads one field of an `application/x-www-form-urlencoded` body.
-fn form_field(body: &[u8], name: &str) -> Option<String> {
-    form_urlencoded::parse(body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
 async fn saml_acs(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -411,115 +433,23 @@ async fn saml_acs(
         Ok(i) => i,
         Err(r) => return refuse(&state, &id, None, &client, r, None).await,
     };
-    match acs(&state, &idp, &jar, &body).await {
+    let binding_hash = jar.get(SAML_BINDING).map(|c| hash_token(c.value()));
+    let sp = idp::sp_settings(&state.settings, &idp.id);
+    match saml_signin::acs(
+        &*state.store,
+        state.clock.now_ms(),
+        sp,
+        binding_hash,
+        &idp,
+        &body,
+    )
+    .await
+    {
         Ok((who, guard)) => {
             let after = After::Guarded(guard);
             sign_in(&state, &idp, &who, &client, &headers, jar, after).await
         }
         Err(r) => refuse(&state, &id, Some(&idp), &client, r, None).await,
-    }
-}
-
-/// Every ACS check the SAML core cannot make alone: size before anything, this browser's
-/// outstanding requests, and the replay guard to commit with the sign-in (`InResponseTo`
-/// consumed once, the assertion ID remembered).
-async fn acs(
-    state: &AppState,
-    idp: &IdpRecord,
-    jar: &CookieJar,
-    body: &[u8],
-) -> Result<(VerifiedIdentity, ReplayGuard), SignInRefusal> {
-    let settings = saml_idp_settings(idp)?;
-    let max_bytes = usize::try_from(idp.max_response_bytes).unwrap_or(256 * 1024);
-    // base64 grows a document by 4/3; URL encoding may add more. Refuse clearly oversized
-    // bodies before decoding anything.
-    if body.len() > ACS_BODY_MAX || body.len() > max_bytes.saturating_mul(3) {
-        return Err(SignInRefusal::Saml(saml::Refusal::TooLarge));
-    }
-    let response =
-        form_field(body, "SAMLResponse").ok_or(SignInRefusal::Saml(saml::Refusal::NotBase64))?;
-    let now = state.clock.now_ms();
-    let hash = jar.get(SAML_BINDING).map(|c| hash_token(c.value()));
-    let outstanding = match &hash {
-        Some(h) => state.store.outstanding_requests(&idp.id, h, now).await?,
-        None => Vec::new(),
-    };
-    let sp = idp::sp_settings(&state.settings, &idp.id);
-    let skew = Duration::seconds(idp.clock_skew_secs);
-    let allow_unsolicited = idp.allow_idp_initiated;
-    // Parsing and xmlsec take a few hundred microseconds of CPU: off the async workers, so
-    // they stay free to carry other sign-ins' database round trips (one of which may hold
-    // the audit chain's head until its commit is sent).
-    let verified = tokio::task::spawn_blocking(move || {
-        let expect = saml::Expectations {
-            outstanding_request_ids: &outstanding,
-            allow_unsolicited,
-            clock_skew: skew,
-            now: crate::clock::to_datetime(now),
-            max_bytes,
-        };
-        saml::verify_response(&response, &sp, &settings, &expect)
-    })
-    .await
-    .map_err(|e| SignInRefusal::Internal(format!("SAML verification task: {e}")))?
-    .map_err(SignInRefusal::Saml)?;
-    let keep_until = crate::clock::to_millis(verified.not_on_or_after + skew).max(now + 1);
-    let request = match (&verified.in_response_to, hash) {
-        (Some(irt), Some(binding_hash)) => Some(GuardedRequest {
-            id: irt.clone(),
-            binding_hash,
-        }),
-        (Some(_), None) => return Err(SignInRefusal::Saml(saml::Refusal::UnknownInResponseTo)),
-        (None, _) if idp.allow_idp_initiated => None,
-        (None, _) => return Err(SignInRefusal::Saml(saml::Refusal::Unsolicited)),
-    };
-    // Consumed once and the assertion ID remembered, durably, in the sign-in's own commit
-    // (or alone, should the sign-in be refused).
-    let guard = ReplayGuard {
-        idp_id: idp.id.clone(),
-        request,
-        now,
-        assertion_id: verified.assertion_id.clone(),
-        keep_until,
-    };
-    Ok((identity_from_assertion(idp, &verified), guard))
-}
-
-/// SAML AuthnContextClassRef values that mean more than one factor.
-pub fn saml_mfa(class_ref: Option<&str>) -> bool {
-    const MFA: [&str; 6] = [
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract",
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered",
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:TimeSyncToken",
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard",
-        "urn:oasis:names:tc:SAML:2.0:ac:classes:SmartcardPKI",
-        "http://schemas.microsoft.com/claims/multipleauthn",
-    ];
-    class_ref.is_some_and(|c| {
-        MFA.contains(&c) || c.to_ascii_lowercase().contains("mfa") || c.contains("TwoFactor")
-    })
-}
-
-fn identity_from_assertion(idp: &IdpRecord, a: &saml::VerifiedAssertion) -> VerifiedIdentity {
-    let m = idp::mapping(idp);
-    let first = |name: &str| a.attributes.get(name).and_then(|v| v.first()).cloned();
-    VerifiedIdentity {
-        subject: a.name_id.clone(),
-        email: first(&m.email).or_else(|| {
-            (a.name_id_format.as_deref()
-                == Some("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"))
-            .then(|| a.name_id.clone())
-        }),
-        email_verified: true,
-        display_name: first(&m.display_name),
-        username: first(&m.username),
-        groups: a.attributes.get(&m.groups).cloned().unwrap_or_default(),
-        mfa: saml_mfa(a.authn_context_class_ref.as_deref()),
-        mfa_evidence: a
-            .authn_context_class_ref
-            .as_ref()
-            .map(|c| format!("AuthnContextClassRef={c}")),
-        method: "saml",
     }
 }
 
@@ -556,16 +486,5 @@ mod tests {
             escape("<a href=\"x\">'&"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
         );
-    }
-
-    #[test]
-    fn mfa_classes() {
-        assert!(saml_mfa(Some(
-            "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract"
-        )));
-        assert!(!saml_mfa(Some(
-            "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
-        )));
-        assert!(!saml_mfa(None));
     }
 }

@@ -16,10 +16,11 @@ use serde_json::json;
 
 use super::errors::SignInRefusal;
 use super::saml::Refusal;
-use crate::app::AppState;
+use super::Env;
 use crate::audit::ClientMeta;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::auth::sessions::hash_token;
+use crate::clock::Millis;
 use crate::secrets::random_token;
 use crate::store::{
     FederatedLogin, FederatedUser, GuardOutcome, IdpRecord, LinkedUser, NewUserRecord, ReplayGuard,
@@ -72,14 +73,14 @@ fn ctx(client: &ClientMeta, name: &str, user_id: Option<String>) -> AuditCtx {
 
 /// Records a refused sign-in in the audit trail: reason code, IdP, precise detail.
 pub async fn audit_refusal(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp_id: &str,
     idp_name: Option<&str>,
     client: &ClientMeta,
     refusal: &SignInRefusal,
     subject: Option<&str>,
 ) {
-    let now = state.clock.now_ms();
     let outcome = if matches!(refusal, SignInRefusal::Internal(_)) {
         Outcome::Failure
     } else {
@@ -98,7 +99,7 @@ pub async fn audit_refusal(
         "detail": refusal.detail(),
         "subject": subject,
     }));
-    if let Err(e) = state.store.append_event(event).await {
+    if let Err(e) = env.store.append_event(event).await {
         tracing::error!(error = %e, code = refusal.code(), "could not audit a refused federated sign-in");
     }
     if let SignInRefusal::Internal(d) = refusal {
@@ -110,7 +111,8 @@ pub async fn audit_refusal(
 /// response's replay guard is committed with the session; should the sign-in be refused,
 /// it is committed alone, so the response is used up either way.
 pub async fn complete(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp: &IdpRecord,
     who: &VerifiedIdentity,
     client: &ClientMeta,
@@ -121,21 +123,19 @@ pub async fn complete(
         After::Known(to) => (None, Some(to)),
         After::Guarded(g) => (Some(g), None),
     };
-    let (mut login, token) = match prepare(state, idp, who, client, previous).await {
+    let (mut login, token) = match prepare(env, now, idp, who, client, previous).await {
         Ok(prepared) => prepared,
-        Err(refusal) => return Err(use_up(state, guard, refusal).await),
+        Err(refusal) => return Err(use_up(env, guard, refusal).await),
     };
     login.guard.clone_from(&guard);
-    match state.federation.commits.sign_in(login).await {
+    match env.federation.commits.sign_in(login).await {
         Ok(Ok(to)) => Ok(FederatedSession {
             token,
             return_to: to.or(known).unwrap_or_else(|| "/".into()),
         }),
         Ok(Err(outcome)) => Err(guard_refusal(&outcome)
             .unwrap_or_else(|| SignInRefusal::Internal("a fresh guard refused".into()))),
-        Err(StoreError::Conflict(_)) => {
-            Err(use_up(state, guard, SignInRefusal::UsernameTaken).await)
-        }
+        Err(StoreError::Conflict(_)) => Err(use_up(env, guard, SignInRefusal::UsernameTaken).await),
         Err(e) => Err(e.into()),
     }
 }
@@ -152,13 +152,9 @@ fn guard_refusal(outcome: &GuardOutcome) -> Option<SignInRefusal> {
 /// A sign-in refused after the response's checks: its guard is committed alone, and a
 /// response that was already used (or answers no request of this browser) is refused as
 /// that, the earlier check.
-async fn use_up(
-    state: &AppState,
-    guard: Option<ReplayGuard>,
-    refusal: SignInRefusal,
-) -> SignInRefusal {
+async fn use_up(env: Env<'_>, guard: Option<ReplayGuard>, refusal: SignInRefusal) -> SignInRefusal {
     let Some(guard) = guard else { return refusal };
-    match state.federation.commits.guard(guard).await {
+    match env.federation.commits.guard(guard).await {
         Ok(outcome) => guard_refusal(&outcome).unwrap_or(refusal),
         Err(e) => e.into(),
     }
@@ -167,17 +163,17 @@ async fn use_up(
 /// Everything the sign-in will write, decided from what the store holds now, and the new
 /// session's cookie value.
 async fn prepare(
-    state: &AppState,
+    env: Env<'_>,
+    now: Millis,
     idp: &IdpRecord,
     who: &VerifiedIdentity,
     client: &ClientMeta,
     previous: Option<String>,
 ) -> Result<(FederatedLogin, String), SignInRefusal> {
-    let now = state.clock.now_ms();
     if who.subject.is_empty() {
         return Err(SignInRefusal::MissingSubject);
     }
-    let existing = state.store.linked_user(&idp.id, &who.subject).await?;
+    let existing = env.store.linked_user(&idp.id, &who.subject).await?;
     let previously_applied = existing
         .as_ref()
         .map(LinkedUser::applied_group_ids)
@@ -188,7 +184,7 @@ async fn prepare(
     } else {
         let by_email = match (&who.email, idp.link_by_verified_email) {
             (Some(email), true) if who.email_verified || who.method == "saml" => {
-                let found = state.store.users_by_email(email).await?;
+                let found = env.store.users_by_email(email).await?;
                 if found.len() > 1 {
                     return Err(SignInRefusal::AmbiguousEmail);
                 }
@@ -215,7 +211,7 @@ async fn prepare(
     // applied last time (for their names, should they go).
     let asserted: BTreeSet<&String> = who.groups.iter().collect();
     let names: Vec<String> = asserted.iter().map(|g| (*g).clone()).collect();
-    let by_name: BTreeMap<String, String> = state
+    let by_name: BTreeMap<String, String> = env
         .store
         .groups_named_or_ids(&names, &previously_applied)
         .await?
@@ -254,7 +250,7 @@ async fn prepare(
         mfa_at: None,
         created_at: now,
         last_seen_at: now,
-        expires_at: now + state.settings.session_absolute_ms,
+        expires_at: now + env.settings.session_absolute_ms,
         source_ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };

@@ -10,6 +10,7 @@ use gatehouse_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope, FieldError};
 use crate::auth::AuthError;
 use crate::breakglass::BreakGlassError;
 use crate::directory::DirectoryError;
+use crate::federation::errors::IdpError;
 use crate::notify::NotifyError;
 use crate::permission_sets::PermissionSetError;
 use crate::requests::RequestError;
@@ -360,6 +361,16 @@ impl From<NotifyError> for ApiError {
             NotifyError::Invalid(fields) => ApiError::Validation(fields),
             NotifyError::EndpointNotFound => ApiError::NotFound("No such notification endpoint."),
             NotifyError::Store(e) => ApiError::from(e),
+        }
+    }
+}
+
+impl From<IdpError> for ApiError {
+    fn from(e: IdpError) -> Self {
+        match e {
+            IdpError::Invalid(fields) => ApiError::Validation(fields),
+            IdpError::NotFound => ApiError::NotFound("No identity provider with this ID."),
+            IdpError::Store(e) => e.into(),
         }
     }
 }
