@@ -26,8 +26,12 @@ impl<'q, D: Database> Assembled<'q, D> {
     }
 
     /// Appends `sql` as it is.
-    pub(super) fn push(&mut self, sql: &str) -> &mut Self {
-        self.sql.push_str(sql);
+    pub(super) fn push(&mut self, sql: impl std::fmt::Display) -> &mut Self {
+        use std::fmt::Write as _;
+        if write!(self.sql, "{sql}").is_err() {
+            self.failed
+                .get_or_insert("could not write the statement".into());
+        }
         self
     }
 
@@ -45,21 +49,29 @@ impl<'q, D: Database> Assembled<'q, D> {
 
     /// Appends `VALUES (…), (…)`: one parenthesised row per item of `rows`, whose values
     /// `row` binds in column order.
-    pub(super) fn values<R>(&mut self, rows: &[R], mut row: impl FnMut(&mut Row<'_, 'q, D>, &R)) {
+    pub(super) fn values<R>(
+        &mut self,
+        rows: &[R],
+        mut row: impl FnMut(&mut Separated<'_, 'q, D>, &R),
+    ) {
         self.sql.push_str("VALUES ");
         for (i, item) in rows.iter().enumerate() {
             if i > 0 {
                 self.sql.push_str(", ");
             }
             self.sql.push('(');
-            row(
-                &mut Row {
-                    into: self,
-                    first: true,
-                },
-                item,
-            );
+            row(&mut self.separated(", "), item);
             self.sql.push(')');
+        }
+    }
+
+    /// Values separated by `separator`, for a list such as `IN (…)`: the first `bind`
+    /// writes only its placeholder, each later one the separator first.
+    pub(super) fn separated(&mut self, separator: &'static str) -> Separated<'_, 'q, D> {
+        Separated {
+            into: self,
+            separator,
+            first: true,
         }
     }
 
@@ -73,17 +85,18 @@ impl<'q, D: Database> Assembled<'q, D> {
     }
 }
 
-/// One row of [`Assembled::values`].
-pub(super) struct Row<'a, 'q, D: Database> {
+/// A list of values being written into an [`Assembled`] statement.
+pub(super) struct Separated<'a, 'q, D: Database> {
     into: &'a mut Assembled<'q, D>,
+    separator: &'static str,
     first: bool,
 }
 
-impl<'q, D: Database> Row<'_, 'q, D> {
-    /// The row's next value.
+impl<'q, D: Database> Separated<'_, 'q, D> {
+    /// The list's next value.
     pub(super) fn bind<T: 'q + Encode<'q, D> + Type<D>>(&mut self, value: T) -> &mut Self {
         if !self.first {
-            self.into.sql.push_str(", ");
+            self.into.sql.push_str(self.separator);
         }
         self.first = false;
         self.into.bind(value);

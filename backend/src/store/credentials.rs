@@ -8,7 +8,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::assembled::Assembled;
 use super::chain::Tx;
-use super::dialect::Dialect;
+use super::dialect::{Dialect, RowsAffected};
 use super::sql_store::{with_detail, with_images, SqlStore, Written};
 use super::{
     CredentialFilter, CredentialUriRecord, EntitlementRecord, RevocationRecord, StoreError,
@@ -158,7 +158,7 @@ where
         .execute(&mut **tx)
         .await?;
         Self::insert_revocation_in(tx, r).await?;
-        Ok(D::rows_affected(&done))
+        Ok(done.rows_affected())
     }
 
     async fn credential_uri_in(tx: &mut Tx<D>, id: &str) -> StoreResult<CredentialUriRecord> {

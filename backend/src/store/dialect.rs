@@ -13,7 +13,7 @@ use crate::audit::{AuditSigner, NewEvent, StoredEvent};
 
 /// One database engine as the store uses it. The generic store code ([`super::SqlStore`])
 /// asks this trait, never the engine's name, for what differs.
-pub trait Dialect: sqlx::Database {
+pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
     /// `sqlite` or `postgres`, as [`super::Store::engine`] reports it.
     const ENGINE: &'static str;
     /// Reads the audit head (`seq`, `hash`) inside a write transaction such that nobody
@@ -28,9 +28,6 @@ pub trait Dialect: sqlx::Database {
     /// upgrades while another writes; PostgreSQL has row locks and needs no gate.
     const GATED_WRITES: bool;
 
-    /// The number of rows a statement changed.
-    fn rows_affected(result: &Self::QueryResult) -> u64;
-
     /// Appends one event inside `tx` after the locked head and returns it as stored
     /// (with a checkpoint when its `seq` calls for one). No other writer can append
     /// between this and the commit of `tx`.
@@ -41,15 +38,30 @@ pub trait Dialect: sqlx::Database {
     ) -> impl Future<Output = StoreResult<StoredEvent>> + Send + 't;
 }
 
+/// What a statement reports back that the store uses: sqlx has it on each engine's result
+/// type but in no trait, so generic code asks this one.
+pub trait RowsAffected {
+    /// The number of rows the statement inserted, changed or deleted.
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::postgres::PgQueryResult::rows_affected(self)
+    }
+}
+
 impl Dialect for Sqlite {
     const ENGINE: &'static str = "sqlite";
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
     const CLAIM_LOCK: &'static str = "";
     const GATED_WRITES: bool = true;
-
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
 
     /// Under the write gate nobody else appends, so the head is read and the event
     /// inserted after it, as for several events.
@@ -67,10 +79,6 @@ impl Dialect for Postgres {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
     const GATED_WRITES: bool = false;
-
-    fn rows_affected(result: &Self::QueryResult) -> u64 {
-        result.rows_affected()
-    }
 
     /// One statement ([`super::postgres::append_one_in`]): the head row stays locked from
     /// this statement to the commit, not across another round trip.

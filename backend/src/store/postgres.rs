@@ -8,23 +8,14 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Postgres;
 
-use async_trait::async_trait;
-
-use super::breakglass::{
-    breakglass_sql, event_ctx, quorum, sweep_event, with_detail_value, BreakGlassRecord,
-    DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
-};
 use super::chain::{build_event, malformed_head};
-use super::federation::federation_sql;
-use super::notifications::notification_sql;
-use super::requests::request_sql;
-use super::sql::sql_store;
 use super::sql_store::SqlStore;
-use super::*;
+use super::{StoreError, StoreResult};
 use crate::audit::chain::{event_hash, parse_hash};
-use crate::audit::AuditCtx;
 use crate::audit::CHECKPOINT_EVERY_EVENTS;
+use crate::audit::{AuditSigner, NewEvent, StoredEvent};
 use crate::clock::{Clock, SystemClock};
+use crate::secrets::MasterKey;
 
 /// The store on PostgreSQL.
 pub type PgStore = SqlStore<Postgres>;
@@ -124,10 +115,3 @@ pub(super) async fn append_one_in(
     }
     Ok(stored)
 }
-
-// The capabilities still written as macros, instantiated for PostgreSQL.
-sql_store!(PgStore, Postgres, "postgres");
-breakglass_sql!(PgStore, Postgres);
-federation_sql!(PgStore, Postgres);
-notification_sql!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
-request_sql!(PgStore, Postgres);

@@ -8,13 +8,15 @@
 
 use std::future::Future;
 
+use async_trait::async_trait;
+
 use serde_json::Value;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::chain::Tx;
 use super::dialect::Dialect;
-use super::StoreResult;
+use super::{Store, StoreResult};
 use crate::audit::{AuditSigner, NewEvent};
 
 /// Everything Gatehouse keeps, in one database of engine `D`.
@@ -32,6 +34,8 @@ pub struct SqlStore<D: Dialect> {
 pub(super) struct Written<T> {
     pub(super) value: T,
     pub(super) events: Vec<NewEvent>,
+    /// `false`: roll back instead of committing (and append nothing).
+    pub(super) commit: bool,
 }
 
 /// `ev` with `before` and `after` images added to its details (each only if given).
@@ -65,12 +69,36 @@ impl<T> Written<T> {
         Self {
             value,
             events: vec![event],
+            commit: true,
+        }
+    }
+
+    /// Nothing to record (nothing changed, or nothing worth an event); still committed.
+    pub(super) fn silent(value: T) -> Self {
+        Self {
+            value,
+            events: Vec::new(),
+            commit: true,
+        }
+    }
+
+    /// Nothing happened that should be kept: the transaction is rolled back, and `value`
+    /// is returned all the same (a refusal, or work someone else already did).
+    pub(super) fn unchanged(value: T) -> Self {
+        Self {
+            value,
+            events: Vec::new(),
+            commit: false,
         }
     }
 
     /// A change recorded by `events`, in order (none is fine).
     pub(super) fn with_all(value: T, events: Vec<NewEvent>) -> Self {
-        Self { value, events }
+        Self {
+            value,
+            events,
+            commit: true,
+        }
     }
 }
 
@@ -128,7 +156,15 @@ where
     {
         let _gate = self.write_gate().await;
         let tx = self.pool.begin().await?;
-        let (mut tx, Written { value, mut events }) = write(tx).await?;
+        let (mut tx, written) = write(tx).await?;
+        let Written {
+            value,
+            mut events,
+            commit,
+        } = written;
+        if !commit {
+            return Ok(value);
+        }
         if events.len() == 1 {
             if let Some(event) = events.pop() {
                 D::append_one(&mut tx, &self.signer, event).await?;
@@ -138,5 +174,33 @@ where
         }
         tx.commit().await?;
         Ok(value)
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    fn engine(&self) -> &'static str {
+        D::ENGINE
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn audit_signer(&self) -> &AuditSigner {
+        &self.signer
     }
 }

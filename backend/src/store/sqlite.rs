@@ -5,24 +5,13 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
-use super::breakglass::{
-    breakglass_sql, event_ctx, quorum, sweep_event, with_detail_value, BreakGlassRecord,
-    DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
-};
-use super::chain::malformed_head;
-use super::federation::federation_sql;
-use super::notifications::notification_sql;
-use super::requests::request_sql;
-use super::sql::sql_store;
 use super::sql_store::SqlStore;
-use super::*;
-use crate::audit::chain::parse_hash;
-use crate::audit::AuditCtx;
+use super::{StoreError, StoreResult};
 use crate::clock::{Clock, SystemClock};
+use crate::secrets::MasterKey;
 
 /// The store on SQLite.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -50,10 +39,3 @@ impl SqlStore<Sqlite> {
         Ok(Self::new(pool, signer))
     }
 }
-
-// The capabilities still written as macros, instantiated for SQLite.
-sql_store!(SqliteStore, Sqlite, "sqlite");
-breakglass_sql!(SqliteStore, Sqlite);
-federation_sql!(SqliteStore, Sqlite);
-notification_sql!(SqliteStore, Sqlite, "");
-request_sql!(SqliteStore, Sqlite);
