@@ -12,24 +12,23 @@ use crate::audit::NewEvent;
 use crate::clock::Millis;
 
 const PS_COLS: &str =
-    "id, name, description, session_duration_secs, relay_state, system_policies, \
-     inline_policy, version, created_at, updated_at";
+    "id, name, description, session_duration_secs, relay_state, system_policies, inline_policy, \
+     version, created_at, updated_at";
 
 const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.principal_type, a.principal_id, \
-     COALESCE(u.username, g.name, '') AS principal_name, a.account_id, a.permission_set_id, \
-     p.name AS permission_set_name, a.created_at FROM assignments a \
-     JOIN permission_sets p ON p.id = a.permission_set_id \
-     LEFT JOIN users u ON a.principal_type = 'user' AND u.id = a.principal_id \
+     COALESCE(u.username, g.name, '') AS principal_name, a.account_id, a.permission_set_id, p.name \
+     AS permission_set_name, a.created_at FROM assignments a JOIN permission_sets p ON p.id = \
+     a.permission_set_id LEFT JOIN users u ON a.principal_type = 'user' AND u.id = a.principal_id \
      LEFT JOIN user_groups g ON a.principal_type = 'group' AND g.id = a.principal_id";
 
 const ROLE_COLS: &str =
-    "permission_set_id, account_id, status, provisioned_at, provisioned_version, \
-     created_at, updated_at";
+    "permission_set_id, account_id, status, provisioned_at, provisioned_version, created_at, \
+     updated_at";
 
 /// A role exists only while its permission set has an assignment in its account.
-const DROP_UNASSIGNED_ROLES_SQL: &str = "DELETE FROM provisioned_roles WHERE NOT EXISTS \
-     (SELECT 1 FROM assignments a WHERE a.permission_set_id = provisioned_roles.permission_set_id \
-     AND a.account_id = provisioned_roles.account_id)";
+const DROP_UNASSIGNED_ROLES_SQL: &str = "DELETE FROM provisioned_roles WHERE NOT EXISTS (SELECT 1 \
+     FROM assignments a WHERE a.permission_set_id = provisioned_roles.permission_set_id AND \
+     a.account_id = provisioned_roles.account_id)";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -77,7 +76,8 @@ where
 
     async fn roles_in(tx: &mut Tx<D>, permission_set_id: &str) -> StoreResult<Vec<RoleRecord>> {
         Ok(sqlx::query_as::<_, RoleRecord>(&format!(
-            "SELECT {ROLE_COLS} FROM provisioned_roles WHERE permission_set_id = $1 ORDER BY account_id"
+            "SELECT {ROLE_COLS} FROM provisioned_roles WHERE permission_set_id = $1 ORDER BY \
+             account_id"
         ))
         .bind(permission_set_id)
         .fetch_all(&mut **tx)
@@ -211,7 +211,8 @@ where
     ) -> StoreResult<AccountRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(
-                "INSERT INTO accounts (id, name, environment, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO accounts (id, name, environment, created_at, updated_at) VALUES ($1, \
+                 $2, $3, $4, $5)",
             )
             .bind(&a.id)
             .bind(&a.name)
@@ -236,8 +237,8 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::account_in(&mut tx, id).await?;
             sqlx::query(
-                "UPDATE accounts SET name = COALESCE($2, name), environment = COALESCE($3, environment), \
-                 updated_at = $4 WHERE id = $1",
+                "UPDATE accounts SET name = COALESCE($2, name), environment = COALESCE($3, \
+                 environment), updated_at = $4 WHERE id = $1",
             )
             .bind(id)
             .bind(&change.name)
@@ -290,8 +291,8 @@ where
     ) -> StoreResult<PermissionSetRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(
-                "INSERT INTO permission_sets (id, name, description, session_duration_secs, relay_state, \
-                 system_policies, inline_policy, version, created_at, updated_at) \
+                "INSERT INTO permission_sets (id, name, description, session_duration_secs, \
+                 relay_state, system_policies, inline_policy, version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&p.id)
@@ -324,10 +325,9 @@ where
             let before = Self::permission_set_in(&mut tx, id).await?;
             sqlx::query(
                 "UPDATE permission_sets SET description = COALESCE($2, description), \
-                 session_duration_secs = COALESCE($3, session_duration_secs), \
-                 relay_state = CASE WHEN $4 THEN $5 ELSE relay_state END, \
-                 system_policies = COALESCE($6, system_policies), \
-                 inline_policy = CASE WHEN $7 THEN $8 ELSE inline_policy END, \
+                 session_duration_secs = COALESCE($3, session_duration_secs), relay_state = CASE \
+                 WHEN $4 THEN $5 ELSE relay_state END, system_policies = COALESCE($6, \
+                 system_policies), inline_policy = CASE WHEN $7 THEN $8 ELSE inline_policy END, \
                  updated_at = $9 WHERE id = $1",
             )
             .bind(id)
@@ -401,11 +401,10 @@ where
 
     async fn list_assignments(&self, f: &AssignmentFilter) -> StoreResult<Vec<AssignmentRecord>> {
         Ok(sqlx::query_as::<_, AssignmentRecord>(&format!(
-            "{ASSIGNMENT_SELECT} WHERE ($1 IS NULL OR a.account_id = $1) \
-             AND ($2 IS NULL OR a.permission_set_id = $2) \
-             AND ($3 IS NULL OR a.principal_type = $3) \
-             AND ($4 IS NULL OR a.principal_id = $4) \
-             ORDER BY a.account_id, p.name, a.principal_type, principal_name, a.id"
+            "{ASSIGNMENT_SELECT} WHERE ($1 IS NULL OR a.account_id = $1) AND ($2 IS NULL OR \
+             a.permission_set_id = $2) AND ($3 IS NULL OR a.principal_type = $3) AND ($4 IS NULL \
+             OR a.principal_id = $4) ORDER BY a.account_id, p.name, a.principal_type, \
+             principal_name, a.id"
         ))
         .bind(&f.account_id)
         .bind(&f.permission_set_id)
@@ -430,8 +429,8 @@ where
     ) -> StoreResult<AssignmentRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(
-                "INSERT INTO assignments (id, principal_type, principal_id, account_id, permission_set_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO assignments (id, principal_type, principal_id, account_id, \
+                 permission_set_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&a.id)
             .bind(&a.principal_type)
@@ -443,8 +442,9 @@ where
             .await
             .map_err(conflict_on_unique("this assignment"))?;
             let role = sqlx::query(
-                "INSERT INTO provisioned_roles (permission_set_id, account_id, status, created_at, updated_at) \
-                 VALUES ($1, $2, 'not_provisioned', $3, $3) ON CONFLICT (permission_set_id, account_id) DO NOTHING",
+                "INSERT INTO provisioned_roles (permission_set_id, account_id, status, created_at, \
+                 updated_at) VALUES ($1, $2, 'not_provisioned', $3, $3) ON CONFLICT \
+                 (permission_set_id, account_id) DO NOTHING",
             )
             .bind(&a.permission_set_id)
             .bind(&a.account_id)
@@ -453,7 +453,11 @@ where
             .await?;
             let created = Self::assignment_in(&mut tx, &a.id).await?;
             let ev = with_images(event, None, Some(created.audit_view()));
-            let ev = with_detail(ev, "role_created", serde_json::json!(role.rows_affected() == 1));
+            let ev = with_detail(
+                ev,
+                "role_created",
+                serde_json::json!(role.rows_affected() == 1),
+            );
             let event = ev;
             Ok((tx, Written::with(created, event)))
         })
@@ -484,7 +488,8 @@ where
 
     async fn list_roles(&self, permission_set_id: &str) -> StoreResult<Vec<RoleRecord>> {
         Ok(sqlx::query_as::<_, RoleRecord>(&format!(
-            "SELECT {ROLE_COLS} FROM provisioned_roles WHERE permission_set_id = $1 ORDER BY account_id"
+            "SELECT {ROLE_COLS} FROM provisioned_roles WHERE permission_set_id = $1 ORDER BY \
+             account_id"
         ))
         .bind(permission_set_id)
         .fetch_all(&self.pool)
@@ -504,16 +509,23 @@ where
             let targets: Vec<RoleRecord> = match account_ids {
                 None => roles,
                 Some(ids) => {
-                    if ids.iter().any(|id| !roles.iter().any(|r| &r.account_id == id)) {
+                    if ids
+                        .iter()
+                        .any(|id| !roles.iter().any(|r| &r.account_id == id))
+                    {
                         return Err(StoreError::NotFound);
                     }
-                    roles.into_iter().filter(|r| ids.contains(&r.account_id)).collect()
+                    roles
+                        .into_iter()
+                        .filter(|r| ids.contains(&r.account_id))
+                        .collect()
                 }
             };
             for r in &targets {
                 sqlx::query(
                     "UPDATE provisioned_roles SET status = 'provisioned', provisioned_at = $3, \
-                     provisioned_version = $4, updated_at = $3 WHERE permission_set_id = $1 AND account_id = $2",
+                     provisioned_version = $4, updated_at = $3 WHERE permission_set_id = $1 AND \
+                     account_id = $2",
                 )
                 .bind(permission_set_id)
                 .bind(&r.account_id)
@@ -527,7 +539,9 @@ where
                 .into_iter()
                 .filter(|r| targets.iter().any(|t| t.account_id == r.account_id))
                 .collect();
-            let images = |v: &[RoleRecord]| serde_json::Value::Array(v.iter().map(RoleRecord::audit_view).collect());
+            let images = |v: &[RoleRecord]| {
+                serde_json::Value::Array(v.iter().map(RoleRecord::audit_view).collect())
+            };
             let ev = with_images(event, Some(images(&targets)), Some(images(&after)));
             let ev = with_detail(ev, "version", serde_json::json!(ps.version));
             let event = ev;

@@ -132,7 +132,8 @@ where
             return Ok(Vec::new());
         };
         Ok(sqlx::query_as::<_, StoredEvent>(&format!(
-            "SELECT {EVENT_COLS} FROM audit_events WHERE seq >= $1 AND (target_id = $2 OR details LIKE $3) ORDER BY seq LIMIT $4"
+            "SELECT {EVENT_COLS} FROM audit_events WHERE seq >= $1 AND (target_id = $2 OR details \
+             LIKE $3) ORDER BY seq LIMIT $4"
         ))
         .bind(first)
         .bind(subject)
@@ -144,7 +145,8 @@ where
 
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
         Ok(sqlx::query_as::<_, StoredCheckpoint>(
-            "SELECT id, event_seq, event_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY id",
+            "SELECT id, event_seq, event_hash, signed_at, key_id, signature FROM audit_checkpoints \
+             ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?)

@@ -24,8 +24,8 @@ pub type Tx<D> = sqlx::Transaction<'static, D>;
 
 /// The columns of `audit_events`, in insert order.
 const EVENT_INSERT: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, \
-     source_ip, user_agent, action, target_type, target_id, outcome, reason, details, \
-     prev_hash, hash) ";
+     source_ip, user_agent, action, target_type, target_id, outcome, reason, details, prev_hash, \
+     hash) ";
 
 /// Rows per multi-row INSERT: 14 binds each stays far below both engines' bind limits.
 const CHUNK: usize = 500;
@@ -286,8 +286,8 @@ where
         }
         let (_, sealed) = AuditSigner::generate(master);
         sqlx::query(
-            "INSERT INTO server_keys (name, sealed, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO NOTHING",
+            "INSERT INTO server_keys (name, sealed, created_at) VALUES ($1, $2, $3) ON CONFLICT \
+             (name) DO NOTHING",
         )
         .bind(signer::KEY_NAME)
         .bind(&sealed)

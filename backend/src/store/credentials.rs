@@ -92,25 +92,20 @@ pub trait CredentialStore: Send + Sync {
 }
 
 /// The entitlements of user `$1`: assignments to them or to a group they are in.
-const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, \
-     ac.name AS account_name, ac.environment, p.id, p.name, p.description, \
-     p.session_duration_secs, p.relay_state, p.system_policies, p.inline_policy, p.version, \
-     p.created_at, p.updated_at, COALESCE(r.status, 'not_provisioned') AS role_status \
-     FROM assignments a \
-     JOIN accounts ac ON ac.id = a.account_id \
-     JOIN permission_sets p ON p.id = a.permission_set_id \
-     LEFT JOIN provisioned_roles r ON r.permission_set_id = a.permission_set_id \
-     AND r.account_id = a.account_id \
-     WHERE ((a.principal_type = 'user' AND a.principal_id = $1) \
-        OR (a.principal_type = 'group' AND a.principal_id IN \
-            (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
-const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, \
-     permission_set_id, role_name, source, parent_access_key_id, session_policy, issued_at, \
-     expires_at, revoked_at";
-const URI_SELECT: &str = "SELECT c.id, c.token_hash, c.user_id, c.account_id, \
-     c.permission_set_id, p.name AS permission_set_name, c.created_at, c.expires_at, \
-     c.last_used_at, c.revoked_at \
-     FROM credential_uris c JOIN permission_sets p ON p.id = c.permission_set_id";
+const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, ac.name AS account_name, \
+     ac.environment, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
+     p.system_policies, p.inline_policy, p.version, p.created_at, p.updated_at, COALESCE(r.status, \
+     'not_provisioned') AS role_status FROM assignments a JOIN accounts ac ON ac.id = a.account_id \
+     JOIN permission_sets p ON p.id = a.permission_set_id LEFT JOIN provisioned_roles r ON \
+     r.permission_set_id = a.permission_set_id AND r.account_id = a.account_id WHERE \
+     ((a.principal_type = 'user' AND a.principal_id = $1) OR (a.principal_type = 'group' AND \
+     a.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
+const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, \
+     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at";
+const URI_SELECT: &str =
+    "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, p.name AS \
+     permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at FROM \
+     credential_uris c JOIN permission_sets p ON p.id = c.permission_set_id";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -149,8 +144,8 @@ where
     /// refused from now on; returns how many unexpired credentials that marks revoked.
     pub(super) async fn revoke_user_in(tx: &mut Tx<D>, r: &RevocationRecord) -> StoreResult<u64> {
         let done = sqlx::query(
-            "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 \
-             AND revoked_at IS NULL AND expires_at > $2 AND issued_at <= $3",
+            "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND issued_at <= $3",
         )
         .bind(&r.subject)
         .bind(r.created_at)
@@ -325,8 +320,8 @@ where
             let before = Self::credential_in(&mut tx, access_key_id).await?;
             // Credentials assumed from this one (role chaining) end with it.
             sqlx::query(
-                "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL \
-                 AND (access_key_id = $1 OR parent_access_key_id = $1)",
+                "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL AND \
+                 (access_key_id = $1 OR parent_access_key_id = $1)",
             )
             .bind(access_key_id)
             .bind(r.created_at)

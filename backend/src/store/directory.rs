@@ -12,12 +12,11 @@ use crate::audit::NewEvent;
 use crate::clock::Millis;
 
 pub(super) const USER_COLS: &str =
-    "id, username, email, display_name, source, disabled, password_hash, \
-     totp_secret_enc, totp_pending_enc, totp_last_step, created_at, updated_at";
+    "id, username, email, display_name, source, disabled, password_hash, totp_secret_enc, \
+     totp_pending_enc, totp_last_step, created_at, updated_at";
 
-const GROUP_COLS: &str = "g.id, g.name, g.description, g.roles, \
-     (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count, \
-     g.created_at, g.updated_at";
+const GROUP_COLS: &str = "g.id, g.name, g.description, g.roles, (SELECT COUNT(*) FROM \
+     group_members m WHERE m.group_id = g.id) AS member_count, g.created_at, g.updated_at";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -52,8 +51,8 @@ where
 
     pub(super) async fn insert_user_in(tx: &mut Tx<D>, u: &NewUserRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO users (id, username, email, display_name, source, disabled, password_hash, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO users (id, username, email, display_name, source, disabled, \
+             password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
         )
         .bind(&u.id)
         .bind(&u.username)
@@ -71,8 +70,8 @@ where
 
     pub(super) async fn insert_group_in(tx: &mut Tx<D>, g: &NewGroupRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO user_groups (id, name, description, roles, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO user_groups (id, name, description, roles, created_at, updated_at) VALUES \
+             ($1, $2, $3, $4, $5, $5)",
         )
         .bind(&g.id)
         .bind(&g.name)
@@ -230,8 +229,8 @@ where
     async fn list_users(&self, query: Option<&str>) -> StoreResult<Vec<UserRecord>> {
         let pattern = query.map(|q| format!("%{}%", q.to_lowercase()));
         Ok(sqlx::query_as::<_, UserRecord>(&format!(
-            "SELECT {USER_COLS} FROM users WHERE ($1 IS NULL OR LOWER(username) LIKE $1 \
-             OR LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1) ORDER BY username"
+            "SELECT {USER_COLS} FROM users WHERE ($1 IS NULL OR LOWER(username) LIKE $1 OR \
+             LOWER(email) LIKE $1 OR LOWER(display_name) LIKE $1) ORDER BY username"
         ))
         .bind(pattern)
         .fetch_all(&self.pool)
@@ -274,9 +273,9 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::user_in(&mut tx, id).await?;
             sqlx::query(
-                "UPDATE users SET email = COALESCE($2, email), display_name = COALESCE($3, display_name), \
-                 disabled = COALESCE($4, disabled), password_hash = COALESCE($5, password_hash), \
-                 updated_at = $6 WHERE id = $1",
+                "UPDATE users SET email = COALESCE($2, email), display_name = COALESCE($3, \
+                 display_name), disabled = COALESCE($4, disabled), password_hash = COALESCE($5, \
+                 password_hash), updated_at = $6 WHERE id = $1",
             )
             .bind(id)
             .bind(&change.email)
@@ -288,11 +287,17 @@ where
             .await?;
             if change.disabled == Some(true) {
                 // A disabled user's sessions and STS credentials end now, not at their expiry.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
                 Self::revoke_user_in(&mut tx, &RevocationRecord::for_user(id, change.at)).await?;
             }
             if change.password_hash.is_some() {
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let after = Self::user_in(&mut tx, id).await?;
             let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
@@ -391,8 +396,8 @@ where
     ) -> StoreResult<()> {
         self.audited_write(|mut tx| async move {
             let r = sqlx::query(
-                "UPDATE users SET totp_secret_enc = $2, totp_pending_enc = NULL, totp_last_step = $3, \
-                 updated_at = $4 WHERE id = $1",
+                "UPDATE users SET totp_secret_enc = $2, totp_pending_enc = NULL, totp_last_step = \
+                 $3, updated_at = $4 WHERE id = $1",
             )
             .bind(user_id)
             .bind(sealed)
@@ -412,8 +417,8 @@ where
     async fn use_totp_step(&self, user_id: &str, step: i64) -> StoreResult<bool> {
         let _gate = self.write_gate().await;
         let r = sqlx::query(
-            "UPDATE users SET totp_last_step = $2 WHERE id = $1 \
-             AND (totp_last_step IS NULL OR totp_last_step < $2)",
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR \
+             totp_last_step < $2)",
         )
         .bind(user_id)
         .bind(step)
@@ -463,8 +468,8 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::group_in(&mut tx, id).await?;
             sqlx::query(
-                "UPDATE user_groups SET description = COALESCE($2, description), roles = COALESCE($3, roles), \
-                 updated_at = $4 WHERE id = $1",
+                "UPDATE user_groups SET description = COALESCE($2, description), roles = \
+                 COALESCE($3, roles), updated_at = $4 WHERE id = $1",
             )
             .bind(id)
             .bind(&change.description)
@@ -496,9 +501,9 @@ where
     async fn list_members(&self, group_id: &str) -> StoreResult<Vec<UserRecord>> {
         let _ = self.get_group(group_id).await?;
         Ok(sqlx::query_as::<_, UserRecord>(
-            "SELECT u.id, u.username, u.email, u.display_name, u.source, u.disabled, u.password_hash, \
-             u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, u.updated_at \
-             FROM users u JOIN group_members gm ON gm.user_id = u.id \
+            "SELECT u.id, u.username, u.email, u.display_name, u.source, u.disabled, \
+             u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, \
+             u.created_at, u.updated_at FROM users u JOIN group_members gm ON gm.user_id = u.id \
              WHERE gm.group_id = $1 ORDER BY u.username",
         )
         .bind(group_id)
@@ -518,8 +523,8 @@ where
             Self::group_in(&mut tx, group_id).await?;
             Self::user_in(&mut tx, user_id).await?;
             let r = sqlx::query(
-                "INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (group_id, user_id) DO NOTHING",
+                "INSERT INTO group_members (group_id, user_id, added_at) VALUES ($1, $2, $3) ON \
+                 CONFLICT (group_id, user_id) DO NOTHING",
             )
             .bind(group_id)
             .bind(user_id)

@@ -244,7 +244,8 @@ const FEDREQ_COLS: &str =
     "id, idp_id, binding_hash, nonce, pkce_verifier_enc, return_to, created_at, expires_at";
 /// `USER_COLS` of `users u`, beside another table's columns of the same names.
 const LINKED_USER_COLS: &str = "u.id, u.username, u.email, u.display_name, u.source, u.disabled, \
-     u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, u.updated_at";
+     u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, \
+     u.updated_at";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -293,9 +294,9 @@ where
         };
         let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
         sqlx::query(
-            "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, created_at, last_login_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (idp_id, subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
+            "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, \
+             created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (idp_id, \
+             subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
         )
         .bind(&l.idp_id)
         .bind(&l.subject)
@@ -306,9 +307,8 @@ where
         .await?;
         for g in &l.add_groups {
             sqlx::query(
-                "INSERT INTO group_members (group_id, user_id, added_at) \
-                 SELECT id, $2, $3 FROM user_groups WHERE id = $1 \
-                 ON CONFLICT (group_id, user_id) DO NOTHING",
+                "INSERT INTO group_members (group_id, user_id, added_at) SELECT id, $2, $3 FROM \
+                 user_groups WHERE id = $1 ON CONFLICT (group_id, user_id) DO NOTHING",
             )
             .bind(g)
             .bind(&user_id)
@@ -345,8 +345,8 @@ where
             None => None,
             Some(r) => {
                 let found: Option<(String,)> = sqlx::query_as(
-                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
-                     RETURNING return_to",
+                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND \
+                     binding_hash = $3 AND expires_at > $4 RETURNING return_to",
                 )
                 .bind(&r.id)
                 .bind(&g.idp_id)
@@ -361,8 +361,8 @@ where
             }
         };
         let r = sqlx::query(
-            "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (idp_id, assertion_id) DO NOTHING",
+            "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, \
+             $3) ON CONFLICT (idp_id, assertion_id) DO NOTHING",
         )
         .bind(&g.idp_id)
         .bind(&g.assertion_id)
@@ -425,8 +425,8 @@ where
     async fn create_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(&format!(
-                "INSERT INTO identity_providers ({IDP_COLS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                "INSERT INTO identity_providers ({IDP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(&i.id)
             .bind(&i.name)
@@ -457,9 +457,10 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::idp_in(&mut tx, &i.id).await?;
             sqlx::query(
-                "UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, client_secret_enc = $5, \
-                 allow_sha1 = $6, allow_idp_initiated = $7, jit_create = $8, link_by_verified_email = $9, \
-                 mapping = $10, clock_skew_secs = $11, max_response_bytes = $12, updated_at = $13 WHERE id = $1",
+                "UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, \
+                 client_secret_enc = $5, allow_sha1 = $6, allow_idp_initiated = $7, jit_create = \
+                 $8, link_by_verified_email = $9, mapping = $10, clock_skew_secs = $11, \
+                 max_response_bytes = $12, updated_at = $13 WHERE id = $1",
             )
             .bind(&i.id)
             .bind(&i.name)
@@ -503,8 +504,8 @@ where
 
     async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {LINKED_USER_COLS}, f.applied_groups FROM federated_identities f \
-             JOIN users u ON u.id = f.user_id WHERE f.idp_id = $1 AND f.subject = $2"
+            "SELECT {LINKED_USER_COLS}, f.applied_groups FROM federated_identities f JOIN users u \
+             ON u.id = f.user_id WHERE f.idp_id = $1 AND f.subject = $2"
         ))
         .bind(idp_id)
         .bind(subject)
@@ -552,17 +553,20 @@ where
 
     async fn create_federation_request(&self, r: FederationRequestRecord) -> StoreResult<()> {
         let _gate = self.write_gate().await;
-        sqlx::query(&format!("INSERT INTO federation_requests ({FEDREQ_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-            .bind(&r.id)
-            .bind(&r.idp_id)
-            .bind(&r.binding_hash)
-            .bind(&r.nonce)
-            .bind(&r.pkce_verifier_enc)
-            .bind(&r.return_to)
-            .bind(r.created_at)
-            .bind(r.expires_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO federation_requests ({FEDREQ_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8)"
+        ))
+        .bind(&r.id)
+        .bind(&r.idp_id)
+        .bind(&r.binding_hash)
+        .bind(&r.nonce)
+        .bind(&r.pkce_verifier_enc)
+        .bind(&r.return_to)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -573,8 +577,8 @@ where
         now: Millis,
     ) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM federation_requests WHERE idp_id = $1 AND binding_hash = $2 AND expires_at > $3 \
-             ORDER BY created_at DESC LIMIT 20",
+            "SELECT id FROM federation_requests WHERE idp_id = $1 AND binding_hash = $2 AND \
+             expires_at > $3 ORDER BY created_at DESC LIMIT 20",
         )
         .bind(idp_id)
         .bind(binding_hash)
@@ -593,8 +597,8 @@ where
     ) -> StoreResult<Option<FederationRequestRecord>> {
         let _gate = self.write_gate().await;
         Ok(sqlx::query_as(&format!(
-            "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
-             RETURNING {FEDREQ_COLS}"
+            "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 \
+             AND expires_at > $4 RETURNING {FEDREQ_COLS}"
         ))
         .bind(id)
         .bind(idp_id)

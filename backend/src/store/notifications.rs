@@ -191,8 +191,8 @@ pub trait NotificationStore: Send + Sync {
 const ENDPOINT_COLS: &str =
     "id, name, url, event_types, enabled, secret_sealed, created_at, updated_at";
 const DELIVERY_COLS: &str =
-    "id, event_seq, event_type, channel, endpoint_id, recipient, payload, status, \
-     attempts, next_attempt_at, lease_owner, lease_until, created_at, delivered_at";
+    "id, event_seq, event_type, channel, endpoint_id, recipient, payload, status, attempts, \
+     next_attempt_at, lease_owner, lease_until, created_at, delivered_at";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -219,9 +219,9 @@ where
 
     async fn insert_delivery_in(tx: &mut Tx<D>, d: &NewDelivery) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO notification_deliveries (id, event_seq, event_type, channel, endpoint_id, recipient, \
-             dedupe_key, payload, status, attempts, next_attempt_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
+            "INSERT INTO notification_deliveries (id, event_seq, event_type, channel, endpoint_id, \
+             recipient, dedupe_key, payload, status, attempts, next_attempt_at, created_at) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
         )
         .bind(&d.id)
         .bind(d.event_seq)
@@ -278,8 +278,8 @@ where
     ) -> StoreResult<EndpointRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(
-                "INSERT INTO notification_endpoints (id, name, url, event_types, enabled, secret_sealed, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO notification_endpoints (id, name, url, event_types, enabled, \
+                 secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&e.id)
             .bind(&e.name)
@@ -307,8 +307,8 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::endpoint_in(&mut tx, id).await?;
             sqlx::query(
-                "UPDATE notification_endpoints SET name = COALESCE($2, name), url = COALESCE($3, url), \
-                 event_types = COALESCE($4, event_types), enabled = COALESCE($5, enabled), \
+                "UPDATE notification_endpoints SET name = COALESCE($2, name), url = COALESCE($3, \
+                 url), event_types = COALESCE($4, event_types), enabled = COALESCE($5, enabled), \
                  secret_sealed = COALESCE($6, secret_sealed), updated_at = $7 WHERE id = $1",
             )
             .bind(id)
@@ -332,8 +332,8 @@ where
         self.audited_write(|mut tx| async move {
             let before = Self::endpoint_in(&mut tx, id).await?;
             sqlx::query(
-                "DELETE FROM notification_attempts WHERE delivery_id IN \
-                         (SELECT id FROM notification_deliveries WHERE endpoint_id = $1)",
+                "DELETE FROM notification_attempts WHERE delivery_id IN (SELECT id FROM \
+                 notification_deliveries WHERE endpoint_id = $1)",
             )
             .bind(id)
             .execute(&mut *tx)
@@ -379,13 +379,16 @@ where
         self.audited_write(|mut tx| async move {
             // The compare-and-set first: on PostgreSQL a second instance blocks here on
             // the row lock until the first commits, then finds the cursor moved.
-            let moved = sqlx::query("UPDATE notification_cursor SET last_seq = $2, updated_at = $3 WHERE id = 1 AND last_seq = $1")
-                .bind(expected)
-                .bind(to)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let moved = sqlx::query(
+                "UPDATE notification_cursor SET last_seq = $2, updated_at = $3 WHERE id = 1 AND \
+                 last_seq = $1",
+            )
+            .bind(expected)
+            .bind(to)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
             if moved != 1 {
                 return Ok((tx, Written::unchanged(false)));
             }
@@ -406,11 +409,10 @@ where
     ) -> StoreResult<Vec<DeliveryRecord>> {
         let _gate = self.write_gate().await;
         let sql = format!(
-            "UPDATE notification_deliveries SET attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
-             WHERE id IN (SELECT id FROM notification_deliveries \
-                WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $3 \
-                AND (lease_until IS NULL OR lease_until <= $3) \
-                ORDER BY next_attempt_at, id LIMIT $4 {}) \
+            "UPDATE notification_deliveries SET attempts = attempts + 1, lease_owner = $1, \
+             lease_until = $2 WHERE id IN (SELECT id FROM notification_deliveries WHERE status IN \
+             ('pending', 'retrying') AND next_attempt_at <= $3 AND (lease_until IS NULL OR \
+             lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4 {}) \
              RETURNING {DELIVERY_COLS}",
             D::CLAIM_LOCK
         );
@@ -433,9 +435,9 @@ where
     ) -> StoreResult<bool> {
         self.audited_write(|mut tx| async move {
             let n = sqlx::query(
-                "UPDATE notification_deliveries SET status = $3, next_attempt_at = $4, delivered_at = $5, \
-                 lease_owner = NULL, lease_until = NULL \
-                 WHERE id = $1 AND lease_owner = $2 AND attempts = $6",
+                "UPDATE notification_deliveries SET status = $3, next_attempt_at = $4, \
+                 delivered_at = $5, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND \
+                 lease_owner = $2 AND attempts = $6",
             )
             .bind(&a.delivery_id)
             .bind(owner)
@@ -450,8 +452,8 @@ where
                 return Ok((tx, Written::unchanged(false)));
             }
             sqlx::query(
-                "INSERT INTO notification_attempts (delivery_id, attempt, started_at, duration_ms, ok, status_code, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO notification_attempts (delivery_id, attempt, started_at, duration_ms, \
+                 ok, status_code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&a.delivery_id)
             .bind(a.attempt)
@@ -499,8 +501,8 @@ where
             return Ok(Vec::new());
         }
         let mut q = Assembled::<D>::new(
-            "SELECT delivery_id, attempt, started_at, duration_ms, ok, status_code, detail \
-             FROM notification_attempts WHERE delivery_id IN (",
+            "SELECT delivery_id, attempt, started_at, duration_ms, ok, status_code, detail FROM \
+             notification_attempts WHERE delivery_id IN (",
         );
         let mut sep = q.separated(", ");
         for id in ids {

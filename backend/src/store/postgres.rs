@@ -65,11 +65,10 @@ static APPEND_ONE_SQL: LazyLock<String> = LazyLock::new(|| {
     let fields: Vec<String> = FIELDS.iter().map(field).collect();
     format!(
         "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, source_ip, user_agent, \
-         action, target_type, target_id, outcome, reason, details, prev_hash, hash) \
-         SELECT h.seq + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, h.hash, \
-         encode(sha256('\\x{domain}'::bytea || decode(h.hash, 'hex') || int8send(h.seq + 1) \
-         || int8send($1::bigint) || {fields}), 'hex') \
-         FROM audit_head h WHERE h.id = 1 FOR UPDATE \
+         action, target_type, target_id, outcome, reason, details, prev_hash, hash) SELECT h.seq + \
+         1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, h.hash, \
+         encode(sha256('\\x{domain}'::bytea || decode(h.hash, 'hex') || int8send(h.seq + 1) || \
+         int8send($1::bigint) || {fields}), 'hex') FROM audit_head h WHERE h.id = 1 FOR UPDATE \
          RETURNING seq, prev_hash, hash",
         domain = hex::encode(crate::audit::chain::DOMAIN),
         fields = fields.join(" || "),

@@ -38,8 +38,9 @@ where
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
-             last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, \
+             created_at, last_seen_at, expires_at, source_ip, user_agent) VALUES ($1, $2, $3, $4, \
+             $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&s.id_hash)
         .bind(user_id)
@@ -112,8 +113,8 @@ where
 
     async fn get_session(&self, id_hash: &str) -> StoreResult<Option<SessionRecord>> {
         Ok(sqlx::query_as::<_, SessionRecord>(
-            "SELECT id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, last_seen_at, \
-             expires_at, source_ip, user_agent FROM sessions WHERE id_hash = $1",
+            "SELECT id_hash, user_id, csrf_token, auth_method, idp_mfa, mfa_at, created_at, \
+             last_seen_at, expires_at, source_ip, user_agent FROM sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(&self.pool)
@@ -173,11 +174,10 @@ where
     async fn rate_hit(&self, key: &str, now: Millis, window_ms: i64) -> StoreResult<(i64, Millis)> {
         let _gate = self.write_gate().await;
         Ok(sqlx::query_as::<_, (i64, i64)>(
-            "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key) DO UPDATE SET \
-             count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
-             window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END \
-             RETURNING count, window_start",
+            "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) ON CONFLICT \
+             (key) DO UPDATE SET count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE \
+             rate_limits.count + 1 END, window_start = CASE WHEN rate_limits.window_start <= $3 \
+             THEN $2 ELSE rate_limits.window_start END RETURNING count, window_start",
         )
         .bind(key)
         .bind(now)
