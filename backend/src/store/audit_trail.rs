@@ -8,7 +8,7 @@ use super::assembled::Assembled;
 use super::chain::malformed_head;
 use super::dialect::Dialect;
 use super::sql_store::{SqlStore, Written};
-use super::*;
+use super::StoreResult;
 use crate::audit::chain::parse_hash;
 use crate::audit::NewEvent;
 use crate::audit::{EventFilter, StoredCheckpoint, StoredEvent};

@@ -4,18 +4,140 @@
 //! [`Dialect`], and every change runs in [`SqlStore::audited_write`].
 
 use async_trait::async_trait;
+use serde_json::{json, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::assembled::Assembled;
 use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql_store::{with_detail, with_images, SqlStore, Written};
-use super::{
-    CredentialFilter, CredentialUriRecord, EntitlementRecord, RevocationRecord, StoreError,
-    StoreResult, StsCredentialRecord,
-};
+use super::{PermissionSetRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+
+/// A permission set a user may use on an account (directly or through a group), with its
+/// role's provisioning status there.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntitlementRecord {
+    pub account_id: String,
+    pub account_name: String,
+    pub environment: String,
+    #[sqlx(flatten)]
+    pub permission_set: PermissionSetRecord,
+    /// `provisioned`, `needs_reprovisioning` or `not_provisioned`.
+    pub role_status: String,
+}
+
+/// An issued STS credential (no secret: it is derived from the key id).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StsCredentialRecord {
+    pub access_key_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub account_id: String,
+    pub permission_set_id: String,
+    pub role_name: String,
+    /// `portal`, `credentials_uri` or `assume_role`.
+    pub source: String,
+    pub parent_access_key_id: Option<String>,
+    pub session_policy: bool,
+    pub issued_at: Millis,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+impl StsCredentialRecord {
+    pub fn audit_view(&self) -> Value {
+        json!({
+            "access_key_id": self.access_key_id,
+            "account_id": self.account_id,
+            "permission_set_id": self.permission_set_id,
+            "role_name": self.role_name,
+            "source": self.source,
+            "parent_access_key_id": self.parent_access_key_id,
+            "session_policy": self.session_policy,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        })
+    }
+}
+
+/// Which STS credentials to list.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilter {
+    pub user_id: Option<String>,
+    /// Only those neither expired nor revoked at this time.
+    pub active_at: Option<Millis>,
+    pub limit: i64,
+}
+
+/// What verifiers must refuse: one key (`key`), or a user's credentials issued before
+/// `not_before` (`user`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevocationRecord {
+    pub id: String,
+    pub kind: String,
+    pub subject: String,
+    pub not_before: Millis,
+    pub expires_at: Millis,
+    pub created_at: Millis,
+}
+
+/// A `credentials_uri` capability (only the hash of its secret).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CredentialUriRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub permission_set_id: String,
+    pub permission_set_name: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+impl CredentialUriRecord {
+    pub fn audit_view(&self) -> Value {
+        json!({
+            "account_id": self.account_id,
+            "permission_set_id": self.permission_set_id,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
+}
+
+/// The longest an STS credential lives (a permission set's longest session), so a
+/// revocation can be forgotten once every credential it could refuse has expired.
+pub const MAX_CREDENTIAL_LIFETIME_MS: Millis = 43_200_000;
+
+impl RevocationRecord {
+    /// Refuses every credential of `user_id` issued before `at`.
+    pub fn for_user(user_id: &str, at: Millis) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: "user".into(),
+            subject: user_id.into(),
+            not_before: at,
+            expires_at: at + MAX_CREDENTIAL_LIFETIME_MS,
+            created_at: at,
+        }
+    }
+
+    /// Refuses the credential `access_key_id` (and those assumed from it) until it expires.
+    pub fn for_key(access_key_id: &str, expires_at: Millis, at: Millis) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: "key".into(),
+            subject: access_key_id.into(),
+            not_before: at,
+            expires_at,
+            created_at: at,
+        }
+    }
+}
 
 /// One issued credential to record, with its audit event.
 #[derive(Debug)]

@@ -14,7 +14,7 @@ use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::directory::USER_COLS;
 use super::sql_store::{with_images, SqlStore, Written};
-use super::*;
+use super::{conflict_on_unique, AuditSigner, StoreError};
 use super::{NewUserRecord, SessionRecord, StoreResult, UserRecord};
 use crate::audit::NewEvent;
 use crate::clock::Millis;

@@ -32,7 +32,6 @@ mod directory;
 mod federation;
 mod notifications;
 pub mod postgres;
-mod records;
 mod requests;
 mod sessions;
 mod sql_store;
@@ -42,12 +41,20 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use access::AccessStore;
+pub use access::{
+    AccessStore, AccountChange, AccountRecord, AssignmentFilter, AssignmentRecord, Deletion,
+    NewAssignmentRecord, PermissionSetChange, PermissionSetRecord, RoleRecord,
+};
 pub use audit_trail::AuditStore;
 pub use breakglass::BreakGlassStore;
-pub use credentials::{CredentialStore, CredentialWrite};
+pub use credentials::{
+    CredentialFilter, CredentialStore, CredentialUriRecord, CredentialWrite, EntitlementRecord,
+    RevocationRecord, StsCredentialRecord,
+};
 pub use dialect::Dialect;
-pub use directory::DirectoryStore;
+pub use directory::{
+    DirectoryStore, GroupChange, GroupRecord, NewGroupRecord, NewUserRecord, UserChange, UserRecord,
+};
 pub use federation::{
     FederatedLogin, FederatedUser, FederationRequestRecord, FederationStore, FederationWrite,
     FederationWritten, GuardOutcome, GuardedRequest, IdpRecord, LinkedUser, ReplayGuard,
@@ -56,9 +63,8 @@ pub use notifications::{
     AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,
     NewDelivery, NotificationStore,
 };
-pub use records::*;
 pub use requests::*;
-pub use sessions::SessionStore;
+pub use sessions::{SessionRecord, SessionStore};
 pub use sql_store::SqlStore;
 
 use crate::audit::AuditSigner;

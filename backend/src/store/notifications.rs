@@ -14,7 +14,7 @@ use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql_store::{with_detail, with_images, SqlStore, Written};
 use super::StoreResult;
-use super::*;
+use super::{conflict_on_unique, StoreError};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
 

@@ -7,9 +7,24 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql_store::{SqlStore, Written};
-use super::*;
+use super::StoreResult;
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub user_id: String,
+    pub csrf_token: String,
+    pub auth_method: String,
+    pub idp_mfa: bool,
+    pub mfa_at: Option<Millis>,
+    pub created_at: Millis,
+    pub last_seen_at: Millis,
+    pub expires_at: Millis,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 impl<D: Dialect> SqlStore<D>
 where

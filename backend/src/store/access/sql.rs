@@ -1,15 +1,16 @@
-//! Who may have which role where: accounts, permission sets, assignments of a permission
-//! set to a user or group in an account, and the role each assignment needs provisioned.
+//! The SQL of [`AccessStore`](super::AccessStore): written once, generic over the engine's
+//! [`Dialect`], every change in [`SqlStore::audited_write`].
 
+use crate::audit::NewEvent;
+use crate::clock::Millis;
+use crate::store::chain::Tx;
+use crate::store::dialect::{Dialect, RowsAffected};
+use crate::store::sql_store::{with_detail, with_images, SqlStore, Written};
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::chain::Tx;
-use super::dialect::{Dialect, RowsAffected};
-use super::sql_store::{with_detail, with_images, SqlStore, Written};
 use super::*;
-use crate::audit::NewEvent;
-use crate::clock::Millis;
+use crate::store::{conflict_on_unique, StoreError, StoreResult};
 
 const PS_COLS: &str =
     "id, name, description, session_duration_secs, relay_state, system_policies, inline_policy, \
@@ -43,7 +44,10 @@ where
     for<'q> Option<bool>: Encode<'q, D>,
     usize: ColumnIndex<D::Row>,
 {
-    pub(super) async fn account_in(tx: &mut Tx<D>, id: &str) -> StoreResult<AccountRecord> {
+    pub(in crate::store) async fn account_in(
+        tx: &mut Tx<D>,
+        id: &str,
+    ) -> StoreResult<AccountRecord> {
         sqlx::query_as::<_, AccountRecord>(
             "SELECT id, name, environment, created_at, updated_at FROM accounts WHERE id = $1",
         )
@@ -53,7 +57,7 @@ where
         .ok_or(StoreError::NotFound)
     }
 
-    pub(super) async fn permission_set_in(
+    pub(in crate::store) async fn permission_set_in(
         tx: &mut Tx<D>,
         id: &str,
     ) -> StoreResult<PermissionSetRecord> {
@@ -85,7 +89,7 @@ where
     }
 
     /// Removes a deleted user's or group's assignments, and the roles left without one.
-    pub(super) async fn drop_assignments_of_in(
+    pub(in crate::store) async fn drop_assignments_of_in(
         tx: &mut Tx<D>,
         principal_type: &str,
         principal_id: &str,
@@ -104,73 +108,6 @@ where
 
 /// Accounts, permission sets, assignments and provisioned roles. Part of
 /// [`Store`](super::Store).
-#[async_trait]
-pub trait AccessStore: Send + Sync {
-    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
-    async fn get_account(&self, id: &str) -> StoreResult<AccountRecord>;
-    async fn create_account(
-        &self,
-        account: AccountRecord,
-        event: NewEvent,
-    ) -> StoreResult<AccountRecord>;
-    async fn update_account(
-        &self,
-        id: &str,
-        change: AccountChange,
-        event: NewEvent,
-    ) -> StoreResult<AccountRecord>;
-    async fn delete_account(&self, id: &str, event: NewEvent) -> StoreResult<()>;
-
-    async fn list_permission_sets(&self) -> StoreResult<Vec<PermissionSetRecord>>;
-    async fn get_permission_set(&self, id: &str) -> StoreResult<PermissionSetRecord>;
-    async fn create_permission_set(
-        &self,
-        permission_set: PermissionSetRecord,
-        event: NewEvent,
-    ) -> StoreResult<PermissionSetRecord>;
-    /// Applies `change`. If anything a role is made of changed, bumps the version and turns
-    /// every `provisioned` role of the permission set into `needs_reprovisioning`. The
-    /// event gets `before`/`after` images and the accounts whose roles were marked.
-    async fn update_permission_set(
-        &self,
-        id: &str,
-        change: PermissionSetChange,
-        event: NewEvent,
-    ) -> StoreResult<PermissionSetRecord>;
-    /// Deletes a permission set and its role records, unless assignments still name it
-    /// ([`Deletion::InUse`] with their number; nothing is changed or recorded then).
-    async fn delete_permission_set(&self, id: &str, event: NewEvent) -> StoreResult<Deletion>;
-
-    async fn list_assignments(
-        &self,
-        filter: &AssignmentFilter,
-    ) -> StoreResult<Vec<AssignmentRecord>>;
-    async fn get_assignment(&self, id: &str) -> StoreResult<AssignmentRecord>;
-    /// Creates the assignment and, for the first assignment of its permission set in its
-    /// account, the role record (`not_provisioned`). A duplicate is a conflict.
-    async fn create_assignment(
-        &self,
-        assignment: NewAssignmentRecord,
-        event: NewEvent,
-    ) -> StoreResult<AssignmentRecord>;
-    /// Deletes the assignment and, if it was the last of its permission set in its account,
-    /// that role record.
-    async fn delete_assignment(&self, id: &str, event: NewEvent) -> StoreResult<()>;
-
-    /// The roles of a permission set, one per assigned account, by account ID.
-    async fn list_roles(&self, permission_set_id: &str) -> StoreResult<Vec<RoleRecord>>;
-    /// Marks the roles in `account_ids` (all the permission set's roles when `None`)
-    /// provisioned at the permission set's current version. An account without a role
-    /// of this permission set is [`StoreError::NotFound`]. The event gets each role's
-    /// `before` and `after` status.
-    async fn provision_roles(
-        &self,
-        permission_set_id: &str,
-        account_ids: Option<&[String]>,
-        at: Millis,
-        event: NewEvent,
-    ) -> StoreResult<Vec<RoleRecord>>;
-}
 
 #[async_trait]
 impl<D: Dialect> AccessStore for SqlStore<D>
