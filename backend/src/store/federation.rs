@@ -1,8 +1,8 @@
 //! What federation keeps: identity providers, the federated identities they vouch for,
 //! sign-in requests in flight (bound to a browser, consumed once by `DELETE … RETURNING`),
 //! and SAML assertion IDs already used (so a replay is refused on any instance, after any
-//! restart). The trait is part of [`Store`](super::Store); the SQL is written once in
-//! `federation_sql!` and instantiated for both engines beside `sql_store!`.
+//! restart). The trait is part of [`Store`](super::Store); the SQL is written once, generic
+//! over the engine.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};

@@ -1,25 +1,27 @@
-//! Persistence behind one trait, [`Store`], implemented once by [`SqlStore`] and chosen
-//! per engine from the database URL ([`connect`]). Every method that changes something is
-//! one transaction that also appends its audit event, so a change and its record commit
-//! together or not at all.
+//! Persistence behind one trait, [`Store`]: one trait per capability (directory, access,
+//! sessions, audit trail, credentials, break-glass, federation, notifications, requests),
+//! each module holding its records, its trait and its SQL. One implementation,
+//! [`SqlStore`], serves both engines; [`connect`] picks the engine from the database URL.
+//! Every method that changes something is one transaction that also appends its audit
+//! event, so a change and its record commit together or not at all.
 //!
-//! The SQL is the same on both engines (`$n` placeholders, `RETURNING`, `ON CONFLICT`), so
-//! it is written once. The mechanism is ordinary generic Rust: `SqlStore<D: Dialect>`, where
-//! [`Dialect`] is implemented for sqlx's `Sqlite` and `Postgres` and names what differs
-//! (the head lock, the claim lock, the write gate, the single-event append) instead of
-//! names an including file agrees to supply. Generic code keeps rustfmt, clippy and "go to
-//! definition" working, which the earlier `macro_rules!` bodies did not. Its price is one
-//! where-clause (which values the engine encodes and decodes, that its connections
-//! execute) stated on each `impl<D: Dialect>` block, because Rust does not imply bounds on
-//! other types from `D: Dialect`; and run-time SQL goes through [`assembled`] rather than
-//! sqlx's `QueryBuilder`, whose borrowed arguments generic code cannot shorten.
+//! Why ordinary generics: the SQL is the same on both engines (`$n` placeholders,
+//! `RETURNING`, `ON CONFLICT`), so it is written once, as `impl<D: Dialect>` blocks on
+//! `SqlStore<D>`. [`Dialect`], implemented for sqlx's `Sqlite` and `Postgres`, names what
+//! differs (the head lock, the claim lock, the write gate, the single-event append), where
+//! the earlier `macro_rules!` bodies relied on names the including file had to supply.
+//! Generic code is formatted by rustfmt, checked by clippy, and "go to definition" follows
+//! a call into it. Its costs, accepted: Rust does not imply bounds on other types from
+//! `D: Dialect` (that `String` encodes for `D`, that its connections execute), so each
+//! `impl<D: Dialect>` block repeats one where-clause; sqlx's `QueryBuilder` cannot be used
+//! generically (its borrowed arguments cannot be shortened there), so run-time SQL goes
+//! through [`assembled`]; and `audited_write` hands the transaction to its closure by value
+//! and takes it back, because an async closure borrowing it fails the `Send` check of
+//! `#[async_trait]` futures ("implementation of `AsyncFnOnce` is not general enough").
 //!
 //! Every audited change runs in [`SqlStore::audited_write`] (gate, begin, the caller's
-//! read-change-read, append, commit); the audit chain's append paths are in [`chain`].
+//! read-change-read, append, commit); how events join the chain is in [`chain`].
 //! Connecting and migrating differ per engine and live in [`sqlite`] and [`postgres`].
-//!
-//! Capabilities not yet moved to generic code are still written as `macro_rules!` in
-//! `sql.rs` and their capability files, instantiated in `sqlite.rs` and `postgres.rs`.
 
 mod access;
 mod assembled;

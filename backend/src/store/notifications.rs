@@ -1,8 +1,8 @@
 //! What the notifier keeps: webhook endpoints, its cursor over the audit trail, deliveries
 //! and their attempts. The trait is part of [`Store`](super::Store); the SQL is written
-//! once in `notification_sql!` and instantiated for both engines beside `sql_store!`, whose
-//! transaction and audit helpers it uses. The claim differs by engine only in its lock
-//! clause: `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (one writer at a time).
+//! once, generic over the engine. The claim differs by engine only in its lock clause,
+//! [`Dialect::CLAIM_LOCK`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (one
+//! writer at a time).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};

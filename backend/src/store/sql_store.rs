@@ -2,9 +2,9 @@
 //! [`SqlStore::audited_write`], the transaction every audited change runs in.
 //!
 //! Generic code over sqlx needs bounds that Rust does not imply from `D: Dialect` (which
-//! value types the engine encodes and decodes, that its connections execute queries).
-//! Each `impl<D: Dialect>` block states them once, as the same where-clause; see
-//! [`Dialect`] for why they cannot be folded into the trait.
+//! value types the engine encodes and decodes, that its connections execute queries): a
+//! where-clause on another type is not a supertrait, so no trait can carry it. Each
+//! `impl<D: Dialect>` block of the store states the same where-clause once.
 
 use std::future::Future;
 

@@ -1,7 +1,7 @@
 //! What the root-credential vault and break-glass requests keep: vault entries (secrets
 //! sealed by the caller, never opened here), requests, one decision per custodian, and the
-//! task-scoped root sessions issued. The trait is part of [`Store`](super::Store); the SQL
-//! is written once in `breakglass_sql!` and instantiated for both engines.
+//! task-scoped root sessions issued. The trait is part of [`Store`](super::Store); its SQL,
+//! generic over the engine, is in `sql.rs`.
 //!
 //! Concurrency: every transition starts with a compare-and-set `UPDATE … WHERE status = …`
 //! on the request row. On PostgreSQL that takes the row lock until commit, so concurrent

@@ -1,7 +1,7 @@
 //! What just-in-time access keeps: eligibility and approval policies, access requests (a
 //! grant is a request in state `active`), the approvers each request was resolved to, and
-//! one decision per person per request. The trait is part of [`Store`](super::Store); the
-//! SQL is written once in `request_sql!` and instantiated for both engines.
+//! one decision per person per request. The trait is part of [`Store`](super::Store); its
+//! SQL, generic over the engine, is in `sql.rs`.
 //!
 //! Every change to a request goes through [`RequestStore::transition_request`]: inside one
 //! transaction it reads the request, its decisions and its *current* approvers, asks the
