@@ -13,12 +13,13 @@
 //! the winner's `UPDATE` takes makes the loser wait and then find the version moved.
 
 use async_trait::async_trait;
+use gatehouse_shared::error::FieldError;
+use gatehouse_shared::requests::RequestState;
 use serde_json::{json, Value};
 
-use super::{EntitlementRecord, RevocationRecord, StoreResult};
+use super::{EntitlementRecord, RevocationRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
-use crate::requests::RequestError;
 
 mod sql;
 
@@ -156,6 +157,43 @@ pub struct Transition {
     pub request: AccessRequestRecord,
     pub events: Vec<NewEvent>,
     pub revocation: Option<RevocationRecord>,
+}
+
+/// Why a request did not change: a refusal by the domain's plan, a lost race the store
+/// gave up on ([`RequestError::Busy`]), or the store's own error. It lives here, not in
+/// `crate::requests`, because [`Plan`] and [`RequestStore::transition_request`] return it.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("no such request")]
+    NotFound,
+    #[error("no such policy")]
+    PolicyNotFound,
+    #[error("not eligible")]
+    NotEligible,
+    #[error("{0}")]
+    Unapprovable(String),
+    #[error("self-approval")]
+    SelfApproval,
+    #[error("not an approver of this request")]
+    NotApprover,
+    #[error("MFA required")]
+    MfaRequired,
+    #[error("already decided")]
+    AlreadyDecided,
+    #[error("request is {}", .0.as_str())]
+    WrongState(RequestState),
+    #[error("only the requester may do this")]
+    NotRequester,
+    #[error("only an administrator or an approver may revoke")]
+    NotRevoker,
+    #[error("nothing is due")]
+    NothingDue,
+    #[error("too many concurrent changes")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The domain's decision on a snapshot: a transition, or a refusal.

@@ -104,7 +104,7 @@ where
         &self,
         id: &str,
         plan: Plan<'_>,
-    ) -> Result<Option<RequestSnapshot>, crate::requests::RequestError> {
+    ) -> Result<Option<RequestSnapshot>, RequestError> {
         self.audited_write(|mut tx| async move {
             let snap = Self::snapshot_in(&mut tx, id).await?;
             let t = match plan(&snap) {
@@ -148,7 +148,7 @@ where
                 .rows_affected();
                 if inserted == 0 {
                     // Only reachable if the row changed without the version moving.
-                    let refused = Err(crate::requests::RequestError::AlreadyDecided);
+                    let refused = Err(RequestError::AlreadyDecided);
                     return Ok((tx, Written::unchanged(refused)));
                 }
             }
@@ -464,7 +464,7 @@ where
         &self,
         id: &str,
         plan: Plan<'_>,
-    ) -> Result<RequestSnapshot, crate::requests::RequestError> {
+    ) -> Result<RequestSnapshot, RequestError> {
         // Each lost race means another transition committed; a request has few
         // transitions, so this bound is generous.
         for _ in 0..64 {
@@ -472,7 +472,7 @@ where
                 return Ok(after);
             }
         }
-        Err(crate::requests::RequestError::Busy)
+        Err(RequestError::Busy)
     }
 
     async fn due_requests(&self, now: Millis, limit: i64) -> StoreResult<Vec<String>> {
