@@ -14,6 +14,7 @@ use super::sql_store::{with_detail, with_images, SqlStore, Written};
 use super::{PermissionSetRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 /// A permission set a user may use on an account (directly or through a group), with its
 /// role's provisioning status there.
@@ -46,8 +47,8 @@ pub struct StsCredentialRecord {
     pub revoked_at: Option<Millis>,
 }
 
-impl StsCredentialRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for StsCredentialRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "access_key_id": self.access_key_id,
             "account_id": self.account_id,
@@ -98,8 +99,8 @@ pub struct CredentialUriRecord {
     pub revoked_at: Option<Millis>,
 }
 
-impl CredentialUriRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for CredentialUriRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "account_id": self.account_id,
             "permission_set_id": self.permission_set_id,
@@ -505,8 +506,7 @@ where
             .execute(&mut *tx)
             .await?;
             let created = Self::credential_uri_in(&mut tx, &u.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }
@@ -556,8 +556,7 @@ where
             .execute(&mut *tx)
             .await?;
             let after = Self::credential_uri_in(&mut tx, id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }

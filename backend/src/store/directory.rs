@@ -7,10 +7,11 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
-use super::sql_store::{with_images, SqlStore, Written};
+use super::sql_store::{SqlStore, Written};
 use super::{conflict_on_unique, RevocationRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRecord {
@@ -28,9 +29,9 @@ pub struct UserRecord {
     pub updated_at: Millis,
 }
 
-impl UserRecord {
+impl AuditView for UserRecord {
     /// What the audit trail may show of a user: no hashes, no seeds.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "username": self.username,
             "email": self.email,
@@ -76,8 +77,8 @@ pub struct GroupRecord {
     pub updated_at: Millis,
 }
 
-impl GroupRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for GroupRecord {
+    fn audit_view(&self) -> Value {
         json!({ "name": self.name, "description": self.description, "roles": self.roles })
     }
 }
@@ -345,8 +346,7 @@ where
         self.audited_write(|mut tx| async move {
             Self::insert_user_in(&mut tx, &user).await?;
             let created = Self::user_in(&mut tx, &user.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }
@@ -387,8 +387,7 @@ where
                     .await?;
             }
             let after = Self::user_in(&mut tx, id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }
@@ -403,8 +402,7 @@ where
             Self::drop_assignments_of_in(&mut tx, "user", id).await?;
             Self::revoke_user_in(&mut tx, &RevocationRecord::for_user(id, event.occurred_at))
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }
@@ -540,8 +538,7 @@ where
         self.audited_write(|mut tx| async move {
             Self::insert_group_in(&mut tx, &group).await?;
             let created = Self::group_in(&mut tx, &group.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }
@@ -565,8 +562,7 @@ where
             .execute(&mut *tx)
             .await?;
             let after = Self::group_in(&mut tx, id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }
@@ -579,8 +575,7 @@ where
                 .execute(&mut *tx)
                 .await?;
             Self::drop_assignments_of_in(&mut tx, "group", id).await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }

@@ -18,6 +18,7 @@ use super::{conflict_on_unique, AuditSigner, StoreError};
 use super::{NewUserRecord, SessionRecord, StoreResult, UserRecord};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IdpRecord {
@@ -42,9 +43,9 @@ pub struct IdpRecord {
     pub updated_at: Millis,
 }
 
-impl IdpRecord {
+impl AuditView for IdpRecord {
     /// What the audit trail may show: everything but the secret, whose presence it notes.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "kind": self.kind,
@@ -447,8 +448,7 @@ where
             .await
             .map_err(conflict_on_unique("an identity provider with this name"))?;
             let created = Self::idp_in(&mut tx, &i.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }
@@ -479,8 +479,7 @@ where
             .await
             .map_err(conflict_on_unique("an identity provider with this name"))?;
             let after = Self::idp_in(&mut tx, &i.id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }
@@ -496,8 +495,7 @@ where
             ] {
                 sqlx::query(sql).bind(id).execute(&mut *tx).await?;
             }
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }

@@ -17,6 +17,7 @@ use super::StoreResult;
 use super::{conflict_on_unique, StoreError};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EndpointRecord {
@@ -45,9 +46,11 @@ impl EndpointRecord {
         self.enabled
             && (self.event_types.is_empty() || self.event_types.split(',').any(|t| t == action))
     }
+}
 
+impl AuditView for EndpointRecord {
     /// What the audit trail may show of an endpoint: never the secret.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "url": self.url,
@@ -292,8 +295,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(conflict_on_unique("endpoint"))?;
-            let event = with_images(event, None, Some(e.audit_view()));
-            Ok((tx, Written::with(e, event)))
+            Ok((tx, Written::created(e, event)))
         })
         .await
     }
@@ -346,8 +348,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }

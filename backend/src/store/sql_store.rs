@@ -63,6 +63,34 @@ pub(super) fn with_detail(mut ev: NewEvent, key: &str, value: Value) -> NewEvent
     ev
 }
 
+/// A record as the audit trail may show it: the `before`/`after` image of a change,
+/// without secrets.
+pub(crate) trait AuditView {
+    /// The image: never hashes, seeds or sealed secrets.
+    fn audit_view(&self) -> Value;
+}
+
+impl<T: AuditView> Written<T> {
+    /// `created` is new: recorded by `event` with its image as `after`.
+    pub(super) fn created(created: T, event: NewEvent) -> Self {
+        let event = with_images(event, None, Some(created.audit_view()));
+        Self::with(created, event)
+    }
+
+    /// `before` became `after`: recorded by `event` with both images.
+    pub(super) fn changed(before: &T, after: T, event: NewEvent) -> Self {
+        let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
+        Self::with(after, event)
+    }
+}
+
+impl Written<()> {
+    /// `before` is gone: recorded by `event` with its image as `before`.
+    pub(super) fn deleted(before: &impl AuditView, event: NewEvent) -> Self {
+        Self::with((), with_images(event, Some(before.audit_view()), None))
+    }
+}
+
 impl<T> Written<T> {
     /// A change recorded by one event.
     pub(super) fn with(value: T, event: NewEvent) -> Self {

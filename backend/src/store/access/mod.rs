@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::StoreResult;
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 mod sql;
 
@@ -19,8 +20,8 @@ pub struct AccountRecord {
     pub updated_at: Millis,
 }
 
-impl AccountRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for AccountRecord {
+    fn audit_view(&self) -> Value {
         json!({ "name": self.name, "environment": self.environment })
     }
 }
@@ -61,8 +62,10 @@ impl PermissionSetRecord {
             && self.policy_names() == other.policy_names()
             && self.inline_policy == other.inline_policy
     }
+}
 
-    pub fn audit_view(&self) -> Value {
+impl AuditView for PermissionSetRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "description": self.description,
@@ -109,8 +112,8 @@ pub struct AssignmentRecord {
     pub created_at: Millis,
 }
 
-impl AssignmentRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for AssignmentRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "principal_type": self.principal_type,
             "principal_id": self.principal_id,
@@ -154,8 +157,8 @@ pub struct RoleRecord {
     pub updated_at: Millis,
 }
 
-impl RoleRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for RoleRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "account_id": self.account_id,
             "status": self.status,

@@ -159,8 +159,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(conflict_on_unique("an account with this ID"))?;
-            let event = with_images(event, None, Some(a.audit_view()));
-            Ok((tx, Written::with(a, event)))
+            Ok((tx, Written::created(a, event)))
         })
         .await
     }
@@ -184,8 +183,7 @@ where
             .execute(&mut *tx)
             .await?;
             let after = Self::account_in(&mut tx, id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }
@@ -197,8 +195,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }
@@ -246,8 +243,7 @@ where
             .await
             .map_err(conflict_on_unique("a permission set with this name"))?;
             let created = Self::permission_set_in(&mut tx, &p.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }

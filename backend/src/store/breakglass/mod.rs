@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::StoreResult;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::{to_datetime, Millis};
+use crate::store::sql_store::AuditView;
 
 mod sql;
 
@@ -52,9 +53,9 @@ impl std::fmt::Debug for VaultEntryRecord {
     }
 }
 
-impl VaultEntryRecord {
+impl AuditView for VaultEntryRecord {
     /// What the audit trail may say about an entry: never the secrets.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "account_id": self.account_id,
             "password_group_id": self.password_group_id,

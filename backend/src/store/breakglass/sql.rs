@@ -139,8 +139,7 @@ where
             .await
             .map_err(conflict_on_unique("a vault entry for this account"))?;
             let created = Self::vault_in(&mut tx, &e.id).await?;
-            let event = with_images(event, None, Some(created.audit_view()));
-            Ok((tx, Written::with(created, event)))
+            Ok((tx, Written::created(created, event)))
         })
         .await
     }
@@ -169,8 +168,7 @@ where
             .execute(&mut *tx)
             .await?;
             let after = Self::vault_in(&mut tx, id).await?;
-            let event = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-            Ok((tx, Written::with(after, event)))
+            Ok((tx, Written::changed(&before, after, event)))
         })
         .await
     }
@@ -182,8 +180,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }

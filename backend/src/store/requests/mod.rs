@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use super::{EntitlementRecord, RevocationRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 mod sql;
 
@@ -43,8 +44,8 @@ pub struct EligibilityPolicyRecord {
     pub updated_at: Millis,
 }
 
-impl EligibilityPolicyRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for EligibilityPolicyRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "principal_type": self.principal_type,
@@ -76,8 +77,8 @@ pub struct ApprovalPolicyRecord {
     pub updated_at: Millis,
 }
 
-impl ApprovalPolicyRecord {
-    pub fn audit_view(&self) -> Value {
+impl AuditView for ApprovalPolicyRecord {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "account_id": self.account_id,

@@ -246,8 +246,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }
@@ -324,8 +323,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let event = with_images(event, Some(before.audit_view()), None);
-            Ok((tx, Written::with((), event)))
+            Ok((tx, Written::deleted(&before, event)))
         })
         .await
     }
