@@ -20,7 +20,7 @@ use gatehouse::audit::{AuditCtx, NewEvent, StoredEvent};
 use gatehouse::secrets::MasterKey;
 use gatehouse::store::postgres::PgStore;
 use gatehouse::store::sqlite::SqliteStore;
-use gatehouse::store::Store;
+use gatehouse::store::AuditStore;
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use serde_json::json;

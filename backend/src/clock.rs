@@ -62,3 +62,13 @@ pub fn to_datetime(ms: Millis) -> OffsetDateTime {
 pub fn to_millis(t: OffsetDateTime) -> Millis {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
+
+/// `ms` as RFC 3339 in whole seconds (`2026-01-02T03:04:05Z`), the way STS writes an
+/// expiration and the way events that name one carry it.
+pub fn expiration_text(ms: Millis) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let t = to_datetime(ms)
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| to_datetime(ms));
+    t.format(&Rfc3339).unwrap_or_default()
+}

@@ -13,7 +13,6 @@ pub mod policy;
 pub mod routes;
 
 use gatehouse_shared::audit::AuditAction;
-use gatehouse_shared::error::FieldError;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, Eligibility,
     EligibleItem, PersonRef, RequestState,
@@ -27,44 +26,12 @@ use crate::store::{
     Store, StoreError, Transition,
 };
 
+/// Defined beside the store, whose request transitions return it.
+pub use crate::store::RequestError;
 pub use policy::{resolve_approval, resolve_eligibility, ApprovalRule};
 
 /// How recent an approver's MFA must be when a policy demands it.
 pub const MFA_FRESH_MS: i64 = 5 * 60 * 1000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    #[error("invalid input")]
-    Invalid(Vec<FieldError>),
-    #[error("no such request")]
-    NotFound,
-    #[error("no such policy")]
-    PolicyNotFound,
-    #[error("not eligible")]
-    NotEligible,
-    #[error("{0}")]
-    Unapprovable(String),
-    #[error("self-approval")]
-    SelfApproval,
-    #[error("not an approver of this request")]
-    NotApprover,
-    #[error("MFA required")]
-    MfaRequired,
-    #[error("already decided")]
-    AlreadyDecided,
-    #[error("request is {}", .0.as_str())]
-    WrongState(RequestState),
-    #[error("only the requester may do this")]
-    NotRequester,
-    #[error("only an administrator or an approver may revoke")]
-    NotRevoker,
-    #[error("nothing is due")]
-    NothingDue,
-    #[error("too many concurrent changes")]
-    Busy,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// The state stored for a request; an unknown value reads as the terminal `revoked`.
 pub fn state_of(r: &AccessRequestRecord) -> RequestState {

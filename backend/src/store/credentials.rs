@@ -1,16 +1,144 @@
 //! What STS and the portal keep: who may use which role ([`EntitlementRecord`]), issued
 //! credentials, revocations and `credentials_uri` capabilities. The trait is part of
-//! [`Store`](super::Store); the SQL is written once in `credential_sql!` and instantiated
-//! for both engines beside `sql_store!`, whose transaction and audit helpers it uses.
+//! [`Store`](super::Store); the SQL is written once, generic over the engine's
+//! [`Dialect`], and every change runs in [`SqlStore::audited_write`].
 
 use async_trait::async_trait;
+use serde_json::{json, Value};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::{
-    CredentialFilter, CredentialUriRecord, EntitlementRecord, RevocationRecord, StoreResult,
-    StsCredentialRecord,
-};
+use super::assembled::Assembled;
+use super::chain::Tx;
+use super::dialect::{Dialect, RowsAffected};
+use super::sql_store::{with_detail, with_images, SqlStore, Written};
+use super::{PermissionSetRecord, StoreError, StoreResult};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
+
+/// A permission set a user may use on an account (directly or through a group), with its
+/// role's provisioning status there.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct EntitlementRecord {
+    pub account_id: String,
+    pub account_name: String,
+    pub environment: String,
+    #[sqlx(flatten)]
+    pub permission_set: PermissionSetRecord,
+    /// `provisioned`, `needs_reprovisioning` or `not_provisioned`.
+    pub role_status: String,
+}
+
+/// An issued STS credential (no secret: it is derived from the key id).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StsCredentialRecord {
+    pub access_key_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub account_id: String,
+    pub permission_set_id: String,
+    pub role_name: String,
+    /// `portal`, `credentials_uri` or `assume_role`.
+    pub source: String,
+    pub parent_access_key_id: Option<String>,
+    pub session_policy: bool,
+    pub issued_at: Millis,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+impl AuditView for StsCredentialRecord {
+    fn audit_view(&self) -> Value {
+        json!({
+            "access_key_id": self.access_key_id,
+            "account_id": self.account_id,
+            "permission_set_id": self.permission_set_id,
+            "role_name": self.role_name,
+            "source": self.source,
+            "parent_access_key_id": self.parent_access_key_id,
+            "session_policy": self.session_policy,
+            "issued_at": self.issued_at,
+            "expires_at": self.expires_at,
+        })
+    }
+}
+
+/// Which STS credentials to list.
+#[derive(Debug, Clone, Default)]
+pub struct CredentialFilter {
+    pub user_id: Option<String>,
+    /// Only those neither expired nor revoked at this time.
+    pub active_at: Option<Millis>,
+    pub limit: i64,
+}
+
+/// What verifiers must refuse: one key (`key`), or a user's credentials issued before
+/// `not_before` (`user`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RevocationRecord {
+    pub id: String,
+    pub kind: String,
+    pub subject: String,
+    pub not_before: Millis,
+    pub expires_at: Millis,
+    pub created_at: Millis,
+}
+
+/// A `credentials_uri` capability (only the hash of its secret).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CredentialUriRecord {
+    pub id: String,
+    pub token_hash: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub permission_set_id: String,
+    pub permission_set_name: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+impl AuditView for CredentialUriRecord {
+    fn audit_view(&self) -> Value {
+        json!({
+            "account_id": self.account_id,
+            "permission_set_id": self.permission_set_id,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+        })
+    }
+}
+
+/// The longest an STS credential lives (a permission set's longest session), so a
+/// revocation can be forgotten once every credential it could refuse has expired.
+pub const MAX_CREDENTIAL_LIFETIME_MS: Millis = 43_200_000;
+
+impl RevocationRecord {
+    /// Refuses every credential of `user_id` issued before `at`.
+    pub fn for_user(user_id: &str, at: Millis) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: "user".into(),
+            subject: user_id.into(),
+            not_before: at,
+            expires_at: at + MAX_CREDENTIAL_LIFETIME_MS,
+            created_at: at,
+        }
+    }
+
+    /// Refuses the credential `access_key_id` (and those assumed from it) until it expires.
+    pub fn for_key(access_key_id: &str, expires_at: Millis, at: Millis) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: "key".into(),
+            subject: access_key_id.into(),
+            not_before: at,
+            expires_at,
+            created_at: at,
+        }
+    }
+}
 
 /// One issued credential to record, with its audit event.
 #[derive(Debug)]
@@ -86,246 +214,350 @@ pub trait CredentialStore: Send + Sync {
     ) -> StoreResult<CredentialUriRecord>;
 }
 
-macro_rules! credential_sql {
-    ($store:ty, $db:ty) => {
-        const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, ac.name AS account_name, \
-             ac.environment, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
-             p.system_policies, p.inline_policy, p.version, p.created_at, p.updated_at, \
-             COALESCE(r.status, 'not_provisioned') AS role_status \
-             FROM assignments a \
-             JOIN accounts ac ON ac.id = a.account_id \
-             JOIN permission_sets p ON p.id = a.permission_set_id \
-             LEFT JOIN provisioned_roles r ON r.permission_set_id = a.permission_set_id AND r.account_id = a.account_id \
-             WHERE ((a.principal_type = 'user' AND a.principal_id = $1) \
-                OR (a.principal_type = 'group' AND a.principal_id IN \
-                    (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
-        const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, role_name, \
-             source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at";
-        const URI_SELECT: &str = "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, \
-             p.name AS permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at \
-             FROM credential_uris c JOIN permission_sets p ON p.id = c.permission_set_id";
+/// The entitlements of user `$1`: assignments to them or to a group they are in.
+const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, ac.name AS account_name, \
+     ac.environment, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
+     p.system_policies, p.inline_policy, p.version, p.created_at, p.updated_at, COALESCE(r.status, \
+     'not_provisioned') AS role_status FROM assignments a JOIN accounts ac ON ac.id = a.account_id \
+     JOIN permission_sets p ON p.id = a.permission_set_id LEFT JOIN provisioned_roles r ON \
+     r.permission_set_id = a.permission_set_id AND r.account_id = a.account_id WHERE \
+     ((a.principal_type = 'user' AND a.principal_id = $1) OR (a.principal_type = 'group' AND \
+     a.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
+const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, \
+     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at";
+const URI_SELECT: &str =
+    "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, p.name AS \
+     permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at FROM \
+     credential_uris c JOIN permission_sets p ON p.id = c.permission_set_id";
 
-        impl $store {
-            async fn insert_revocation_in(tx: &mut Tx, r: &RevocationRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO sts_revocations (id, kind, subject, not_before, expires_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&r.id)
-                .bind(&r.kind)
-                .bind(&r.subject)
-                .bind(r.not_before)
-                .bind(r.expires_at)
-                .bind(r.created_at)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
-            }
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    /// Records a revocation for verifiers to load.
+    pub(super) async fn insert_revocation_in(
+        tx: &mut Tx<D>,
+        r: &RevocationRecord,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sts_revocations (id, kind, subject, not_before, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&r.id)
+        .bind(&r.kind)
+        .bind(&r.subject)
+        .bind(r.not_before)
+        .bind(r.expires_at)
+        .bind(r.created_at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
 
-            async fn credential_uri_in(tx: &mut Tx, id: &str) -> StoreResult<CredentialUriRecord> {
-                sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-        }
+    /// Every STS credential of the revocation's user issued until its `not_before` is
+    /// refused from now on; returns how many unexpired credentials that marks revoked.
+    pub(super) async fn revoke_user_in(tx: &mut Tx<D>, r: &RevocationRecord) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2 AND issued_at <= $3",
+        )
+        .bind(&r.subject)
+        .bind(r.created_at)
+        .bind(r.not_before)
+        .execute(&mut **tx)
+        .await?;
+        Self::insert_revocation_in(tx, r).await?;
+        Ok(done.rows_affected())
+    }
 
-        #[async_trait]
-        impl CredentialStore for $store {
-            async fn entitlements(&self, user_id: &str) -> StoreResult<Vec<EntitlementRecord>> {
-                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} ORDER BY ac.name, ac.id, p.name"))
-                    .bind(user_id)
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
+    async fn credential_uri_in(tx: &mut Tx<D>, id: &str) -> StoreResult<CredentialUriRecord> {
+        sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
 
-            async fn entitlement(&self, user_id: &str, account_id: &str, permission_set_id: &str) -> StoreResult<Option<EntitlementRecord>> {
-                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} AND a.account_id = $2 AND a.permission_set_id = $3"))
-                    .bind(user_id)
-                    .bind(account_id)
-                    .bind(permission_set_id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn entitlement_by_name(&self, user_id: &str, account_id: &str, name: &str) -> StoreResult<Option<EntitlementRecord>> {
-                Ok(sqlx::query_as(&format!("{ENTITLEMENT_SELECT} AND a.account_id = $2 AND LOWER(p.name) = LOWER($3)"))
-                    .bind(user_id)
-                    .bind(account_id)
-                    .bind(name)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn record_credentials(&self, writes: &[CredentialWrite]) -> StoreResult<()> {
-                if writes.is_empty() {
-                    return Ok(());
-                }
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let mut events = Vec::with_capacity(writes.len());
-                // 11 binds a row: 500 rows stay far below both engines' bind limits.
-                for chunk in writes.chunks(500) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, permission_set_id, \
-                         role_name, source, parent_access_key_id, session_policy, issued_at, expires_at) ",
-                    );
-                    q.push_values(chunk, |mut b, w| {
-                        let c = &w.credential;
-                        b.push_bind(c.access_key_id.clone())
-                            .push_bind(c.user_id.clone())
-                            .push_bind(c.username.clone())
-                            .push_bind(c.account_id.clone())
-                            .push_bind(c.permission_set_id.clone())
-                            .push_bind(c.role_name.clone())
-                            .push_bind(c.source.clone())
-                            .push_bind(c.parent_access_key_id.clone())
-                            .push_bind(c.session_policy)
-                            .push_bind(c.issued_at)
-                            .push_bind(c.expires_at);
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                for w in writes {
-                    if let Some(id) = &w.uri {
-                        sqlx::query("UPDATE credential_uris SET last_used_at = $2 WHERE id = $1")
-                            .bind(id)
-                            .bind(w.credential.issued_at)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    events.push(with_images(w.event.clone(), None, Some(w.credential.audit_view())));
-                }
-                Self::append_many_in(&mut tx, &self.signer, events).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn list_credentials(&self, f: &CredentialFilter) -> StoreResult<Vec<StsCredentialRecord>> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE 1 = 1"));
-                if let Some(user) = &f.user_id {
-                    q.push(" AND user_id = ").push_bind(user.clone());
-                }
-                if let Some(at) = f.active_at {
-                    q.push(" AND revoked_at IS NULL AND expires_at > ").push_bind(at);
-                }
-                q.push(" ORDER BY issued_at DESC, access_key_id LIMIT ").push_bind(f.limit);
-                Ok(q.build_query_as().fetch_all(&self.pool).await?)
-            }
-
-            async fn get_credential(&self, access_key_id: &str) -> StoreResult<StsCredentialRecord> {
-                sqlx::query_as(&format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"))
-                    .bind(access_key_id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn revoke_credential(&self, access_key_id: &str, r: RevocationRecord, event: NewEvent) -> StoreResult<StsCredentialRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before: StsCredentialRecord = sqlx::query_as(&format!("SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"))
-                    .bind(access_key_id)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)?;
-                // Credentials assumed from this one (role chaining) end with it.
-                sqlx::query(
-                    "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL \
-                     AND (access_key_id = $1 OR parent_access_key_id = $1)",
-                )
-                .bind(access_key_id)
-                .bind(r.created_at)
-                .execute(&mut *tx)
-                .await?;
-                Self::insert_revocation_in(&mut tx, &r).await?;
-                let after = StsCredentialRecord { revoked_at: before.revoked_at.or(Some(r.created_at)), ..before };
-                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(after.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(after)
-            }
-
-            async fn revoke_user_credentials(&self, user_id: &str, r: RevocationRecord, event: NewEvent) -> StoreResult<u64> {
-                debug_assert_eq!(r.subject, user_id);
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let n = Self::revoke_user_in(&mut tx, &r).await?;
-                let ev = with_detail(event, "credentials_revoked", serde_json::json!(n));
-                Self::append_in(&mut tx, &self.signer, ev).await?;
-                tx.commit().await?;
-                Ok(n)
-            }
-
-            async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<RevocationRecord>> {
-                Ok(sqlx::query_as(
-                    "SELECT id, kind, subject, not_before, expires_at, created_at FROM sts_revocations WHERE expires_at > $1",
-                )
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?)
-            }
-
-            async fn create_credential_uri(&self, u: CredentialUriRecord, event: NewEvent) -> StoreResult<CredentialUriRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO credential_uris (id, token_hash, user_id, account_id, permission_set_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&u.id)
-                .bind(&u.token_hash)
-                .bind(&u.user_id)
-                .bind(&u.account_id)
-                .bind(&u.permission_set_id)
-                .bind(u.created_at)
-                .bind(u.expires_at)
-                .execute(&mut *tx)
-                .await?;
-                let created = Self::credential_uri_in(&mut tx, &u.id).await?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(created.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(created)
-            }
-
-            async fn list_credential_uris(&self, user_id: &str) -> StoreResult<Vec<CredentialUriRecord>> {
-                Ok(sqlx::query_as(&format!("{URI_SELECT} WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id"))
-                    .bind(user_id)
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn get_credential_uri(&self, id: &str) -> StoreResult<CredentialUriRecord> {
-                sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn find_credential_uri(&self, token_hash: &str) -> StoreResult<Option<CredentialUriRecord>> {
-                Ok(sqlx::query_as(&format!("{URI_SELECT} WHERE c.token_hash = $1"))
-                    .bind(token_hash)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn revoke_credential_uri(&self, id: &str, at: Millis, event: NewEvent) -> StoreResult<CredentialUriRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before = Self::credential_uri_in(&mut tx, id).await?;
-                sqlx::query("UPDATE credential_uris SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
-                    .bind(id)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                let after = Self::credential_uri_in(&mut tx, id).await?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), Some(after.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(after)
-            }
-        }
-    };
+    async fn credential_in(
+        tx: &mut Tx<D>,
+        access_key_id: &str,
+    ) -> StoreResult<StsCredentialRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"
+        ))
+        .bind(access_key_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
 }
 
-pub(crate) use credential_sql;
+#[async_trait]
+impl<D: Dialect> CredentialStore for SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    async fn entitlements(&self, user_id: &str) -> StoreResult<Vec<EntitlementRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "{ENTITLEMENT_SELECT} ORDER BY ac.name, ac.id, p.name"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn entitlement(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        permission_set_id: &str,
+    ) -> StoreResult<Option<EntitlementRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "{ENTITLEMENT_SELECT} AND a.account_id = $2 AND a.permission_set_id = $3"
+        ))
+        .bind(user_id)
+        .bind(account_id)
+        .bind(permission_set_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn entitlement_by_name(
+        &self,
+        user_id: &str,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<EntitlementRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "{ENTITLEMENT_SELECT} AND a.account_id = $2 AND LOWER(p.name) = LOWER($3)"
+        ))
+        .bind(user_id)
+        .bind(account_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn record_credentials(&self, writes: &[CredentialWrite]) -> StoreResult<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.audited_write(|mut tx| async move {
+            // 11 binds a row: 500 rows stay far below both engines' bind limits.
+            for chunk in writes.chunks(500) {
+                let mut q = Assembled::<D>::new(
+                    "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, \
+                     permission_set_id, role_name, source, parent_access_key_id, session_policy, \
+                     issued_at, expires_at) ",
+                );
+                q.values(chunk, |b, w| {
+                    let c = &w.credential;
+                    b.bind(c.access_key_id.clone())
+                        .bind(c.user_id.clone())
+                        .bind(c.username.clone())
+                        .bind(c.account_id.clone())
+                        .bind(c.permission_set_id.clone())
+                        .bind(c.role_name.clone())
+                        .bind(c.source.clone())
+                        .bind(c.parent_access_key_id.clone())
+                        .bind(c.session_policy)
+                        .bind(c.issued_at)
+                        .bind(c.expires_at);
+                });
+                let (sql, args) = q.finish()?;
+                sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+            }
+            let mut events = Vec::with_capacity(writes.len());
+            for w in writes {
+                if let Some(id) = &w.uri {
+                    sqlx::query("UPDATE credential_uris SET last_used_at = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(w.credential.issued_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let view = w.credential.audit_view();
+                events.push(with_images(w.event.clone(), None, Some(view)));
+            }
+            Ok((tx, Written::with_all((), events)))
+        })
+        .await
+    }
+
+    async fn list_credentials(
+        &self,
+        f: &CredentialFilter,
+    ) -> StoreResult<Vec<StsCredentialRecord>> {
+        let mut q = Assembled::<D>::new(format!(
+            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE 1 = 1"
+        ));
+        if let Some(user) = &f.user_id {
+            q.push(" AND user_id = ").bind(user.clone());
+        }
+        if let Some(at) = f.active_at {
+            q.push(" AND revoked_at IS NULL AND expires_at > ").bind(at);
+        }
+        q.push(" ORDER BY issued_at DESC, access_key_id LIMIT ")
+            .bind(f.limit);
+        let (sql, args) = q.finish()?;
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn get_credential(&self, access_key_id: &str) -> StoreResult<StsCredentialRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"
+        ))
+        .bind(access_key_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn revoke_credential(
+        &self,
+        access_key_id: &str,
+        r: RevocationRecord,
+        event: NewEvent,
+    ) -> StoreResult<StsCredentialRecord> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::credential_in(&mut tx, access_key_id).await?;
+            // Credentials assumed from this one (role chaining) end with it.
+            sqlx::query(
+                "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL AND \
+                 (access_key_id = $1 OR parent_access_key_id = $1)",
+            )
+            .bind(access_key_id)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await?;
+            Self::insert_revocation_in(&mut tx, &r).await?;
+            let after = StsCredentialRecord {
+                revoked_at: before.revoked_at.or(Some(r.created_at)),
+                ..before
+            };
+            let event = with_images(event, None, Some(after.audit_view()));
+            Ok((tx, Written::with(after, event)))
+        })
+        .await
+    }
+
+    async fn revoke_user_credentials(
+        &self,
+        user_id: &str,
+        r: RevocationRecord,
+        event: NewEvent,
+    ) -> StoreResult<u64> {
+        debug_assert_eq!(r.subject, user_id);
+        self.audited_write(|mut tx| async move {
+            let n = Self::revoke_user_in(&mut tx, &r).await?;
+            let event = with_detail(event, "credentials_revoked", serde_json::json!(n));
+            Ok((tx, Written::with(n, event)))
+        })
+        .await
+    }
+
+    async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<RevocationRecord>> {
+        Ok(sqlx::query_as(
+            "SELECT id, kind, subject, not_before, expires_at, created_at FROM sts_revocations \
+             WHERE expires_at > $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn create_credential_uri(
+        &self,
+        u: CredentialUriRecord,
+        event: NewEvent,
+    ) -> StoreResult<CredentialUriRecord> {
+        self.audited_write(|mut tx| async move {
+            sqlx::query(
+                "INSERT INTO credential_uris (id, token_hash, user_id, account_id, \
+                 permission_set_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&u.id)
+            .bind(&u.token_hash)
+            .bind(&u.user_id)
+            .bind(&u.account_id)
+            .bind(&u.permission_set_id)
+            .bind(u.created_at)
+            .bind(u.expires_at)
+            .execute(&mut *tx)
+            .await?;
+            let created = Self::credential_uri_in(&mut tx, &u.id).await?;
+            Ok((tx, Written::created(created, event)))
+        })
+        .await
+    }
+
+    async fn list_credential_uris(&self, user_id: &str) -> StoreResult<Vec<CredentialUriRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "{URI_SELECT} WHERE c.user_id = $1 ORDER BY c.created_at DESC, c.id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn get_credential_uri(&self, id: &str) -> StoreResult<CredentialUriRecord> {
+        sqlx::query_as(&format!("{URI_SELECT} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_credential_uri(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<CredentialUriRecord>> {
+        Ok(
+            sqlx::query_as(&format!("{URI_SELECT} WHERE c.token_hash = $1"))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn revoke_credential_uri(
+        &self,
+        id: &str,
+        at: Millis,
+        event: NewEvent,
+    ) -> StoreResult<CredentialUriRecord> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::credential_uri_in(&mut tx, id).await?;
+            sqlx::query(
+                "UPDATE credential_uris SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+            let after = Self::credential_uri_in(&mut tx, id).await?;
+            Ok((tx, Written::changed(&before, after, event)))
+        })
+        .await
+    }
+}

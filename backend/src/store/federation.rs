@@ -1,15 +1,24 @@
 //! What federation keeps: identity providers, the federated identities they vouch for,
 //! sign-in requests in flight (bound to a browser, consumed once by `DELETE … RETURNING`),
 //! and SAML assertion IDs already used (so a replay is refused on any instance, after any
-//! restart). The trait is part of [`Store`](super::Store); the SQL is written once in
-//! `federation_sql!` and instantiated for both engines beside `sql_store!`.
+//! restart). The trait is part of [`Store`](super::Store); the SQL is written once, generic
+//! over the engine.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::assembled::Assembled;
+use super::chain::Tx;
+use super::dialect::{Dialect, RowsAffected};
+use super::directory::USER_COLS;
+use super::sql_store::{with_images, SqlStore, Written};
+use super::{conflict_on_unique, AuditSigner, StoreError};
 use super::{NewUserRecord, SessionRecord, StoreResult, UserRecord};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct IdpRecord {
@@ -34,9 +43,9 @@ pub struct IdpRecord {
     pub updated_at: Millis,
 }
 
-impl IdpRecord {
+impl AuditView for IdpRecord {
     /// What the audit trail may show: everything but the secret, whose presence it notes.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "kind": self.kind,
@@ -229,353 +238,432 @@ pub trait FederationStore: Send + Sync {
     ) -> StoreResult<Vec<StoreResult<FederationWritten>>>;
 }
 
-macro_rules! federation_sql {
-    ($store:ty, $db:ty) => {
-        const IDP_COLS: &str = "id, name, kind, enabled, settings, client_secret_enc, allow_sha1, \
-             allow_idp_initiated, jit_create, link_by_verified_email, mapping, clock_skew_secs, \
-             max_response_bytes, created_at, updated_at";
-        const FEDREQ_COLS: &str = "id, idp_id, binding_hash, nonce, pkce_verifier_enc, return_to, created_at, expires_at";
-        /// `USER_COLS` of `users u`, beside another table's columns of the same names.
-        const LINKED_USER_COLS: &str = "u.id, u.username, u.email, u.display_name, u.source, u.disabled, \
-             u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, u.updated_at";
+const IDP_COLS: &str = "id, name, kind, enabled, settings, client_secret_enc, allow_sha1, \
+     allow_idp_initiated, jit_create, link_by_verified_email, mapping, clock_skew_secs, \
+     max_response_bytes, created_at, updated_at";
+const FEDREQ_COLS: &str =
+    "id, idp_id, binding_hash, nonce, pkce_verifier_enc, return_to, created_at, expires_at";
+/// `USER_COLS` of `users u`, beside another table's columns of the same names.
+const LINKED_USER_COLS: &str = "u.id, u.username, u.email, u.display_name, u.source, u.disabled, \
+     u.password_hash, u.totp_secret_enc, u.totp_pending_enc, u.totp_last_step, u.created_at, \
+     u.updated_at";
 
-        impl $store {
-            async fn idp_in(tx: &mut Tx, id: &str) -> StoreResult<IdpRecord> {
-                sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    async fn idp_in(tx: &mut Tx<D>, id: &str) -> StoreResult<IdpRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// What one federated sign-in writes, inside `tx`, its replay guard first. A
+    /// refusal by the guard is returned before anything else is written; the caller
+    /// undoes what the guard wrote.
+    async fn sign_in_in(
+        tx: &mut Tx<D>,
+        signer: &AuditSigner,
+        l: FederatedLogin,
+    ) -> StoreResult<FederationWritten> {
+        let return_to = match &l.guard {
+            None => None,
+            Some(g) => match Self::guard_in(tx, g).await? {
+                GuardOutcome::Fresh(to) => to,
+                refused => return Ok(FederationWritten::GuardRefused(refused)),
+            },
+        };
+        let user_id = match &l.user {
+            FederatedUser::Existing(id) => id.clone(),
+            FederatedUser::Create(u) => {
+                Self::insert_user_in(tx, u).await?;
+                u.id.clone()
             }
-
-            /// What one federated sign-in writes, inside `tx`, its replay guard first. A
-            /// refusal by the guard is returned before anything else is written; the caller
-            /// undoes what the guard wrote.
-            async fn sign_in_in(tx: &mut Tx, signer: &AuditSigner, l: FederatedLogin) -> StoreResult<FederationWritten> {
-                let return_to = match &l.guard {
-                    None => None,
-                    Some(g) => match Self::guard_in(tx, g).await? {
-                        GuardOutcome::Fresh(to) => to,
-                        refused => return Ok(FederationWritten::GuardRefused(refused)),
-                    },
-                };
-                let user_id = match &l.user {
-                    FederatedUser::Existing(id) => id.clone(),
-                    FederatedUser::Create(u) => {
-                        Self::insert_user_in(tx, u).await?;
-                        u.id.clone()
-                    }
-                };
-                let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
-                sqlx::query(
-                    "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, created_at, last_login_at) \
-                     VALUES ($1, $2, $3, $4, $5, $5) \
-                     ON CONFLICT (idp_id, subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
-                )
-                .bind(&l.idp_id)
-                .bind(&l.subject)
+        };
+        let applied = serde_json::to_string(&l.applied_groups).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO federated_identities (idp_id, subject, user_id, applied_groups, \
+             created_at, last_login_at) VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (idp_id, \
+             subject) DO UPDATE SET applied_groups = $4, last_login_at = $5",
+        )
+        .bind(&l.idp_id)
+        .bind(&l.subject)
+        .bind(&user_id)
+        .bind(&applied)
+        .bind(l.at)
+        .execute(&mut **tx)
+        .await?;
+        for g in &l.add_groups {
+            sqlx::query(
+                "INSERT INTO group_members (group_id, user_id, added_at) SELECT id, $2, $3 FROM \
+                 user_groups WHERE id = $1 ON CONFLICT (group_id, user_id) DO NOTHING",
+            )
+            .bind(g)
+            .bind(&user_id)
+            .bind(l.at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for g in &l.remove_groups {
+            sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
+                .bind(g)
                 .bind(&user_id)
-                .bind(&applied)
-                .bind(l.at)
                 .execute(&mut **tx)
                 .await?;
-                for g in &l.add_groups {
-                    sqlx::query(
-                        "INSERT INTO group_members (group_id, user_id, added_at) \
-                         SELECT id, $2, $3 FROM user_groups WHERE id = $1 \
-                         ON CONFLICT (group_id, user_id) DO NOTHING",
-                    )
-                    .bind(g)
-                    .bind(&user_id)
-                    .bind(l.at)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                for g in &l.remove_groups {
-                    sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-                        .bind(g)
-                        .bind(&user_id)
-                        .execute(&mut **tx)
-                        .await?;
-                }
-                Self::insert_session_in(tx, &l.session, &user_id, l.replaces.as_deref()).await?;
-                let mut event = l.event;
-                event.target_id = Some(user_id.clone());
-                if event.ctx.actor_id.is_none() {
-                    event.ctx.actor_id = Some(user_id.clone());
-                }
-                if let FederatedUser::Create(_) = &l.user {
-                    // Only a new user is read back, for the event's after-image.
-                    let user = Self::user_in(tx, &user_id).await?;
-                    event = with_images(event, None, Some(user.audit_view()));
-                }
-                Self::append_in(tx, signer, event).await?;
-                Ok(FederationWritten::SignedIn { user_id, return_to })
-            }
+        }
+        Self::insert_session_in(tx, &l.session, &user_id, l.replaces.as_deref()).await?;
+        let mut event = l.event;
+        event.target_id = Some(user_id.clone());
+        if event.ctx.actor_id.is_none() {
+            event.ctx.actor_id = Some(user_id.clone());
+        }
+        if let FederatedUser::Create(_) = &l.user {
+            // Only a new user is read back, for the event's after-image.
+            let user = Self::user_in(tx, &user_id).await?;
+            event = with_images(event, None, Some(user.audit_view()));
+        }
+        Self::append_in(tx, signer, event).await?;
+        Ok(FederationWritten::SignedIn { user_id, return_to })
+    }
 
-            /// A SAML replay guard inside `tx`: the request (if any) consumed, then the
-            /// assertion ID remembered.
-            async fn guard_in(tx: &mut Tx, g: &ReplayGuard) -> StoreResult<GuardOutcome> {
-                let return_to = match &g.request {
-                    None => None,
-                    Some(r) => {
-                        let found: Option<(String,)> = sqlx::query_as(
-                            "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
-                             RETURNING return_to",
-                        )
-                        .bind(&r.id)
-                        .bind(&g.idp_id)
-                        .bind(&r.binding_hash)
-                        .bind(g.now)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                        match found {
-                            Some((to,)) => Some(to),
-                            None => return Ok(GuardOutcome::UnknownRequest),
-                        }
-                    }
-                };
-                let r = sqlx::query(
-                    "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (idp_id, assertion_id) DO NOTHING",
+    /// A SAML replay guard inside `tx`: the request (if any) consumed, then the
+    /// assertion ID remembered.
+    async fn guard_in(tx: &mut Tx<D>, g: &ReplayGuard) -> StoreResult<GuardOutcome> {
+        let return_to = match &g.request {
+            None => None,
+            Some(r) => {
+                let found: Option<(String,)> = sqlx::query_as(
+                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND \
+                     binding_hash = $3 AND expires_at > $4 RETURNING return_to",
                 )
+                .bind(&r.id)
                 .bind(&g.idp_id)
-                .bind(&g.assertion_id)
-                .bind(g.keep_until)
-                .execute(&mut **tx)
+                .bind(&r.binding_hash)
+                .bind(g.now)
+                .fetch_optional(&mut **tx)
                 .await?;
-                Ok(if r.rows_affected() == 1 { GuardOutcome::Fresh(return_to) } else { GuardOutcome::Replayed })
-            }
-
-            async fn federation_write_in(tx: &mut Tx, signer: &AuditSigner, w: FederationWrite) -> StoreResult<FederationWritten> {
-                match w {
-                    FederationWrite::Guard(g) => Ok(FederationWritten::Guard(Self::guard_in(tx, &g).await?)),
-                    FederationWrite::SignIn(l) => Self::sign_in_in(tx, signer, *l).await,
+                match found {
+                    Some((to,)) => Some(to),
+                    None => return Ok(GuardOutcome::UnknownRequest),
                 }
             }
+        };
+        let r = sqlx::query(
+            "INSERT INTO saml_seen_assertions (idp_id, assertion_id, expires_at) VALUES ($1, $2, \
+             $3) ON CONFLICT (idp_id, assertion_id) DO NOTHING",
+        )
+        .bind(&g.idp_id)
+        .bind(&g.assertion_id)
+        .bind(g.keep_until)
+        .execute(&mut **tx)
+        .await?;
+        Ok(if r.rows_affected() == 1 {
+            GuardOutcome::Fresh(return_to)
+        } else {
+            GuardOutcome::Replayed
+        })
+    }
+
+    async fn federation_write_in(
+        tx: &mut Tx<D>,
+        signer: &AuditSigner,
+        w: FederationWrite,
+    ) -> StoreResult<FederationWritten> {
+        match w {
+            FederationWrite::Guard(g) => {
+                Ok(FederationWritten::Guard(Self::guard_in(tx, &g).await?))
+            }
+            FederationWrite::SignIn(l) => Self::sign_in_in(tx, signer, *l).await,
         }
-
-        #[async_trait]
-        impl FederationStore for $store {
-            async fn list_idps(&self) -> StoreResult<Vec<IdpRecord>> {
-                Ok(sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers ORDER BY name, id"))
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn get_idp(&self, id: &str) -> StoreResult<IdpRecord> {
-                sqlx::query_as(&format!("SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn create_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(&format!(
-                    "INSERT INTO identity_providers ({IDP_COLS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-                ))
-                .bind(&i.id)
-                .bind(&i.name)
-                .bind(&i.kind)
-                .bind(i.enabled)
-                .bind(&i.settings)
-                .bind(&i.client_secret_enc)
-                .bind(i.allow_sha1)
-                .bind(i.allow_idp_initiated)
-                .bind(i.jit_create)
-                .bind(i.link_by_verified_email)
-                .bind(&i.mapping)
-                .bind(i.clock_skew_secs)
-                .bind(i.max_response_bytes)
-                .bind(i.created_at)
-                .bind(i.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_on_unique("an identity provider with this name"))?;
-                let created = Self::idp_in(&mut tx, &i.id).await?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(created.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(created)
-            }
-
-            async fn update_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before = Self::idp_in(&mut tx, &i.id).await?;
-                sqlx::query(
-                    "UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, client_secret_enc = $5, \
-                     allow_sha1 = $6, allow_idp_initiated = $7, jit_create = $8, link_by_verified_email = $9, \
-                     mapping = $10, clock_skew_secs = $11, max_response_bytes = $12, updated_at = $13 WHERE id = $1",
-                )
-                .bind(&i.id)
-                .bind(&i.name)
-                .bind(i.enabled)
-                .bind(&i.settings)
-                .bind(&i.client_secret_enc)
-                .bind(i.allow_sha1)
-                .bind(i.allow_idp_initiated)
-                .bind(i.jit_create)
-                .bind(i.link_by_verified_email)
-                .bind(&i.mapping)
-                .bind(i.clock_skew_secs)
-                .bind(i.max_response_bytes)
-                .bind(i.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_on_unique("an identity provider with this name"))?;
-                let after = Self::idp_in(&mut tx, &i.id).await?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), Some(after.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(after)
-            }
-
-            async fn delete_idp(&self, id: &str, event: NewEvent) -> StoreResult<()> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before = Self::idp_in(&mut tx, id).await?;
-                for sql in [
-                    "DELETE FROM federation_requests WHERE idp_id = $1",
-                    "DELETE FROM federated_identities WHERE idp_id = $1",
-                    "DELETE FROM saml_seen_assertions WHERE idp_id = $1",
-                    "DELETE FROM identity_providers WHERE id = $1",
-                ] {
-                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-                }
-                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), None)).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>> {
-                Ok(sqlx::query_as(&format!(
-                    "SELECT {LINKED_USER_COLS}, f.applied_groups FROM federated_identities f \
-                     JOIN users u ON u.id = f.user_id WHERE f.idp_id = $1 AND f.subject = $2"
-                ))
-                .bind(idp_id)
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?)
-            }
-
-            async fn groups_named_or_ids(&self, names: &[String], ids: &[String]) -> StoreResult<Vec<(String, String)>> {
-                if names.is_empty() && ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // An empty list is `IN (NULL)`: true for no row.
-                let list = |q: &mut sqlx::QueryBuilder<'_, $db>, values: &[String]| {
-                    if values.is_empty() {
-                        q.push("NULL");
-                    }
-                    let mut sep = q.separated(", ");
-                    for v in values {
-                        sep.push_bind(v.clone());
-                    }
-                };
-                let mut q = sqlx::QueryBuilder::<$db>::new("SELECT id, name FROM user_groups WHERE name IN (");
-                list(&mut q, names);
-                q.push(") OR id IN (");
-                list(&mut q, ids);
-                q.push(")");
-                Ok(q.build_query_as().fetch_all(&self.pool).await?)
-            }
-
-            async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {
-                Ok(sqlx::query_as(&format!("SELECT {USER_COLS} FROM users WHERE LOWER(email) = LOWER($1) ORDER BY id"))
-                    .bind(email)
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn create_federation_request(&self, r: FederationRequestRecord) -> StoreResult<()> {
-                let _gate = self.write_gate().await;
-                sqlx::query(&format!("INSERT INTO federation_requests ({FEDREQ_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-                    .bind(&r.id)
-                    .bind(&r.idp_id)
-                    .bind(&r.binding_hash)
-                    .bind(&r.nonce)
-                    .bind(&r.pkce_verifier_enc)
-                    .bind(&r.return_to)
-                    .bind(r.created_at)
-                    .bind(r.expires_at)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn outstanding_requests(&self, idp_id: &str, binding_hash: &str, now: Millis) -> StoreResult<Vec<String>> {
-                let rows: Vec<(String,)> = sqlx::query_as(
-                    "SELECT id FROM federation_requests WHERE idp_id = $1 AND binding_hash = $2 AND expires_at > $3 \
-                     ORDER BY created_at DESC LIMIT 20",
-                )
-                .bind(idp_id)
-                .bind(binding_hash)
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
-            }
-
-            async fn consume_federation_request(&self, id: &str, idp_id: &str, binding_hash: &str, now: Millis) -> StoreResult<Option<FederationRequestRecord>> {
-                let _gate = self.write_gate().await;
-                Ok(sqlx::query_as(&format!(
-                    "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 AND expires_at > $4 \
-                     RETURNING {FEDREQ_COLS}"
-                ))
-                .bind(id)
-                .bind(idp_id)
-                .bind(binding_hash)
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await?)
-            }
-
-            async fn federation_writes(&self, writes: Vec<FederationWrite>) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                if let [_] = writes.as_slice() {
-                    // Alone in its transaction: a failed write is undone with it.
-                    let Some(w) = writes.into_iter().next() else { return Ok(vec![]) };
-                    let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
-                    if FederationWritten::undone(&r) {
-                        tx.rollback().await?;
-                    } else {
-                        tx.commit().await?;
-                    }
-                    return Ok(vec![r]);
-                }
-                let mut out = Vec::with_capacity(writes.len());
-                for w in writes {
-                    // A sign-in may fail on its own (a JIT username taken): in a savepoint. A
-                    // replay guard fails only with the database, and then fails the batch.
-                    let alone = matches!(w, FederationWrite::SignIn(_));
-                    if !alone {
-                        out.push(Ok(Self::federation_write_in(&mut tx, &self.signer, w).await?));
-                        continue;
-                    }
-                    sqlx::query("SAVEPOINT federation_write").execute(&mut *tx).await?;
-                    let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
-                    if FederationWritten::undone(&r) {
-                        sqlx::query("ROLLBACK TO SAVEPOINT federation_write").execute(&mut *tx).await?;
-                    }
-                    sqlx::query("RELEASE SAVEPOINT federation_write").execute(&mut *tx).await?;
-                    out.push(r);
-                }
-                tx.commit().await?;
-                Ok(out)
-            }
-
-            async fn prune_federation(&self, now: Millis) -> StoreResult<u64> {
-                let _gate = self.write_gate().await;
-                let a = sqlx::query("DELETE FROM federation_requests WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
-                let b = sqlx::query("DELETE FROM saml_seen_assertions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
-                Ok(a.rows_affected() + b.rows_affected())
-            }
-        }
-    };
+    }
 }
 
-pub(crate) use federation_sql;
+#[async_trait]
+impl<D: Dialect> FederationStore for SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    async fn list_idps(&self) -> StoreResult<Vec<IdpRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {IDP_COLS} FROM identity_providers ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn get_idp(&self, id: &str) -> StoreResult<IdpRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {IDP_COLS} FROM identity_providers WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn create_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
+        self.audited_write(|mut tx| async move {
+            sqlx::query(&format!(
+                "INSERT INTO identity_providers ({IDP_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                 $8, $9, $10, $11, $12, $13, $14, $15)"
+            ))
+            .bind(&i.id)
+            .bind(&i.name)
+            .bind(&i.kind)
+            .bind(i.enabled)
+            .bind(&i.settings)
+            .bind(&i.client_secret_enc)
+            .bind(i.allow_sha1)
+            .bind(i.allow_idp_initiated)
+            .bind(i.jit_create)
+            .bind(i.link_by_verified_email)
+            .bind(&i.mapping)
+            .bind(i.clock_skew_secs)
+            .bind(i.max_response_bytes)
+            .bind(i.created_at)
+            .bind(i.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on_unique("an identity provider with this name"))?;
+            let created = Self::idp_in(&mut tx, &i.id).await?;
+            Ok((tx, Written::created(created, event)))
+        })
+        .await
+    }
+
+    async fn update_idp(&self, i: IdpRecord, event: NewEvent) -> StoreResult<IdpRecord> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::idp_in(&mut tx, &i.id).await?;
+            sqlx::query(
+                "UPDATE identity_providers SET name = $2, enabled = $3, settings = $4, \
+                 client_secret_enc = $5, allow_sha1 = $6, allow_idp_initiated = $7, jit_create = \
+                 $8, link_by_verified_email = $9, mapping = $10, clock_skew_secs = $11, \
+                 max_response_bytes = $12, updated_at = $13 WHERE id = $1",
+            )
+            .bind(&i.id)
+            .bind(&i.name)
+            .bind(i.enabled)
+            .bind(&i.settings)
+            .bind(&i.client_secret_enc)
+            .bind(i.allow_sha1)
+            .bind(i.allow_idp_initiated)
+            .bind(i.jit_create)
+            .bind(i.link_by_verified_email)
+            .bind(&i.mapping)
+            .bind(i.clock_skew_secs)
+            .bind(i.max_response_bytes)
+            .bind(i.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on_unique("an identity provider with this name"))?;
+            let after = Self::idp_in(&mut tx, &i.id).await?;
+            Ok((tx, Written::changed(&before, after, event)))
+        })
+        .await
+    }
+
+    async fn delete_idp(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::idp_in(&mut tx, id).await?;
+            for sql in [
+                "DELETE FROM federation_requests WHERE idp_id = $1",
+                "DELETE FROM federated_identities WHERE idp_id = $1",
+                "DELETE FROM saml_seen_assertions WHERE idp_id = $1",
+                "DELETE FROM identity_providers WHERE id = $1",
+            ] {
+                sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            }
+            Ok((tx, Written::deleted(&before, event)))
+        })
+        .await
+    }
+
+    async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {LINKED_USER_COLS}, f.applied_groups FROM federated_identities f JOIN users u \
+             ON u.id = f.user_id WHERE f.idp_id = $1 AND f.subject = $2"
+        ))
+        .bind(idp_id)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn groups_named_or_ids(
+        &self,
+        names: &[String],
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        if names.is_empty() && ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // An empty list is `IN (NULL)`: true for no row.
+        let list = |q: &mut Assembled<'_, D>, values: &[String]| {
+            if values.is_empty() {
+                q.push("NULL");
+            }
+            let mut sep = q.separated(", ");
+            for v in values {
+                sep.bind(v.clone());
+            }
+        };
+        let mut q = Assembled::<D>::new("SELECT id, name FROM user_groups WHERE name IN (");
+        list(&mut q, names);
+        q.push(") OR id IN (");
+        list(&mut q, ids);
+        q.push(")");
+        let (sql, args) = q.finish()?;
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {USER_COLS} FROM users WHERE LOWER(email) = LOWER($1) ORDER BY id"
+        ))
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn create_federation_request(&self, r: FederationRequestRecord) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
+        sqlx::query(&format!(
+            "INSERT INTO federation_requests ({FEDREQ_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, \
+             $8)"
+        ))
+        .bind(&r.id)
+        .bind(&r.idp_id)
+        .bind(&r.binding_hash)
+        .bind(&r.nonce)
+        .bind(&r.pkce_verifier_enc)
+        .bind(&r.return_to)
+        .bind(r.created_at)
+        .bind(r.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn outstanding_requests(
+        &self,
+        idp_id: &str,
+        binding_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM federation_requests WHERE idp_id = $1 AND binding_hash = $2 AND \
+             expires_at > $3 ORDER BY created_at DESC LIMIT 20",
+        )
+        .bind(idp_id)
+        .bind(binding_hash)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn consume_federation_request(
+        &self,
+        id: &str,
+        idp_id: &str,
+        binding_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<FederationRequestRecord>> {
+        let _gate = self.write_gate().await;
+        Ok(sqlx::query_as(&format!(
+            "DELETE FROM federation_requests WHERE id = $1 AND idp_id = $2 AND binding_hash = $3 \
+             AND expires_at > $4 RETURNING {FEDREQ_COLS}"
+        ))
+        .bind(id)
+        .bind(idp_id)
+        .bind(binding_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn federation_writes(
+        &self,
+        writes: Vec<FederationWrite>,
+    ) -> StoreResult<Vec<StoreResult<FederationWritten>>> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await?;
+        if let [_] = writes.as_slice() {
+            // Alone in its transaction: a failed write is undone with it.
+            let Some(w) = writes.into_iter().next() else {
+                return Ok(vec![]);
+            };
+            let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
+            if FederationWritten::undone(&r) {
+                tx.rollback().await?;
+            } else {
+                tx.commit().await?;
+            }
+            return Ok(vec![r]);
+        }
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            // A sign-in may fail on its own (a JIT username taken): in a savepoint. A
+            // replay guard fails only with the database, and then fails the batch.
+            let alone = matches!(w, FederationWrite::SignIn(_));
+            if !alone {
+                out.push(Ok(
+                    Self::federation_write_in(&mut tx, &self.signer, w).await?
+                ));
+                continue;
+            }
+            sqlx::query("SAVEPOINT federation_write")
+                .execute(&mut *tx)
+                .await?;
+            let r = Self::federation_write_in(&mut tx, &self.signer, w).await;
+            if FederationWritten::undone(&r) {
+                sqlx::query("ROLLBACK TO SAVEPOINT federation_write")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT federation_write")
+                .execute(&mut *tx)
+                .await?;
+            out.push(r);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn prune_federation(&self, now: Millis) -> StoreResult<u64> {
+        let _gate = self.write_gate().await;
+        let a = sqlx::query("DELETE FROM federation_requests WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        let b = sqlx::query("DELETE FROM saml_seen_assertions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(a.rows_affected() + b.rows_affected())
+    }
+}

@@ -1,15 +1,23 @@
 //! What the notifier keeps: webhook endpoints, its cursor over the audit trail, deliveries
 //! and their attempts. The trait is part of [`Store`](super::Store); the SQL is written
-//! once in `notification_sql!` and instantiated for both engines beside `sql_store!`, whose
-//! transaction and audit helpers it uses. The claim differs by engine only in its lock
-//! clause: `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (one writer at a time).
+//! once, generic over the engine. The claim differs by engine only in its lock clause,
+//! [`Dialect::CLAIM_LOCK`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL, nothing on SQLite (one
+//! writer at a time).
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::assembled::Assembled;
+use super::chain::Tx;
+use super::dialect::{Dialect, RowsAffected};
+use super::sql_store::{with_detail, with_images, SqlStore, Written};
 use super::StoreResult;
+use super::{conflict_on_unique, StoreError};
 use crate::audit::NewEvent;
 use crate::clock::Millis;
+use crate::store::sql_store::AuditView;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EndpointRecord {
@@ -38,9 +46,11 @@ impl EndpointRecord {
         self.enabled
             && (self.event_types.is_empty() || self.event_types.split(',').any(|t| t == action))
     }
+}
 
+impl AuditView for EndpointRecord {
     /// What the audit trail may show of an endpoint: never the secret.
-    pub fn audit_view(&self) -> Value {
+    fn audit_view(&self) -> Value {
         json!({
             "name": self.name,
             "url": self.url,
@@ -181,263 +191,328 @@ pub trait NotificationStore: Send + Sync {
     async fn attempts_of(&self, delivery_ids: &[String]) -> StoreResult<Vec<AttemptRecord>>;
 }
 
-macro_rules! notification_sql {
-    ($store:ty, $db:ty, $claim_lock:literal) => {
-        const ENDPOINT_COLS: &str = "id, name, url, event_types, enabled, secret_sealed, created_at, updated_at";
-        const DELIVERY_COLS: &str = "id, event_seq, event_type, channel, endpoint_id, recipient, payload, status, \
-             attempts, next_attempt_at, lease_owner, lease_until, created_at, delivered_at";
+const ENDPOINT_COLS: &str =
+    "id, name, url, event_types, enabled, secret_sealed, created_at, updated_at";
+const DELIVERY_COLS: &str =
+    "id, event_seq, event_type, channel, endpoint_id, recipient, payload, status, attempts, \
+     next_attempt_at, lease_owner, lease_until, created_at, delivered_at";
 
-        impl $store {
-            async fn endpoint_in(tx: &mut Tx, id: &str) -> StoreResult<EndpointRecord> {
-                sqlx::query_as(&format!("SELECT {ENDPOINT_COLS} FROM notification_endpoints WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&mut **tx)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    async fn endpoint_in(tx: &mut Tx<D>, id: &str) -> StoreResult<EndpointRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLS} FROM notification_endpoints WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
 
-            async fn insert_delivery_in(tx: &mut Tx, d: &NewDelivery) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO notification_deliveries (id, event_seq, event_type, channel, endpoint_id, recipient, \
-                     dedupe_key, payload, status, attempts, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
-                )
-                .bind(&d.id)
-                .bind(d.event_seq)
-                .bind(&d.event_type)
-                .bind(d.channel)
-                .bind(&d.endpoint_id)
-                .bind(&d.recipient)
-                .bind(&d.dedupe_key)
-                .bind(&d.payload)
-                .bind(d.created_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(conflict_on_unique("delivery"))?;
-                Ok(())
-            }
-        }
-
-        #[async_trait]
-        impl NotificationStore for $store {
-            async fn list_endpoints(&self) -> StoreResult<Vec<EndpointRecord>> {
-                Ok(sqlx::query_as(&format!("SELECT {ENDPOINT_COLS} FROM notification_endpoints ORDER BY name, id"))
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn get_endpoint(&self, id: &str) -> StoreResult<EndpointRecord> {
-                sqlx::query_as(&format!("SELECT {ENDPOINT_COLS} FROM notification_endpoints WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn create_endpoint(&self, e: EndpointRecord, event: NewEvent) -> StoreResult<EndpointRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO notification_endpoints (id, name, url, event_types, enabled, secret_sealed, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(&e.id)
-                .bind(&e.name)
-                .bind(&e.url)
-                .bind(&e.event_types)
-                .bind(e.enabled)
-                .bind(&e.secret_sealed)
-                .bind(e.created_at)
-                .bind(e.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(conflict_on_unique("endpoint"))?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, None, Some(e.audit_view()))).await?;
-                tx.commit().await?;
-                Ok(e)
-            }
-
-            async fn update_endpoint(&self, id: &str, c: EndpointChange, event: NewEvent) -> StoreResult<EndpointRecord> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before = Self::endpoint_in(&mut tx, id).await?;
-                sqlx::query(
-                    "UPDATE notification_endpoints SET name = COALESCE($2, name), url = COALESCE($3, url), \
-                     event_types = COALESCE($4, event_types), enabled = COALESCE($5, enabled), \
-                     secret_sealed = COALESCE($6, secret_sealed), updated_at = $7 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(&c.name)
-                .bind(&c.url)
-                .bind(&c.event_types)
-                .bind(c.enabled)
-                .bind(&c.secret_sealed)
-                .bind(c.at)
-                .execute(&mut *tx)
-                .await?;
-                let after = Self::endpoint_in(&mut tx, id).await?;
-                let ev = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
-                Self::append_in(&mut tx, &self.signer, ev).await?;
-                tx.commit().await?;
-                Ok(after)
-            }
-
-            async fn delete_endpoint(&self, id: &str, event: NewEvent) -> StoreResult<()> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let before = Self::endpoint_in(&mut tx, id).await?;
-                sqlx::query("DELETE FROM notification_attempts WHERE delivery_id IN \
-                             (SELECT id FROM notification_deliveries WHERE endpoint_id = $1)")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM notification_deliveries WHERE endpoint_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("DELETE FROM notification_endpoints WHERE id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                Self::append_in(&mut tx, &self.signer, with_images(event, Some(before.audit_view()), None)).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn enqueue_delivery(&self, d: NewDelivery, event: NewEvent) -> StoreResult<()> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                Self::insert_delivery_in(&mut tx, &d).await?;
-                Self::append_in(&mut tx, &self.signer, with_detail(event, "delivery_id", serde_json::json!(d.id))).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-
-            async fn notification_cursor(&self) -> StoreResult<i64> {
-                let (seq,): (i64,) = sqlx::query_as("SELECT last_seq FROM notification_cursor WHERE id = 1")
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok(seq)
-            }
-
-            async fn enqueue_after_cursor(&self, expected: i64, to: i64, deliveries: Vec<NewDelivery>, at: Millis) -> StoreResult<bool> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                // The compare-and-set first: on PostgreSQL a second instance blocks here on
-                // the row lock until the first commits, then finds the cursor moved.
-                let moved = sqlx::query("UPDATE notification_cursor SET last_seq = $2, updated_at = $3 WHERE id = 1 AND last_seq = $1")
-                    .bind(expected)
-                    .bind(to)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if moved != 1 {
-                    return Ok(false);
-                }
-                for d in &deliveries {
-                    Self::insert_delivery_in(&mut tx, d).await?;
-                }
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn claim_deliveries(&self, now: Millis, lease_ms: i64, owner: &str, limit: i64) -> StoreResult<Vec<DeliveryRecord>> {
-                let _gate = self.write_gate().await;
-                let sql = format!(
-                    "UPDATE notification_deliveries SET attempts = attempts + 1, lease_owner = $1, lease_until = $2 \
-                     WHERE id IN (SELECT id FROM notification_deliveries \
-                        WHERE status IN ('pending', 'retrying') AND next_attempt_at <= $3 \
-                        AND (lease_until IS NULL OR lease_until <= $3) \
-                        ORDER BY next_attempt_at, id LIMIT $4 {}) \
-                     RETURNING {DELIVERY_COLS}",
-                    $claim_lock
-                );
-                let mut rows: Vec<DeliveryRecord> = sqlx::query_as(&sql)
-                    .bind(owner)
-                    .bind(now + lease_ms)
-                    .bind(now)
-                    .bind(limit)
-                    .fetch_all(&self.pool)
-                    .await?;
-                rows.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
-                Ok(rows)
-            }
-
-            async fn finish_attempt(&self, owner: &str, a: AttemptRecord, o: AttemptOutcome) -> StoreResult<bool> {
-                let _gate = self.write_gate().await;
-                let mut tx = self.pool.begin().await?;
-                let n = sqlx::query(
-                    "UPDATE notification_deliveries SET status = $3, next_attempt_at = $4, delivered_at = $5, \
-                     lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $1 AND lease_owner = $2 AND attempts = $6",
-                )
-                .bind(&a.delivery_id)
-                .bind(owner)
-                .bind(o.status)
-                .bind(o.next_attempt_at)
-                .bind(o.delivered_at)
-                .bind(a.attempt)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n != 1 {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO notification_attempts (delivery_id, attempt, started_at, duration_ms, ok, status_code, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&a.delivery_id)
-                .bind(a.attempt)
-                .bind(a.started_at)
-                .bind(a.duration_ms)
-                .bind(a.ok)
-                .bind(a.status_code)
-                .bind(&a.detail)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-
-            async fn get_delivery(&self, id: &str) -> StoreResult<DeliveryRecord> {
-                sqlx::query_as(&format!("SELECT {DELIVERY_COLS} FROM notification_deliveries WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .ok_or(StoreError::NotFound)
-            }
-
-            async fn list_deliveries(&self, f: &DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
-                let mut q = sqlx::QueryBuilder::<$db>::new(format!("SELECT {DELIVERY_COLS} FROM notification_deliveries WHERE 1 = 1"));
-                if let Some(e) = &f.endpoint_id {
-                    q.push(" AND endpoint_id = ").push_bind(e.clone());
-                }
-                if let Some(s) = &f.status {
-                    q.push(" AND status = ").push_bind(s.clone());
-                }
-                q.push(" ORDER BY created_at DESC, id LIMIT ").push_bind(f.limit);
-                Ok(q.build_query_as().fetch_all(&self.pool).await?)
-            }
-
-            async fn attempts_of(&self, ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut q = sqlx::QueryBuilder::<$db>::new(
-                    "SELECT delivery_id, attempt, started_at, duration_ms, ok, status_code, detail \
-                     FROM notification_attempts WHERE delivery_id IN (",
-                );
-                let mut sep = q.separated(", ");
-                for id in ids {
-                    sep.push_bind(id.clone());
-                }
-                q.push(") ORDER BY delivery_id, attempt");
-                Ok(q.build_query_as().fetch_all(&self.pool).await?)
-            }
-        }
-    };
+    async fn insert_delivery_in(tx: &mut Tx<D>, d: &NewDelivery) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO notification_deliveries (id, event_seq, event_type, channel, endpoint_id, \
+             recipient, dedupe_key, payload, status, attempts, next_attempt_at, created_at) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9)",
+        )
+        .bind(&d.id)
+        .bind(d.event_seq)
+        .bind(&d.event_type)
+        .bind(d.channel)
+        .bind(&d.endpoint_id)
+        .bind(&d.recipient)
+        .bind(&d.dedupe_key)
+        .bind(&d.payload)
+        .bind(d.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(conflict_on_unique("delivery"))?;
+        Ok(())
+    }
 }
 
-pub(crate) use notification_sql;
+#[async_trait]
+impl<D: Dialect> NotificationStore for SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D> + ColumnIndex<D::Row>,
+    for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> bool: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> Option<String>: Encode<'q, D>,
+    for<'q> Option<i64>: Encode<'q, D>,
+    for<'q> Option<bool>: Encode<'q, D>,
+    usize: ColumnIndex<D::Row>,
+{
+    async fn list_endpoints(&self) -> StoreResult<Vec<EndpointRecord>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLS} FROM notification_endpoints ORDER BY name, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn get_endpoint(&self, id: &str) -> StoreResult<EndpointRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {ENDPOINT_COLS} FROM notification_endpoints WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn create_endpoint(
+        &self,
+        e: EndpointRecord,
+        event: NewEvent,
+    ) -> StoreResult<EndpointRecord> {
+        self.audited_write(|mut tx| async move {
+            sqlx::query(
+                "INSERT INTO notification_endpoints (id, name, url, event_types, enabled, \
+                 secret_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&e.id)
+            .bind(&e.name)
+            .bind(&e.url)
+            .bind(&e.event_types)
+            .bind(e.enabled)
+            .bind(&e.secret_sealed)
+            .bind(e.created_at)
+            .bind(e.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_on_unique("endpoint"))?;
+            Ok((tx, Written::created(e, event)))
+        })
+        .await
+    }
+
+    async fn update_endpoint(
+        &self,
+        id: &str,
+        c: EndpointChange,
+        event: NewEvent,
+    ) -> StoreResult<EndpointRecord> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::endpoint_in(&mut tx, id).await?;
+            sqlx::query(
+                "UPDATE notification_endpoints SET name = COALESCE($2, name), url = COALESCE($3, \
+                 url), event_types = COALESCE($4, event_types), enabled = COALESCE($5, enabled), \
+                 secret_sealed = COALESCE($6, secret_sealed), updated_at = $7 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(&c.name)
+            .bind(&c.url)
+            .bind(&c.event_types)
+            .bind(c.enabled)
+            .bind(&c.secret_sealed)
+            .bind(c.at)
+            .execute(&mut *tx)
+            .await?;
+            let after = Self::endpoint_in(&mut tx, id).await?;
+            let ev = with_images(event, Some(before.audit_view()), Some(after.audit_view()));
+            let event = ev;
+            Ok((tx, Written::with(after, event)))
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, id: &str, event: NewEvent) -> StoreResult<()> {
+        self.audited_write(|mut tx| async move {
+            let before = Self::endpoint_in(&mut tx, id).await?;
+            sqlx::query(
+                "DELETE FROM notification_attempts WHERE delivery_id IN (SELECT id FROM \
+                 notification_deliveries WHERE endpoint_id = $1)",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM notification_deliveries WHERE endpoint_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM notification_endpoints WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok((tx, Written::deleted(&before, event)))
+        })
+        .await
+    }
+
+    async fn enqueue_delivery(&self, d: NewDelivery, event: NewEvent) -> StoreResult<()> {
+        self.audited_write(|mut tx| async move {
+            Self::insert_delivery_in(&mut tx, &d).await?;
+            let event = with_detail(event, "delivery_id", serde_json::json!(d.id));
+            Ok((tx, Written::with((), event)))
+        })
+        .await
+    }
+
+    async fn notification_cursor(&self) -> StoreResult<i64> {
+        let (seq,): (i64,) =
+            sqlx::query_as("SELECT last_seq FROM notification_cursor WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq)
+    }
+
+    async fn enqueue_after_cursor(
+        &self,
+        expected: i64,
+        to: i64,
+        deliveries: Vec<NewDelivery>,
+        at: Millis,
+    ) -> StoreResult<bool> {
+        self.audited_write(|mut tx| async move {
+            // The compare-and-set first: on PostgreSQL a second instance blocks here on
+            // the row lock until the first commits, then finds the cursor moved.
+            let moved = sqlx::query(
+                "UPDATE notification_cursor SET last_seq = $2, updated_at = $3 WHERE id = 1 AND \
+                 last_seq = $1",
+            )
+            .bind(expected)
+            .bind(to)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                return Ok((tx, Written::unchanged(false)));
+            }
+            for d in &deliveries {
+                Self::insert_delivery_in(&mut tx, d).await?;
+            }
+            Ok((tx, Written::silent(true)))
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        owner: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
+        let _gate = self.write_gate().await;
+        let sql = format!(
+            "UPDATE notification_deliveries SET attempts = attempts + 1, lease_owner = $1, \
+             lease_until = $2 WHERE id IN (SELECT id FROM notification_deliveries WHERE status IN \
+             ('pending', 'retrying') AND next_attempt_at <= $3 AND (lease_until IS NULL OR \
+             lease_until <= $3) ORDER BY next_attempt_at, id LIMIT $4 {}) \
+             RETURNING {DELIVERY_COLS}",
+            D::CLAIM_LOCK
+        );
+        let mut rows: Vec<DeliveryRecord> = sqlx::query_as(&sql)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.sort_by(|a, b| (a.next_attempt_at, &a.id).cmp(&(b.next_attempt_at, &b.id)));
+        Ok(rows)
+    }
+
+    async fn finish_attempt(
+        &self,
+        owner: &str,
+        a: AttemptRecord,
+        o: AttemptOutcome,
+    ) -> StoreResult<bool> {
+        self.audited_write(|mut tx| async move {
+            let n = sqlx::query(
+                "UPDATE notification_deliveries SET status = $3, next_attempt_at = $4, \
+                 delivered_at = $5, lease_owner = NULL, lease_until = NULL WHERE id = $1 AND \
+                 lease_owner = $2 AND attempts = $6",
+            )
+            .bind(&a.delivery_id)
+            .bind(owner)
+            .bind(o.status)
+            .bind(o.next_attempt_at)
+            .bind(o.delivered_at)
+            .bind(a.attempt)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                return Ok((tx, Written::unchanged(false)));
+            }
+            sqlx::query(
+                "INSERT INTO notification_attempts (delivery_id, attempt, started_at, duration_ms, \
+                 ok, status_code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&a.delivery_id)
+            .bind(a.attempt)
+            .bind(a.started_at)
+            .bind(a.duration_ms)
+            .bind(a.ok)
+            .bind(a.status_code)
+            .bind(&a.detail)
+            .execute(&mut *tx)
+            .await?;
+            Ok((tx, Written::silent(true)))
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, id: &str) -> StoreResult<DeliveryRecord> {
+        sqlx::query_as(&format!(
+            "SELECT {DELIVERY_COLS} FROM notification_deliveries WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_deliveries(&self, f: &DeliveryFilter) -> StoreResult<Vec<DeliveryRecord>> {
+        let mut q = Assembled::<D>::new(format!(
+            "SELECT {DELIVERY_COLS} FROM notification_deliveries WHERE 1 = 1"
+        ));
+        if let Some(e) = &f.endpoint_id {
+            q.push(" AND endpoint_id = ").bind(e.clone());
+        }
+        if let Some(s) = &f.status {
+            q.push(" AND status = ").bind(s.clone());
+        }
+        q.push(" ORDER BY created_at DESC, id LIMIT ").bind(f.limit);
+        let (sql, args) = q.finish()?;
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn attempts_of(&self, ids: &[String]) -> StoreResult<Vec<AttemptRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Assembled::<D>::new(
+            "SELECT delivery_id, attempt, started_at, duration_ms, ok, status_code, detail FROM \
+             notification_attempts WHERE delivery_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in ids {
+            sep.bind(id.clone());
+        }
+        q.push(") ORDER BY delivery_id, attempt");
+        let (sql, args) = q.finish()?;
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -5,34 +5,22 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Postgres};
-use tokio::sync::MutexGuard;
+use sqlx::Postgres;
 
-use super::breakglass::{
-    breakglass_sql, event_ctx, quorum, sweep_event, with_detail_value, BreakGlassRecord,
-    DecideOutcome, DecisionRecord, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
-};
-use super::credentials::credential_sql;
-use super::federation::federation_sql;
-use super::notifications::notification_sql;
-use super::requests::request_sql;
-use super::sql::sql_store;
-use super::*;
-use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
-use crate::audit::AuditCtx;
-use crate::audit::{signer, CHECKPOINT_EVERY_EVENTS};
+use super::chain::{build_event, malformed_head};
+use super::sql_store::SqlStore;
+use super::{StoreError, StoreResult};
+use crate::audit::chain::{event_hash, parse_hash};
+use crate::audit::CHECKPOINT_EVERY_EVENTS;
+use crate::audit::{AuditSigner, NewEvent, StoredEvent};
 use crate::clock::{Clock, SystemClock};
+use crate::secrets::MasterKey;
 
-pub struct PgStore {
-    pool: PgPool,
-    signer: AuditSigner,
-    /// The chain head this process last appended (seq, hash); a hint, checked by the database.
-    head: std::sync::Mutex<Option<(i64, [u8; 32])>>,
-}
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<Postgres>;
 
-impl PgStore {
+impl SqlStore<Postgres> {
     /// Connects and migrates (sqlx holds an advisory lock, so instances may start together).
     pub async fn connect(url: &str, master: &MasterKey) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
@@ -41,31 +29,10 @@ impl PgStore {
             .connect(url)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-        let signer = load_signer(&pool, master, SystemClock.now_ms()).await?;
-        Ok(Self {
-            pool,
-            signer,
-            head: std::sync::Mutex::new(None),
-        })
-    }
-
-    /// The pool, for tests and benchmarks that need raw access.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    /// PostgreSQL has row locks; no process-wide gate is needed.
-    #[expect(
-        clippy::unused_async,
-        reason = "same shape as the SQLite gate, used by the shared SQL"
-    )]
-    async fn write_gate(&self) -> Option<MutexGuard<'_, ()>> {
-        None
+        let signer = Self::load_signer(&pool, master, SystemClock.now_ms()).await?;
+        Ok(Self::new(pool, signer))
     }
 }
-
-/// Reads the chain head for appending inside a transaction.
-const HEAD_LOCK_SQL: &str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
 /// One event appended in one statement: the head row locked, the event hashed by the
 /// database with `audit::chain`'s encoding (the domain, the previous hash, `seq` and
@@ -98,63 +65,52 @@ static APPEND_ONE_SQL: LazyLock<String> = LazyLock::new(|| {
     let fields: Vec<String> = FIELDS.iter().map(field).collect();
     format!(
         "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, source_ip, user_agent, \
-         action, target_type, target_id, outcome, reason, details, prev_hash, hash) \
-         SELECT h.seq + 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, h.hash, \
-         encode(sha256('\\x{domain}'::bytea || decode(h.hash, 'hex') || int8send(h.seq + 1) \
-         || int8send($1::bigint) || {fields}), 'hex') \
-         FROM audit_head h WHERE h.id = 1 FOR UPDATE \
+         action, target_type, target_id, outcome, reason, details, prev_hash, hash) SELECT h.seq + \
+         1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, h.hash, \
+         encode(sha256('\\x{domain}'::bytea || decode(h.hash, 'hex') || int8send(h.seq + 1) || \
+         int8send($1::bigint) || {fields}), 'hex') FROM audit_head h WHERE h.id = 1 FOR UPDATE \
          RETURNING seq, prev_hash, hash",
         domain = hex::encode(crate::audit::chain::DOMAIN),
         fields = fields.join(" || "),
     )
 });
 
-impl PgStore {
-    /// One event inside `tx`, in one statement ([`APPEND_ONE_SQL`]): the head row stays
-    /// locked from this statement to the commit, not across another round trip to compute
-    /// the hash here. The hash is computed here as well and must agree, or nothing is
-    /// committed.
-    async fn append_one_in(
-        tx: &mut Tx,
-        signer: &AuditSigner,
-        ev: NewEvent,
-    ) -> StoreResult<StoredEvent> {
-        // Every field as stored; seq, prev_hash and hash come back from the database.
-        let mut stored = Self::build_event(0, &crate::audit::chain::GENESIS, ev);
-        let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as(&APPEND_ONE_SQL)
-            .bind(stored.occurred_at)
-            .bind(&stored.actor_id)
-            .bind(&stored.actor_name)
-            .bind(&stored.source_ip)
-            .bind(&stored.user_agent)
-            .bind(&stored.action)
-            .bind(&stored.target_type)
-            .bind(&stored.target_id)
-            .bind(&stored.outcome)
-            .bind(&stored.reason)
-            .bind(&stored.details)
-            .fetch_one(&mut **tx)
-            .await?;
-        let prev = parse_hash(&prev_hash).ok_or_else(malformed_head)?;
-        stored.seq = seq;
-        stored.prev_hash = prev_hash;
-        let ours = event_hash(&prev, &stored.content());
-        if hex::encode(ours) != hash {
-            return Err(StoreError::Db(sqlx::Error::Protocol(
-                "the database hashed an audit event differently".into(),
-            )));
-        }
-        stored.hash = hash;
-        if seq % CHECKPOINT_EVERY_EVENTS == 0 {
-            Self::checkpoint_in(tx, signer, seq, &ours, stored.occurred_at).await?;
-        }
-        Ok(stored)
+/// One event inside `tx`, in one statement ([`APPEND_ONE_SQL`]): the head row stays
+/// locked from this statement to the commit, not across another round trip to compute the
+/// hash here. The hash is computed here as well and must agree, or nothing is committed.
+pub(super) async fn append_one_in(
+    tx: &mut super::chain::Tx<Postgres>,
+    signer: &AuditSigner,
+    ev: NewEvent,
+) -> StoreResult<StoredEvent> {
+    // Every field as stored; seq, prev_hash and hash come back from the database.
+    let mut stored = build_event(0, &crate::audit::chain::GENESIS, ev);
+    let (seq, prev_hash, hash): (i64, String, String) = sqlx::query_as(&APPEND_ONE_SQL)
+        .bind(stored.occurred_at)
+        .bind(&stored.actor_id)
+        .bind(&stored.actor_name)
+        .bind(&stored.source_ip)
+        .bind(&stored.user_agent)
+        .bind(&stored.action)
+        .bind(&stored.target_type)
+        .bind(&stored.target_id)
+        .bind(&stored.outcome)
+        .bind(&stored.reason)
+        .bind(&stored.details)
+        .fetch_one(&mut **tx)
+        .await?;
+    let prev = parse_hash(&prev_hash).ok_or_else(malformed_head)?;
+    stored.seq = seq;
+    stored.prev_hash = prev_hash;
+    let ours = event_hash(&prev, &stored.content());
+    if hex::encode(ours) != hash {
+        return Err(StoreError::Db(sqlx::Error::Protocol(
+            "the database hashed an audit event differently".into(),
+        )));
     }
+    stored.hash = hash;
+    if seq % CHECKPOINT_EVERY_EVENTS == 0 {
+        PgStore::checkpoint_in(tx, signer, seq, &ours, stored.occurred_at).await?;
+    }
+    Ok(stored)
 }
-
-sql_store!(PgStore, Postgres, "postgres");
-credential_sql!(PgStore, Postgres);
-breakglass_sql!(PgStore, Postgres);
-federation_sql!(PgStore, Postgres);
-notification_sql!(PgStore, Postgres, "FOR UPDATE SKIP LOCKED");
-request_sql!(PgStore, Postgres);

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditCtx, NewEvent};
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::permission_sets::{catalogue, role_arn, role_name};
 use crate::policy::{RamPolicy, MAX_POLICY_CHARS, MAX_SESSION_POLICY_CHARS};
 use crate::secrets::MasterKey;
@@ -111,12 +111,7 @@ impl Issued {
     }
 }
 
-pub fn expiration_text(ms: Millis) -> String {
-    let t = to_datetime(ms)
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| to_datetime(ms));
-    t.format(&Rfc3339).unwrap_or_default()
-}
+pub use crate::clock::expiration_text;
 
 /// `acs:ram::<account>:assumed-role/<role>/<session>`, as GetCallerIdentity reports it.
 pub fn assumed_role_arn(claims: &Claims) -> String {

@@ -26,4 +26,5 @@ mod saml_http;
 mod saml_support;
 mod sdk;
 mod spa;
+mod store;
 mod sts;
