@@ -275,6 +275,16 @@ where
         .bind(r.not_before)
         .execute(&mut **tx)
         .await?;
+        // A credentials URL mints fresh credentials on every call, so "everything the user
+        // holds" includes the URLs: revoke those still live too.
+        sqlx::query(
+            "UPDATE credential_uris SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+             AND expires_at > $2",
+        )
+        .bind(&r.subject)
+        .bind(r.created_at)
+        .execute(&mut **tx)
+        .await?;
         Self::insert_revocation_in(tx, r).await?;
         Ok(done.rows_affected())
     }

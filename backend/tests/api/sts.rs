@@ -496,7 +496,16 @@ async fn expired_and_revoked_credentials_are_refused() {
     assert!(listed.iter().all(|x| x.access_key_id != a.access_key_id));
     assert!(listed.iter().any(|x| x.access_key_id == b.access_key_id));
 
-    // An administrator revokes everything alice holds.
+    // An administrator revokes everything alice holds, credentials URLs included.
+    let uri: CredentialUri = w
+        .alice
+        .post(
+            "/api/v1/portal/credential-uris",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.dev.id, "ttl_secs": 3600 }),
+        )
+        .await
+        .assert_status(201)
+        .json();
     w.admin
         .post(
             &format!("/api/v1/users/{}/revoke-credentials", w.alice_user.id),
@@ -508,6 +517,13 @@ async fn expired_and_revoked_credentials_are_refused() {
         .rpc("GetCallerIdentity", &[], "r-3")
         .await;
     assert_eq!(code(&v), "InvalidSecurityToken.Revoked");
+    let from_url: Value = reqwest::get(uri.url.as_deref().unwrap())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(from_url["Code"], "Revoked", "{from_url}");
     // Credentials issued after the revocation work.
     w.app.advance(Duration::from_millis(5));
     let fresh = issue(&w.alice, ACCOUNT, &w.dev, json!({})).await;
