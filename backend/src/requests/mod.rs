@@ -9,13 +9,14 @@
 //! the state the previous winner left, and a refused plan changes nothing.
 
 pub mod access_policies;
+mod eligibility;
 pub mod policy;
 pub mod routes;
 
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::requests::{
-    check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, Eligibility,
-    EligibleItem, PersonRef, RequestState,
+    check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, PersonRef,
+    RequestState,
 };
 use serde_json::{json, Value};
 
@@ -28,6 +29,7 @@ use crate::store::{
 
 /// Defined beside the store, whose request transitions return it.
 pub use crate::store::RequestError;
+pub use eligibility::eligibility;
 pub use policy::{resolve_approval, resolve_eligibility, ApprovalRule};
 
 /// How recent an approver's MFA must be when a policy demands it.
@@ -156,41 +158,6 @@ pub struct Actor {
     /// A TOTP step-up or an IdP-asserted MFA sign-in within [`MFA_FRESH_MS`].
     pub mfa_fresh: bool,
     pub ctx: AuditCtx,
-}
-
-/// What `user_id` (a member of `groups`) may ask for: every account × permission set some
-/// eligibility policy covers, with the limits that will apply (the strictest match) and,
-/// where approval is needed, what the approval policy will demand.
-pub async fn eligibility(
-    store: &dyn Store,
-    user_id: &str,
-    groups: &[String],
-) -> Result<Eligibility, RequestError> {
-    let eps = store.list_eligibility_policies().await?;
-    let aps = store.list_approval_policies().await?;
-    let accounts = store.list_accounts().await?;
-    let sets = store.list_permission_sets().await?;
-    let mut items = Vec::new();
-    for a in &accounts {
-        for p in &sets {
-            let Some(e) = resolve_eligibility(&eps, user_id, groups, &a.id, &p.id) else {
-                continue;
-            };
-            let rule = if e.approval_required {
-                resolve_approval(&aps, &a.id, &p.id)
-            } else {
-                None
-            };
-            items.push(EligibleItem {
-                account_id: a.id.clone(),
-                account_name: a.name.clone(),
-                permission_set_id: p.id.clone(),
-                permission_set_name: p.name.clone(),
-                limits: e.limits(rule.as_ref()),
-            });
-        }
-    }
-    Ok(Eligibility { items })
 }
 
 /// Checks and stores a new request. Refuses what the person is not eligible for, what
