@@ -1,0 +1,90 @@
+"""What every part of the emulator shares: the error type, the clock, identifiers, time formats."""
+import datetime as dt
+import secrets
+import string
+import threading
+import time
+import uuid
+
+HOSTS = {"ram": "ram.aliyuncs.com", "ims": "ims.aliyuncs.com", "sts": "sts.aliyuncs.com",
+         "ecs": "ecs.aliyuncs.com"}
+
+
+class ApiError(Exception):
+    """An Alibaba-style error: HTTP status, Code, Message. `extra` adds fields to the JSON body
+    (e.g. AccessDeniedDetail)."""
+
+    def __init__(self, status, code, message, extra=None):
+        super().__init__(f"{code}: {message}")
+        self.status, self.code, self.message, self.extra = status, code, message, extra or {}
+
+
+def missing(name):
+    return ApiError(400, "MissingParameter",
+                    f'The input parameter "{name}" that is mandatory for processing this request is not supplied.')
+
+
+def invalid(code, message):
+    return ApiError(400, code, message)
+
+
+class Clock:
+    """The emulator's notion of now: real time plus an offset, or frozen at an instant.
+    Everything that checks time (x-acs-date, token expiry, SAML validity, acs:CurrentTime) asks it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.offset = 0.0
+        self.frozen = None
+
+    def now(self):
+        with self._lock:
+            t = self.frozen if self.frozen is not None else time.time() + self.offset
+        return dt.datetime.fromtimestamp(t, dt.timezone.utc)
+
+    def set(self, offset_seconds=None, frozen_at=None, freeze=None, reset=False):
+        with self._lock:
+            if reset:
+                self.offset, self.frozen = 0.0, None
+            if offset_seconds is not None:
+                self.offset = float(offset_seconds)
+                if self.frozen is not None:
+                    self.frozen = time.time() + self.offset
+            if frozen_at is not None:
+                self.frozen = parse_time(frozen_at).timestamp()
+            if freeze is True and self.frozen is None:
+                self.frozen = time.time() + self.offset
+            if freeze is False:
+                self.frozen = None
+
+    def describe(self):
+        n = self.now()
+        return {"now": iso(n), "offset_seconds": self.offset, "frozen": self.frozen is not None}
+
+
+def iso(t):
+    """Alibaba's time format: 2026-11-23T15:31:57Z."""
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text):
+    """ISO 8601 (Z or offset, optional fraction) -> aware datetime; ValueError if not."""
+    s = text.strip()
+    if s.endswith("Z") or s.endswith("z"):
+        s = s[:-1] + "+00:00"
+    t = dt.datetime.fromisoformat(s)
+    if t.tzinfo is None:
+        raise ValueError(f"time {text!r} has no time zone")
+    return t
+
+
+def request_id():
+    return str(uuid.uuid4()).upper()
+
+
+def numeric_id(digits=19):
+    return str(secrets.randbelow(9) + 1) + "".join(secrets.choice(string.digits) for _ in range(digits - 1))
+
+
+def random_text(n, alphabet=string.ascii_letters + string.digits):
+    return "".join(secrets.choice(alphabet) for _ in range(n))

@@ -1,0 +1,300 @@
+"""SAML for role-based SSO: IdP metadata, and verifying a SAML Response whose Assertion is signed.
+
+The signature is checked by Debian's xmlsec1 against the certificate(s) from the SAML provider's
+uploaded metadata (never a key carried in the message). Against signature wrapping, the document
+must hold exactly one <saml:Assertion>, a direct child of the <samlp:Response>, holding exactly one
+<ds:Signature> whose single Reference points at that Assertion's own ID. That Assertion is cut out
+with lxml (prefixes and in-scope namespaces intact — exclusive c14n makes the digest independent of
+the surroundings), written to its own file, verified there, and every value the emulator uses is
+read from exactly those verified bytes.
+"""
+import base64
+import binascii
+import os
+import subprocess
+import tempfile
+
+from lxml import etree
+
+from common import ApiError, parse_time
+
+XMLSEC1 = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
+NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
+      "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
+      "md": "urn:oasis:names:tc:SAML:2.0:metadata",
+      "ds": "http://www.w3.org/2000/09/xmldsig#"}
+EXC_C14N = "http://www.w3.org/2001/10/xml-exc-c14n#"
+ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
+SIGNATURE_METHODS = {"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+                     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+                     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"}
+DIGEST_METHODS = {"http://www.w3.org/2001/04/xmlenc#sha256",
+                  "http://www.w3.org/2001/04/xmldsig-more#sha384",
+                  "http://www.w3.org/2001/04/xmlenc#sha512"}
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
+ROLE_ATTR = "https://www.aliyun.com/SAML-Role/Attributes/Role"
+SESSION_ATTR = "https://www.aliyun.com/SAML-Role/Attributes/RoleSessionName"
+DURATION_ATTR = "https://www.aliyun.com/SAML-Role/Attributes/SessionDuration"
+SITES = {
+    "international": {"recipient": "https://signin.alibabacloud.com/saml-role/sso",
+                      "audience": "urn:alibaba:cloudcomputing:international"},
+    "china": {"recipient": "https://signin.aliyun.com/saml-role/sso",
+              "audience": "urn:alibaba:cloudcomputing"},
+}
+
+
+def _parser():
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                           huge_tree=False, remove_blank_text=False)
+
+
+def _parse(data, what):
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as e:
+        raise ValueError(f"{what} is not well-formed XML ({e})") from None
+    if root.getroottree().docinfo.doctype or root.getroottree().docinfo.internalDTD is not None:
+        raise ValueError(f"{what} must not carry a DOCTYPE")
+    return root
+
+
+def q(prefix, name):
+    return f"{{{NS[prefix]}}}{name}"
+
+
+# ------------------------------------------------------------------ metadata
+
+def parse_metadata(encoded):
+    """EncodedSAMLMetadataDocument (base64 of an md:EntityDescriptor with an IDPSSODescriptor)
+    -> {"entity_id", "certs": [PEM, ...]}; ValueError with the reason if unusable."""
+    try:
+        data = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("it is not valid base64") from None
+    root = _parse(data, "the metadata")
+    if root.tag != q("md", "EntityDescriptor"):
+        raise ValueError("the root element is not md:EntityDescriptor")
+    entity_id = (root.get("entityID") or "").strip()
+    if not entity_id:
+        raise ValueError("md:EntityDescriptor has no entityID")
+    idp = root.find("md:IDPSSODescriptor", NS)
+    if idp is None:
+        raise ValueError("there is no md:IDPSSODescriptor")
+    certs = []
+    for kd in idp.findall("md:KeyDescriptor", NS):
+        if kd.get("use") not in (None, "signing"):
+            continue
+        for c in kd.findall("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS):
+            body = "".join((c.text or "").split())
+            try:
+                base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("an X509Certificate is not valid base64") from None
+            lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+            certs.append("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n")
+    if not certs:
+        raise ValueError("the IDPSSODescriptor has no signing X509Certificate")
+    for pem in certs:
+        p = subprocess.run(["openssl", "x509", "-noout"], input=pem.encode(), capture_output=True)
+        if p.returncode != 0:
+            raise ValueError("an X509Certificate is not a certificate openssl can read")
+    return {"entity_id": entity_id, "certs": certs}
+
+
+# ------------------------------------------------------------------ responses
+
+def invalid(message):
+    return ApiError(401, "AuthenticationFail.SAMLAssertion.Invalid", f"The SAML Assertion is invalid: {message}")
+
+
+def expired(message):
+    return ApiError(401, "AuthenticationFail.SAMLAssertion.Expired", f"The SAML Assertion is expired: {message}")
+
+
+def decode_response(b64):
+    """base64 SAMLResponse -> (lxml root of the samlp:Response, raw bytes). ApiError if unusable."""
+    try:
+        data = base64.b64decode("".join(b64.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid("it is not valid base64 (send the whole SAML Response, base64-encoded)") from None
+    try:
+        root = _parse(data, "the SAML Response")
+    except ValueError as e:
+        raise invalid(str(e)) from None
+    if root.tag != q("samlp", "Response"):
+        raise invalid("the root element is not samlp:Response (send the whole Response, not the Assertion)")
+    return root, data
+
+
+def unverified_role_pairs(root):
+    """Role attribute values of a not-yet-verified Response: only to find which SAML provider's
+    certificate to verify it with (/saml-role/sso). Nothing else may be read before verification."""
+    out = []
+    for v in root.iterfind(f".//saml:Attribute[@Name='{ROLE_ATTR}']/saml:AttributeValue", NS):
+        try:
+            out.append(split_role_value(v.text or ""))
+        except ValueError:
+            pass
+    return out
+
+
+def split_role_value(value):
+    """'<RoleArn>,<SAMLProviderArn>' in either order -> (role_arn, provider_arn); ValueError if not."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"Role attribute value {value.strip()!r} is not '<RoleArn>,<SAMLProviderArn>'")
+    roles = [p for p in parts if ":role/" in p]
+    providers = [p for p in parts if ":saml-provider/" in p]
+    if len(roles) != 1 or len(providers) != 1:
+        raise ValueError(f"Role attribute value {value.strip()!r} must name one role ARN and one "
+                         "saml-provider ARN")
+    return roles[0], providers[0]
+
+
+def _check_signature_shape(root):
+    """The anti-wrapping rules; returns the Assertion element."""
+    if root.findall(".//saml:EncryptedAssertion", NS):
+        raise invalid("encrypted assertions are not supported; sign the Assertion instead")
+    assertions = root.findall(".//saml:Assertion", NS)
+    if len(assertions) != 1:
+        raise invalid(f"the Response must contain exactly one saml:Assertion (it has {len(assertions)})")
+    assertion = assertions[0]
+    if assertion.getparent() is not root:
+        raise invalid("the saml:Assertion must be a direct child of samlp:Response")
+    aid = assertion.get("ID")
+    if not aid:
+        raise invalid("the saml:Assertion has no ID")
+    sigs = assertion.findall(".//ds:Signature", NS)
+    if len(sigs) != 1 or sigs[0].getparent() is not assertion:
+        raise invalid("the saml:Assertion must carry exactly one ds:Signature, as its direct child "
+                      "(an unsigned Assertion is refused even if the Response is signed)")
+    sig = sigs[0]
+    c14n = sig.find("ds:SignedInfo/ds:CanonicalizationMethod", NS)
+    if c14n is None or c14n.get("Algorithm") != EXC_C14N:
+        raise invalid(f"SignedInfo must use exclusive canonicalization ({EXC_C14N})")
+    method = sig.find("ds:SignedInfo/ds:SignatureMethod", NS)
+    alg = method.get("Algorithm") if method is not None else None
+    if alg not in SIGNATURE_METHODS:
+        raise invalid(f"signature algorithm {alg} is refused (SHA-1 and others are not accepted); use rsa-sha256")
+    refs = sig.findall("ds:SignedInfo/ds:Reference", NS)
+    if len(refs) != 1:
+        raise invalid("the Signature must have exactly one Reference")
+    if refs[0].get("URI") != "#" + aid:
+        raise invalid(f"the Signature's Reference URI {refs[0].get('URI')!r} is not the Assertion's own "
+                      f"ID '#{aid}'")
+    transforms = [t.get("Algorithm") for t in refs[0].findall("ds:Transforms/ds:Transform", NS)]
+    if any(t not in (ENVELOPED, EXC_C14N) for t in transforms) or ENVELOPED not in transforms:
+        raise invalid("the Reference may only use the enveloped-signature and exclusive c14n transforms")
+    digest = refs[0].find("ds:DigestMethod", NS)
+    dalg = digest.get("Algorithm") if digest is not None else None
+    if dalg not in DIGEST_METHODS:
+        raise invalid(f"digest algorithm {dalg} is refused (SHA-1 is not accepted); use sha256")
+    return assertion
+
+
+def _xmlsec_verify(assertion_bytes, cert_pems):
+    with tempfile.TemporaryDirectory(prefix="alibaba-emu-saml-") as d:
+        path = os.path.join(d, "assertion.xml")
+        with open(path, "wb") as f:
+            f.write(assertion_bytes)
+        for i, pem in enumerate(cert_pems):
+            cert = os.path.join(d, f"cert{i}.pem")
+            with open(cert, "w") as f:
+                f.write(pem)
+            p = subprocess.run([XMLSEC1, "--verify", "--enabled-reference-uris", "same-doc",
+                                "--pubkey-cert-pem", cert,
+                                "--id-attr:ID", f"{NS['saml']}:Assertion", path],
+                               capture_output=True, timeout=20)
+            if p.returncode == 0:
+                return True
+    return False
+
+
+def verify_response(root, metadata):
+    """Check the signature of the Response's Assertion with the provider's certificates and read
+    the verified Assertion. Returns a dict of what it says; time, audience and recipient are
+    checked by check_assertion()."""
+    status = root.find("samlp:Status/samlp:StatusCode", NS)
+    if status is None or status.get("Value") != SUCCESS:
+        raise invalid("the Response's StatusCode is not Success")
+    assertion = _check_signature_shape(root)
+    data = etree.tostring(assertion)
+    if not _xmlsec_verify(data, metadata["certs"]):
+        raise invalid("the signature does not verify with the certificate(s) in the SAML provider's metadata")
+    a = _parse(data, "the verified Assertion")  # from here on only the verified bytes are read
+    if a.get("Version") != "2.0":
+        raise invalid("the Assertion's Version is not 2.0")
+    issuer = (a.findtext("saml:Issuer", namespaces=NS) or "").strip()
+    if issuer != metadata["entity_id"]:
+        raise invalid(f"Issuer {issuer!r} is not the entityID of the SAML provider's metadata "
+                      f"({metadata['entity_id']!r})")
+    response_issuer = root.find("saml:Issuer", NS)
+    if response_issuer is not None and (response_issuer.text or "").strip() != issuer:
+        raise invalid("the Response's Issuer differs from the Assertion's")
+    name_id = a.find("saml:Subject/saml:NameID", NS)
+    if name_id is None or not (name_id.text or "").strip():
+        raise invalid("the Assertion has no Subject/NameID")
+    confirmations = []
+    for sc in a.findall("saml:Subject/saml:SubjectConfirmation", NS):
+        if sc.get("Method") != BEARER:
+            continue
+        scd = sc.find("saml:SubjectConfirmationData", NS)
+        if scd is not None:
+            confirmations.append({k: scd.get(k) for k in ("Recipient", "NotBefore", "NotOnOrAfter")})
+    if not confirmations:
+        raise invalid("the Subject has no bearer SubjectConfirmation with SubjectConfirmationData")
+    cond = a.find("saml:Conditions", NS)
+    audiences = [(x.text or "").strip() for x in
+                 a.iterfind("saml:Conditions/saml:AudienceRestriction/saml:Audience", NS)]
+    attributes = {}
+    for attr in a.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+        attributes.setdefault(attr.get("Name"), []).extend(
+            (v.text or "").strip() for v in attr.findall("saml:AttributeValue", NS))
+    fmt = name_id.get("Format") or ""
+    for prefix in ("urn:oasis:names:tc:SAML:2.0:nameid-format:", "urn:oasis:names:tc:SAML:1.1:nameid-format:"):
+        if fmt.startswith(prefix):
+            fmt = fmt[len(prefix):]
+    return {"id": a.get("ID"), "issuer": issuer, "subject": name_id.text.strip(), "subject_type": fmt,
+            "confirmations": confirmations, "audiences": audiences,
+            "not_before": cond.get("NotBefore") if cond is not None else None,
+            "not_on_or_after": cond.get("NotOnOrAfter") if cond is not None else None,
+            "attributes": attributes, "destination": root.get("Destination")}
+
+
+def _time(value, what):
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise invalid(f"{what} {value!r} is not an ISO 8601 UTC time") from None
+
+
+def check_assertion(info, site, now, skew_seconds):
+    """Recipient, Audience, Destination and validity times for the account's site.
+    Returns the Recipient that matched."""
+    import datetime as dt
+    expect = SITES[site]
+    skew = dt.timedelta(seconds=skew_seconds)
+    if info["destination"] is not None and info["destination"] != expect["recipient"]:
+        raise invalid(f"the Response's Destination {info['destination']!r} is not {expect['recipient']!r} "
+                      f"(the {site} site's sign-in URL)")
+    matching = [c for c in info["confirmations"] if c["Recipient"] == expect["recipient"]]
+    if not matching:
+        got = ", ".join(repr(c["Recipient"]) for c in info["confirmations"])
+        raise invalid(f"SubjectConfirmationData Recipient {got} is not {expect['recipient']!r} "
+                      f"(the {site} site's sign-in URL)")
+    if expect["audience"] not in info["audiences"]:
+        raise invalid(f"AudienceRestriction/Audience {info['audiences']!r} does not include "
+                      f"{expect['audience']!r} (the {site} site)")
+    if info["not_before"] and now + skew < _time(info["not_before"], "Conditions NotBefore"):
+        raise invalid(f"the Assertion is not valid yet (Conditions NotBefore {info['not_before']})")
+    if info["not_on_or_after"] and now - skew >= _time(info["not_on_or_after"], "Conditions NotOnOrAfter"):
+        raise expired(f"Conditions NotOnOrAfter {info['not_on_or_after']} has passed")
+    c = matching[0]
+    if not c["NotOnOrAfter"]:
+        raise invalid("SubjectConfirmationData has no NotOnOrAfter")
+    if now - skew >= _time(c["NotOnOrAfter"], "SubjectConfirmationData NotOnOrAfter"):
+        raise expired(f"SubjectConfirmationData NotOnOrAfter {c['NotOnOrAfter']} has passed")
+    if c["NotBefore"] and now + skew < _time(c["NotBefore"], "SubjectConfirmationData NotBefore"):
+        raise invalid(f"the Assertion is not valid yet (SubjectConfirmationData NotBefore {c['NotBefore']})")
+    return c["Recipient"]
