@@ -80,6 +80,9 @@ class Emulator:
             try:
                 status, ctype, out, product = self._api(method, u, pairs, headers, body, rec)
                 rec["code"] = None
+            except Garbage:
+                status, ctype, out = 200, "text/html", b"<html><body>502 Bad Gateway (emulated garbage)</body></html>"
+                rec["code"] = None
             except ApiError as e:
                 status, ctype = e.status, "application/json;charset=utf-8"
                 rid = request_id()
@@ -463,11 +466,7 @@ def make_handler(emu):
                     return self.reply(405, "text/html;charset=utf-8",
                                       _page("Method not allowed", "<p>POST the SAMLResponse form here.</p>").encode())
                 return self.reply(*emu.sign_in(self.path, headers, body))
-            try:
-                status, ctype, out = emu.api(self.command, self.path, headers, body)
-            except Garbage:
-                status, ctype, out = 200, "text/html", b"<html><body>502 Bad Gateway (emulated garbage)</body></html>"
-            self.reply(status, ctype, out)
+            self.reply(*emu.api(self.command, self.path, headers, body))
 
         def reply(self, status, ctype, data):
             self.send_response(status)

@@ -93,15 +93,17 @@ def caller_identity(endpoint, ak, sk, token=None):
     return call(run)
 
 
-def generic(endpoint, action, version, params, ak=None, sk=None, token=None, anonymous=False):
-    """tea-openapi's generic call_api: RPC style, parameters in the query, ACS3-HMAC-SHA256."""
+def generic(endpoint, action, version, params, ak=None, sk=None, token=None, anonymous=False, headers=None):
+    """tea-openapi's generic call_api: RPC style, parameters in the query, ACS3-HMAC-SHA256.
+    headers: extra request headers; they override the SDK's own (e.g. a fixed x-acs-signature-nonce)
+    and are signed like them."""
     from alibabacloud_tea_openapi.client import Client
     from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
     def run():
         p = Params(action=action, version=version, protocol="HTTP", pathname="/", method="POST",
                    auth_type="Anonymous" if anonymous else "AK", style="RPC", req_body_type="formData",
                    body_type="json")
-        req = OpenApiRequest(query={k: str(v) for k, v in (params or {}).items()})
+        req = OpenApiRequest(query={k: str(v) for k, v in (params or {}).items()}, headers=headers or {})
         out = Client(config(endpoint, ak, sk, token)).call_api(p, req, runtime())
         return {"ok": True, "body": out.get("body")}
     return call(run)
@@ -168,7 +170,8 @@ def compare(original, mine, ignore):
 
 
 def golden(endpoint, log_path, ak, sk, token=None, ignore=()):
-    data = json.load(open(log_path))
+    with open(log_path) as f:
+        data = json.load(f)
     entries = data["requests"] if isinstance(data, dict) else data
     entries = [e for e in entries if e.get("version") and e.get("product") != "signin"]
     ignore = {h.lower() for h in ignore}

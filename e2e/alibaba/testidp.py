@@ -47,7 +47,8 @@ def make_keypair(directory, name):
 
 
 def cert_body(cert_path):
-    lines = open(cert_path).read().strip().splitlines()
+    with open(cert_path) as f:
+        lines = f.read().strip().splitlines()
     return "".join(l for l in lines if "-----" not in l)
 
 
@@ -77,12 +78,13 @@ class TestIdP:
         return base64.b64encode(self.metadata(certs).encode()).decode()
 
     def response_xml(self, roles, session_name="alice", *, subject="alice@example.com",
-                     recipient=INTL_RECIPIENT, audience=INTL_AUDIENCE, issuer=None,
+                     recipient=INTL_RECIPIENT, destination=None, audience=INTL_AUDIENCE, issuer=None,
                      now=None, not_before_delta=-60, lifetime=300, session_duration=None,
                      extra_attributes="", assertion_id=None, alg="sha256", sign_with=None,
                      tamper=None, wrap=False, sign=True):
         """The SAML Response as XML text, its Assertion signed (unless sign=False).
 
+        destination: the Response's Destination (default: the same as recipient).
         tamper: change the signed Assertion's NameID after signing (breaks the digest).
         wrap: add a second, unsigned Assertion before the signed one (signature wrapping).
         sign_with: (key, cert) of another signer.
@@ -132,7 +134,7 @@ class TestIdP:
         doc = ('<?xml version="1.0" encoding="UTF-8"?>'
                '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
                f'xmlns:saml="{SAML_NS}" ID="{rid}" Version="2.0" IssueInstant="{iso(now)}" '
-               f'Destination={quoteattr(recipient)}><saml:Issuer>{escape(issuer)}</saml:Issuer>'
+               f'Destination={quoteattr(destination or recipient)}><saml:Issuer>{escape(issuer)}</saml:Issuer>'
                '<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/>'
                f'</samlp:Status>{evil}{assertion}</samlp:Response>')
         if sign:
