@@ -45,8 +45,10 @@ SITES = {
 
 
 def _parser():
+    # Comments go at parse time: exclusive c14n (without comments) ignores them for the digest, and
+    # a comment must not cut a signed text short when read (<NameID>a@x.com<!---->.evil</NameID>).
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=False, remove_blank_text=False)
+                           huge_tree=False, remove_blank_text=False, remove_comments=True)
 
 
 def _parse(data, what):

@@ -176,12 +176,14 @@ def golden(endpoint, log_path, ak, sk, token=None, ignore=()):
     entries = [e for e in entries if e.get("version") and e.get("product") != "signin"]
     ignore = {h.lower() for h in ignore}
     diffs = []
+    seen = fetch_requests(endpoint, 0)
+    since = seen[-1]["seq"] if seen else 0
     for i, orig in enumerate(entries):
-        seen = fetch_requests(endpoint, 0)
-        since = seen[-1]["seq"] if seen else 0
         generic(endpoint, orig["action"], orig["version"], orig.get("params") or {}, ak, sk, token,
                 anonymous=bool(orig.get("anonymous")))
-        mine = [r for r in fetch_requests(endpoint, since) if r.get("product") != "signin"]
+        recorded = fetch_requests(endpoint, since)
+        since = recorded[-1]["seq"] if recorded else since
+        mine = [r for r in recorded if r.get("product") != "signin"]
         if len(mine) != 1:
             diffs.append({"index": i, "action": orig.get("action"), "field": "request",
                           "error": f"expected one recorded SDK request, found {len(mine)}"})

@@ -160,6 +160,11 @@ class TestEmulator(unittest.TestCase):
         self.assertTrue(saml_call["anonymous"])
         self.assertEqual(saml_call["signed_headers"], [])
 
+    def test_a_comment_does_not_cut_the_subject_short(self):
+        response = self.assertion(subject_xml="alice@example.com<!-- -->.evil.test")
+        out = self.ok(self.assume(response))["body"]
+        self.assertEqual(out["SAMLAssertionInfo"]["Subject"], "alice@example.com.evil.test")
+
     def test_bad_assertions_are_refused(self):
         invalid, expired = "AuthenticationFail.SAMLAssertion.Invalid", "AuthenticationFail.SAMLAssertion.Expired"
         cases = [

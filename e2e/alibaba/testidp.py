@@ -81,13 +81,14 @@ class TestIdP:
                      recipient=INTL_RECIPIENT, destination=None, audience=INTL_AUDIENCE, issuer=None,
                      now=None, not_before_delta=-60, lifetime=300, session_duration=None,
                      extra_attributes="", assertion_id=None, alg="sha256", sign_with=None,
-                     tamper=None, wrap=False, sign=True):
+                     tamper=None, wrap=False, sign=True, subject_xml=None):
         """The SAML Response as XML text, its Assertion signed (unless sign=False).
 
         destination: the Response's Destination (default: the same as recipient).
         tamper: change the signed Assertion's NameID after signing (breaks the digest).
         wrap: add a second, unsigned Assertion before the signed one (signature wrapping).
         sign_with: (key, cert) of another signer.
+        subject_xml: the NameID content as raw XML (e.g. with a comment in it), instead of subject.
         """
         now = now or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         issuer = issuer or self.entity_id
@@ -117,7 +118,7 @@ class TestIdP:
             f'<saml:Assertion xmlns:saml="{SAML_NS}" ID="{aid}" Version="2.0" IssueInstant="{iso(now)}">'
             f'<saml:Issuer>{escape(issuer)}</saml:Issuer>{signature}'
             '<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">'
-            f'{escape(subject)}</saml:NameID>'
+            f'{subject_xml or escape(subject)}</saml:NameID>'
             '<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer">'
             f'<saml:SubjectConfirmationData NotOnOrAfter="{noa}" Recipient={quoteattr(recipient)}/>'
             '</saml:SubjectConfirmation></saml:Subject>'
