@@ -14,9 +14,10 @@ use gatehouse_shared::breakglass::{
     RecordRotation, RevealRequest, RevealWhat, Revealed, ReviewNote, RootSession,
     RootSessionRequest, RootTask, VaultEntry,
 };
+use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, SetupKit};
 use gatehouse_shared::directory::{
-    Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateGroup, UpdateUser,
-    User,
+    Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
+    UpdateGroup, UpdateUser, User,
 };
 pub use gatehouse_shared::error::ErrorCode;
 use gatehouse_shared::error::{ErrorEnvelope, FieldError};
@@ -348,8 +349,20 @@ pub async fn create_account(account: &CreateAccount) -> Result<Account, ApiError
     with_body(Method::POST, "/accounts", account).await
 }
 
+/// Changes an account's name, environment, provider, site or region. Changing the
+/// provider of an account where a role is provisioned is refused (`conflict`).
+pub async fn update_account(id: &str, change: &UpdateAccount) -> Result<Account, ApiError> {
+    with_body(Method::PATCH, &format!("/accounts/{}", segment(id)), change).await
+}
+
 pub async fn delete_account(id: &str) -> Result<(), ApiError> {
     without_answer(Method::DELETE, &format!("/accounts/{}", segment(id))).await
+}
+
+/// What the owner of an Alibaba Cloud account runs once (administrators; `conflict` for
+/// a `local` account).
+pub async fn setup_kit(id: &str) -> Result<SetupKit, ApiError> {
+    get(&format!("/accounts/{}/setup-kit", segment(id))).await
 }
 
 // --- permission sets, assignments, policies ---------------------------------------------
@@ -467,6 +480,12 @@ pub async fn issue_credentials(request: &IssueCredentials) -> Result<Issued, Api
         credentials: read(response).await?,
         clock_skew_ms,
     })
+}
+
+/// How to sign in to the console of one account as one permission set (for `alibaba`, a
+/// fresh SAML response to post).
+pub async fn console_sign_in(request: &ConsoleRequest) -> Result<ConsoleSignIn, ApiError> {
+    with_body(Method::POST, "/portal/console", request).await
 }
 
 pub async fn credential_uris() -> Result<Vec<CredentialUri>, ApiError> {

@@ -27,6 +27,8 @@ pub const NOTIFICATION_ADMINS: &[Role] = &[Role::Administrator];
 /// Who may open permission sets and the policy simulator: administrators change permission
 /// sets, auditors read them and simulate.
 pub const POLICY_READERS: &[Role] = &[Role::Administrator, Role::Auditor];
+/// Who may fetch an account's setup kit (the API allows administrators only).
+pub const ACCOUNT_ADMINS: &[Role] = &[Role::Administrator];
 /// Who may manage identity providers (the API allows administrators only).
 pub const IDP_MANAGERS: &[Role] = &[Role::Administrator];
 
@@ -167,6 +169,16 @@ pub fn DirectoryApp() -> impl IntoView {
                             view! {
                                 <RequireAuth roles=DIRECTORY_READERS>
                                     <pages::admin::accounts::AccountsPage />
+                                </RequireAuth>
+                            }
+                        }
+                    />
+                    <Route
+                        path=path!("/admin/accounts/:id/setup")
+                        view=|| {
+                            view! {
+                                <RequireAuth roles=ACCOUNT_ADMINS>
+                                    <pages::admin::accounts::SetupKitPage />
                                 </RequireAuth>
                             }
                         }

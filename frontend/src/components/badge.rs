@@ -40,13 +40,18 @@ pub fn OutcomeBadge(outcome: Outcome) -> impl IntoView {
     view! { <Badge tone text=outcome.as_str() /> }
 }
 
-/// Where a permission set's RAM role in one account stands.
+/// Where a permission set's RAM role in one account stands: `provisioning…` while a cloud
+/// works on it, `failed` when its last attempt did, `drifted` when the cloud's role was
+/// changed outside Gatehouse.
 #[component]
 pub fn ProvisioningBadge(status: ProvisioningStatus) -> impl IntoView {
     let (tone, text) = match status {
         ProvisioningStatus::Provisioned => (Tone::Good, "provisioned"),
         ProvisioningStatus::NeedsReprovisioning => (Tone::Warn, "needs re-provisioning"),
         ProvisioningStatus::NotProvisioned => (Tone::Neutral, "not provisioned"),
+        ProvisioningStatus::Provisioning => (Tone::Neutral, "provisioning…"),
+        ProvisioningStatus::Failed => (Tone::Bad, "failed"),
+        ProvisioningStatus::Drifted => (Tone::Warn, "drifted"),
     };
     view! { <Badge tone text /> }
 }

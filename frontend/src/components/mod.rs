@@ -1,9 +1,12 @@
-//! Small reusable pieces shared by the pages: alerts, badges, the confirming delete button,
-//! copying, form fields, data that loads, the policy editor, tables, times.
+//! Small reusable pieces shared by the pages: alerts, badges, files to copy or download,
+//! the confirming delete button, the console button, copying, form fields, data that
+//! loads, the policy editor, tables, times.
 
 pub mod alert;
 pub mod badge;
+pub mod code;
 pub mod confirm;
+pub mod console;
 pub mod copy;
 pub mod field;
 pub mod form;

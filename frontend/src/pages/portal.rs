@@ -1,5 +1,6 @@
 //! The access portal, where every signed-in person starts: the accounts they may use and,
-//! in each, their permission sets. For each one: open the console, get short-lived STS
+//! in each, their permission sets. For each one: open the console (a link, or for an
+//! Alibaba Cloud account a SAML sign-in posted in a new tab), get short-lived STS
 //! credentials (in the forms tools read, with copy buttons and a live expiry countdown), or
 //! create a `credentials_uri` for tools that fetch their own; and the list of one's own
 //! `credentials_uri`s, each revocable.
@@ -7,6 +8,7 @@
 use std::time::Duration;
 
 use gatehouse_shared::auth::Role;
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::ProvisioningStatus;
 use gatehouse_shared::portal::{
     CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, PortalAccount,
@@ -19,6 +21,7 @@ use leptos::task::spawn_local;
 use crate::api::{self, ApiError};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
+use crate::components::console::ConsoleButton;
 use crate::components::copy::CopyBlock;
 use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
@@ -144,6 +147,7 @@ fn AccountCard(
     };
     let account_name = account.name.clone();
     let account_id = account.account_id.clone();
+    let provider = account.provider;
     view! {
         <section class="card account-card" aria-labelledby=labelled_by>
             <div class="account-head">
@@ -157,7 +161,7 @@ fn AccountCard(
                     .permission_sets
                     .into_iter()
                     .map(|ps| view! {
-                        <Access account_id=account_id.clone() account_name=account_name.clone() ps uris_changed />
+                        <Access account_id=account_id.clone() account_name=account_name.clone() provider ps uris_changed />
                     })
                     .collect_view()}
             </ul>
@@ -170,6 +174,7 @@ fn AccountCard(
 fn Access(
     account_id: String,
     account_name: String,
+    provider: Provider,
     ps: PortalPermissionSet,
     uris_changed: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
@@ -241,9 +246,14 @@ fn Access(
         let get = get_credentials.clone();
         view! {
             <div class="access-actions">
-                <a class="button" href=ps.console_url.clone() target="_blank" rel="noopener" aria-label=console_label>
-                    "Console ↗"
-                </a>
+                <ConsoleButton
+                    account_id=account_id.clone()
+                    permission_set_id=ps.permission_set_id.clone()
+                    provider
+                    console_url=ps.console_url.clone()
+                    label=console_label
+                    error
+                />
                 <button type="button" class="secondary" disabled=move || busy.get() on:click=move |_| get()>
                     "Get credentials"
                 </button>
@@ -276,9 +286,7 @@ fn Access(
                     <p class="hint">{role_line}</p>
                     {ps.grant_ends_at.map(|ends| view! { <GrantCountdown ends /> })}
                     {(!available).then(|| view! { <p class="access-reason">{reason}</p> })}
-                    {(ps.status == ProvisioningStatus::NeedsReprovisioning).then(|| view! {
-                        <p class="hint">"This permission set has changed and awaits re-provisioning; until then you get its previous version."</p>
-                    })}
+                    {status_note(ps.status).map(|note| view! { <p class="hint">{note}</p> })}
                 </div>
                 {actions}
             </div>
@@ -297,6 +305,26 @@ fn Access(
             })}
             {move || uri.get().map(|u| view! { <UriPanel uri=u on_close=move || uri.set(None) /> })}
         </li>
+    }
+}
+
+/// What a person should know about a role that exists but is not quite as its permission
+/// set says.
+fn status_note(status: ProvisioningStatus) -> Option<&'static str> {
+    match status {
+        ProvisioningStatus::NeedsReprovisioning => Some(
+            "This permission set has changed and awaits re-provisioning; until then you get its previous version.",
+        ),
+        ProvisioningStatus::Provisioning => Some(
+            "This role is being provisioned in the account right now. If the console or credentials fail, try again in a minute.",
+        ),
+        ProvisioningStatus::Failed => Some(
+            "The last change to this role did not reach the account; an administrator can see why. Until it is fixed, access may not work as the permission set says.",
+        ),
+        ProvisioningStatus::Drifted => Some(
+            "This role was changed in the account outside Gatehouse; an administrator can put it back. Until then it may allow more or less than the permission set says.",
+        ),
+        ProvisioningStatus::Provisioned | ProvisioningStatus::NotProvisioned => None,
     }
 }
 

@@ -1,9 +1,11 @@
 //! Just-in-time access: asking for a permission set one is eligible for (the limits shown
 //! before sending, checked with the server's own rules), one's requests with their status,
-//! approvals and countdown, and the approvals inbox with a TOTP prompt when a policy
-//! demands a fresh MFA check.
+//! approvals and countdown (and the console of an active grant), and the approvals inbox
+//! with a TOTP prompt when a policy demands a fresh MFA check.
 
 use gatehouse_shared::auth::TotpCode;
+use gatehouse_shared::permission_sets::ProvisioningStatus;
+use gatehouse_shared::portal::Portal;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, DecisionInput, EligibleItem, RequestState,
 };
@@ -16,6 +18,7 @@ use time::OffsetDateTime;
 use crate::api::{self, ApiError, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
+use crate::components::console::ConsoleButton;
 use crate::components::field::{SelectField, TextField};
 use crate::components::form::FormState;
 use crate::components::loaded::{Empty, Loaded};
@@ -37,6 +40,8 @@ pub fn RequestsPage() -> impl IntoView {
     set_page_title("Requests");
     let eligibility = LocalResource::new(api::eligibility);
     let mine = LocalResource::new(api::my_requests);
+    // Where an active grant's console is (the portal knows each account's provider).
+    let portal = LocalResource::new(api::portal);
     let page = FormState::new();
     view! {
         <section class="page">
@@ -53,7 +58,7 @@ pub fn RequestsPage() -> impl IntoView {
             <h2>"My requests"</h2>
             <Loaded data=move || mine.get() loading="Loading your requests…" let:list
                 empty=Empty::list(|| view! { <p>"You have not asked for anything yet."</p> })>
-                <RequestTable requests=list page reload=move || mine.refetch() />
+                <RequestTable requests=list page portal reload=move || { mine.refetch(); portal.refetch(); } />
             </Loaded>
         </section>
     }
@@ -195,6 +200,7 @@ fn RequestForm(
 fn RequestTable(
     requests: Vec<AccessRequest>,
     page: FormState,
+    portal: LocalResource<Result<Portal, ApiError>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let now = ticking_now();
@@ -239,6 +245,7 @@ fn RequestTable(
                                 {r.can_cancel.then(|| view! {
                                     <button type="button" class="secondary small" on:click=act("cancel", id.clone())>"Cancel"</button>
                                 })}
+                                {active.then(|| view! { <GrantConsole request=r.clone() portal /> })}
                                 {r.can_end.then(|| view! {
                                     <button type="button" class="danger small" on:click=act("end", id.clone())>"End now"</button>
                                 })}
@@ -394,5 +401,50 @@ fn ApprovalCard(
                 </div>
             })}
         </section>
+    }
+}
+
+/// The console of an active grant, as the portal opens it; nothing until the portal has
+/// loaded, or when it does not list the grant's role.
+#[component]
+fn GrantConsole(
+    request: AccessRequest,
+    portal: LocalResource<Result<Portal, ApiError>>,
+) -> impl IntoView {
+    let error = RwSignal::new(None::<String>);
+    let label = format!(
+        "Open the console as {} in {} (new tab)",
+        request.permission_set_name, request.account_name
+    );
+    let (account_id, permission_set_id) = (request.account_id, request.permission_set_id);
+    let target = {
+        let (account_id, permission_set_id) = (account_id.clone(), permission_set_id.clone());
+        move || {
+            let portal = portal.get()?.ok()?;
+            let account = portal
+                .accounts
+                .into_iter()
+                .find(|a| a.account_id == account_id)?;
+            let ps = account
+                .permission_sets
+                .into_iter()
+                .find(|p| p.permission_set_id == permission_set_id)?;
+            (ps.status != ProvisioningStatus::NotProvisioned)
+                .then_some((account.provider, ps.console_url))
+        }
+    };
+    view! {
+        {move || target().map(|(provider, console_url)| view! {
+            <ConsoleButton
+                account_id=account_id.clone()
+                permission_set_id=permission_set_id.clone()
+                provider
+                console_url
+                label=label.clone()
+                error
+                small=true
+            />
+        })}
+        {move || error.get().map(|message| view! { <p class="field-error" role="alert">{message}</p> })}
     }
 }

@@ -1,16 +1,19 @@
-//! Cloud accounts: the table of accounts that access can be granted to; administrators add
-//! them by their 16-digit ID and delete them (after a confirmation).
+//! The accounts page: the table of accounts with each one's provider, and for
+//! administrators the add / edit form, the way to each Alibaba Cloud account's setup kit,
+//! and deletion (after a confirmation).
 
 use gatehouse_shared::auth::Role;
-use gatehouse_shared::directory::{Account, CreateAccount};
-use gatehouse_shared::validate::{AccountId, AccountName, Environment, Faults};
+use gatehouse_shared::cloud::Provider;
+use gatehouse_shared::directory::Account;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
-use crate::api::{self, ErrorCode};
+use super::form::AccountForm;
+use super::{cloud_details, setup_kit_href};
+use crate::api;
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::badge::{Badge, Tone};
-use crate::components::field::TextField;
 use crate::components::form::FormState;
 use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
@@ -25,22 +28,64 @@ pub fn AccountsPage() -> impl IntoView {
     let can_write = Memo::new(move |_| session.has_role(Role::Administrator));
     let accounts = LocalResource::new(api::accounts);
     let page = FormState::new();
+    let editing = RwSignal::new(None::<Account>);
+    // A newly added Alibaba Cloud account, whose owner runs the setup kit next.
+    let added_cloud = RwSignal::new(None::<Account>);
+    let on_saved = move |account: Account, edited: bool| {
+        page.error.set(None);
+        added_cloud.set(None);
+        page.notice.set(None);
+        if edited {
+            editing.set(None);
+            page.notice.set(Some(format!(
+                "Saved account {} ({}).",
+                account.name, account.id
+            )));
+        } else if account.provider == Provider::Alibaba {
+            added_cloud.set(Some(account));
+        } else {
+            page.notice.set(Some(format!(
+                "Added account {} ({}).",
+                account.name, account.id
+            )));
+        }
+        accounts.refetch();
+    };
     view! {
         <section class="page">
             <h1>"Accounts"</h1>
+            <p class="lead">
+                "The cloud accounts access is granted to. An Alibaba Cloud account needs its setup kit run once by its owner; an account on Gatehouse's own STS needs nothing."
+            </p>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
+            {move || added_cloud.get().map(|account| view! { <NextStep account /> })}
             <Loaded data=move || accounts.get() loading="Loading accounts…" let:list
                 empty=Empty::list(|| view! { <p>"No accounts yet."</p> })>
-                <AccountTable accounts=list can_write page reload=move || accounts.refetch() />
+                <AccountTable accounts=list can_write page editing reload=move || accounts.refetch() />
             </Loaded>
             <Show when=move || can_write.get()>
-                <CreateAccountForm on_created=move |account: Account| {
-                    page.notice.set(Some(format!("Added account {} ({}).", account.name, account.id)));
-                    accounts.refetch();
-                } />
+                {move || {
+                    let current = editing.get();
+                    view! { <AccountForm editing=current on_saved on_cancel=move || editing.set(None) /> }
+                }}
             </Show>
         </section>
+    }
+}
+
+/// After adding an Alibaba Cloud account: what its owner does next.
+#[component]
+fn NextStep(account: Account) -> impl IntoView {
+    view! {
+        <div class="alert alert-ok" role="status">
+            <p>
+                {format!("Added account {} ({}). ", account.name, account.id)}
+                "Before Gatehouse can provision roles there, the account's owner runs its setup kit once: "
+                <A href=setup_kit_href(&account.id)>"open the setup kit"</A>
+                "."
+            </p>
+        </div>
     }
 }
 
@@ -49,18 +94,26 @@ fn AccountTable(
     accounts: Vec<Account>,
     can_write: Memo<bool>,
     page: FormState,
+    editing: RwSignal<Option<Account>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let headers: &'static [&'static str] = if can_write.get_untracked() {
-        &["Account ID", "Name", "Environment", "Added", "Actions"]
+        &[
+            "Account ID",
+            "Name",
+            "Environment",
+            "Provider",
+            "Added",
+            "Actions",
+        ]
     } else {
-        &["Account ID", "Name", "Environment", "Added"]
+        &["Account ID", "Name", "Environment", "Provider", "Added"]
     };
     view! {
-        <DataTable caption="Accounts" headers>
+        <DataTable caption="Accounts" headers wide=true>
             {accounts
                 .into_iter()
-                .map(|account| view! { <AccountRow account can_write page reload /> })
+                .map(|account| view! { <AccountRow account can_write page editing reload /> })
                 .collect_view()}
         </DataTable>
     }
@@ -71,6 +124,7 @@ fn AccountRow(
     account: Account,
     can_write: Memo<bool>,
     page: FormState,
+    editing: RwSignal<Option<Account>>,
     reload: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let confirming = RwSignal::new(false);
@@ -86,6 +140,9 @@ fn AccountRow(
             spawn_local(async move {
                 match api::delete_account(&id).await {
                     Ok(()) => {
+                        if editing.with_untracked(|e| e.as_ref().is_some_and(|a| a.id == id)) {
+                            editing.set(None);
+                        }
                         page.succeed(Some(format!("Deleted account {name} ({id}).")));
                         reload();
                     }
@@ -97,8 +154,20 @@ fn AccountRow(
             });
         }
     };
+    let edit = {
+        let account = account.clone();
+        move |_| editing.set(Some(account.clone()))
+    };
     let delete_label = format!("Delete account {}", account.id);
     let confirm_label = format!("Yes, delete account {}", account.id);
+    let edit_label = format!("Edit account {}", account.id);
+    let kit = (account.provider == Provider::Alibaba).then(|| {
+        (
+            setup_kit_href(&account.id),
+            format!("Setup kit of account {}", account.id),
+        )
+    });
+    let details = cloud_details(&account);
     view! {
         <tr>
             <th scope="row"><code>{account.id.clone()}</code></th>
@@ -108,6 +177,10 @@ fn AccountRow(
                     tone=if account.environment == "production" { Tone::Warn } else { Tone::Neutral }
                     text=account.environment
                 />
+            </td>
+            <td>
+                {account.provider.label()}
+                {details.map(|d| view! { <span class="hint block">{d}</span> })}
             </td>
             <td><Timestamp at=account.created_at /></td>
             {can_write.get_untracked().then(|| view! {
@@ -128,6 +201,14 @@ fn AccountRow(
                             .into_any()
                         } else {
                             view! {
+                                <button type="button" class="secondary small" aria-label=edit_label.clone() on:click=edit.clone()>
+                                    "Edit"
+                                </button>
+                                " "
+                                {kit.clone().map(|(href, label)| view! {
+                                    <A href=href attr:class="button secondary small" attr:aria-label=label>"Setup kit"</A>
+                                })}
+                                " "
                                 <button type="button" class="danger small" aria-label=delete_label.clone() on:click=move |_| confirming.set(true)>
                                     "Delete"
                                 </button>
@@ -138,88 +219,5 @@ fn AccountRow(
                 </td>
             })}
         </tr>
-    }
-}
-
-#[component]
-fn CreateAccountForm(on_created: impl Fn(Account) + Copy + Send + Sync + 'static) -> impl IntoView {
-    let id = RwSignal::new(String::new());
-    let name = RwSignal::new(String::new());
-    let environment = RwSignal::new(String::new());
-    let form = FormState::new();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if !form.start() {
-            return;
-        }
-        let mut faults = Faults::new();
-        let account_id = faults.check("id", AccountId::parse(&id.get_untracked()));
-        let account_name = faults.check("name", AccountName::parse(&name.get_untracked()));
-        let env = faults.check(
-            "environment",
-            Environment::parse(&environment.get_untracked()),
-        );
-        if !form.check(faults) {
-            return;
-        }
-        let (Some(account_id), Some(account_name), Some(env)) = (account_id, account_name, env)
-        else {
-            return;
-        };
-        let request = CreateAccount {
-            id: account_id.into_inner(),
-            name: account_name.into_inner(),
-            environment: env.into_inner(),
-        };
-        spawn_local(async move {
-            match api::create_account(&request).await {
-                Ok(account) => {
-                    form.succeed(None);
-                    for field in [id, name, environment] {
-                        field.set(String::new());
-                    }
-                    on_created(account);
-                }
-                Err(e) if e.code == ErrorCode::Conflict => {
-                    form.busy.set(false);
-                    form.error.set(Some("The account was not created.".into()));
-                    form.set_field_error("id", "An account with this ID is already registered.");
-                }
-                Err(e) => form.fail(e),
-            }
-        });
-    };
-    view! {
-        <section class="card" aria-labelledby="create-account-heading">
-            <h2 id="create-account-heading">"Add an account"</h2>
-            <ErrorAlert error=form.error />
-            <form on:submit=submit novalidate class="grid-form">
-                <TextField
-                    id="new-account-id"
-                    label="Account ID"
-                    value=id
-                    inputmode="numeric"
-                    autocomplete="off"
-                    maxlength=16
-                    hint="The 16-digit ID of the cloud account."
-                    error=form.field_error("id")
-                    required=true
-                />
-                <TextField id="new-account-name" label="Account name" value=name autocomplete="off" error=form.field_error("name") required=true />
-                <TextField
-                    id="new-account-environment"
-                    label="Environment"
-                    value=environment
-                    autocomplete="off"
-                    placeholder="production"
-                    hint="Letters, digits and '-', e.g. production, staging."
-                    error=form.field_error("environment")
-                    required=true
-                />
-                <div class="actions">
-                    <button type="submit" disabled=move || form.busy.get()>"Add account"</button>
-                </div>
-            </form>
-        </section>
     }
 }
