@@ -6,7 +6,6 @@ import re
 
 from common import ApiError, invalid, iso
 import policy as pol
-from ram import need
 import saml
 from state import Session
 
@@ -81,10 +80,17 @@ def admit(emu, acct, prov, role, info, recipient):
         raise saml.invalid(f"the assertion {info['id']} has already been used (replay)")
 
 
+def need_sts(p, name):
+    """STS names the missing parameter in the code (MissingParameter.SAMLAssertion, as documented)."""
+    if not p.get(name):
+        raise invalid(f"MissingParameter.{name}", f"Parameter {name} is required.")
+    return p[name]
+
+
 def assume_role_with_saml(emu, p):
-    provider_arn = need(p, "SAMLProviderArn")
-    role_arn = need(p, "RoleArn")
-    assertion = need(p, "SAMLAssertion")
+    provider_arn = need_sts(p, "SAMLProviderArn")
+    role_arn = need_sts(p, "RoleArn")
+    assertion = need_sts(p, "SAMLAssertion")
     if not 4 <= len(assertion) <= 100000:
         raise saml.invalid("SAMLAssertion must be 4 to 100000 characters of base64")
     acct, prov = find_provider(emu, provider_arn)

@@ -214,6 +214,8 @@ class TestEmulator(unittest.TestCase):
                      "EntityNotExist.SAMLProvider")
         self.refused(self.assume(self.assertion(), role_arn=f"acs:ram::{ACCOUNT}:role/nope"), "EntityNotExist.RoleArn")
         self.refused(self.assume(self.assertion(), role_arn="arn:aws:iam::1:role/x"), "InvalidParameter.RoleArn")
+        self.refused(sdk.assume_role_with_saml(self.endpoint, {"SAMLProviderArn": PROVIDER_ARN, "RoleArn": ROLE_ARN}),
+                     "MissingParameter.SAMLAssertion")
 
     def test_china_site(self):
         acct = self.control("POST", "/_emulator/accounts", {"account_id": CN_ACCOUNT, "site": "china"})
