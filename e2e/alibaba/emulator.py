@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -83,7 +84,10 @@ class Emulator:
             except Garbage:
                 status, ctype, out = 200, "text/html", b"<html><body>502 Bad Gateway (emulated garbage)</body></html>"
                 rec["code"] = None
-            except ApiError as e:
+            except Exception as e:  # noqa: BLE001 - any failure becomes an Alibaba-style error
+                if not isinstance(e, ApiError):
+                    traceback.print_exc(file=sys.stderr)
+                    e = ApiError(500, "InternalError", "The emulator failed internally (traceback on its stderr).")
                 status, ctype = e.status, "application/json;charset=utf-8"
                 rid = request_id()
                 err = {"RequestId": rid, "HostId": HOSTS.get(rec["product"] or product, "sts.aliyuncs.com"),
@@ -280,8 +284,12 @@ class Emulator:
                 status, page = 200, (landing(data) if result == "signed-in"
                                      else chooser(data, field("SAMLResponse"), field("RelayState")))
                 rec["code"], rec["caller_arn"] = None, data.get("Arn")
-            except ApiError as e:
-                status = 403 if e.code.startswith(("AuthenticationFail", "EntityNotExist")) else 400
+            except Exception as e:  # noqa: BLE001
+                if not isinstance(e, ApiError):
+                    traceback.print_exc(file=sys.stderr)
+                    e = ApiError(500, "InternalError", "The emulator failed internally (traceback on its stderr).")
+                status = 403 if e.code.startswith(("AuthenticationFail", "EntityNotExist")) else (
+                    500 if e.status == 500 else 400)
                 page, rec["code"] = error_page(e), e.code
             rec["status"] = status
             self.requests.append(rec)
