@@ -245,7 +245,10 @@ class Emulator:
         s = caller["session"]
         acct = caller["account"]
         docs = []
-        for a in acct.attached(s.role_name) if s.role_name.lower() in acct.roles else []:
+        role = acct.roles.get(s.role_name.lower())
+        # A session belongs to the role it was issued for: if that role was deleted (even if one
+        # with the same name was created since), no policy applies to it any more.
+        for a in acct.attached(s.role_name) if role is not None and role.id == s.role_id else []:
             if a["PolicyType"] == "System":
                 sp = self.system_policies.get(a["PolicyName"].lower())
                 if sp:
