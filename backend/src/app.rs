@@ -42,6 +42,9 @@ pub struct AppState {
     pub static_dir: Arc<std::path::PathBuf>,
     /// STS keys, revocations and nonces (see [`crate::sts`]).
     pub sts: Arc<Sts>,
+    /// The cloud providers' HTTP client, IdP keys and provisioner sessions (see
+    /// [`crate::cloud`]).
+    pub cloud: Arc<crate::cloud::Cloud>,
     /// Federation's HTTP client and OIDC discovery cache (see [`crate::federation`]).
     pub federation: Arc<crate::federation::Federation>,
     /// Webhook and e-mail sending (see [`crate::notify`]).
@@ -55,6 +58,16 @@ impl AppState {
             store: &*self.store,
             master: &self.master,
             settings: &self.settings,
+        }
+    }
+
+    /// What the cloud providers work on, lent from the state.
+    pub fn cloud_env(&self) -> crate::cloud::Env<'_> {
+        crate::cloud::Env {
+            store: &*self.store,
+            master: &self.master,
+            cloud: &self.cloud,
+            sts: &self.sts,
         }
     }
 
@@ -89,6 +102,14 @@ pub async fn build(
     let sts = Arc::new(Sts::new(&master, store.clone()));
     sts.revocations.reload(&*store, clock.now_ms()).await?;
     let settings = Settings::from_config(config, bound);
+    let cloud = Arc::new(crate::cloud::Cloud::new(
+        settings.cloud.clone(),
+        &settings.public_url,
+    )?);
+    cloud
+        .idp
+        .ensure_key(&*store, &master, clock.now_ms())
+        .await?;
     let notify = Arc::new(crate::notify::Notifier::new(
         config,
         &settings.public_url,
@@ -98,6 +119,7 @@ pub async fn build(
         federation: Arc::new(crate::federation::Federation::new(store.clone())?),
         notify,
         sts,
+        cloud,
         store,
         clock,
         master,
@@ -166,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .merge(breakglass::routes::routes())
         .merge(crate::federation::routes::api_routes())
         .merge(crate::notify::routes::routes())
+        .merge(crate::cloud::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))
@@ -237,6 +260,7 @@ pub async fn tick(state: &AppState) -> store::StoreResult<jobs::TickReport> {
         sts: &state.sts,
         notifier: &state.notify,
         session_idle_ms: state.settings.session_idle_ms,
+        cloud: state.cloud_env(),
     };
     jobs::tick(&parts, state.clock.now_ms()).await
 }

@@ -69,6 +69,18 @@ pub struct Config {
     pub notify_timeout_secs: u64,
     /// How often the background jobs run (audit checkpoints, sessions, notifications).
     pub jobs_interval_secs: u64,
+    /// Alibaba Cloud's STS endpoint (`GATEHOUSE_ALIBABA_STS_ENDPOINT`); default the public
+    /// one, or the account's region's when it names one.
+    pub alibaba_sts_endpoint: Option<String>,
+    /// Alibaba Cloud's RAM endpoint; default `https://ram.aliyuncs.com`.
+    pub alibaba_ram_endpoint: Option<String>,
+    /// Where console sign-in posts the SAML response; default the account's site's
+    /// role-SSO endpoint. The assertion's Recipient stays the site's.
+    pub alibaba_signin_url: Option<String>,
+    /// Per call to a cloud API (each retry included).
+    pub cloud_timeout_secs: u64,
+    /// How often a provisioned role in a cloud is compared with what it should be.
+    pub drift_check_interval_secs: i64,
 }
 
 impl Default for Config {
@@ -102,6 +114,11 @@ impl Default for Config {
             smtp_from: None,
             notify_timeout_secs: 10,
             jobs_interval_secs: 5,
+            alibaba_sts_endpoint: None,
+            alibaba_ram_endpoint: None,
+            alibaba_signin_url: None,
+            cloud_timeout_secs: 10,
+            drift_check_interval_secs: 15 * 60,
         }
     }
 }
@@ -144,6 +161,11 @@ impl std::fmt::Debug for Config {
             .field("smtp_from", &self.smtp_from)
             .field("notify_timeout_secs", &self.notify_timeout_secs)
             .field("jobs_interval_secs", &self.jobs_interval_secs)
+            .field("alibaba_sts_endpoint", &self.alibaba_sts_endpoint)
+            .field("alibaba_ram_endpoint", &self.alibaba_ram_endpoint)
+            .field("alibaba_signin_url", &self.alibaba_signin_url)
+            .field("cloud_timeout_secs", &self.cloud_timeout_secs)
+            .field("drift_check_interval_secs", &self.drift_check_interval_secs)
             .finish()
     }
 }
@@ -346,6 +368,8 @@ pub struct Settings {
     pub forwarded_hops: Option<usize>,
     /// How often [`crate::app::tick`] runs.
     pub jobs_interval: Duration,
+    /// Where the cloud providers' APIs are.
+    pub cloud: crate::cloud::CloudSettings,
 }
 
 impl Settings {
@@ -372,6 +396,7 @@ impl Settings {
                 .trust_forwarded_for
                 .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
             jobs_interval: Duration::from_secs(config.jobs_interval_secs),
+            cloud: crate::cloud::CloudSettings::from_config(config),
         }
     }
 }

@@ -114,6 +114,9 @@ pub async fn seed(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
             id: id.into(),
             name: name.into(),
             environment: env.into(),
+            provider: "local".into(),
+            site: "international".into(),
+            region: None,
             created_at: now,
             updated_at: now,
         };

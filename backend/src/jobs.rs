@@ -28,6 +28,8 @@ pub struct TickReport {
     pub notifications: crate::notify::DeliverReport,
     /// Access requests timed out, started or ended.
     pub requests_transitioned: u64,
+    /// Roles provisioned, checked or removed in clouds, and session denials applied.
+    pub cloud: crate::cloud::work::WorkReport,
 }
 
 /// What a tick works on: the parts of the application it reads, so that it knows no
@@ -38,6 +40,8 @@ pub struct Parts<'a> {
     pub notifier: &'a Notifier,
     /// Sessions idle this long are dropped.
     pub session_idle_ms: i64,
+    /// The clouds: provisioning, drift, role removals, session denials.
+    pub cloud: crate::cloud::Env<'a>,
 }
 
 pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
@@ -46,6 +50,7 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
         sts,
         notifier,
         session_idle_ms,
+        cloud,
     } = *parts;
     // Ticks come every few seconds; sign when the last checkpoint is nearly a minute old so
     // no more than a minute passes between checkpoints while events arrive.
@@ -63,7 +68,9 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
     let breakglass = crate::breakglass::sweep(store, now).await?;
     let federation_pruned = crate::federation::prune(store, now).await?;
     let (notifications_enqueued, notifications) = crate::notify::step(store, notifier, now).await?;
+    let cloud = crate::cloud::work::step(cloud, now).await?;
     Ok(TickReport {
+        cloud,
         notifications_enqueued,
         notifications,
         checkpoint: cp.map(|c| c.id),

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod breakglass;
 pub mod clock;
+pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod directory;

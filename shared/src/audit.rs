@@ -170,6 +170,21 @@ audit_actions! {
     AssignmentCreate = "assignment.create",
     AssignmentDelete = "assignment.delete",
 
+    /// A cloud provider created or updated a role (or failed to).
+    CloudRoleProvision = "cloud.role.provision",
+    /// A drift check found a role changed behind Gatehouse's back (or repaired).
+    CloudRoleDrift = "cloud.role.drift",
+    /// A role the last assignment left was deleted in its cloud (or failed to be).
+    CloudRoleRemove = "cloud.role.remove",
+    /// One call to a cloud API: action, account, the cloud's RequestId; never a secret.
+    CloudApiCall = "cloud.api.call",
+    /// A console sign-in assertion was signed for a person.
+    CloudConsoleSignIn = "cloud.console.sign_in",
+    /// A cloud was told to deny a revoked role session until its token expires.
+    CloudSessionDeny = "cloud.session.deny",
+    CloudIdpKeyCreate = "cloud.idp_key.create",
+    CloudIdpKeyActivate = "cloud.idp_key.activate",
+
     StsCredentialsIssue = "sts.credentials.issue",
     StsCredentialsRevoke = "sts.credentials.revoke",
     /// Every credential of one person revoked at once.

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::auth::{GroupRef, Role};
+use crate::cloud::{AlibabaSite, Provider};
 
 /// Where a user came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +121,16 @@ pub struct Account {
     pub id: String,
     pub name: String,
     pub environment: String,
+    /// Who grants access there: Gatehouse's own STS (`local`) or Alibaba Cloud.
+    #[serde(default)]
+    pub provider: Provider,
+    /// For `alibaba`: which site the account signs in on.
+    #[serde(default)]
+    pub site: AlibabaSite,
+    /// For `alibaba`: the region whose STS and RAM endpoints to use (`cn-hangzhou`); none
+    /// for the global endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -132,6 +143,12 @@ pub struct CreateAccount {
     pub id: String,
     pub name: String,
     pub environment: String,
+    #[serde(default)]
+    pub provider: Provider,
+    #[serde(default)]
+    pub site: AlibabaSite,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// `PATCH /api/v1/accounts/{id}`.
@@ -141,4 +158,12 @@ pub struct UpdateAccount {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// Refused while a role in the account is provisioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<AlibabaSite>,
+    /// An empty string clears the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }

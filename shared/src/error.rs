@@ -105,6 +105,11 @@ error_codes! {
     Unapprovable = "unapprovable",
     /// The access request's state does not allow this.
     InvalidState = "invalid_state",
+    /// The account's cloud refused the call; the message names the cause and carries the
+    /// cloud's own code and RequestId.
+    CloudRefused = "cloud_refused",
+    /// The account's cloud could not be reached, or answered something that is not its API.
+    CloudUnavailable = "cloud_unavailable",
     /// Our fault; the details are in the server log only.
     Internal = "internal",
 }

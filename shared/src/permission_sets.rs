@@ -1,6 +1,7 @@
 //! Permission sets (CloudSSO "access configurations"), the system policy catalogue, standing
 //! assignments, and the RAM role each permission set becomes in each assigned account.
 
+use crate::cloud::{CloudFault, Provider};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -130,6 +131,13 @@ pub enum ProvisioningStatus {
     NeedsReprovisioning,
     /// Assigned, never provisioned.
     NotProvisioned,
+    /// A cloud provider is creating or updating the role now (or will finish it after a
+    /// restart).
+    Provisioning,
+    /// The last attempt failed; the role's `fault` says what the cloud answered.
+    Failed,
+    /// The role in the cloud no longer matches what Gatehouse provisioned; `drift` says how.
+    Drifted,
 }
 
 impl ProvisioningStatus {
@@ -138,6 +146,9 @@ impl ProvisioningStatus {
             ProvisioningStatus::Provisioned => "provisioned",
             ProvisioningStatus::NeedsReprovisioning => "needs_reprovisioning",
             ProvisioningStatus::NotProvisioned => "not_provisioned",
+            ProvisioningStatus::Provisioning => "provisioning",
+            ProvisioningStatus::Failed => "failed",
+            ProvisioningStatus::Drifted => "drifted",
         }
     }
 
@@ -146,6 +157,9 @@ impl ProvisioningStatus {
             "provisioned" => Some(Self::Provisioned),
             "needs_reprovisioning" => Some(Self::NeedsReprovisioning),
             "not_provisioned" => Some(Self::NotProvisioned),
+            "provisioning" => Some(Self::Provisioning),
+            "failed" => Some(Self::Failed),
+            "drifted" => Some(Self::Drifted),
             _ => None,
         }
     }
@@ -165,6 +179,15 @@ pub struct ProvisionedRole {
     pub provisioned_version: Option<i64>,
     /// The permission set's version now.
     pub current_version: i64,
+    /// Where the role lives (the account's provider).
+    #[serde(default)]
+    pub provider: Provider,
+    /// What the cloud answered when the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<CloudFault>,
+    /// How the role in the cloud differs from what Gatehouse provisioned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
 }
 
 /// `POST /api/v1/permission-sets/{id}/provision`: which accounts (default: every assigned

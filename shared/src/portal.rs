@@ -19,6 +19,10 @@ pub struct PortalAccount {
     pub account_id: String,
     pub name: String,
     pub environment: String,
+    /// Where credentials and the console come from: for `alibaba`, the console opens by
+    /// `POST /api/v1/portal/console` (a SAML sign-in), not by following `console_url`.
+    #[serde(default)]
+    pub provider: crate::cloud::Provider,
     pub permission_sets: Vec<PortalPermissionSet>,
 }
 

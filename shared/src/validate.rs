@@ -106,6 +106,10 @@ string_newtype!(
     Environment
 );
 string_newtype!(
+    /// A cloud region ID such as `cn-hangzhou`: 2–32 of `a-z 0-9 -`.
+    Region
+);
+string_newtype!(
     /// A new password: 12–256 characters. Never displayed, logged or audited.
     Password
 );
@@ -250,6 +254,23 @@ impl Environment {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
             return Err("An environment may contain only letters, digits and '-'.".into());
+        }
+        Ok(Self(s))
+    }
+}
+
+impl Region {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let s = raw.trim().to_lowercase();
+        let ok = (2..=32).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !s.starts_with('-')
+            && !s.ends_with('-');
+        if !ok {
+            return Err(
+                "A region is an ID such as cn-hangzhou: 2 to 32 letters, digits and '-'.".into(),
+            );
         }
         Ok(Self(s))
     }

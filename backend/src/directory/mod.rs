@@ -6,13 +6,15 @@ pub mod routes;
 
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::auth::{GroupRef, Role};
+use gatehouse_shared::cloud::{AlibabaSite, Provider};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
     UpdateGroup, UpdateUser, User, UserSource,
 };
 use gatehouse_shared::error::FieldError;
 use gatehouse_shared::validate::{
-    AccountId, AccountName, DisplayName, Email, Environment, Faults, GroupName, Password, Username,
+    AccountId, AccountName, DisplayName, Email, Environment, Faults, GroupName, Password, Region,
+    Username,
 };
 use serde_json::json;
 use zeroize::Zeroizing;
@@ -97,6 +99,9 @@ pub fn account_dto(a: &AccountRecord) -> Account {
         id: a.id.clone(),
         name: a.name.clone(),
         environment: a.environment.clone(),
+        provider: Provider::parse(&a.provider).unwrap_or_default(),
+        site: AlibabaSite::parse(&a.site).unwrap_or_default(),
+        region: a.region.clone(),
         created_at: to_datetime(a.created_at),
         updated_at: to_datetime(a.updated_at),
     }
@@ -423,6 +428,11 @@ pub async fn create_account(
     let id = f.check("id", AccountId::parse(&req.id));
     let name = f.check("name", AccountName::parse(&req.name));
     let env = f.check("environment", Environment::parse(&req.environment));
+    let region = req
+        .region
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+        .map(|r| f.check("region", Region::parse(r)));
     f.into_result().map_err(DirectoryError::Invalid)?;
     let (Some(id), Some(name), Some(env)) = (id, name, env) else {
         return Err(DirectoryError::Invalid(Vec::new()));
@@ -431,6 +441,9 @@ pub async fn create_account(
         id: id.into_inner(),
         name: name.into_inner(),
         environment: env.into_inner(),
+        provider: req.provider.as_str().to_string(),
+        site: req.site.as_str().to_string(),
+        region: region.flatten().map(Region::into_inner),
         created_at: now,
         updated_at: now,
     };
@@ -460,10 +473,20 @@ pub async fn update_account(
         .environment
         .as_deref()
         .map(|e| f.check("environment", Environment::parse(e)));
+    // An empty region clears it.
+    let region = req.region.as_deref().map(|r| {
+        (!r.trim().is_empty())
+            .then(|| f.check("region", Region::parse(r)))
+            .flatten()
+            .map(Region::into_inner)
+    });
     f.into_result().map_err(DirectoryError::Invalid)?;
     let change = AccountChange {
         name: name.flatten().map(AccountName::into_inner),
         environment: env.flatten().map(Environment::into_inner),
+        provider: req.provider.map(|p| p.as_str().to_string()),
+        site: req.site.map(|s| s.as_str().to_string()),
+        region,
         at: now,
     };
     let ev = NewEvent::new(

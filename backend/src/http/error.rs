@@ -66,6 +66,12 @@ pub enum ApiError {
     Unapprovable(String),
     #[error("{0}")]
     InvalidState(String),
+    /// The account's cloud refused; the message names the cause and the cloud's code.
+    #[error("{0}")]
+    CloudRefused(String),
+    /// The account's cloud could not be reached or answered nonsense.
+    #[error("{0}")]
+    CloudUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -113,6 +119,8 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Unapprovable)
             }
             ApiError::InvalidState(_) => (StatusCode::CONFLICT, ErrorCode::InvalidState),
+            ApiError::CloudRefused(_) => (StatusCode::BAD_GATEWAY, ErrorCode::CloudRefused),
+            ApiError::CloudUnavailable(_) => (StatusCode::BAD_GATEWAY, ErrorCode::CloudUnavailable),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
         }
     }
@@ -272,8 +280,20 @@ impl From<IssueError> for ApiError {
                 "This role is not provisioned in the account yet. Ask an administrator to provision it."
                     .into(),
             ),
+            IssueError::Cloud { fault, message } => cloud_error(&fault, message),
             IssueError::Store(e) => e.into(),
         }
+    }
+}
+
+/// A cloud's fault as an API error: could not be reached, or refused (never a 500).
+pub fn cloud_error(fault: &gatehouse_shared::cloud::CloudFault, message: String) -> ApiError {
+    if matches!(fault.code.as_str(), "Unreachable" | "BadResponse")
+        || fault.code.starts_with("Http5")
+    {
+        ApiError::CloudUnavailable(message)
+    } else {
+        ApiError::CloudRefused(message)
     }
 }
 

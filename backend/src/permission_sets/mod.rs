@@ -19,6 +19,9 @@ use gatehouse_shared::validate::{
     inline_policy_length, system_policy_names, AccountId, Description, Faults, PermissionSetName,
     RelayState, SessionDuration, DEFAULT_SESSION_SECS,
 };
+use std::collections::HashMap;
+
+use gatehouse_shared::cloud::Provider;
 use serde_json::json;
 
 use crate::audit::{AuditCtx, NewEvent};
@@ -100,7 +103,7 @@ pub fn assignment_dto(a: &AssignmentRecord) -> Assignment {
     }
 }
 
-pub fn role_dto(p: &PermissionSetRecord, r: &RoleRecord) -> ProvisionedRole {
+pub fn role_dto(p: &PermissionSetRecord, r: &RoleRecord, provider: Provider) -> ProvisionedRole {
     let name = role_name(&p.name);
     ProvisionedRole {
         permission_set_id: p.id.clone(),
@@ -111,7 +114,24 @@ pub fn role_dto(p: &PermissionSetRecord, r: &RoleRecord) -> ProvisionedRole {
         provisioned_at: r.provisioned_at.map(to_datetime),
         provisioned_version: r.provisioned_version,
         current_version: p.version,
+        provider,
+        fault: crate::cloud::parse_fault(r.fault.as_deref()),
+        drift: r
+            .drift
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .unwrap_or_default(),
     }
+}
+
+/// The provider of each account, for role DTOs.
+async fn providers(store: &dyn Store) -> Result<HashMap<String, Provider>, PermissionSetError> {
+    Ok(store
+        .list_accounts()
+        .await?
+        .into_iter()
+        .map(|a| (a.id, Provider::parse(&a.provider).unwrap_or_default()))
+        .collect())
 }
 
 /// Checks the system policy names: at most 20, no duplicates, each from the catalogue.
@@ -313,19 +333,32 @@ pub async fn roles(
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::PermissionSetNotFound))?;
     let roles = store.list_roles(id).await?;
-    Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
+    let providers = providers(store).await?;
+    Ok(roles
+        .iter()
+        .map(|r| {
+            role_dto(
+                &p,
+                r,
+                providers.get(&r.account_id).copied().unwrap_or_default(),
+            )
+        })
+        .collect())
 }
 
-/// Marks the permission set's roles in the given accounts (default: every assigned
-/// account) provisioned at its current version, and records each role's status before and
-/// after.
+/// Provisions the permission set's roles in the given accounts (default: every assigned
+/// account) at its current version, recording each role's status before and after. A
+/// `local` account's role is provisioned at once; a cloud's goes `provisioning` and is
+/// worked on now (a crash or a slow cloud leaves it to the job, which finishes it), so the
+/// answer says `provisioned`, `failed` (with the cloud's fault) or still `provisioning`.
 pub async fn provision(
-    store: &dyn Store,
+    env: crate::cloud::Env<'_>,
     now: Millis,
     ctx: &AuditCtx,
     id: &str,
     req: ProvisionRequest,
 ) -> Result<Vec<ProvisionedRole>, PermissionSetError> {
+    let store = env.store;
     let p = store
         .get_permission_set(id)
         .await
@@ -348,12 +381,22 @@ pub async fn provision(
     let ids: Option<Vec<String>> = req
         .account_ids
         .map(|v| v.iter().map(|a| a.trim().to_string()).collect());
-    let roles = store
+    let marked = store
         .provision_roles(id, ids.as_deref(), now, ev)
         .await
         .map_err(|e| e.or_not_found(PermissionSetError::NotAssignedOnAccount))?;
+    if marked.iter().any(|r| r.status == "provisioning") {
+        crate::cloud::work::provision_pending(env, now).await?;
+    }
     let p = store.get_permission_set(id).await?;
-    Ok(roles.iter().map(|r| role_dto(&p, r)).collect())
+    let providers = providers(store).await?;
+    let mut out = Vec::new();
+    for r in &marked {
+        let now_role = store.get_role(id, &r.account_id).await?;
+        let provider = providers.get(&r.account_id).copied().unwrap_or_default();
+        out.push(role_dto(&p, &now_role, provider));
+    }
+    Ok(out)
 }
 
 pub async fn create_assignment(

@@ -140,7 +140,14 @@ async fn provision(
         })?
     };
     Ok(Json(
-        super::provision(&*state.store, state.clock.now_ms(), &who.ctx(), &id, req).await?,
+        super::provision(
+            state.cloud_env(),
+            state.clock.now_ms(),
+            &who.ctx(),
+            &id,
+            req,
+        )
+        .await?,
     ))
 }
 

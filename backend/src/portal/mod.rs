@@ -7,6 +7,7 @@ pub mod cli;
 pub mod formats;
 pub mod routes;
 
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::ProvisioningStatus;
 use gatehouse_shared::portal::{
     CredentialUri, IssuedCredentials, Portal, PortalAccount, PortalPermissionSet,
@@ -30,6 +31,7 @@ pub fn portal_dto(entitlements: &[(EntitlementRecord, Option<(String, Millis)>)]
                 account_id: e.account_id.clone(),
                 name: e.account_name.clone(),
                 environment: e.environment.clone(),
+                provider: Provider::parse(&e.provider).unwrap_or_default(),
                 permission_sets: Vec::new(),
             });
         }

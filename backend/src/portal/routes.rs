@@ -76,8 +76,7 @@ async fn issue_credentials(
 ) -> ApiResult<Json<IssuedCredentials>> {
     target(&req.account_id, &req.permission_set_id)?;
     let issued = sts::issue(
-        &state.sts,
-        &*state.store,
+        state.cloud_env(),
         state.clock.now_ms(),
         IssueRequest {
             user_id: &who.user.id,
@@ -289,8 +288,7 @@ async fn use_uri_inner(
         return Err(uri_error(StatusCode::FORBIDDEN, code, message));
     }
     let issued = sts::issue(
-        &state.sts,
-        &*state.store,
+        state.cloud_env(),
         now,
         IssueRequest {
             user_id: &user.id,

@@ -23,6 +23,8 @@ pub struct EntitlementRecord {
     pub account_id: String,
     pub account_name: String,
     pub environment: String,
+    /// The account's provider (`local`, `alibaba`).
+    pub provider: String,
     #[sqlx(flatten)]
     pub permission_set: PermissionSetRecord,
     /// `provisioned`, `needs_reprovisioning` or `not_provisioned`.
@@ -45,6 +47,10 @@ pub struct StsCredentialRecord {
     pub issued_at: Millis,
     pub expires_at: Millis,
     pub revoked_at: Option<Millis>,
+    /// `local`, or the cloud that issued it.
+    pub provider: String,
+    /// The role session name a cloud knows it by.
+    pub session_name: Option<String>,
 }
 
 impl AuditView for StsCredentialRecord {
@@ -216,15 +222,22 @@ pub trait CredentialStore: Send + Sync {
 
 /// The entitlements of user `$1`: assignments to them or to a group they are in.
 const ENTITLEMENT_SELECT: &str = "SELECT DISTINCT ac.id AS account_id, ac.name AS account_name, \
-     ac.environment, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
+     ac.environment, ac.provider, p.id, p.name, p.description, p.session_duration_secs, p.relay_state, \
      p.system_policies, p.inline_policy, p.version, p.created_at, p.updated_at, COALESCE(r.status, \
      'not_provisioned') AS role_status FROM assignments a JOIN accounts ac ON ac.id = a.account_id \
      JOIN permission_sets p ON p.id = a.permission_set_id LEFT JOIN provisioned_roles r ON \
      r.permission_set_id = a.permission_set_id AND r.account_id = a.account_id WHERE \
      ((a.principal_type = 'user' AND a.principal_id = $1) OR (a.principal_type = 'group' AND \
      a.principal_id IN (SELECT m.group_id FROM group_members m WHERE m.user_id = $1)))";
+/// Queues, for the cloud credentials a revocation ends (the `WHERE` clause follows; `$2`
+/// is now), a denial of their role session until they expire.
+const DENY_CLOUD_SESSIONS_SQL: &str = "INSERT INTO cloud_session_denials (account_id, role_name, \
+     session_name, expires_at, created_at) SELECT account_id, role_name, session_name, \
+     expires_at, $2 FROM sts_credentials WHERE provider <> 'local' AND session_name IS NOT NULL \
+     AND expires_at > $2 AND";
 const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, \
-     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at";
+     role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at, \
+     provider, session_name";
 const URI_SELECT: &str =
     "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, p.name AS \
      permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at FROM \
@@ -266,6 +279,16 @@ where
     /// Every STS credential of the revocation's user issued until its `not_before` is
     /// refused from now on; returns how many unexpired credentials that marks revoked.
     pub(super) async fn revoke_user_in(tx: &mut Tx<D>, r: &RevocationRecord) -> StoreResult<u64> {
+        // A cloud's token cannot be recalled: its session is denied there until it expires.
+        sqlx::query(&format!(
+            "{DENY_CLOUD_SESSIONS_SQL} user_id = $1 AND revoked_at IS NULL AND issued_at <= $3 {}",
+            "ON CONFLICT (account_id, role_name, session_name) DO NOTHING"
+        ))
+        .bind(&r.subject)
+        .bind(r.created_at)
+        .bind(r.not_before)
+        .execute(&mut **tx)
+        .await?;
         let done = sqlx::query(
             "UPDATE sts_credentials SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
              AND expires_at > $2 AND issued_at <= $3",
@@ -371,12 +394,12 @@ where
             return Ok(());
         }
         self.audited_write(|mut tx| async move {
-            // 11 binds a row: 500 rows stay far below both engines' bind limits.
+            // 13 binds a row: 500 rows stay far below both engines' bind limits.
             for chunk in writes.chunks(500) {
                 let mut q = Assembled::<D>::new(
                     "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, \
                      permission_set_id, role_name, source, parent_access_key_id, session_policy, \
-                     issued_at, expires_at) ",
+                     issued_at, expires_at, provider, session_name) ",
                 );
                 q.values(chunk, |b, w| {
                     let c = &w.credential;
@@ -390,7 +413,9 @@ where
                         .bind(c.parent_access_key_id.clone())
                         .bind(c.session_policy)
                         .bind(c.issued_at)
-                        .bind(c.expires_at);
+                        .bind(c.expires_at)
+                        .bind(c.provider.clone())
+                        .bind(c.session_name.clone());
                 });
                 let (sql, args) = q.finish()?;
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;
@@ -451,6 +476,15 @@ where
     ) -> StoreResult<StsCredentialRecord> {
         self.audited_write(|mut tx| async move {
             let before = Self::credential_in(&mut tx, access_key_id).await?;
+            sqlx::query(&format!(
+                "{DENY_CLOUD_SESSIONS_SQL} revoked_at IS NULL AND (access_key_id = $1 OR \
+                 parent_access_key_id = $1) ON CONFLICT (account_id, role_name, session_name) DO \
+                 NOTHING"
+            ))
+            .bind(access_key_id)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await?;
             // Credentials assumed from this one (role chaining) end with it.
             sqlx::query(
                 "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL AND \

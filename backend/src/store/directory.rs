@@ -399,7 +399,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            Self::drop_assignments_of_in(&mut tx, "user", id).await?;
+            Self::drop_assignments_of_in(&mut tx, "user", id, event.occurred_at).await?;
             Self::revoke_user_in(&mut tx, &RevocationRecord::for_user(id, event.occurred_at))
                 .await?;
             Ok((tx, Written::deleted(&before, event)))
@@ -574,7 +574,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            Self::drop_assignments_of_in(&mut tx, "group", id).await?;
+            Self::drop_assignments_of_in(&mut tx, "group", id, event.occurred_at).await?;
             Ok((tx, Written::deleted(&before, event)))
         })
         .await

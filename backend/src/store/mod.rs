@@ -29,6 +29,7 @@ mod assembled;
 mod audit_trail;
 pub mod breakglass;
 mod chain;
+pub mod cloud;
 pub mod commit;
 mod credentials;
 mod dialect;
@@ -51,6 +52,9 @@ pub use access::{
 };
 pub use audit_trail::AuditStore;
 pub use breakglass::BreakGlassStore;
+pub use cloud::{
+    CloudStore, IdpKeyRecord, ProvisionOutcome, RoleRemovalRecord, SessionDenialRecord,
+};
 pub use credentials::{
     CredentialFilter, CredentialStore, CredentialUriRecord, CredentialWrite, EntitlementRecord,
     RevocationRecord, StsCredentialRecord,
@@ -112,6 +116,7 @@ pub trait Store:
     + AuditStore
     + CredentialStore
     + BreakGlassStore
+    + CloudStore
     + FederationStore
     + NotificationStore
     + RequestStore

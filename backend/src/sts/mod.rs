@@ -129,6 +129,12 @@ pub enum IssueError {
     NotAssigned,
     #[error("role not provisioned")]
     NotProvisioned,
+    /// The account's cloud refused or could not be reached; `message` names the cause.
+    #[error("the cloud refused: {message}")]
+    Cloud {
+        fault: gatehouse_shared::cloud::CloudFault,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -184,12 +190,12 @@ pub fn check_request(
 /// Issues credentials for `req`, or refuses (and records the refusal) when the user is not
 /// assigned the permission set on the account or its role is not provisioned there.
 pub async fn issue(
-    sts: &Sts,
-    store: &dyn Store,
+    env: crate::cloud::Env<'_>,
     now: Millis,
     req: IssueRequest<'_>,
     max_duration_secs: Option<i64>,
 ) -> Result<Issued, IssueError> {
+    let store = env.store;
     let session_policy = req.session_policy.clone().filter(|p| !p.trim().is_empty());
     // An assignment, or else a just-in-time grant in force now (whose end caps the duration).
     let found = crate::requests::entitlement(
@@ -239,19 +245,73 @@ pub async fn issue(
     let duration_ms =
         check_request(asked, session_policy.as_deref(), max).map_err(IssueError::Invalid)?;
     let grant_id = grant.map(|(id, _)| id);
-    Ok(issue_for(
-        sts,
-        now,
-        &entitlement,
-        &req,
-        session_policy,
-        duration_ms,
-        grant_id,
-    )
-    .await?)
+    let account = store.get_account(req.account_id).await?;
+    let mut provider = crate::cloud::provider_for(env, &account);
+    provider
+        .issue(crate::cloud::IssueGrant {
+            req: &req,
+            entitlement: &entitlement,
+            duration_ms,
+            session_policy,
+            grant_id,
+            now,
+        })
+        .await
 }
 
-async fn issue_for(
+/// Records credentials a cloud issued, like Gatehouse's own: the row (no secret) and its
+/// audit event, with the cloud's RequestId, through the commit queue.
+pub async fn record_cloud_issue(
+    sts: &Sts,
+    req: &IssueRequest<'_>,
+    claims: &Claims,
+    provider: gatehouse_shared::cloud::Provider,
+    request_id: Option<String>,
+) -> Result<(), StoreError> {
+    let record = StsCredentialRecord {
+        access_key_id: claims.ak.clone(),
+        user_id: claims.uid.clone(),
+        username: req.username.to_string(),
+        account_id: claims.acc.clone(),
+        permission_set_id: claims.ps.clone(),
+        role_name: claims.role.clone(),
+        source: req.source.as_str().to_string(),
+        parent_access_key_id: None,
+        session_policy: claims.pol.is_some(),
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+        revoked_at: None,
+        provider: provider.as_str().to_string(),
+        session_name: Some(claims.sn.clone()),
+    };
+    let uri = match &req.source {
+        Source::CredentialsUri(id) => Some(id.clone()),
+        _ => None,
+    };
+    let event = NewEvent::new(
+        claims.iat,
+        &req.ctx,
+        AuditAction::StsCredentialsIssue,
+        "role",
+        Some(format!("{}/{}", claims.acc, claims.ps)),
+    )
+    .details(json!({
+        "credentials_uri_id": uri,
+        "grant_id": claims.gr,
+        "provider": provider.as_str(),
+        "role_session_name": claims.sn,
+        "request_id": request_id,
+    }));
+    sts.commits
+        .record(CredentialWrite {
+            credential: record,
+            uri,
+            event,
+        })
+        .await
+}
+
+pub(crate) async fn issue_local(
     sts: &Sts,
     now: Millis,
     e: &EntitlementRecord,
@@ -291,6 +351,8 @@ async fn issue_for(
         issued_at: now,
         expires_at: claims.exp,
         revoked_at: None,
+        provider: "local".into(),
+        session_name: None,
     };
     let uri = match &req.source {
         Source::CredentialsUri(id) => Some(id.clone()),

@@ -641,8 +641,7 @@ async fn assume_role(
         )));
     };
     let issued = super::issue(
-        &state.sts,
-        store,
+        state.cloud_env(),
         now,
         IssueRequest {
             user_id: &caller.uid,
@@ -679,6 +678,11 @@ async fn assume_role(
             StatusCode::BAD_REQUEST,
             "EntityNotExist.Role",
             "The role is not provisioned in that account yet.",
+        ),
+        IssueError::Cloud { fault, message } => StsError::new(
+            StatusCode::BAD_GATEWAY,
+            "CloudRefused",
+            format!("{message} ({})", fault.code),
         ),
         IssueError::Store(e) => internal(e),
     })?;

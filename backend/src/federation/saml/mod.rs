@@ -217,7 +217,7 @@ pub struct MetadataError(pub String);
 mod metadata;
 mod request;
 mod verify;
-mod xml;
+pub(crate) mod xml;
 
 pub use metadata::{normalize_certificate, parse_idp_metadata, sp_metadata};
 pub use request::authn_request;

@@ -9,20 +9,31 @@ use crate::audit::NewEvent;
 use crate::clock::Millis;
 use crate::store::sql_store::AuditView;
 
-mod sql;
+pub(in crate::store) mod sql;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AccountRecord {
     pub id: String,
     pub name: String,
     pub environment: String,
+    /// `local` or `alibaba`.
+    pub provider: String,
+    /// `international` or `china`.
+    pub site: String,
+    pub region: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl AuditView for AccountRecord {
     fn audit_view(&self) -> Value {
-        json!({ "name": self.name, "environment": self.environment })
+        json!({
+            "name": self.name,
+            "environment": self.environment,
+            "provider": self.provider,
+            "site": self.site,
+            "region": self.region,
+        })
     }
 }
 
@@ -30,6 +41,10 @@ impl AuditView for AccountRecord {
 pub struct AccountChange {
     pub name: Option<String>,
     pub environment: Option<String>,
+    pub provider: Option<String>,
+    pub site: Option<String>,
+    /// `Some(None)` clears the region.
+    pub region: Option<Option<String>>,
     pub at: Millis,
 }
 
@@ -149,12 +164,20 @@ pub struct AssignmentFilter {
 pub struct RoleRecord {
     pub permission_set_id: String,
     pub account_id: String,
-    /// `provisioned`, `needs_reprovisioning` or `not_provisioned`.
+    /// `provisioned`, `needs_reprovisioning`, `not_provisioned`, `provisioning`, `failed`
+    /// or `drifted`.
     pub status: String,
     pub provisioned_at: Option<Millis>,
     pub provisioned_version: Option<i64>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The version being provisioned while `provisioning`.
+    pub target_version: Option<i64>,
+    /// JSON: what the cloud answered when the last attempt failed.
+    pub fault: Option<String>,
+    /// JSON array: how the cloud's role differs from what was provisioned.
+    pub drift: Option<String>,
+    pub checked_at: Option<Millis>,
 }
 
 impl AuditView for RoleRecord {
@@ -163,6 +186,7 @@ impl AuditView for RoleRecord {
             "account_id": self.account_id,
             "status": self.status,
             "provisioned_version": self.provisioned_version,
+            "target_version": self.target_version,
         })
     }
 }

@@ -22,9 +22,21 @@ const ASSIGNMENT_SELECT: &str = "SELECT a.id, a.principal_type, a.principal_id, 
      a.permission_set_id LEFT JOIN users u ON a.principal_type = 'user' AND u.id = a.principal_id \
      LEFT JOIN user_groups g ON a.principal_type = 'group' AND g.id = a.principal_id";
 
-const ROLE_COLS: &str =
+pub(in crate::store) const ROLE_COLS: &str =
     "permission_set_id, account_id, status, provisioned_at, provisioned_version, created_at, \
-     updated_at";
+     updated_at, target_version, fault, drift, checked_at";
+
+pub(in crate::store) const ACCOUNT_COLS: &str =
+    "id, name, environment, provider, site, region, created_at, updated_at";
+
+/// Before roles are dropped: a role left without an assignment in a cloud account, that
+/// may exist there, is queued for deletion in that cloud (`$1`: now).
+const QUEUE_CLOUD_REMOVALS_SQL: &str = "INSERT INTO cloud_role_removals (account_id, role_name, \
+     created_at) SELECT r.account_id, 'GatehouseSSO-' || p.name, $1 FROM provisioned_roles r \
+     JOIN accounts c ON c.id = r.account_id JOIN permission_sets p ON p.id = \
+     r.permission_set_id WHERE c.provider <> 'local' AND r.status <> 'not_provisioned' AND NOT \
+     EXISTS (SELECT 1 FROM assignments a WHERE a.permission_set_id = r.permission_set_id AND \
+     a.account_id = r.account_id) ON CONFLICT (account_id, role_name) DO NOTHING";
 
 /// A role exists only while its permission set has an assignment in its account.
 const DROP_UNASSIGNED_ROLES_SQL: &str = "DELETE FROM provisioned_roles WHERE NOT EXISTS (SELECT 1 \
@@ -48,9 +60,9 @@ where
         tx: &mut Tx<D>,
         id: &str,
     ) -> StoreResult<AccountRecord> {
-        sqlx::query_as::<_, AccountRecord>(
-            "SELECT id, name, environment, created_at, updated_at FROM accounts WHERE id = $1",
-        )
+        sqlx::query_as::<_, AccountRecord>(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?
@@ -93,16 +105,28 @@ where
         tx: &mut Tx<D>,
         principal_type: &str,
         principal_id: &str,
+        at: Millis,
     ) -> StoreResult<()> {
         sqlx::query("DELETE FROM assignments WHERE principal_type = $1 AND principal_id = $2")
             .bind(principal_type)
             .bind(principal_id)
             .execute(&mut **tx)
             .await?;
-        sqlx::query(DROP_UNASSIGNED_ROLES_SQL)
+        Self::drop_unassigned_roles_in(tx, at).await?;
+        Ok(())
+    }
+
+    /// Drops the roles no assignment needs any more, queueing those a cloud holds for
+    /// deletion there. Returns how many were dropped.
+    async fn drop_unassigned_roles_in(tx: &mut Tx<D>, at: Millis) -> StoreResult<u64> {
+        sqlx::query(QUEUE_CLOUD_REMOVALS_SQL)
+            .bind(at)
             .execute(&mut **tx)
             .await?;
-        Ok(())
+        let dropped = sqlx::query(DROP_UNASSIGNED_ROLES_SQL)
+            .execute(&mut **tx)
+            .await?;
+        Ok(dropped.rows_affected())
     }
 }
 
@@ -124,17 +148,17 @@ where
     usize: ColumnIndex<D::Row>,
 {
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
-        Ok(sqlx::query_as::<_, AccountRecord>(
-            "SELECT id, name, environment, created_at, updated_at FROM accounts ORDER BY name, id",
-        )
+        Ok(sqlx::query_as::<_, AccountRecord>(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY name, id"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
 
     async fn get_account(&self, id: &str) -> StoreResult<AccountRecord> {
-        sqlx::query_as::<_, AccountRecord>(
-            "SELECT id, name, environment, created_at, updated_at FROM accounts WHERE id = $1",
-        )
+        sqlx::query_as::<_, AccountRecord>(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?
@@ -148,12 +172,15 @@ where
     ) -> StoreResult<AccountRecord> {
         self.audited_write(|mut tx| async move {
             sqlx::query(
-                "INSERT INTO accounts (id, name, environment, created_at, updated_at) VALUES ($1, \
-                 $2, $3, $4, $5)",
+                "INSERT INTO accounts (id, name, environment, provider, site, region, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(&a.id)
             .bind(&a.name)
             .bind(&a.environment)
+            .bind(&a.provider)
+            .bind(&a.site)
+            .bind(&a.region)
             .bind(a.created_at)
             .bind(a.updated_at)
             .execute(&mut *tx)
@@ -172,13 +199,36 @@ where
     ) -> StoreResult<AccountRecord> {
         self.audited_write(|mut tx| async move {
             let before = Self::account_in(&mut tx, id).await?;
+            if change
+                .provider
+                .as_ref()
+                .is_some_and(|p| *p != before.provider)
+            {
+                let (live,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM provisioned_roles WHERE account_id = $1 AND status <> \
+                     'not_provisioned'",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                if live > 0 {
+                    return Err(StoreError::Conflict(
+                        "roles provisioned in this account (remove its assignments first)",
+                    ));
+                }
+            }
             sqlx::query(
                 "UPDATE accounts SET name = COALESCE($2, name), environment = COALESCE($3, \
-                 environment), updated_at = $4 WHERE id = $1",
+                 environment), provider = COALESCE($4, provider), site = COALESCE($5, site), \
+                 region = CASE WHEN $6 THEN $7 ELSE region END, updated_at = $8 WHERE id = $1",
             )
             .bind(id)
             .bind(&change.name)
             .bind(&change.environment)
+            .bind(&change.provider)
+            .bind(&change.site)
+            .bind(change.region.is_some())
+            .bind(change.region.clone().flatten())
             .bind(change.at)
             .execute(&mut *tx)
             .await?;
@@ -283,7 +333,8 @@ where
                     .await?;
                 marked = sqlx::query_as::<_, (String,)>(
                     "UPDATE provisioned_roles SET status = 'needs_reprovisioning', updated_at = $2 \
-                     WHERE permission_set_id = $1 AND status = 'provisioned' RETURNING account_id",
+                     WHERE permission_set_id = $1 AND status IN ('provisioned', 'drifted') RETURNING \
+                     account_id",
                 )
                 .bind(id)
                 .bind(change.at)
@@ -404,15 +455,9 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let removed = sqlx::query(DROP_UNASSIGNED_ROLES_SQL)
-                .execute(&mut *tx)
-                .await?;
+            let removed = Self::drop_unassigned_roles_in(&mut tx, event.occurred_at).await?;
             let ev = with_images(event, Some(before.audit_view()), None);
-            let ev = with_detail(
-                ev,
-                "role_removed",
-                serde_json::json!(removed.rows_affected() > 0),
-            );
+            let ev = with_detail(ev, "role_removed", serde_json::json!(removed > 0));
             let event = ev;
             Ok((tx, Written::with((), event)))
         })
@@ -455,17 +500,25 @@ where
                 }
             };
             for r in &targets {
-                sqlx::query(
+                // Gatehouse's own STS needs nothing more; a cloud's role is `provisioning`
+                // until the cloud has it (`CloudStore::finish_provisioning`).
+                let local = Self::account_in(&mut tx, &r.account_id).await?.provider == "local";
+                let sql = if local {
                     "UPDATE provisioned_roles SET status = 'provisioned', provisioned_at = $3, \
-                     provisioned_version = $4, updated_at = $3 WHERE permission_set_id = $1 AND \
-                     account_id = $2",
-                )
-                .bind(permission_set_id)
-                .bind(&r.account_id)
-                .bind(at)
-                .bind(ps.version)
-                .execute(&mut *tx)
-                .await?;
+                     provisioned_version = $4, target_version = NULL, fault = NULL, drift = \
+                     NULL, updated_at = $3 WHERE permission_set_id = $1 AND account_id = $2"
+                } else {
+                    "UPDATE provisioned_roles SET status = 'provisioning', target_version = $4, \
+                     lease_until = NULL, fault = NULL, updated_at = $3 WHERE permission_set_id \
+                     = $1 AND account_id = $2"
+                };
+                sqlx::query(sql)
+                    .bind(permission_set_id)
+                    .bind(&r.account_id)
+                    .bind(at)
+                    .bind(ps.version)
+                    .execute(&mut *tx)
+                    .await?;
             }
             let after: Vec<RoleRecord> = Self::roles_in(&mut tx, permission_set_id)
                 .await?

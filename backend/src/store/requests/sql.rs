@@ -493,7 +493,7 @@ where
     ) -> StoreResult<Vec<GrantEntitlementRecord>> {
         Ok(sqlx::query_as(
             "SELECT r.id AS grant_id, r.ends_at AS grant_ends_at, ac.id AS account_id, ac.name AS \
-             account_name, ac.environment, p.id, p.name, p.description, p.session_duration_secs, \
+             account_name, ac.environment, ac.provider, p.id, p.name, p.description, p.session_duration_secs, \
              p.relay_state, p.system_policies, p.inline_policy, p.version, p.created_at, \
              p.updated_at, COALESCE(pr.status, 'not_provisioned') AS role_status FROM \
              access_requests r JOIN accounts ac ON ac.id = r.account_id JOIN permission_sets p ON \

@@ -1,0 +1,357 @@
+//! Gatehouse as a SAML 2.0 identity provider for a cloud's role-based SSO: its signing keys
+//! (RSA-2048, sealed under the master key, with rollover: a `next` key is published in the
+//! metadata before it signs), its metadata, and assertions for one role, signed whole
+//! (enveloped, exclusive c14n, RSA-SHA256) by xmlsec through samael.
+
+use std::sync::RwLock;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use gatehouse_shared::audit::AuditAction;
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::x509::{X509NameBuilder, X509};
+use samael::crypto::{Crypto, CryptoProvider as _};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::audit::{AuditCtx, NewEvent};
+use crate::clock::Millis;
+use crate::federation::saml::xml::escape;
+use crate::secrets::MasterKey;
+use crate::store::{IdpKeyRecord, Store, StoreError, StoreResult};
+
+/// The sealing purpose of IdP private keys.
+const PURPOSE: &str = "idp-signing-key";
+/// How long the cached keys are trusted before the store is read again (another instance
+/// may have rolled them over).
+const CACHE_MS: i64 = 30_000;
+
+/// What one assertion says.
+#[derive(Debug, Clone)]
+pub struct AssertionFor<'a> {
+    /// Gatehouse's IdP entity ID (the metadata URL).
+    pub issuer: &'a str,
+    /// The SAML Recipient and the Response's Destination.
+    pub recipient: &'a str,
+    pub audience: &'a str,
+    /// The NameID and the role session name.
+    pub session_name: &'a str,
+    /// `(attribute name, values)`, in order.
+    pub attributes: &'a [(&'a str, Vec<String>)],
+    pub now: Millis,
+    /// How long the assertion may be used.
+    pub lifetime_ms: i64,
+}
+
+/// A usable key: the private key as PKCS#8 DER, and the certificate.
+struct LoadedKey {
+    id: String,
+    state: String,
+    der: Zeroizing<Vec<u8>>,
+    certificate: String,
+}
+
+/// The keys, cached.
+#[derive(Default)]
+pub struct Idp {
+    cache: RwLock<Option<(Millis, Vec<LoadedKey>)>>,
+}
+
+impl std::fmt::Debug for Idp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idp").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    #[error("no active IdP signing key")]
+    NoKey,
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A new RSA-2048 key and a self-signed certificate for it (10 years: clouds read only the
+/// key from it), as a record to store.
+pub fn generate_key(
+    master: &MasterKey,
+    state: &str,
+    now: Millis,
+) -> Result<IdpKeyRecord, IdpError> {
+    let fail = |e: openssl::error::ErrorStack| IdpError::Sign(e.to_string());
+    let rsa = Rsa::generate(2048).map_err(fail)?;
+    let pkey = PKey::from_rsa(rsa).map_err(fail)?;
+    let mut name = X509NameBuilder::new().map_err(fail)?;
+    name.append_entry_by_text("CN", "Gatehouse SAML IdP")
+        .map_err(fail)?;
+    let name = name.build();
+    let mut b = X509::builder().map_err(fail)?;
+    b.set_version(2).map_err(fail)?;
+    let mut serial = BigNum::new().map_err(fail)?;
+    serial
+        .rand(127, MsbOption::MAYBE_ZERO, false)
+        .map_err(fail)?;
+    let serial = serial.to_asn1_integer().map_err(fail)?;
+    b.set_serial_number(&serial).map_err(fail)?;
+    b.set_subject_name(&name).map_err(fail)?;
+    b.set_issuer_name(&name).map_err(fail)?;
+    b.set_pubkey(&pkey).map_err(fail)?;
+    let start = Asn1Time::from_unix(now / 1000 - 3600).map_err(fail)?;
+    let end = Asn1Time::from_unix(now / 1000 + 10 * 365 * 86_400).map_err(fail)?;
+    b.set_not_before(&start).map_err(fail)?;
+    b.set_not_after(&end).map_err(fail)?;
+    b.sign(&pkey, MessageDigest::sha256()).map_err(fail)?;
+    let cert = b.build().to_der().map_err(fail)?;
+    let der = Zeroizing::new(pkey.private_key_to_pkcs8().map_err(fail)?);
+    Ok(IdpKeyRecord {
+        id: format!("idpk-{}", uuid::Uuid::new_v4().simple()),
+        state: state.to_string(),
+        private_key: master.seal(PURPOSE, &der),
+        certificate: STANDARD.encode(cert),
+        created_at: now,
+        activated_at: (state == "active").then_some(now),
+        retired_at: None,
+    })
+}
+
+impl Idp {
+    /// Makes sure an active key exists (start-up): generates and stores one if none does.
+    /// Several instances starting together store one between them.
+    pub async fn ensure_key(
+        &self,
+        store: &dyn Store,
+        master: &MasterKey,
+        now: Millis,
+    ) -> Result<(), IdpError> {
+        if store.idp_keys().await?.iter().any(|k| k.state == "active") {
+            return Ok(());
+        }
+        let key = generate_key(master, "active", now)?;
+        let ev = NewEvent::new(
+            now,
+            &AuditCtx::system(),
+            AuditAction::CloudIdpKeyCreate,
+            "idp_key",
+            Some(key.id.clone()),
+        );
+        match store.add_idp_key(key, ev).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Forgets the cached keys (after a rollover on this instance).
+    pub fn forget(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            *c = None;
+        }
+    }
+
+    async fn load(
+        &self,
+        store: &dyn Store,
+        master: &MasterKey,
+        now: Millis,
+    ) -> Result<(), IdpError> {
+        let fresh = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|c| c.as_ref().map(|(at, _)| now - at < CACHE_MS && now >= *at))
+            .unwrap_or(false);
+        if fresh {
+            return Ok(());
+        }
+        let mut keys = Vec::new();
+        for k in store.idp_keys().await? {
+            if k.state == "retired" {
+                continue;
+            }
+            let der = master
+                .open(PURPOSE, &k.private_key)
+                .map_err(StoreError::Key)?;
+            keys.push(LoadedKey {
+                id: k.id,
+                state: k.state,
+                der,
+                certificate: k.certificate,
+            });
+        }
+        if let Ok(mut c) = self.cache.write() {
+            *c = Some((now, keys));
+        }
+        Ok(())
+    }
+
+    /// The certificates the metadata publishes: the active key's, then the next one's.
+    pub async fn certificates(
+        &self,
+        store: &dyn Store,
+        master: &MasterKey,
+        now: Millis,
+    ) -> Result<Vec<String>, IdpError> {
+        self.load(store, master, now).await?;
+        let c = self.cache.read().map_err(|_| IdpError::NoKey)?;
+        let mut keys: Vec<&LoadedKey> = c
+            .as_ref()
+            .map(|(_, k)| k.iter().collect())
+            .unwrap_or_default();
+        keys.sort_by_key(|k| k.state != "active");
+        Ok(keys.iter().map(|k| k.certificate.clone()).collect())
+    }
+
+    /// A SAML Response carrying one assertion, the assertion signed with the active key;
+    /// returns the Response XML and the assertion's ID.
+    pub async fn sign_response(
+        &self,
+        store: &dyn Store,
+        master: &MasterKey,
+        a: &AssertionFor<'_>,
+    ) -> Result<(String, String), IdpError> {
+        self.load(store, master, a.now).await?;
+        let (der, certificate) = {
+            let c = self.cache.read().map_err(|_| IdpError::NoKey)?;
+            let key = c
+                .as_ref()
+                .and_then(|(_, keys)| keys.iter().find(|k| k.state == "active"))
+                .ok_or(IdpError::NoKey)?;
+            tracing::trace!(key = %key.id, "signing an assertion");
+            (key.der.clone(), key.certificate.clone())
+        };
+        let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+        let xml = response_template(a, &assertion_id, &certificate);
+        let signed =
+            Crypto::sign_xml(xml.as_bytes(), &der).map_err(|e| IdpError::Sign(e.to_string()))?;
+        Ok((signed, assertion_id))
+    }
+}
+
+/// `2026-12-07T10:00:00Z`.
+fn instant(ms: Millis) -> String {
+    OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// The unsigned Response with the assertion's signature template (xmlsec fills in the
+/// digest and the signature value).
+pub fn response_template(a: &AssertionFor<'_>, assertion_id: &str, certificate: &str) -> String {
+    const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+    let now = instant(a.now);
+    let not_before = instant(a.now - 60_000);
+    let until = instant(a.now + a.lifetime_ms);
+    let issuer = escape(a.issuer);
+    let recipient = escape(a.recipient);
+    let subject = escape(a.session_name);
+    let mut attributes = String::new();
+    for (name, values) in a.attributes {
+        attributes.push_str(&format!("<saml:Attribute Name=\"{}\">", escape(name)));
+        for v in values {
+            attributes.push_str(&format!(
+                "<saml:AttributeValue>{}</saml:AttributeValue>",
+                escape(v)
+            ));
+        }
+        attributes.push_str("</saml:Attribute>");
+    }
+    format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         ID=\"_{response_id}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{recipient}\">\
+         <saml:Issuer xmlns:saml=\"{SAML}\">{issuer}</saml:Issuer>\
+         <samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
+         <saml:Assertion xmlns:saml=\"{SAML}\" ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{now}\">\
+         <saml:Issuer>{issuer}</saml:Issuer>\
+         <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
+         <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
+         <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
+         <ds:Reference URI=\"#{assertion_id}\"><ds:Transforms>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
+         <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
+         <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
+         <ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>\
+         <ds:SignatureValue></ds:SignatureValue>\
+         <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
+         </ds:Signature>\
+         <saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{subject}</saml:NameID>\
+         <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+         <saml:SubjectConfirmationData NotOnOrAfter=\"{until}\" Recipient=\"{recipient}\"/>\
+         </saml:SubjectConfirmation></saml:Subject>\
+         <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\">\
+         <saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>\
+         </saml:Conditions>\
+         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"{assertion_id}\"><saml:AuthnContext>\
+         <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>\
+         </saml:AuthnContext></saml:AuthnStatement>\
+         <saml:AttributeStatement>{attributes}</saml:AttributeStatement>\
+         </saml:Assertion></samlp:Response>",
+        response_id = uuid::Uuid::new_v4().simple(),
+        audience = escape(a.audience),
+    )
+}
+
+/// Gatehouse's IdP metadata: its entity ID, the signing certificates (active first, then
+/// the next key, so clouds trust it before it signs).
+pub fn metadata(entity_id: &str, sso_url: &str, certificates: &[String]) -> String {
+    let keys: String = certificates
+        .iter()
+        .map(|c| {
+            format!(
+                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}\
+                 </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor \
+         xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" \
+         entityID=\"{entity}\"><md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" \
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
+         <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\
+         <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" \
+         Location=\"{sso}\"/></md:IDPSSODescriptor></md:EntityDescriptor>\n",
+        entity = escape(entity_id),
+        sso = escape(sso_url),
+    )
+}
+
+/// Rollover, step one: a `next` key, published from now on.
+pub async fn add_next_key(
+    store: &dyn Store,
+    master: &MasterKey,
+    idp: &Idp,
+    now: Millis,
+    ctx: &AuditCtx,
+) -> Result<(), IdpError> {
+    let key = generate_key(master, "next", now)?;
+    let ev = NewEvent::new(
+        now,
+        ctx,
+        AuditAction::CloudIdpKeyCreate,
+        "idp_key",
+        Some(key.id.clone()),
+    );
+    store.add_idp_key(key, ev).await?;
+    idp.forget();
+    Ok(())
+}
+
+/// Rollover, step two: the `next` key signs from now on; the old one is retired.
+pub async fn promote_next_key(
+    store: &dyn Store,
+    idp: &Idp,
+    now: Millis,
+    ctx: &AuditCtx,
+) -> StoreResult<IdpKeyRecord> {
+    let ev = NewEvent::new(now, ctx, AuditAction::CloudIdpKeyActivate, "idp_key", None);
+    let key = store.promote_idp_key(now, ev).await?;
+    idp.forget();
+    Ok(key)
+}

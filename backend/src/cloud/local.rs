@@ -1,0 +1,70 @@
+//! The `local` provider: Gatehouse's own STS. Roles are rows, so provisioning changes
+//! nothing outside Gatehouse; credentials are Gatehouse's stateless tokens, which only its
+//! STS endpoint accepts and which it refuses from the moment they are revoked.
+
+use async_trait::async_trait;
+use gatehouse_shared::cloud::{CloudFault, ConsoleSignIn, Provider};
+
+use super::{CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation};
+use crate::portal::CONSOLE_HOME;
+use crate::store::AccountRecord;
+use crate::sts::{IssueError, Issued};
+
+pub struct Local<'a> {
+    pub env: Env<'a>,
+    pub account: &'a AccountRecord,
+}
+
+#[async_trait]
+impl CloudProvider for Local<'_> {
+    fn kind(&self) -> Provider {
+        Provider::Local
+    }
+
+    fn revocation(&self) -> Revocation {
+        Revocation::Immediate
+    }
+
+    async fn provision(&mut self, _desired: &DesiredRole) -> Result<Vec<String>, CloudFault> {
+        Ok(Vec::new())
+    }
+
+    async fn drift(&mut self, _desired: &DesiredRole) -> Result<Vec<String>, CloudFault> {
+        Ok(Vec::new())
+    }
+
+    async fn deprovision(&mut self, _role_name: &str) -> Result<Vec<String>, CloudFault> {
+        Ok(Vec::new())
+    }
+
+    async fn deny_sessions(&mut self, _role: &str, _sessions: &[String]) -> Result<(), CloudFault> {
+        // Revoked tokens are refused by Gatehouse's own STS (`sts::revocation`).
+        Ok(())
+    }
+
+    async fn issue(&mut self, g: IssueGrant<'_>) -> Result<Issued, IssueError> {
+        debug_assert_eq!(g.entitlement.account_id, self.account.id);
+        Ok(crate::sts::issue_local(
+            self.env.sts,
+            g.now,
+            g.entitlement,
+            g.req,
+            g.session_policy,
+            g.duration_ms,
+            g.grant_id,
+        )
+        .await?)
+    }
+
+    async fn console(&mut self, t: &ConsoleTarget<'_>) -> Result<ConsoleSignIn, CloudFault> {
+        Ok(ConsoleSignIn {
+            method: "GET".into(),
+            url: t
+                .permission_set
+                .relay_state
+                .clone()
+                .unwrap_or_else(|| CONSOLE_HOME.to_string()),
+            fields: Vec::new(),
+        })
+    }
+}
