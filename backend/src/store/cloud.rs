@@ -334,9 +334,7 @@ where
             let at = event.occurred_at;
             let before = role_in::<D>(&mut tx, permission_set_id, account_id).await?;
             let (status, text) = match (before.status.as_str(), drift.is_empty()) {
-                ("provisioned" | "drifted", false) => {
-                    ("drifted", Some(json!(drift).to_string()))
-                }
+                ("provisioned" | "drifted", false) => ("drifted", Some(json!(drift).to_string())),
                 ("drifted", true) => ("provisioned", None),
                 (other, _) => (other, before.drift.clone()),
             };

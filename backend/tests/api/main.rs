@@ -11,6 +11,7 @@
 mod audit;
 mod auth;
 mod breakglass;
+mod cloud;
 mod directory;
 mod federation;
 mod helpers;

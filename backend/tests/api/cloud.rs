@@ -1,0 +1,608 @@
+//! The `alibaba` provider against the Alibaba Cloud emulator (`e2e/alibaba`, strict where
+//! Alibaba is: it re-verifies every ACS3 signature with the official SDK's own signer and
+//! every SAML assertion with xmlsec1 against the metadata the setup kit uploaded). The
+//! account owner's steps and every check of what a credential can do go through the
+//! official Python SDKs (`e2e/alibaba/sdk_client.py`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use gatehouse::config::Config;
+use gatehouse_shared::cloud::{ConsoleSignIn, SetupKit};
+use gatehouse_shared::permission_sets::{PermissionSet, ProvisionedRole, ProvisioningStatus};
+use gatehouse_shared::portal::IssuedCredentials;
+use serde_json::{json, Value};
+
+use crate::helpers::{Browser, TestApp, USER_PASSWORD};
+
+const ACCOUNT: &str = "1111222233334444";
+/// Lets a role session describe regions: what the checks below call.
+const INLINE: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ecs:DescribeRegions","Resource":"*"}]}"#;
+
+fn e2e() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../e2e"))
+}
+
+fn python() -> PathBuf {
+    let p = e2e().join("sdk/.venv/bin/python");
+    assert!(
+        p.exists(),
+        "the SDK virtualenv is missing at {}: run scripts/install-test.sh",
+        p.display()
+    );
+    p
+}
+
+/// The emulator on a free loopback port, stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Emulator {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ready = dir.path().join("ready.json");
+        let child = Command::new(python())
+            .arg(e2e().join("alibaba/emulator.py"))
+            .args(["--port", "0", "--quiet", "--ready-file"])
+            .arg(&ready)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(&ready) {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    let port = u16::try_from(v["port"].as_u64().unwrap()).unwrap();
+                    return Self {
+                        child,
+                        port,
+                        _dir: dir,
+                    };
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the emulator did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req =
+            reqwest::Client::new().request(method, format!("{}/_emulator/{path}", self.url()));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// A new account and its owner's root key.
+    pub async fn account(&self, id: &str) -> Keys {
+        let v = self
+            .control(
+                reqwest::Method::POST,
+                "accounts",
+                Some(json!({ "account_id": id })),
+            )
+            .await;
+        Keys {
+            ak: v["access_key_id"].as_str().unwrap().into(),
+            sk: v["access_key_secret"].as_str().unwrap().into(),
+            token: None,
+        }
+    }
+
+    pub async fn state(&self, account: &str) -> Value {
+        self.control(
+            reqwest::Method::GET,
+            &format!("state?account={account}"),
+            None,
+        )
+        .await
+    }
+
+    pub async fn fault(&self, action: &str, kind: &str, count: u32) {
+        self.control(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({ "action": action, "kind": kind, "count": count })),
+        )
+        .await;
+    }
+
+    /// Runs `sdk_client.py <args…>` with `keys`; its one JSON line.
+    pub async fn sdk(&self, keys: &Keys, args: &[&str]) -> Value {
+        let mut cmd = Command::new(python());
+        cmd.arg(e2e().join("alibaba/sdk_client.py"))
+            .args(args)
+            .args(["--endpoint", &self.endpoint()])
+            .arg(format!("--ak={}", keys.ak))
+            .arg(format!("--sk={}", keys.sk));
+        if let Some(t) = &keys.token {
+            cmd.arg(format!("--token={t}"));
+        }
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Keys {
+    pub ak: String,
+    pub sk: String,
+    pub token: Option<String>,
+}
+
+impl From<&IssuedCredentials> for Keys {
+    fn from(c: &IssuedCredentials) -> Self {
+        Self {
+            ak: c.access_key_id.clone(),
+            sk: c.access_key_secret.clone(),
+            token: Some(c.security_token.clone()),
+        }
+    }
+}
+
+/// Gatehouse pointed at the emulator.
+async fn gatehouse(emu: &Emulator) -> TestApp {
+    let url = emu.url();
+    TestApp::spawn_with(move |c: &mut Config| {
+        c.alibaba_sts_endpoint = Some(url.clone());
+        c.alibaba_ram_endpoint = Some(url.clone());
+        c.alibaba_signin_url = Some(format!("{url}/saml-role/sso"));
+        c.cloud_timeout_secs = 5;
+    })
+    .await
+}
+
+/// The owner runs the setup kit's API steps with the official SDKs and their root key.
+async fn run_setup_kit(emu: &Emulator, admin: &Browser, owner: &Keys) -> SetupKit {
+    let kit: SetupKit = admin
+        .get(&format!("/api/v1/accounts/{ACCOUNT}/setup-kit"))
+        .await
+        .assert_status(200)
+        .json();
+    for step in &kit.steps {
+        let params: serde_json::Map<String, Value> = step
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let params = Value::Object(params).to_string();
+        let v = emu
+            .sdk(owner, &[&step.product, &step.action, "--params", &params])
+            .await;
+        assert_eq!(v["ok"], true, "{} failed: {v}", step.action);
+    }
+    kit
+}
+
+struct World {
+    emu: Emulator,
+    app: TestApp,
+    admin: Browser,
+    alice: Browser,
+    owner: Keys,
+    ops: PermissionSet,
+}
+
+async fn world() -> World {
+    let emu = Emulator::start().await;
+    let owner = emu.account(ACCOUNT).await;
+    let app = gatehouse(&emu).await;
+    let admin = app.admin().await;
+    admin
+        .post(
+            "/api/v1/accounts",
+            &json!({ "id": ACCOUNT, "name": "cloud-prod", "environment": "production", "provider": "alibaba" }),
+        )
+        .await
+        .assert_status(201);
+    run_setup_kit(&emu, &admin, &owner).await;
+    let alice_user = app.create_user_with_roles(&admin, "alice", &[]).await;
+    let ops: PermissionSet = admin
+        .post(
+            "/api/v1/permission-sets",
+            &json!({
+                "name": "Ops",
+                "session_duration_secs": 7200,
+                "system_policies": ["AliyunECSReadOnlyAccess"],
+                "inline_policy": INLINE,
+            }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    admin
+        .post(
+            "/api/v1/assignments",
+            &json!({ "principal_type": "user", "principal_id": alice_user.id, "account_id": ACCOUNT, "permission_set_id": ops.id }),
+        )
+        .await
+        .assert_status(201);
+    let alice = app.browser();
+    alice.sign_in("alice", USER_PASSWORD).await;
+    World {
+        emu,
+        app,
+        admin,
+        alice,
+        owner,
+        ops,
+    }
+}
+
+async fn provision(w: &World) -> ProvisionedRole {
+    let roles: Vec<ProvisionedRole> = w
+        .admin
+        .post(
+            &format!("/api/v1/permission-sets/{}/provision", w.ops.id),
+            &json!({}),
+        )
+        .await
+        .assert_status(200)
+        .json();
+    roles.into_iter().next().unwrap()
+}
+
+async fn issue(w: &World) -> IssuedCredentials {
+    w.alice
+        .post(
+            "/api/v1/portal/credentials",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await
+        .assert_status(200)
+        .json()
+}
+
+fn role<'a>(state: &'a Value, name: &str) -> Option<&'a Value> {
+    state["roles"]
+        .as_array()?
+        .iter()
+        .find(|r| r["RoleName"] == name || r["name"] == name)
+}
+
+#[tokio::test]
+async fn a_real_account_from_setup_kit_to_credentials_console_revocation_and_drift() {
+    let w = world().await;
+
+    // Provisioning makes the role for real, through the provisioner's SAML session.
+    let r = provision(&w).await;
+    assert_eq!(r.status, ProvisioningStatus::Provisioned, "{r:?}");
+    let state = w.emu.state(ACCOUNT).await;
+    let text = state.to_string();
+    assert!(role(&state, "GatehouseSSO-Ops").is_some(), "{text}");
+    assert!(text.contains("AliyunECSReadOnlyAccess"), "{text}");
+
+    // Portal credentials come from the cloud's STS and are the assumed role there.
+    let creds = issue(&w).await;
+    assert!(
+        creds.access_key_id.starts_with("STS."),
+        "{}",
+        creds.access_key_id
+    );
+    let keys = Keys::from(&creds);
+    let who = w.emu.sdk(&keys, &["caller-identity"]).await;
+    assert_eq!(who["ok"], true, "{who}");
+    let arn = who["arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.starts_with(&format!(
+            "acs:ram::{ACCOUNT}:assumed-role/gatehousesso-ops/alice."
+        )),
+        "{arn}"
+    );
+    assert_eq!(w.emu.sdk(&keys, &["describe-regions"]).await["ok"], true);
+
+    // Console sign-in: a fresh assertion the cloud's SSO endpoint accepts.
+    let signin: ConsoleSignIn = w
+        .alice
+        .post(
+            "/api/v1/portal/console",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(signin.method, "POST");
+    let page = reqwest::Client::new()
+        .post(&signin.url)
+        .form(&signin.fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("signed-in-as") && html.contains("gatehousesso-ops"),
+        "{html}"
+    );
+
+    // Revocation: the cloud denies that session from the next job tick on; a new one works.
+    w.admin
+        .delete(&format!("/api/v1/sts-credentials/{}", creds.access_key_id))
+        .await
+        .assert_status(204);
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    let after = w.emu.sdk(&keys, &["describe-regions"]).await;
+    assert_eq!(after["code"], "NoPermission", "{after}");
+    let fresh = Keys::from(&issue(&w).await);
+    assert_eq!(w.emu.sdk(&fresh, &["describe-regions"]).await["ok"], true);
+
+    // Drift: a policy detached behind Gatehouse's back is found, and re-provisioning repairs it.
+    let detach = json!({ "PolicyType": "System", "PolicyName": "AliyunECSReadOnlyAccess", "RoleName": "GatehouseSSO-Ops" }).to_string();
+    assert_eq!(
+        w.emu
+            .sdk(
+                &w.owner,
+                &["ram", "DetachPolicyFromRole", "--params", &detach]
+            )
+            .await["ok"],
+        true
+    );
+    w.app.clock.advance_ms(16 * 60 * 1000);
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    let roles: Vec<ProvisionedRole> = w
+        .admin
+        .get(&format!("/api/v1/permission-sets/{}/roles", w.ops.id))
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(roles[0].status, ProvisioningStatus::Drifted, "{roles:?}");
+    assert!(
+        roles[0]
+            .drift
+            .iter()
+            .any(|d| d.contains("AliyunECSReadOnlyAccess")),
+        "{roles:?}"
+    );
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+    assert!(w
+        .emu
+        .state(ACCOUNT)
+        .await
+        .to_string()
+        .contains("AliyunECSReadOnlyAccess"));
+
+    // Every call is audited with the cloud's RequestId, and no secret is in the trail.
+    let audit = w
+        .admin
+        .get("/api/v1/audit/events?action=cloud.api.call&limit=200")
+        .await
+        .assert_status(200)
+        .value()
+        .to_string();
+    assert!(
+        audit.contains("CreateRole") && audit.contains("request_id"),
+        "{audit}"
+    );
+    let all = w
+        .admin
+        .get("/api/v1/audit/events?limit=500")
+        .await
+        .value()
+        .to_string();
+    assert!(!all.contains(&creds.access_key_secret) && !all.contains(&creds.security_token));
+}
+
+#[tokio::test]
+async fn throttling_and_503_are_retried_and_a_crash_mid_provisioning_is_finished() {
+    let w = world().await;
+    w.emu.fault("CreateRole", "throttle", 2).await;
+    w.emu.fault("AttachPolicyToRole", "unavailable", 1).await;
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+
+    // A change left `provisioning` by a process that stopped before calling the cloud is
+    // finished by the next tick.
+    w.admin
+        .patch(
+            &format!("/api/v1/permission-sets/{}", w.ops.id),
+            &json!({ "session_duration_secs": 10800 }),
+        )
+        .await
+        .assert_status(200);
+    let ev = gatehouse::audit::NewEvent::named(
+        w.app.now_ms(),
+        &gatehouse::audit::AuditCtx::system(),
+        "test.crash",
+        "role",
+        None,
+    );
+    w.app
+        .state
+        .store
+        .provision_roles(&w.ops.id, None, w.app.now_ms(), ev)
+        .await
+        .unwrap();
+    let before = w
+        .app
+        .state
+        .store
+        .get_role(&w.ops.id, ACCOUNT)
+        .await
+        .unwrap();
+    assert_eq!(before.status, "provisioning");
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    let after = w
+        .app
+        .state
+        .store
+        .get_role(&w.ops.id, ACCOUNT)
+        .await
+        .unwrap();
+    assert_eq!(after.status, "provisioned");
+    let state = w.emu.state(ACCOUNT).await;
+    assert!(state.to_string().contains("10800"), "{state}");
+}
+
+#[tokio::test]
+async fn refusals_and_garbage_are_clear_errors_and_nothing_half_done_is_called_provisioned() {
+    let w = world().await;
+    // Garbage from RAM: failed, with the fault on the page, never provisioned.
+    w.emu.fault("GetRole", "garbage", 50).await;
+    let r = provision(&w).await;
+    assert_eq!(r.status, ProvisioningStatus::Failed, "{r:?}");
+    let fault = r.fault.expect("a fault");
+    assert_eq!(fault.code, "BadResponse");
+    assert_eq!(fault.action.as_deref(), Some("GetRole"));
+    w.emu.control(reqwest::Method::DELETE, "faults", None).await;
+
+    // Credentials for a role the cloud does not have: 502 naming the cause.
+    let e = w
+        .alice
+        .post(
+            "/api/v1/portal/credentials",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await;
+    e.assert_error(502, "cloud_refused");
+
+    // Provisioned, then deleted behind Gatehouse's back: STS refuses, the person is told why.
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+    for (action, params) in [
+        (
+            "DetachPolicyFromRole",
+            json!({ "PolicyType": "System", "PolicyName": "AliyunECSReadOnlyAccess", "RoleName": "GatehouseSSO-Ops" }),
+        ),
+        (
+            "DetachPolicyFromRole",
+            json!({ "PolicyType": "Custom", "PolicyName": "GatehouseSSO-Ops", "RoleName": "GatehouseSSO-Ops" }),
+        ),
+        ("DeleteRole", json!({ "RoleName": "GatehouseSSO-Ops" })),
+    ] {
+        let v = w
+            .emu
+            .sdk(&w.owner, &["ram", action, "--params", &params.to_string()])
+            .await;
+        assert_eq!(v["ok"], true, "{action}: {v}");
+    }
+    let e = w
+        .alice
+        .post(
+            "/api/v1/portal/credentials",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await;
+    e.assert_error(502, "cloud_refused");
+    let msg = e.value()["error"]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("does not exist") && msg.contains("RequestId"),
+        "{msg}"
+    );
+
+    // An unreachable cloud: 502 cloud_unavailable, and the role fails with `Unreachable`.
+    drop(w.emu);
+    let e = w
+        .alice
+        .post(
+            "/api/v1/portal/credentials",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await;
+    e.assert_error(502, "cloud_unavailable");
+    let r = provision_after_change(&w.admin, &w.ops).await;
+    assert_eq!(r.status, ProvisioningStatus::Failed);
+    assert_eq!(r.fault.unwrap().code, "Unreachable");
+}
+
+async fn provision_after_change(admin: &Browser, ps: &PermissionSet) -> ProvisionedRole {
+    let roles: Vec<ProvisionedRole> = admin
+        .post(
+            &format!("/api/v1/permission-sets/{}/provision", ps.id),
+            &json!({}),
+        )
+        .await
+        .assert_status(200)
+        .json();
+    roles.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn accounts_name_their_provider_and_bad_input_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    admin
+        .post(
+            "/api/v1/accounts",
+            &json!({ "id": ACCOUNT, "name": "a", "environment": "dev", "provider": "aws" }),
+        )
+        .await
+        .assert_status(400);
+    admin
+        .post(
+            "/api/v1/accounts",
+            &json!({ "id": ACCOUNT, "name": "a", "environment": "dev", "region": "Not A Region!" }),
+        )
+        .await
+        .assert_error(422, "validation_failed");
+    let a: Value = admin
+        .post(
+            "/api/v1/accounts",
+            &json!({ "id": ACCOUNT, "name": "a", "environment": "dev" }),
+        )
+        .await
+        .assert_status(201)
+        .value();
+    assert_eq!(a["provider"], "local");
+    // A local account needs no setup kit.
+    admin
+        .get(&format!("/api/v1/accounts/{ACCOUNT}/setup-kit"))
+        .await
+        .assert_error(409, "conflict");
+    let a: Value = admin
+        .patch(
+            &format!("/api/v1/accounts/{ACCOUNT}"),
+            &json!({ "provider": "alibaba", "site": "china", "region": "cn-hangzhou" }),
+        )
+        .await
+        .assert_status(200)
+        .value();
+    assert_eq!(
+        (
+            a["provider"].as_str(),
+            a["site"].as_str(),
+            a["region"].as_str()
+        ),
+        (Some("alibaba"), Some("china"), Some("cn-hangzhou"))
+    );
+    let kit: SetupKit = admin
+        .get(&format!("/api/v1/accounts/{ACCOUNT}/setup-kit"))
+        .await
+        .assert_status(200)
+        .json();
+    assert!(kit.cli.contains("https://signin.aliyun.com/saml-role/sso"));
+    // The metadata is public and names the signing key.
+    let md = reqwest::get(format!("{}/saml/idp/metadata.xml", app.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        md.contains("IDPSSODescriptor") && md.contains("X509Certificate"),
+        "{md}"
+    );
+}
