@@ -106,10 +106,6 @@ pub async fn build(
         settings.cloud.clone(),
         &settings.public_url,
     )?);
-    cloud
-        .idp
-        .ensure_key(&*store, &master, clock.now_ms())
-        .await?;
     let notify = Arc::new(crate::notify::Notifier::new(
         config,
         &settings.public_url,

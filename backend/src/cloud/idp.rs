@@ -122,8 +122,8 @@ pub fn generate_key(
 }
 
 impl Idp {
-    /// Makes sure an active key exists (start-up): generates and stores one if none does.
-    /// Several instances starting together store one between them.
+    /// Makes sure an active key exists (on first use): generates and stores one if none
+    /// does. Several instances racing store one between them.
     pub async fn ensure_key(
         &self,
         store: &dyn Store,
@@ -169,8 +169,15 @@ impl Idp {
         if fresh {
             return Ok(());
         }
+        let mut stored = store.idp_keys().await?;
+        if !stored.iter().any(|k| k.state == "active") {
+            // The first use makes the key: an installation that never connects a cloud
+            // has none.
+            self.ensure_key(store, master, now).await?;
+            stored = store.idp_keys().await?;
+        }
         let mut keys = Vec::new();
-        for k in store.idp_keys().await? {
+        for k in stored {
             if k.state == "retired" {
                 continue;
             }
