@@ -23,6 +23,9 @@ cargo fmt --all --check
 cargo clippy -p gatehouse -p gatehouse-shared --all-targets -- -D warnings
 cargo clippy -p gatehouse-frontend --target wasm32-unknown-unknown -- -D warnings
 
+step "the Alibaba Cloud emulator's own tests (official SDKs against it)"
+e2e/sdk/.venv/bin/python e2e/alibaba/test_emulator.py
+
 step "unit and integration tests on SQLite"
 # shared's tests include the SPA's own logic (return paths, durations, countdowns, policy
 # faults), which lives there so that no host build of Leptos is needed to test it.
