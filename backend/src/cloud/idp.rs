@@ -305,25 +305,28 @@ pub fn response_template(a: &AssertionFor<'_>, assertion_id: &str, certificate: 
 }
 
 /// Gatehouse's IdP metadata: its entity ID, the signing certificates (active first, then
-/// the next key, so clouds trust it before it signs).
+/// the next key, so clouds trust it before it signs). One element per line, so a person
+/// can read it in the setup kit.
 pub fn metadata(entity_id: &str, sso_url: &str, certificates: &[String]) -> String {
     let keys: String = certificates
         .iter()
         .map(|c| {
             format!(
-                "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{c}\
-                 </ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+                "  <md:KeyDescriptor use=\"signing\">\n    <ds:KeyInfo><ds:X509Data>\
+                 <ds:X509Certificate>{c}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n  \
+                 </md:KeyDescriptor>\n"
             )
         })
         .collect();
     format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<md:EntityDescriptor \
-         xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" \
-         entityID=\"{entity}\"><md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" \
-         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">{keys}\
-         <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\
+         xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" \
+         xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"\n    entityID=\"{entity}\">\n\
+         <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" \
+         protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n{keys}  \
+         <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>\n  \
          <md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" \
-         Location=\"{sso}\"/></md:IDPSSODescriptor></md:EntityDescriptor>\n",
+         Location=\"{sso}\"/>\n</md:IDPSSODescriptor>\n</md:EntityDescriptor>\n",
         entity = escape(entity_id),
         sso = escape(sso_url),
     )

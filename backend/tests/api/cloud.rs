@@ -52,7 +52,7 @@ impl Emulator {
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ready = dir.path().join("ready.json");
-        let child = Command::new(python())
+        let mut child = Command::new(python())
             .arg(e2e().join("alibaba/emulator.py"))
             .args(["--port", "0", "--quiet", "--ready-file"])
             .arg(&ready)
@@ -72,6 +72,8 @@ impl Emulator {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("the emulator did not start");
     }
 
