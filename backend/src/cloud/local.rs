@@ -25,6 +25,18 @@ impl CloudProvider for Local<'_> {
         Revocation::Immediate
     }
 
+    /// A local role is a row: it is what the permission set says, named as in RAM.
+    fn desired(&self, p: &crate::store::PermissionSetRecord) -> DesiredRole {
+        DesiredRole {
+            role_name: crate::permission_sets::role_name(&p.name),
+            description: p.description.clone(),
+            trust_policy: String::new(),
+            max_session_secs: p.session_duration_secs,
+            system_policies: p.policy_names(),
+            inline_policy: p.inline_policy.clone(),
+        }
+    }
+
     async fn provision(&mut self, _desired: &DesiredRole) -> Result<Vec<String>, CloudFault> {
         Ok(Vec::new())
     }

@@ -175,6 +175,8 @@ pub trait CloudProvider: Send + Sync {
     fn kind(&self) -> Provider;
     /// What revoking a credential achieves here.
     fn revocation(&self) -> Revocation;
+    /// The role permission set `p` should be in this provider's account.
+    fn desired(&self, p: &PermissionSetRecord) -> DesiredRole;
     /// Makes the role match `desired`; returns what changed.
     async fn provision(&mut self, desired: &DesiredRole) -> Result<Vec<String>, CloudFault>;
     /// How the role differs from `desired` (empty: it matches).

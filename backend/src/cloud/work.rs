@@ -14,7 +14,7 @@ use gatehouse_shared::audit::{AuditAction, Outcome};
 use serde_json::json;
 
 use super::alibaba::client::CallRecord;
-use super::{fault_json, provider_for, DesiredRole, Env};
+use super::{fault_json, provider_for, Env};
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::Millis;
 use crate::store::{ProvisionOutcome, StoreResult};
@@ -76,8 +76,8 @@ pub async fn provision_pending(env: Env<'_>, now: Millis) -> StoreResult<WorkRep
         ) else {
             continue;
         };
-        let desired = DesiredRole::alibaba(&ps, &account);
         let mut provider = provider_for(env, &account);
+        let desired = provider.desired(&ps);
         let result = provider.provision(&desired).await;
         let calls = calls_of(provider.as_mut());
         drop(provider);
@@ -117,8 +117,8 @@ pub async fn check_drift(env: Env<'_>, now: Millis) -> StoreResult<WorkReport> {
         ) else {
             continue;
         };
-        let desired = DesiredRole::alibaba(&ps, &account);
         let mut provider = provider_for(env, &account);
+        let desired = provider.desired(&ps);
         let result = provider.drift(&desired).await;
         let calls = calls_of(provider.as_mut());
         drop(provider);

@@ -370,6 +370,10 @@ impl CloudProvider for Alibaba<'_> {
         Revocation::DenyUntilExpiry
     }
 
+    fn desired(&self, p: &crate::store::PermissionSetRecord) -> DesiredRole {
+        DesiredRole::alibaba(p, self.account)
+    }
+
     async fn provision(&mut self, d: &DesiredRole) -> Result<Vec<String>, CloudFault> {
         let d = d.clone();
         self.with_ram(move |r| Box::pin(async move { r.provision(&d).await }))
