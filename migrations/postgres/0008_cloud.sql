@@ -3,7 +3,7 @@
 -- cloud, and the session denials that stand in for revoking a cloud's STS token.
 
 ALTER TABLE accounts ADD COLUMN provider TEXT NOT NULL DEFAULT 'local'
-    CHECK (provider IN ('local', 'alibaba'));
+    CHECK (provider IN ('local', 'alibaba', 'aws'));
 ALTER TABLE accounts ADD COLUMN site TEXT NOT NULL DEFAULT 'international'
     CHECK (site IN ('international', 'china'));
 ALTER TABLE accounts ADD COLUMN region TEXT;
