@@ -82,3 +82,5 @@ CREATE TABLE cloud_session_denials (
 -- Which provider issued a credential, and the role session name it was issued under.
 ALTER TABLE sts_credentials ADD COLUMN provider TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE sts_credentials ADD COLUMN session_name TEXT;
+-- The just-in-time grant it was issued under: ending the grant early denies a cloud's session.
+ALTER TABLE sts_credentials ADD COLUMN grant_id TEXT;

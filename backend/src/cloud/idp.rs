@@ -26,7 +26,7 @@ use crate::secrets::MasterKey;
 use crate::store::{IdpKeyRecord, Store, StoreError, StoreResult};
 
 /// The sealing purpose of IdP private keys.
-const PURPOSE: &str = "idp-signing-key";
+pub const PURPOSE: &str = "idp-signing-key";
 /// How long the cached keys are trusted before the store is read again (another instance
 /// may have rolled them over).
 const CACHE_MS: i64 = 30_000;
@@ -232,12 +232,22 @@ impl Idp {
             tracing::trace!(key = %key.id, "signing an assertion");
             (key.der.clone(), key.certificate.clone())
         };
-        let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
-        let xml = response_template(a, &assertion_id, &certificate);
-        let signed =
-            Crypto::sign_xml(xml.as_bytes(), &der).map_err(|e| IdpError::Sign(e.to_string()))?;
-        Ok((signed, assertion_id))
+        sign(a, &der, &certificate)
     }
+}
+
+/// Signs a Response for `a` with a PKCS#8 DER key and its base64 certificate; returns the
+/// XML and the assertion's ID. What [`Idp::sign_response`] does once it has the key.
+pub fn sign(
+    a: &AssertionFor<'_>,
+    der: &[u8],
+    certificate: &str,
+) -> Result<(String, String), IdpError> {
+    let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
+    let xml = response_template(a, &assertion_id, certificate);
+    let signed =
+        Crypto::sign_xml(xml.as_bytes(), der).map_err(|e| IdpError::Sign(e.to_string()))?;
+    Ok((signed, assertion_id))
 }
 
 /// `2026-12-07T10:00:00Z`.

@@ -51,6 +51,8 @@ pub struct StsCredentialRecord {
     pub provider: String,
     /// The role session name a cloud knows it by.
     pub session_name: Option<String>,
+    /// The just-in-time grant it was issued under.
+    pub grant_id: Option<String>,
 }
 
 impl AuditView for StsCredentialRecord {
@@ -237,7 +239,7 @@ const DENY_CLOUD_SESSIONS_SQL: &str = "INSERT INTO cloud_session_denials (accoun
      AND expires_at > $2 AND";
 const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, \
      role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at, \
-     provider, session_name";
+     provider, session_name, grant_id";
 const URI_SELECT: &str =
     "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, p.name AS \
      permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at FROM \
@@ -273,6 +275,17 @@ where
         .bind(r.created_at)
         .execute(&mut **tx)
         .await?;
+        if r.kind == "grant" {
+            // A grant ended early: its cloud sessions are denied until their tokens expire.
+            sqlx::query(&format!(
+                "{DENY_CLOUD_SESSIONS_SQL} grant_id = $1 AND revoked_at IS NULL ON CONFLICT \
+                 (account_id, role_name, session_name) DO NOTHING"
+            ))
+            .bind(&r.subject)
+            .bind(r.created_at)
+            .execute(&mut **tx)
+            .await?;
+        }
         Ok(())
     }
 
@@ -394,12 +407,12 @@ where
             return Ok(());
         }
         self.audited_write(|mut tx| async move {
-            // 13 binds a row: 500 rows stay far below both engines' bind limits.
+            // 14 binds a row: 500 rows stay far below both engines' bind limits.
             for chunk in writes.chunks(500) {
                 let mut q = Assembled::<D>::new(
                     "INSERT INTO sts_credentials (access_key_id, user_id, username, account_id, \
                      permission_set_id, role_name, source, parent_access_key_id, session_policy, \
-                     issued_at, expires_at, provider, session_name) ",
+                     issued_at, expires_at, provider, session_name, grant_id) ",
                 );
                 q.values(chunk, |b, w| {
                     let c = &w.credential;
@@ -415,7 +428,8 @@ where
                         .bind(c.issued_at)
                         .bind(c.expires_at)
                         .bind(c.provider.clone())
-                        .bind(c.session_name.clone());
+                        .bind(c.session_name.clone())
+                        .bind(c.grant_id.clone());
                 });
                 let (sql, args) = q.finish()?;
                 sqlx::query_with(&sql, args).execute(&mut *tx).await?;

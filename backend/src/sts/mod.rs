@@ -283,6 +283,7 @@ pub async fn record_cloud_issue(
         revoked_at: None,
         provider: provider.as_str().to_string(),
         session_name: Some(claims.sn.clone()),
+        grant_id: claims.gr.clone(),
     };
     let uri = match &req.source {
         Source::CredentialsUri(id) => Some(id.clone()),
@@ -353,6 +354,7 @@ pub(crate) async fn issue_local(
         revoked_at: None,
         provider: "local".into(),
         session_name: None,
+        grant_id: claims.gr.clone(),
     };
     let uri = match &req.source {
         Source::CredentialsUri(id) => Some(id.clone()),

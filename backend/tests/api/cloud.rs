@@ -549,10 +549,11 @@ async fn accounts_name_their_provider_and_bad_input_is_refused() {
     admin
         .post(
             "/api/v1/accounts",
-            &json!({ "id": ACCOUNT, "name": "a", "environment": "dev", "provider": "aws" }),
+            &json!({ "id": ACCOUNT, "name": "a", "environment": "dev", "provider": "gcp" }),
         )
         .await
-        .assert_status(400);
+        // aws is a provider now (issue 15), and its IDs have 12 digits, not 16.
+        .assert_error(422, "validation_failed");
     admin
         .post(
             "/api/v1/accounts",
@@ -658,4 +659,154 @@ async fn gatehouse_sends_what_the_official_sdk_sends() {
         .unwrap_or_default();
     assert!(diffs.is_empty(), "{diffs:?}");
     assert!(v["compared"].as_u64().unwrap() >= 6, "{}", v["compared"]);
+}
+
+/// A just-in-time grant on a cloud account: credentials from the cloud only while it is
+/// active, and ending it early denies its sessions there.
+#[tokio::test]
+async fn a_grant_issues_cloud_credentials_only_while_active_and_its_early_end_denies_them() {
+    let w = world().await;
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+    let bob_user = w.app.create_user_with_roles(&w.admin, "bob", &[]).await;
+    let bob = w.app.browser();
+    bob.sign_in("bob", USER_PASSWORD).await;
+    let body = json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id });
+    bob.post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_error(403, "forbidden");
+    w.admin
+        .post(
+            "/api/v1/eligibility-policies",
+            &json!({
+                "name": "bob self-service",
+                "principal_type": "user",
+                "principal_id": bob_user.id,
+                "account_ids": [ACCOUNT],
+                "permission_set_ids": [w.ops.id],
+                "max_duration_secs": 3600,
+                "approval_required": false,
+                "justification_required": false,
+            }),
+        )
+        .await
+        .assert_status(201);
+    let grant: Value = bob
+        .post(
+            "/api/v1/requests",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id, "duration_secs": 1800, "justification": "" }),
+        )
+        .await
+        .assert_status(201)
+        .value();
+    assert_eq!(grant["state"], "active", "{grant}");
+    let creds: IssuedCredentials = bob
+        .post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_status(200)
+        .json();
+    let keys = Keys::from(&creds);
+    assert_eq!(w.emu.sdk(&keys, &["describe-regions"]).await["ok"], true);
+    // Never past the grant's end.
+    let left = creds.expiration - time::OffsetDateTime::now_utc();
+    assert!(left.whole_seconds() <= 1800 + 5, "{left}");
+
+    w.admin
+        .post(
+            &format!("/api/v1/requests/{}/revoke", grant["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    assert_eq!(
+        w.emu.sdk(&keys, &["describe-regions"]).await["code"],
+        "NoPermission"
+    );
+    bob.post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_error(403, "forbidden");
+}
+
+/// The provisioner's cached credentials expiring early are replaced, and the work done.
+#[tokio::test]
+async fn an_expired_provisioner_credential_is_replaced_and_the_work_finished() {
+    let w = world().await;
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+    let state = w.emu.state(ACCOUNT).await;
+    let sessions = state["sessions"].as_array().cloned().unwrap_or_default();
+    let provisioner = sessions
+        .iter()
+        .find(|s| {
+            s["RoleName"]
+                .as_str()
+                .is_some_and(|r| r.eq_ignore_ascii_case("GatehouseProvisioner"))
+        })
+        .unwrap_or_else(|| panic!("{state}"));
+    w.emu
+        .control(
+            reqwest::Method::POST,
+            "expire-session",
+            Some(json!({ "access_key_id": provisioner["AccessKeyId"] })),
+        )
+        .await;
+    w.admin
+        .patch(
+            &format!("/api/v1/permission-sets/{}", w.ops.id),
+            &json!({ "session_duration_secs": 10800 }),
+        )
+        .await
+        .assert_status(200);
+    let r = provision(&w).await;
+    assert_eq!(r.status, ProvisioningStatus::Provisioned, "{r:?}");
+}
+
+/// An account ID the cloud does not know (or one whose owner never ran the setup kit):
+/// provisioning fails with the cloud's answer and what to do, and nothing is provisioned.
+#[tokio::test]
+async fn an_account_without_the_setup_kit_fails_with_what_to_do() {
+    let emu = Emulator::start().await;
+    let app = gatehouse(&emu).await;
+    let admin = app.admin().await;
+    for (id, exists) in [("9999888877776666", false), ("5555444433332222", true)] {
+        if exists {
+            emu.account(id).await;
+        }
+        admin
+            .post("/api/v1/accounts", &json!({ "id": id, "name": format!("a{id}"), "environment": "dev", "provider": "alibaba" }))
+            .await
+            .assert_status(201);
+    }
+    let user = app.create_user_with_roles(&admin, "carol", &[]).await;
+    let ps: PermissionSet = admin
+        .post(
+            "/api/v1/permission-sets",
+            &json!({ "name": "Dev", "session_duration_secs": 3600, "system_policies": [] }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    for id in ["9999888877776666", "5555444433332222"] {
+        admin
+            .post(
+                "/api/v1/assignments",
+                &json!({ "principal_type": "user", "principal_id": user.id, "account_id": id, "permission_set_id": ps.id }),
+            )
+            .await
+            .assert_status(201);
+    }
+    let roles: Vec<ProvisionedRole> = admin
+        .post(
+            &format!("/api/v1/permission-sets/{}/provision", ps.id),
+            &json!({}),
+        )
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(roles.len(), 2);
+    for r in roles {
+        assert_eq!(r.status, ProvisioningStatus::Failed, "{r:?}");
+        let f = r.fault.unwrap();
+        assert_eq!(f.action.as_deref(), Some("AssumeRoleWithSAML"), "{f:?}");
+        assert!(f.message.contains("setup kit"), "{f:?}");
+    }
 }

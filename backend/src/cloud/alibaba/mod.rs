@@ -268,37 +268,46 @@ impl<'a> Alibaba<'a> {
         Ok(signer)
     }
 
-    /// Runs `work` with RAM signed by the provisioner; a refused credential is dropped from
-    /// the cache so the next attempt assumes the role afresh.
+    /// Runs `work` with RAM signed by the provisioner. Credentials the cloud no longer
+    /// accepts (expired early, or the cache outlived them) are dropped and the role assumed
+    /// afresh, once; the work is idempotent, so running it again is safe.
     async fn with_ram<T>(
         &mut self,
-        work: impl for<'r> FnOnce(
+        work: impl for<'r> Fn(
             &'r mut ram::Ram<'_>,
         ) -> std::pin::Pin<
             Box<dyn std::future::Future<Output = Result<T, CloudFault>> + Send + 'r>,
         >,
     ) -> Result<T, CloudFault> {
-        let signer = self.provisioner().await?;
-        let endpoint = self.ram_endpoint();
-        let mut r = ram::Ram {
-            api: Api {
-                http: &self.env.cloud.http,
-                endpoint: &endpoint,
-                version: ram::VERSION,
-            },
-            signer: &signer,
-            log: Vec::new(),
-        };
-        let out = work(&mut r).await;
-        self.log.append(&mut r.log);
-        if let Err(f) = &out {
-            if f.code.starts_with("InvalidSecurityToken")
-                || f.code.starts_with("InvalidAccessKeyId")
-            {
-                self.env.cloud.alibaba.forget(&self.account.id);
+        let mut retried = false;
+        loop {
+            let signer = self.provisioner().await?;
+            let endpoint = self.ram_endpoint();
+            let mut r = ram::Ram {
+                api: Api {
+                    http: &self.env.cloud.http,
+                    endpoint: &endpoint,
+                    version: ram::VERSION,
+                },
+                signer: &signer,
+                log: Vec::new(),
+            };
+            let out = work(&mut r).await;
+            self.log.append(&mut r.log);
+            match out {
+                Err(f)
+                    if f.code.starts_with("InvalidSecurityToken")
+                        || f.code.starts_with("InvalidAccessKeyId") =>
+                {
+                    self.env.cloud.alibaba.forget(&self.account.id);
+                    if retried {
+                        return Err(f);
+                    }
+                    retried = true;
+                }
+                other => return other,
             }
         }
-        out
     }
 }
 
@@ -312,7 +321,7 @@ fn bad_credentials() -> CloudFault {
 }
 
 /// Signing credentials and their expiry from an STS answer.
-fn credentials(v: &Value) -> Option<(Signer, Millis)> {
+pub fn credentials(v: &Value) -> Option<(Signer, Millis)> {
     let c = v.get("Credentials")?;
     let expires = crate::sts::parse_timestamp(c.get("Expiration")?.as_str()?)?;
     Some((
@@ -376,20 +385,29 @@ impl CloudProvider for Alibaba<'_> {
 
     async fn provision(&mut self, d: &DesiredRole) -> Result<Vec<String>, CloudFault> {
         let d = d.clone();
-        self.with_ram(move |r| Box::pin(async move { r.provision(&d).await }))
-            .await
+        self.with_ram(move |r| {
+            let d = d.clone();
+            Box::pin(async move { r.provision(&d).await })
+        })
+        .await
     }
 
     async fn drift(&mut self, d: &DesiredRole) -> Result<Vec<String>, CloudFault> {
         let d = d.clone();
-        self.with_ram(move |r| Box::pin(async move { r.drift(&d).await }))
-            .await
+        self.with_ram(move |r| {
+            let d = d.clone();
+            Box::pin(async move { r.drift(&d).await })
+        })
+        .await
     }
 
     async fn deprovision(&mut self, role_name: &str) -> Result<Vec<String>, CloudFault> {
         let role = role_name.to_string();
-        self.with_ram(move |r| Box::pin(async move { r.deprovision(&role).await }))
-            .await
+        self.with_ram(move |r| {
+            let role = role.clone();
+            Box::pin(async move { r.deprovision(&role).await })
+        })
+        .await
     }
 
     async fn deny_sessions(
@@ -403,8 +421,11 @@ impl CloudProvider for Alibaba<'_> {
             .iter()
             .map(|s| assumed_role_arn(&account, &role, s))
             .collect();
-        self.with_ram(move |r| Box::pin(async move { r.deny_sessions(&role, &principals).await }))
-            .await
+        self.with_ram(move |r| {
+            let (role, principals) = (role.clone(), principals.clone());
+            Box::pin(async move { r.deny_sessions(&role, &principals).await })
+        })
+        .await
     }
 
     async fn issue(&mut self, g: IssueGrant<'_>) -> Result<Issued, IssueError> {

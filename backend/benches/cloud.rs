@@ -1,0 +1,111 @@
+//! Gatehouse's own CPU per credential issue with a real cloud, run with
+//! `cargo bench --bench cloud`: for the `alibaba` provider, everything Gatehouse does
+//! without the cloud's round trip — sign the SAML Response (RSA-2048 SHA-256, whole
+//! Assertion, xmlsec through samael), base64 it, build the `AssumeRoleWithSAML` request and
+//! read STS's answer — beside, in the same run:
+//! - `local_issue_own_cpu`: the `local` provider minting a credential (token sealed with the
+//!   STS keys), the same step for Gatehouse's own STS;
+//! - `rsa2048_sha256_sign_only`: one bare RSA-2048 signature with openssl, the floor of any
+//!   signed assertion.
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a benchmark should stop loudly on any failure"
+)]
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use criterion::{criterion_group, criterion_main, Criterion};
+use gatehouse::clock::{Clock as _, SystemClock};
+use gatehouse::cloud::alibaba::{self, client};
+use gatehouse::cloud::idp::{self, AssertionFor};
+use gatehouse::secrets::MasterKey;
+use gatehouse::sts::{Claims, StsKeys};
+use serde_json::Value;
+
+const ANSWER: &[u8] = br#"{"RequestId":"6894B13B-6D71-4EF5-88FA-F32781734A7F","AssumedRoleUser":{"AssumedRoleId":"344584339364951186:alice.1a2b3c4d","Arn":"acs:ram::1234567890123456:assumed-role/gatehousesso-ops/alice.1a2b3c4d"},"Credentials":{"SecurityToken":"CAIS6QJ1q6Ft5B2yfSjIr5bTIu2Ale1v0fKEdUHIhGVVbNBrvKqNkzz2IHhMenFoB+wXsfw0nW5U6vkflrMqF8ceHhCbMJApsssKrF3wJpfZv8u84YADi5CjQfZ6pk2CqQaXTPWYAcSSeQKcQAk4BtDnZy7fQOX+ZzZA2JsJKlHvB9n9lohr1n3oR7nTAl94Pb1pg0EY2c8DCmQNrAPOJ0eR5aYb4WPBu","AccessKeyId":"STS.NUgYrLnoC37mZZCNnAbez2mKA","AccessKeySecret":"3bwySLKdwdSk8k4uTzDHNcPqBiGA2pDA8HzZmHvQpSj5","Expiration":"2026-12-07T11:00:00Z"},"SAMLAssertionInfo":{"SubjectType":"persistent","Subject":"alice.1a2b3c4d","Recipient":"https://signin.alibabacloud.com/saml-role/sso","Issuer":"https://gatehouse.example/saml/idp/metadata.xml"}}"#;
+
+fn bench(c: &mut Criterion) {
+    let master = MasterKey::generate();
+    let now = SystemClock.now_ms();
+    let key = idp::generate_key(&master, "active", now).unwrap();
+    let der = master.open(idp::PURPOSE, &key.private_key).unwrap();
+    let role_arn = "acs:ram::1234567890123456:role/GatehouseSSO-Ops";
+    let provider_arn = "acs:ram::1234567890123456:saml-provider/Gatehouse";
+    let attributes = [
+        (
+            "https://www.aliyun.com/SAML-Role/Attributes/Role",
+            vec![format!("{role_arn},{provider_arn}")],
+        ),
+        (
+            "https://www.aliyun.com/SAML-Role/Attributes/RoleSessionName",
+            vec!["alice.1a2b3c4d".to_string()],
+        ),
+        (
+            "https://www.aliyun.com/SAML-Role/Attributes/SessionDuration",
+            vec!["3600".to_string()],
+        ),
+    ];
+    let assertion = AssertionFor {
+        issuer: "https://gatehouse.example/saml/idp/metadata.xml",
+        recipient: "https://signin.alibabacloud.com/saml-role/sso",
+        audience: "urn:alibaba:cloudcomputing:international",
+        session_name: "alice.1a2b3c4d",
+        attributes: &attributes,
+        now,
+        lifetime_ms: 300_000,
+    };
+    let mut g = c.benchmark_group("cloud");
+    g.bench_function("alibaba_issue_own_cpu", |b| {
+        b.iter(|| {
+            let (xml, _) = idp::sign(&assertion, &der, &key.certificate).unwrap();
+            let params = vec![
+                ("SAMLProviderArn".to_string(), provider_arn.to_string()),
+                ("RoleArn".to_string(), role_arn.to_string()),
+                ("SAMLAssertion".to_string(), STANDARD.encode(xml)),
+                ("DurationSeconds".to_string(), "3600".to_string()),
+            ];
+            let req = client::prepare(
+                "https://sts.aliyuncs.com",
+                alibaba::STS_VERSION,
+                "AssumeRoleWithSAML",
+                &params,
+                None,
+                "2026-12-07T10:00:00Z",
+                "4f3c0f1e9d8a4b6c8e7f6a5b4c3d2e1f",
+            );
+            let v: Value = serde_json::from_slice(ANSWER).unwrap();
+            (req.url.len(), alibaba::credentials(&v).unwrap().1)
+        });
+    });
+    let keys = StsKeys::derive(&master);
+    let claims = Claims {
+        ak: StsKeys::new_access_key_id(),
+        uid: "u-1".into(),
+        sn: "alice".into(),
+        acc: "1234567890123456".into(),
+        ps: "ps-1".into(),
+        role: "GatehouseSSO-Ops".into(),
+        iat: now,
+        exp: now + 3_600_000,
+        pol: None,
+        par: None,
+        rt: None,
+        gr: None,
+    };
+    g.bench_function("local_issue_own_cpu", |b| b.iter(|| keys.issue(&claims)));
+    let pkey = openssl::pkey::PKey::private_key_from_pkcs8(&der).unwrap();
+    g.bench_function("rsa2048_sha256_sign_only", |b| {
+        b.iter(|| {
+            let mut s =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey).unwrap();
+            s.update(b"the SignedInfo of one assertion").unwrap();
+            s.sign_to_vec().unwrap()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
