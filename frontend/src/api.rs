@@ -14,7 +14,7 @@ use gatehouse_shared::breakglass::{
     RecordRotation, RevealRequest, RevealWhat, Revealed, ReviewNote, RootSession,
     RootSessionRequest, RootTask, VaultEntry,
 };
-use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, SetupKit};
+use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, IdpKey, SetupKit};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
     UpdateGroup, UpdateUser, User,
@@ -359,10 +359,32 @@ pub async fn delete_account(id: &str) -> Result<(), ApiError> {
     without_answer(Method::DELETE, &format!("/accounts/{}", segment(id))).await
 }
 
-/// What the owner of an Alibaba Cloud account runs once (administrators; `conflict` for
-/// a `local` account).
+/// What the owner of a cloud account (Alibaba Cloud, AWS) runs once (administrators;
+/// `conflict` for a `local` account).
 pub async fn setup_kit(id: &str) -> Result<SetupKit, ApiError> {
     get(&format!("/accounts/{}/setup-kit", segment(id))).await
+}
+
+/// Gatehouse's SAML IdP signing keys, with their SHA-256 fingerprints (administrators).
+pub async fn idp_keys() -> Result<Vec<IdpKey>, ApiError> {
+    get("/cloud/idp-keys").await
+}
+
+/// Rollover, step one: publishes a next key in the metadata (`conflict` when one is
+/// already published). Answers the new list of keys.
+pub async fn publish_idp_key() -> Result<Vec<IdpKey>, ApiError> {
+    with_body(Method::POST, "/cloud/idp-keys", &serde_json::json!({})).await
+}
+
+/// Rollover, step two: the next key signs, the active one is retired (`conflict` when no
+/// next key is published). Answers the new list of keys.
+pub async fn activate_idp_key() -> Result<Vec<IdpKey>, ApiError> {
+    with_body(
+        Method::POST,
+        "/cloud/idp-keys/activate",
+        &serde_json::json!({}),
+    )
+    .await
 }
 
 // --- permission sets, assignments, policies ---------------------------------------------

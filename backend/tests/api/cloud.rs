@@ -810,3 +810,89 @@ async fn an_account_without_the_setup_kit_fails_with_what_to_do() {
         assert!(f.message.contains("setup kit"), "{f:?}");
     }
 }
+
+/// `credentials_uri` and `gatehouse credentials` deliver the cloud's credentials, and the
+/// role goes from the cloud with the last assignment.
+#[tokio::test]
+async fn credentials_uri_and_the_cli_deliver_cloud_credentials_and_the_last_assignment_removes_the_role(
+) {
+    let w = world().await;
+    assert_eq!(provision(&w).await.status, ProvisioningStatus::Provisioned);
+    let uri: Value = w
+        .alice
+        .post(
+            "/api/v1/portal/credential-uris",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await
+        .assert_status(201)
+        .value();
+    let url = uri["url"].as_str().unwrap().to_string();
+    let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    let keys = Keys {
+        ak: body["AccessKeyId"].as_str().unwrap().into(),
+        sk: body["AccessKeySecret"].as_str().unwrap().into(),
+        token: Some(body["SecurityToken"].as_str().unwrap().into()),
+    };
+    assert!(keys.ak.starts_with("STS."), "{body}");
+    let who = w.emu.sdk(&keys, &["caller-identity"]).await;
+    assert!(
+        who["arn"]
+            .as_str()
+            .unwrap()
+            .contains(":assumed-role/gatehousesso-ops/alice."),
+        "{who}"
+    );
+
+    // Off the runtime's thread: the server answering it runs on this test's runtime.
+    let mut cli = Command::new(crate::helpers::gatehouse_bin());
+    cli.args(["credentials", "--uri", &url]);
+    let out = tokio::task::spawn_blocking(move || cli.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let process: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = Keys {
+        ak: process["AccessKeyId"].as_str().unwrap().into(),
+        sk: process["SecretAccessKey"].as_str().unwrap().into(),
+        token: Some(process["SessionToken"].as_str().unwrap().into()),
+    };
+    assert_eq!(w.emu.sdk(&keys, &["caller-identity"]).await["ok"], true);
+
+    // The last assignment goes: the role and its policy are deleted in the cloud.
+    let assignments: Vec<Value> = w
+        .admin
+        .get(&format!("/api/v1/assignments?account_id={ACCOUNT}"))
+        .await
+        .assert_status(200)
+        .json();
+    for a in assignments {
+        w.admin
+            .delete(&format!(
+                "/api/v1/assignments/{}",
+                a["id"].as_str().unwrap()
+            ))
+            .await
+            .assert_status(204);
+    }
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    let state = w.emu.state(ACCOUNT).await;
+    assert!(role(&state, "GatehouseSSO-Ops").is_none(), "{state}");
+    assert!(
+        !state["policies"].to_string().contains("GatehouseSSO-Ops"),
+        "{state}"
+    );
+    assert!(w
+        .app
+        .state
+        .store
+        .list_role_removals()
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -1,10 +1,25 @@
-//! A file to take away: a labelled code block (scrolling when long) with a copy button and
-//! a download link that saves it under its file name, from a `data:` URL (nothing to
-//! revoke later, nothing fetched again).
+//! A file to take away: a labelled code block (scrolling when long, and saying so: its line
+//! count, "scroll", a fade at the edge with more below) with a copy button and a download
+//! link that saves it under its file name, from a `data:` URL (nothing to revoke later,
+//! nothing fetched again).
 
 use leptos::prelude::*;
 
 use crate::components::copy::CopyButton;
+
+/// How many lines the block shows before it scrolls (`.code-file` in `style.css`: a
+/// max-height of 20rem at .85rem × 1.5).
+const VISIBLE_LINES: usize = 15;
+
+/// "27 lines — scroll" for a block that scrolls, "9 lines" for one that does not.
+fn line_count(text: &str) -> String {
+    let lines = text.lines().count();
+    match lines {
+        1 => "1 line".to_string(),
+        n if n > VISIBLE_LINES => format!("{n} lines — scroll"),
+        n => format!("{n} lines"),
+    }
+}
 
 /// `text` as a `data:` URL of type `mime` (UTF-8), for a download link.
 pub fn data_url(mime: &str, text: &str) -> String {
@@ -33,6 +48,7 @@ pub fn CodeFile(
     let href = data_url(mime, &text);
     let copy_label = format!("Copy {label}");
     let download_label = format!("Download {label} as {file_name}");
+    let lines = line_count(&text);
     view! {
         <div class="copy-block">
             <div class="copy-head">
@@ -41,9 +57,10 @@ pub fn CodeFile(
                 <a class="button secondary small" href=href download=file_name aria-label=download_label>
                     "Download " <code>{file_name}</code>
                 </a>
+                <span class="hint code-lines">{lines}</span>
             </div>
             {hint.map(|h| view! { <p class="hint">{h}</p> })}
-            <pre class="copy-value policy-doc" id=id aria-labelledby=label_id tabindex="0">{text}</pre>
+            <pre class="copy-value policy-doc code-file" id=id aria-labelledby=label_id tabindex="0">{text}</pre>
         </div>
     }
 }

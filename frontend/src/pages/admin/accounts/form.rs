@@ -1,6 +1,6 @@
 //! The form that adds an account or edits one: its ID (when adding), name and environment,
-//! and the cloud that grants access there (provider; for Alibaba Cloud the site and an
-//! optional region), checked with the shared rules before it is sent.
+//! and the cloud that grants access there (any provider of `Provider::ALL`; for Alibaba
+//! Cloud the site and an optional region), checked with the shared rules before it is sent.
 
 use gatehouse_shared::cloud::{AlibabaSite, Provider};
 use gatehouse_shared::directory::{Account, CreateAccount, UpdateAccount};
@@ -18,6 +18,23 @@ fn provider_options() -> Vec<(String, String)> {
         .iter()
         .map(|p| (p.as_str().to_string(), p.label().to_string()))
         .collect()
+}
+
+/// What each provider means, one sentence each, in the order of [`Provider::ALL`].
+fn provider_notes() -> String {
+    Provider::ALL
+        .iter()
+        .map(|p| match p {
+            Provider::Local => {
+                "Local: Gatehouse's own STS, no cloud is called (demos, evaluation).".to_string()
+            }
+            other => format!(
+                "{}: a real account, connected once by its setup kit.",
+                other.label()
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn site_options() -> Vec<(String, String)> {
@@ -113,17 +130,17 @@ pub(super) fn AccountForm(
             return;
         }
         let mut faults = Faults::new();
+        let chosen = Provider::parse(&provider.get_untracked()).unwrap_or_default();
         let account_id = if is_edit {
             None
         } else {
-            faults.check("id", AccountId::parse(&id.get_untracked()))
+            faults.check("id", AccountId::parse_for(&id.get_untracked(), chosen))
         };
         let account_name = faults.check("name", AccountName::parse(&name.get_untracked()));
         let env = faults.check(
             "environment",
             Environment::parse(&environment.get_untracked()),
         );
-        let chosen = Provider::parse(&provider.get_untracked()).unwrap_or_default();
         let region_value = if chosen == Provider::Alibaba {
             let raw = region.get_untracked();
             if raw.trim().is_empty() {
@@ -211,9 +228,12 @@ pub(super) fn AccountForm(
     };
 
     let provider_hint = if is_edit {
-        "Local: Gatehouse's own STS, no cloud is called (demos, evaluation). Alibaba Cloud: a real account, connected once by its setup kit. The provider cannot change while a role is provisioned in the account."
+        format!(
+            "{} The provider cannot change while a role is provisioned in the account.",
+            provider_notes()
+        )
     } else {
-        "Local: Gatehouse's own STS, no cloud is called (demos, evaluation). Alibaba Cloud: a real account, connected once by its setup kit."
+        provider_notes()
     };
     view! {
         <section class="card" aria-labelledby="account-form-heading">
@@ -229,7 +249,7 @@ pub(super) fn AccountForm(
                         inputmode="numeric"
                         autocomplete="off"
                         maxlength=16
-                        hint="The 16-digit ID of the cloud account."
+                        hint="The ID of the cloud account: 16 digits (Alibaba Cloud, local) or 12 digits (AWS)."
                         error=form.field_error("id")
                         required=true
                     />

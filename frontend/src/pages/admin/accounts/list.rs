@@ -1,6 +1,6 @@
 //! The accounts page: the table of accounts with each one's provider, and for
-//! administrators the add / edit form, the way to each Alibaba Cloud account's setup kit,
-//! and deletion (after a confirmation).
+//! administrators the add / edit form, the way to each cloud account's setup kit, deletion
+//! (after a confirmation) and the panel of Gatehouse's SAML signing keys.
 
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::cloud::Provider;
@@ -10,6 +10,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 
 use super::form::AccountForm;
+use super::idp_keys::IdpKeysPanel;
 use super::{cloud_details, setup_kit_href};
 use crate::api;
 use crate::components::alert::{ErrorAlert, Notice};
@@ -29,7 +30,7 @@ pub fn AccountsPage() -> impl IntoView {
     let accounts = LocalResource::new(api::accounts);
     let page = FormState::new();
     let editing = RwSignal::new(None::<Account>);
-    // A newly added Alibaba Cloud account, whose owner runs the setup kit next.
+    // A newly added cloud account, whose owner runs the setup kit next.
     let added_cloud = RwSignal::new(None::<Account>);
     let on_saved = move |account: Account, edited: bool| {
         page.error.set(None);
@@ -41,7 +42,7 @@ pub fn AccountsPage() -> impl IntoView {
                 "Saved account {} ({}).",
                 account.name, account.id
             )));
-        } else if account.provider == Provider::Alibaba {
+        } else if account.provider != Provider::Local {
             added_cloud.set(Some(account));
         } else {
             page.notice.set(Some(format!(
@@ -55,7 +56,7 @@ pub fn AccountsPage() -> impl IntoView {
         <section class="page">
             <h1>"Accounts"</h1>
             <p class="lead">
-                "The cloud accounts access is granted to. An Alibaba Cloud account needs its setup kit run once by its owner; an account on Gatehouse's own STS needs nothing."
+                "The cloud accounts access is granted to. An account in a cloud (Alibaba Cloud, AWS) needs its setup kit run once by its owner; an account on Gatehouse's own STS needs nothing."
             </p>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
@@ -69,12 +70,15 @@ pub fn AccountsPage() -> impl IntoView {
                     let current = editing.get();
                     view! { <AccountForm editing=current on_saved on_cancel=move || editing.set(None) /> }
                 }}
+                <IdpKeysPanel accounts=Signal::derive(move || {
+                    accounts.get().and_then(Result::ok).unwrap_or_default()
+                }) />
             </Show>
         </section>
     }
 }
 
-/// After adding an Alibaba Cloud account: what its owner does next.
+/// After adding a cloud account: what its owner does next.
 #[component]
 fn NextStep(account: Account) -> impl IntoView {
     view! {
@@ -161,7 +165,7 @@ fn AccountRow(
     let delete_label = format!("Delete account {}", account.id);
     let confirm_label = format!("Yes, delete account {}", account.id);
     let edit_label = format!("Edit account {}", account.id);
-    let kit = (account.provider == Provider::Alibaba).then(|| {
+    let kit = (account.provider != Provider::Local).then(|| {
         (
             setup_kit_href(&account.id),
             format!("Setup kit of account {}", account.id),

@@ -1,11 +1,13 @@
 //! Cloud accounts: the table of accounts that access can be granted to, each with the
-//! provider that grants it (Gatehouse's own STS or Alibaba Cloud); administrators add,
-//! edit and delete them, and fetch an Alibaba Cloud account's one-time setup kit.
+//! provider that grants it (Gatehouse's own STS or a cloud: Alibaba Cloud, AWS);
+//! administrators add, edit and delete them, and fetch a cloud account's one-time setup kit.
 //!
-//! `list`: the page with the table; `form`: the add and edit form; `setup_kit`: the setup
-//! kit's own page (`/admin/accounts/{id}/setup`).
+//! `list`: the page with the table; `form`: the add and edit form; `idp_keys`: the panel of
+//! Gatehouse's SAML signing keys and their rollover; `setup_kit`: the setup kit's own page
+//! (`/admin/accounts/{id}/setup`).
 
 mod form;
+mod idp_keys;
 mod list;
 mod setup_kit;
 
