@@ -77,6 +77,13 @@ pub struct Config {
     /// Where console sign-in posts the SAML response; default the account's site's
     /// role-SSO endpoint. The assertion's Recipient stays the site's.
     pub alibaba_signin_url: Option<String>,
+    /// AWS STS (`GATEHOUSE_AWS_STS_ENDPOINT`); default `https://sts.amazonaws.com`.
+    pub aws_sts_endpoint: Option<String>,
+    /// AWS IAM (`GATEHOUSE_AWS_IAM_ENDPOINT`); default `https://iam.amazonaws.com`.
+    pub aws_iam_endpoint: Option<String>,
+    /// Where console sign-in posts the SAML response (`GATEHOUSE_AWS_SIGNIN_URL`); default
+    /// `https://signin.aws.amazon.com/saml`. The assertion's Recipient stays AWS's.
+    pub aws_signin_url: Option<String>,
     /// Per call to a cloud API (each retry included).
     pub cloud_timeout_secs: u64,
     /// How often a provisioned role in a cloud is compared with what it should be.
@@ -117,6 +124,9 @@ impl Default for Config {
             alibaba_sts_endpoint: None,
             alibaba_ram_endpoint: None,
             alibaba_signin_url: None,
+            aws_sts_endpoint: None,
+            aws_iam_endpoint: None,
+            aws_signin_url: None,
             cloud_timeout_secs: 10,
             drift_check_interval_secs: 15 * 60,
         }
@@ -164,6 +174,9 @@ impl std::fmt::Debug for Config {
             .field("alibaba_sts_endpoint", &self.alibaba_sts_endpoint)
             .field("alibaba_ram_endpoint", &self.alibaba_ram_endpoint)
             .field("alibaba_signin_url", &self.alibaba_signin_url)
+            .field("aws_sts_endpoint", &self.aws_sts_endpoint)
+            .field("aws_iam_endpoint", &self.aws_iam_endpoint)
+            .field("aws_signin_url", &self.aws_signin_url)
             .field("cloud_timeout_secs", &self.cloud_timeout_secs)
             .field("drift_check_interval_secs", &self.drift_check_interval_secs)
             .finish()

@@ -5,22 +5,25 @@
 use serde::{Deserialize, Serialize};
 
 /// Who grants access in an account. `local` is Gatehouse's own STS (demos, tests,
-/// air-gapped evaluation); `alibaba` is a real Alibaba Cloud account.
+/// air-gapped evaluation); `alibaba` is a real Alibaba Cloud account; `aws` a real AWS
+/// account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     #[default]
     Local,
     Alibaba,
+    Aws,
 }
 
 impl Provider {
-    pub const ALL: [Provider; 2] = [Provider::Local, Provider::Alibaba];
+    pub const ALL: [Provider; 3] = [Provider::Local, Provider::Alibaba, Provider::Aws];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Local => "local",
             Provider::Alibaba => "alibaba",
+            Provider::Aws => "aws",
         }
     }
 
@@ -33,6 +36,16 @@ impl Provider {
         match self {
             Provider::Local => "Local (Gatehouse STS)",
             Provider::Alibaba => "Alibaba Cloud",
+            Provider::Aws => "AWS",
+        }
+    }
+
+    /// How many digits an account ID has in this provider: AWS's are 12, Alibaba Cloud's
+    /// (and Gatehouse's own, named like them) 16.
+    pub fn account_id_digits(self) -> usize {
+        match self {
+            Provider::Aws => 12,
+            Provider::Local | Provider::Alibaba => 16,
         }
     }
 }
@@ -166,7 +179,9 @@ mod tests {
         for s in AlibabaSite::ALL {
             assert_eq!(AlibabaSite::parse(s.as_str()), Some(s));
         }
-        assert_eq!(Provider::parse("aws"), None);
+        assert_eq!(Provider::parse("aws"), Some(Provider::Aws));
+        assert_eq!(Provider::parse("gcp"), None);
+        assert_eq!(Provider::Aws.label(), "AWS");
         assert_eq!(Provider::default(), Provider::Local);
     }
 

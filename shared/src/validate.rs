@@ -215,12 +215,31 @@ impl GroupName {
 }
 
 impl AccountId {
+    /// Any account ID: 16 digits (Alibaba Cloud, local) or 12 (AWS).
     pub fn parse(raw: &str) -> Result<Self, String> {
         let s = raw.trim();
-        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err("An account ID is exactly 16 digits.".into());
+        if !matches!(s.len(), 12 | 16) || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("An account ID is exactly 16 digits (12 for AWS).".into());
         }
         Ok(Self(s.to_string()))
+    }
+
+    /// An account ID of `provider`: 12 digits for AWS, 16 for Alibaba Cloud and local.
+    pub fn parse_for(raw: &str, provider: crate::cloud::Provider) -> Result<Self, String> {
+        let id = Self::parse(raw)?;
+        let digits = provider.account_id_digits();
+        if id.0.len() != digits {
+            return Err(match provider {
+                crate::cloud::Provider::Aws => {
+                    "An AWS account ID is exactly 12 digits (this one has 16).".to_string()
+                }
+                _ => format!(
+                    "An account ID is exactly 16 digits: 12-digit IDs are for {} accounts.",
+                    crate::cloud::Provider::Aws.label()
+                ),
+            });
+        }
+        Ok(id)
     }
 }
 
@@ -442,6 +461,19 @@ mod tests {
         assert!(AccountId::parse("123456789012345").is_err());
         assert!(AccountId::parse("12345678901234567").is_err());
         assert!(AccountId::parse("12345678901234a6").is_err());
+    }
+
+    #[test]
+    fn account_ids_have_their_providers_length() {
+        use crate::cloud::Provider;
+        assert!(AccountId::parse("123456789012").is_ok());
+        assert!(AccountId::parse_for("123456789012", Provider::Aws).is_ok());
+        let e = AccountId::parse_for("1234567890123456", Provider::Aws).unwrap_err();
+        assert!(e.contains("12 digits"), "{e}");
+        assert!(AccountId::parse_for("1234567890123456", Provider::Alibaba).is_ok());
+        assert!(AccountId::parse_for("123456789012", Provider::Alibaba).is_err());
+        assert!(AccountId::parse_for("123456789012", Provider::Local).is_err());
+        assert!(AccountId::parse_for("12345678901", Provider::Aws).is_err());
     }
 
     #[test]

@@ -3,12 +3,14 @@
 //! deny revoked sessions, issue credentials and sign a person in to the console.
 //!
 //! Drivers: [`local`] (Gatehouse's own STS: the embedded default, for demos, tests and
-//! air-gapped use) and [`alibaba`] (a real Alibaba Cloud account, trusted through
-//! Gatehouse's SAML IdP: no AccessKey is held). The background work that drives them —
-//! the provisioning queue, drift checks, role removals and session denials — is in
-//! [`work`]; the one-time setup kit an account's owner runs is in [`setup_kit`].
+//! air-gapped use), [`alibaba`] (a real Alibaba Cloud account) and [`aws`] (a real AWS
+//! account), both trusted through Gatehouse's SAML IdP: no long-lived key is held. The
+//! background work that drives them — the provisioning queue, drift checks, role removals
+//! and session denials — is in [`work`]; the one-time setup kit an account's owner runs is
+//! in [`setup_kit`] (AWS's in [`aws::setup_kit`]).
 
 pub mod alibaba;
+pub mod aws;
 pub mod idp;
 pub mod local;
 pub mod routes;
@@ -40,6 +42,9 @@ pub struct CloudSettings {
     pub alibaba_sts_endpoint: Option<String>,
     pub alibaba_ram_endpoint: Option<String>,
     pub alibaba_signin_url: Option<String>,
+    pub aws_sts_endpoint: Option<String>,
+    pub aws_iam_endpoint: Option<String>,
+    pub aws_signin_url: Option<String>,
     pub timeout: Duration,
     pub drift_interval_ms: i64,
 }
@@ -50,6 +55,9 @@ impl CloudSettings {
             alibaba_sts_endpoint: c.alibaba_sts_endpoint.clone(),
             alibaba_ram_endpoint: c.alibaba_ram_endpoint.clone(),
             alibaba_signin_url: c.alibaba_signin_url.clone(),
+            aws_sts_endpoint: c.aws_sts_endpoint.clone(),
+            aws_iam_endpoint: c.aws_iam_endpoint.clone(),
+            aws_signin_url: c.aws_signin_url.clone(),
             timeout: Duration::from_secs(c.cloud_timeout_secs.max(1)),
             drift_interval_ms: c.drift_check_interval_secs.max(10) * 1000,
         }
@@ -66,6 +74,7 @@ pub struct Cloud {
     /// Gatehouse's IdP entity ID: its metadata URL.
     pub entity_id: String,
     pub alibaba: alibaba::Sessions,
+    pub aws: aws::Sessions,
 }
 
 impl Cloud {
@@ -80,6 +89,7 @@ impl Cloud {
             settings,
             entity_id: metadata_url(public_url),
             alibaba: alibaba::Sessions::default(),
+            aws: aws::Sessions::default(),
         })
     }
 }
@@ -134,8 +144,16 @@ impl DesiredRole {
             description,
             trust_policy: trust.to_string(),
             max_session_secs: p.session_duration_secs.clamp(3600, 43_200),
-            system_policies: p.policy_names(),
-            inline_policy: p.inline_policy.clone().filter(|t| !t.trim().is_empty()),
+            // A permission set may list AWS managed policies too, and its inline policy may be
+            // IAM's: a RAM role takes only what is Alibaba Cloud's.
+            system_policies: crate::permission_sets::catalogue::for_provider(
+                &p.policy_names(),
+                Provider::Alibaba,
+            ),
+            inline_policy: p
+                .inline_policy
+                .clone()
+                .filter(|t| !t.trim().is_empty() && !aws::iam::is_iam_document(t)),
         }
     }
 }
@@ -204,6 +222,7 @@ pub fn provider_for<'a>(env: Env<'a>, account: &'a AccountRecord) -> Box<dyn Clo
     match Provider::parse(&account.provider).unwrap_or_default() {
         Provider::Local => Box::new(local::Local { env, account }),
         Provider::Alibaba => Box::new(alibaba::Alibaba::new(env, account)),
+        Provider::Aws => Box::new(aws::Aws::new(env, account)),
     }
 }
 

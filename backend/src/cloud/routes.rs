@@ -65,19 +65,20 @@ async fn get_setup_kit(
         StoreError::NotFound => ApiError::NotFound("No account with this ID."),
         other => other.into(),
     })?;
-    if Provider::parse(&account.provider) != Some(Provider::Alibaba) {
+    let provider = Provider::parse(&account.provider).unwrap_or_default();
+    if provider == Provider::Local {
         return Err(ApiError::Conflict(
             "This account uses Gatehouse's own STS (local): it needs no setup. Change its provider \
-             to Alibaba Cloud first."
+             to Alibaba Cloud or AWS first."
                 .into(),
         ));
     }
     let xml = metadata_xml(&state).await?;
-    Ok(Json(setup_kit::kit(
-        &account,
-        &metadata_url(&state.settings.public_url),
-        &xml,
-    )))
+    let url = metadata_url(&state.settings.public_url);
+    Ok(Json(match provider {
+        Provider::Aws => super::aws::setup_kit::kit(&account, &url, &xml),
+        _ => setup_kit::kit(&account, &url, &xml),
+    }))
 }
 
 async fn open_console(

@@ -425,7 +425,8 @@ pub async fn create_account(
     req: CreateAccount,
 ) -> Result<Account, DirectoryError> {
     let mut f = Faults::new();
-    let id = f.check("id", AccountId::parse(&req.id));
+    // Each provider's own length: 12 digits for AWS, 16 for Alibaba Cloud and local.
+    let id = f.check("id", AccountId::parse_for(&req.id, req.provider));
     let name = f.check("name", AccountName::parse(&req.name));
     let env = f.check("environment", Environment::parse(&req.environment));
     let region = req
@@ -465,6 +466,10 @@ pub async fn update_account(
     req: UpdateAccount,
 ) -> Result<Account, DirectoryError> {
     let mut f = Faults::new();
+    if let Some(p) = req.provider {
+        // The ID stays: the new provider must be one whose IDs look like it.
+        f.check("provider", AccountId::parse_for(id, p));
+    }
     let name = req
         .name
         .as_deref()

@@ -1,5 +1,9 @@
-//! The built-in catalogue of Alibaba Cloud system policies a permission set may name, each
-//! with its RAM policy document (version "1").
+//! The built-in catalogue of system policies a permission set may name, each marked with
+//! its provider: Alibaba Cloud system policies, with their RAM policy documents (version
+//! "1"), named as RAM names them; and AWS managed policies, with their IAM documents
+//! (version "2012-10-17"), named by their ARN (`arn:aws:iam::aws:policy/<Name>`), as IAM
+//! attaches them. A permission set may list both kinds; a role attaches those of its
+//! account's provider ([`for_provider`]).
 //!
 //! Where the document is marked "published", it is the policy content Alibaba Cloud's RAM
 //! reference shows for that policy (help.aliyun.com / alibabacloud.com, "Resource Access
@@ -7,11 +11,14 @@
 //! not available to us; what is here grants the same access the published description
 //! promises, in the same shape.
 
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::SystemPolicy;
 
 /// One system policy: name, what it grants, its document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CatalogueEntry {
+    /// Whose policy it is: `Alibaba` (RAM language, also what `local` evaluates) or `Aws`.
+    pub provider: Provider,
     pub name: &'static str,
     pub description: &'static str,
     pub document: &'static str,
@@ -31,6 +38,7 @@ impl CatalogueEntry {
 pub const CATALOGUE: &[CatalogueEntry] = &[
     // Equivalent: the well-known full-access document (allow every action on every resource).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AdministratorAccess",
         description: "Provides full access to Alibaba Cloud services and resources.",
         document: r#"{
@@ -48,6 +56,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     // ("<service>:Describe*", "Get*", "List*", "Query*", ...) one service at a time; this
     // grants the same read-only patterns for every service.
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "ReadOnlyAccess",
         description: "Provides read-only access to Alibaba Cloud services and resources.",
         document: r#"{
@@ -72,6 +81,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     // Equivalent: full ECS access plus the VPC reads and service-linked role creation the
     // ECS console needs, as the published policy grants.
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunECSFullAccess",
         description:
             "Provides full access to Elastic Compute Service (ECS) via Management Console.",
@@ -108,6 +118,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Equivalent: ECS reads plus the VPC reads the ECS console shows.
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunECSReadOnlyAccess",
         description:
             "Provides read-only access to Elastic Compute Service (ECS) via Management Console.",
@@ -129,6 +140,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Equivalent: every OSS action on every resource.
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunOSSFullAccess",
         description: "Provides full access to Object Storage Service (OSS) via Management Console.",
         document: r#"{
@@ -144,6 +156,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Published (v1).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunOSSReadOnlyAccess",
         description:
             "Provides read-only access to Object Storage Service (OSS) via Management Console.",
@@ -160,6 +173,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Published (v3).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunRAMReadOnlyAccess",
         description:
             "Provides read-only access to Resource Access Management (RAM) via Management Console.",
@@ -188,6 +202,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Published (v1).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunSTSAssumeRoleAccess",
         description: "Provides access to the API AssumeRole of Security Token Service (STS).",
         document: r#"{
@@ -203,6 +218,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Published (v2).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunActionTrailFullAccess",
         description: "Provides full access to ActionTrail via Management Console.",
         document: r#"{
@@ -238,6 +254,7 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
     },
     // Published (v12).
     CatalogueEntry {
+        provider: Provider::Alibaba,
         name: "AliyunVPCFullAccess",
         description: "Provides full access to Virtual Private Cloud (VPC) via Management Console.",
         document: r#"{
@@ -269,11 +286,162 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
   ]
 }"#,
     },
+    // AWS managed policies. Published: the document AWS's "AWS managed policy reference"
+    // shows (docs.aws.amazon.com/aws-managed-policy/latest/reference/<Name>.html).
+    // Equivalent: the published document is long (one statement per service); this grants
+    // the same access in fewer lines. IAM attaches them by ARN: AWS's own document is
+    // what takes effect in the account, whatever is written here.
+    // Published (v1).
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/AdministratorAccess",
+        description: "AWS: provides full access to AWS services and resources.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": "*",
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
+    // Equivalent: every service's read patterns.
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        description: "AWS: provides read-only access to AWS services and resources.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["*:Describe*", "*:Get*", "*:List*", "*:BatchGet*"],
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
+    // Equivalent: everything but IAM, Organizations and Account management.
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/PowerUserAccess",
+        description:
+            "AWS: provides full access to AWS services and resources, but does not allow management of users and groups.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "NotAction": ["iam:*", "organizations:*", "account:*"],
+      "Resource": "*"
+    },
+    {
+      "Effect": "Allow",
+      "Action": ["iam:CreateServiceLinkedRole", "iam:DeleteServiceLinkedRole", "iam:ListRoles",
+                 "organizations:DescribeOrganization", "account:ListRegions", "account:GetAccountInformation"],
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
+    // Published (v4).
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+        description: "AWS: provides read-only access to IAM via the AWS Management Console.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": [
+        "iam:GenerateCredentialReport",
+        "iam:GenerateServiceLastAccessedDetails",
+        "iam:Get*",
+        "iam:List*",
+        "iam:SimulateCustomPolicy",
+        "iam:SimulatePrincipalPolicy"
+      ],
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
+    // Published (v3).
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess",
+        description: "AWS: provides read-only access to all buckets via the AWS Management Console.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["s3:Get*", "s3:List*", "s3:Describe*", "s3-object-lambda:Get*", "s3-object-lambda:List*"],
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
+    // Equivalent: EC2 reads and the load balancing, CloudWatch and Auto Scaling reads the
+    // EC2 console shows, as the published policy grants.
+    CatalogueEntry {
+        provider: Provider::Aws,
+        name: "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess",
+        description: "AWS: provides read-only access to Amazon EC2 via the AWS Management Console.",
+        document: r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["ec2:Describe*", "ec2:GetSecurityGroupsForVpc", "elasticloadbalancing:Describe*",
+                 "cloudwatch:ListMetrics", "cloudwatch:GetMetricStatistics", "cloudwatch:Describe*",
+                 "autoscaling:Describe*"],
+      "Resource": "*"
+    }
+  ]
+}"#,
+    },
 ];
 
-/// The catalogue entry named `name` (exact, as RAM's policy names are).
+/// The RAM-language entry named `name`: an Alibaba Cloud system policy, as RAM names them
+/// (what the policy engine, the simulator and the `local` STS evaluate).
 pub fn find(name: &str) -> Option<&'static CatalogueEntry> {
+    CATALOGUE
+        .iter()
+        .find(|e| e.name == name && e.provider == Provider::Alibaba)
+}
+
+/// The entry named `name`, of any provider.
+pub fn find_any(name: &str) -> Option<&'static CatalogueEntry> {
     CATALOGUE.iter().find(|e| e.name == name)
+}
+
+/// Of `names` (a permission set's), those a role in a `provider` account attaches: AWS
+/// managed policies for `aws`, Alibaba Cloud system policies for `alibaba` and `local`. A
+/// name the catalogue does not know (no longer) is kept for the cloud to judge, by its
+/// form: an `arn:aws:` name is AWS's.
+pub fn for_provider(names: &[String], provider: Provider) -> Vec<String> {
+    let want = match provider {
+        Provider::Aws => Provider::Aws,
+        Provider::Alibaba | Provider::Local => Provider::Alibaba,
+    };
+    names
+        .iter()
+        .filter(|n| {
+            let p = find_any(n)
+                .map(|e| e.provider)
+                .unwrap_or(if n.starts_with("arn:aws:") {
+                    Provider::Aws
+                } else {
+                    Provider::Alibaba
+                });
+            p == want
+        })
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -283,7 +451,7 @@ mod tests {
 
     #[test]
     fn every_document_parses_with_the_policy_engine() {
-        for entry in CATALOGUE {
+        for entry in CATALOGUE.iter().filter(|e| e.provider == Provider::Alibaba) {
             if let Err(e) = RamPolicy::parse(entry.document) {
                 panic!("{} does not parse: {e}", entry.name);
             }
@@ -313,6 +481,26 @@ mod tests {
         ] {
             assert!(find(name).is_some(), "{name} is missing");
         }
+    }
+
+    #[test]
+    fn aws_policies_are_iam_documents_named_by_arn_and_attach_only_in_aws() {
+        for e in CATALOGUE.iter().filter(|e| e.provider == Provider::Aws) {
+            let v: serde_json::Value = serde_json::from_str(e.document).unwrap();
+            assert_eq!(v["Version"], "2012-10-17", "{}", e.name);
+            assert!(e.name.starts_with("arn:aws:iam::aws:policy/"), "{}", e.name);
+            assert!(find(e.name).is_none() && find_any(e.name).is_some());
+        }
+        let names: Vec<String> = [
+            "AdministratorAccess",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws:iam::aws:policy/RetiredPolicy",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(for_provider(&names, Provider::Alibaba), names[..1].to_vec());
+        assert_eq!(for_provider(&names, Provider::Local), names[..1].to_vec());
+        assert_eq!(for_provider(&names, Provider::Aws), names[1..].to_vec());
     }
 
     fn decide(policy: &str, action: &str) -> DecisionEffect {

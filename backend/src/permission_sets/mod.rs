@@ -142,7 +142,7 @@ fn check_system_policies(f: &mut Faults, names: &[String]) -> Option<String> {
     }
     let unknown: Vec<&str> = names
         .iter()
-        .filter(|n| catalogue::find(n).is_none())
+        .filter(|n| catalogue::find_any(n).is_none())
         .map(String::as_str)
         .collect();
     if !unknown.is_empty() {
@@ -164,6 +164,19 @@ fn check_inline_policy(f: &mut Faults, text: &str) -> Option<String> {
     if let Err(m) = inline_policy_length(text) {
         f.push("inline_policy", m);
         return None;
+    }
+    // IAM's language (Version "2012-10-17") is for AWS accounts; RAM's for the others.
+    if crate::cloud::aws::iam::is_iam_document(text) {
+        return match crate::cloud::aws::iam::check_document(text) {
+            Ok(()) => Some(text.to_string()),
+            Err(e) => {
+                f.push(
+                    "inline_policy",
+                    format!("The IAM policy is not valid: {e}."),
+                );
+                None
+            }
+        };
     }
     match RamPolicy::parse(text) {
         Ok(_) => Some(text.to_string()),

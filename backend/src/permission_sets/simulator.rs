@@ -106,7 +106,12 @@ pub async fn simulate_request(
                 }
             }
         }
-        if let Some(inline) = ps.inline_policy.as_deref() {
+        // An IAM-language inline policy is AWS's: the RAM engine does not evaluate it.
+        if let Some(inline) = ps
+            .inline_policy
+            .as_deref()
+            .filter(|t| !crate::cloud::aws::iam::is_iam_document(t))
+        {
             if let Some(p) = parse_field("inline", inline, MAX_POLICY_CHARS, &mut faults) {
                 named.push(("inline".into(), p));
             }
