@@ -21,7 +21,8 @@ fi
 #   e2e/sdk   the official Alibaba Cloud SDKs and boto3 (STS compatibility)
 #   e2e/saml  pysaml2 (signing with Debian's xmlsec1) and lxml: the SAML IdP
 #   e2e/smtp  aiosmtpd: the SMTP server notification e-mail is delivered to
-for dir in e2e/sdk e2e/saml e2e/smtp; do
+#   e2e/aws   moto's server (IAM, STS) and boto3: the aws provider's tests
+for dir in e2e/sdk e2e/saml e2e/smtp e2e/aws; do
   venv="$dir/.venv"
   if [ ! -x "$venv/bin/python" ] || [ "$dir/requirements.txt" -nt "$venv/.requirements-installed" ]; then
     say "pip install -r $dir/requirements.txt (into $venv)"
