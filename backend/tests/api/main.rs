@@ -12,6 +12,7 @@ mod audit;
 mod auth;
 mod breakglass;
 mod cloud;
+mod cloud_aws;
 mod directory;
 mod federation;
 mod helpers;
