@@ -74,6 +74,14 @@ pub fn role_arn(account_id: &str, role_name: &str) -> String {
     format!("acs:ram::{account_id}:role/{role_name}")
 }
 
+/// The role's ARN as its provider writes it: IAM's in an `aws` account, RAM's otherwise.
+pub fn role_arn_in(provider: Provider, account_id: &str, role_name: &str) -> String {
+    match provider {
+        Provider::Aws => crate::cloud::aws::role_arn(account_id, role_name),
+        Provider::Local | Provider::Alibaba => role_arn(account_id, role_name),
+    }
+}
+
 pub fn permission_set_dto(p: &PermissionSetRecord) -> PermissionSet {
     PermissionSet {
         id: p.id.clone(),
@@ -108,7 +116,7 @@ pub fn role_dto(p: &PermissionSetRecord, r: &RoleRecord, provider: Provider) -> 
     ProvisionedRole {
         permission_set_id: p.id.clone(),
         account_id: r.account_id.clone(),
-        arn: role_arn(&r.account_id, &name),
+        arn: role_arn_in(provider, &r.account_id, &name),
         role_name: name,
         status: ProvisioningStatus::parse(&r.status).unwrap_or(ProvisioningStatus::NotProvisioned),
         provisioned_at: r.provisioned_at.map(to_datetime),

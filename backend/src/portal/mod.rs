@@ -14,7 +14,7 @@ use gatehouse_shared::portal::{
 };
 
 use crate::clock::{to_datetime, Millis};
-use crate::permission_sets::{role_arn, role_name};
+use crate::permission_sets::role_name;
 use crate::store::{CredentialUriRecord, EntitlementRecord};
 use crate::sts::Issued;
 
@@ -43,7 +43,11 @@ pub fn portal_dto(entitlements: &[(EntitlementRecord, Option<(String, Millis)>)]
                 name: p.name.clone(),
                 description: p.description.clone(),
                 session_duration_secs: p.session_duration_secs,
-                role_arn: role_arn(&e.account_id, &role),
+                role_arn: crate::permission_sets::role_arn_in(
+                    Provider::parse(&e.provider).unwrap_or_default(),
+                    &e.account_id,
+                    &role,
+                ),
                 role_name: role,
                 status: ProvisioningStatus::parse(&e.role_status)
                     .unwrap_or(ProvisioningStatus::NotProvisioned),

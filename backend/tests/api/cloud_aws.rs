@@ -336,6 +336,10 @@ async fn an_aws_account_from_setup_kit_to_credentials_console_revocation_and_dri
     // SAML session and allowed by its policy.
     let r = provision(&w.admin, &w.ops).await;
     assert_eq!(r.status, ProvisioningStatus::Provisioned, "{r:?}");
+    assert_eq!(
+        r.arn,
+        format!("arn:aws:iam::{ACCOUNT}:role/GatehouseSSO-Ops")
+    );
     let role = w.moto.role(&w.owner, "GatehouseSSO-Ops").await;
     assert_eq!(role["ok"], true, "{role}");
     assert_eq!(role["attached"], json!([READ_IAM]), "{role}");
