@@ -167,6 +167,21 @@ pub struct ConsoleSignIn {
     pub fields: Vec<(String, String)>,
 }
 
+/// `GET /api/v1/cloud/idp-keys`: one of Gatehouse's SAML IdP signing keys (never the
+/// private key). `next` is published in the metadata but does not sign yet; `active` signs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdpKey {
+    pub id: String,
+    /// `next`, `active` or `retired`.
+    pub state: String,
+    /// SHA-256 of the certificate (hex), as `openssl x509 -fingerprint -sha256` shows it.
+    pub fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: time::OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub activated_at: Option<time::OffsetDateTime>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

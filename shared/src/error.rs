@@ -207,6 +207,8 @@ mod tests {
                 "not_eligible",
                 "unapprovable",
                 "invalid_state",
+                "cloud_refused",
+                "cloud_unavailable",
                 "internal",
             ]
         );

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use gatehouse_shared::auth::Role;
-use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, Provider, SetupKit};
-use serde::Serialize;
+use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, IdpKey, Provider, SetupKit};
 
 use super::{idp, metadata_url, setup_kit};
 use crate::app::AppState;
@@ -98,23 +97,10 @@ async fn open_console(
     Ok(Json(signin))
 }
 
-/// One IdP key as administrators see it (never the private key).
-#[derive(Debug, Serialize)]
-struct IdpKeyView {
-    id: String,
-    state: String,
-    /// SHA-256 of the certificate, hex, as `openssl x509 -fingerprint -sha256` shows it.
-    fingerprint: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: time::OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    activated_at: Option<time::OffsetDateTime>,
-}
-
 async fn list_idp_keys(
     State(state): State<AppState>,
     who: CurrentSession,
-) -> ApiResult<Json<Vec<IdpKeyView>>> {
+) -> ApiResult<Json<Vec<IdpKey>>> {
     who.require(Role::Administrator)?;
     let keys = state.store.idp_keys().await?;
     Ok(Json(
@@ -125,7 +111,7 @@ async fn list_idp_keys(
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(&k.certificate)
                     .unwrap_or_default();
-                IdpKeyView {
+                IdpKey {
                     fingerprint: hex::encode(sha2::Sha256::digest(der)),
                     id: k.id,
                     state: k.state,
@@ -141,7 +127,7 @@ async fn list_idp_keys(
 async fn add_idp_key(
     State(state): State<AppState>,
     who: CurrentSession,
-) -> ApiResult<Json<Vec<IdpKeyView>>> {
+) -> ApiResult<Json<Vec<IdpKey>>> {
     who.require(Role::Administrator)?;
     let now = state.clock.now_ms();
     idp::add_next_key(
@@ -165,7 +151,7 @@ async fn add_idp_key(
 async fn activate_idp_key(
     State(state): State<AppState>,
     who: CurrentSession,
-) -> ApiResult<Json<Vec<IdpKeyView>>> {
+) -> ApiResult<Json<Vec<IdpKey>>> {
     who.require(Role::Administrator)?;
     let now = state.clock.now_ms();
     idp::promote_next_key(&*state.store, &state.cloud.idp, now, &who.ctx())
