@@ -20,7 +20,7 @@ use crate::saml_support::{self, Mint, IDP_ENTITY_ID, MFA_CONTEXT};
 const PASSWORD_CONTEXT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
 
 /// The pysaml2 IdP in its HTTP mode; killed when dropped.
-struct Idp {
+pub struct Idp {
     child: Child,
     url: String,
 }
@@ -33,7 +33,7 @@ impl Drop for Idp {
 }
 
 /// One person's browser: keeps cookies, does not follow redirects (each hop is checked).
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .cookie_store(true)
@@ -43,7 +43,7 @@ fn browser() -> reqwest::Client {
 
 /// Starts the IdP, and has the administrator add it from the IdP's own metadata through the
 /// import route (created first with placeholder settings, as the admin UI allows).
-async fn setup(app: &TestApp) -> (Idp, IdentityProvider) {
+pub async fn setup(app: &TestApp) -> (Idp, IdentityProvider) {
     let (child, url) = saml_support::serve();
     let idp_proc = Idp { child, url };
     let admin = app.admin().await;
@@ -165,7 +165,7 @@ async fn post_acs(http: &reqwest::Client, acs: &str, b64: &str) -> Reply {
     .await
 }
 
-async fn me(app: &TestApp, http: &reqwest::Client) -> Reply {
+pub async fn me(app: &TestApp, http: &reqwest::Client) -> Reply {
     Reply::read(
         http.get(format!("{}/api/v1/me", app.base_url))
             .send()
@@ -217,7 +217,7 @@ fn group_names(me: &Value) -> Vec<String> {
 }
 
 /// The whole SP-initiated round trip through the IdP's HTTP mode, for one user.
-async fn sign_in_through_idp(
+pub async fn sign_in_through_idp(
     app: &TestApp,
     idp: &IdentityProvider,
     http: &reqwest::Client,
