@@ -26,6 +26,7 @@ from common import HOSTS, ApiError, Clock, iso, random_text, request_id  # noqa:
 import ims  # noqa: E402
 import policy as pol  # noqa: E402
 import ram  # noqa: E402
+import saml  # noqa: E402
 import signing  # noqa: E402
 import state  # noqa: E402
 import sts  # noqa: E402
@@ -37,6 +38,7 @@ NO_PERMISSION_NEEDED = {("sts", "GetCallerIdentity"), ("sts", "AssumeRoleWithSAM
 RPC_COMMON = {"Action", "Version", "Format", "Timestamp", "SignatureNonce", "SignatureMethod",
               "SignatureVersion", "SignatureType", "AccessKeyId", "Signature", "SecurityToken"}
 MAX_SKEW = dt.timedelta(minutes=15)
+XMLSEC_CLI_NAME = "the xmlsec1 CLI (one process per assertion)"
 MAX_REQUEST_LINE = 1 << 20
 FAULTS = {
     "throttle": (400, "Throttling.User", "Request was denied due to user flow control."),
@@ -61,6 +63,23 @@ class Emulator:
         self.seq = 0
         self.faults = []          # {"action", "kind", "count"}
 
+    def _record(self, rec):
+        # Numbered when recorded (not when started): a request that let go of the lock while its
+        # SAML signature was verified finishes after later ones, and ?since=SEQ must not skip it.
+        self.seq += 1
+        rec["seq"] = self.seq
+        self.requests.append(rec)
+
+    def outside_lock(self, fn, *args):
+        """fn(*args) with the state lock let go (the caller holds it exactly once, as api() and
+        sign_in() do): for SAML signature verification, a pure function of the message and the
+        metadata, so that several run at once. Callers re-check the state they rely on after."""
+        self.lock.release()
+        try:
+            return fn(*args)
+        finally:
+            self.lock.acquire()
+
     def log(self, text):
         if not self.quiet:
             print(text, flush=True)
@@ -70,10 +89,9 @@ class Emulator:
     def api(self, method, raw_path, headers, body):
         """-> (status, content_type, body bytes). headers: lower-case name -> value."""
         with self.lock:
-            self.seq += 1
             u = urlsplit(raw_path)
             pairs = parse_qsl(u.query, keep_blank_values=True)
-            rec = {"seq": self.seq, "time": iso(self.clock.now()), "method": method, "path": u.path,
+            rec = {"seq": None, "time": iso(self.clock.now()), "method": method, "path": u.path,
                    "raw_query": u.query, "query": dict(pairs), "headers": dict(headers),
                    "signed_headers": [], "anonymous": True, "access_key_id": None, "caller_arn": None,
                    "action": None, "version": None, "product": None, "params": {}, "fault": None}
@@ -100,7 +118,7 @@ class Emulator:
                 if getattr(e, "canonical_request", None):
                     rec["canonical_request"] = e.canonical_request
             rec["status"] = status
-            self.requests.append(rec)
+            self._record(rec)
             self.log(f"{method} {u.path} {rec['product']}/{rec['action']} -> {status} {rec['code'] or ''}".rstrip())
             return status, ctype, out
 
@@ -272,10 +290,9 @@ class Emulator:
 
     def sign_in(self, raw_path, headers, body):
         with self.lock:
-            self.seq += 1
             form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
             field = lambda k: (form.get(k) or [""])[0]  # noqa: E731
-            rec = {"seq": self.seq, "time": iso(self.clock.now()), "method": "POST", "path": "/saml-role/sso",
+            rec = {"seq": None, "time": iso(self.clock.now()), "method": "POST", "path": "/saml-role/sso",
                    "raw_query": "", "query": {}, "headers": dict(headers), "signed_headers": [],
                    "anonymous": True, "access_key_id": None, "caller_arn": None, "action": "SAMLRoleSSO",
                    "version": None, "product": "signin", "fault": None,
@@ -295,7 +312,7 @@ class Emulator:
                     500 if e.status == 500 else 400)
                 page, rec["code"] = error_page(e), e.code
             rec["status"] = status
-            self.requests.append(rec)
+            self._record(rec)
             self.log(f"POST /saml-role/sso -> {status} {rec['code'] or ''}".rstrip())
             return status, "text/html;charset=utf-8", page.encode()
 
@@ -445,6 +462,10 @@ def make_handler(emu):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "AlibabaCloudEmulator/1"
+        # Keep-alive clients: without TCP_NODELAY the body, written after the headers, waits for the
+        # client's delayed ACK (~40 ms per request on loopback), which capped it at ~25 requests/s
+        # per connection.
+        disable_nagle_algorithm = True
 
         def handle_one_request(self):
             # http.server's own, but with room for a 100 000-character SAMLAssertion in the URL.
@@ -500,8 +521,17 @@ def main():
     ap.add_argument("--ready-file")
     ap.add_argument("--saml-skew", type=int, default=60, help="seconds of clock skew allowed on SAML times")
     ap.add_argument("--quiet", action="store_true", help="no per-request lines on stdout")
+    ap.add_argument("--xmlsec", choices=["auto", "lib", "cli"], default=None,
+                    help="SAML signature verifier: lib = libxmlsec1 in-process (python-xmlsec), cli = the "
+                         "xmlsec1 CLI per assertion (slow), auto = lib if importable (default; "
+                         "ALIBABA_EMU_XMLSEC sets it too)")
     args = ap.parse_args()
+    if args.xmlsec:
+        os.environ["ALIBABA_EMU_XMLSEC"] = args.xmlsec
+        saml.BACKEND = saml._backend()
     emu = Emulator(saml_skew=args.saml_skew, quiet=args.quiet)
+    emu.log("alibaba emulator: SAML signatures verified by "
+            + ("libxmlsec1 in-process (python-xmlsec)" if saml.BACKEND == "lib" else XMLSEC_CLI_NAME))
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(emu))
     server.daemon_threads = True
     port = server.server_address[1]

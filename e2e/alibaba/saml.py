@@ -7,18 +7,33 @@ must hold exactly one <saml:Assertion>, a direct child of the <samlp:Response>, 
 with lxml (prefixes and in-scope namespaces intact — exclusive c14n makes the digest independent of
 the surroundings), written to its own file, verified there, and every value the emulator uses is
 read from exactly those verified bytes.
+
+Two verifiers, equally strict: libxmlsec1 in-process through the PyPI `xmlsec` binding (python-xmlsec,
+the default: no process per assertion, and it releases the GIL while it verifies), and the `xmlsec1`
+CLI as a subprocess (the fallback when the binding cannot be imported, or chosen with
+ALIBABA_EMU_XMLSEC=cli / emulator.py --xmlsec cli). Both get the same cut-out Assertion bytes and
+only the metadata's certificates; the in-process one additionally has xmlsec itself refuse any
+transform or algorithm outside the allow-lists below, and never reads KeyInfo (the key is set on
+the context, so no key is ever taken from the message).
 """
 import base64
 import binascii
 import os
+import re
 import subprocess
+import sys
 import tempfile
+import threading
 
 from lxml import etree
 
 from common import ApiError, parse_time
 
 XMLSEC1 = os.environ.get("XMLSEC1", "/usr/bin/xmlsec1")
+try:
+    import xmlsec as _xmlsec_lib  # python-xmlsec: libxmlsec1 in-process
+except ImportError as e:  # pragma: no cover - the fallback
+    _xmlsec_lib, _XMLSEC_IMPORT_ERROR = None, e
 NS = {"samlp": "urn:oasis:names:tc:SAML:2.0:protocol",
       "saml": "urn:oasis:names:tc:SAML:2.0:assertion",
       "md": "urn:oasis:names:tc:SAML:2.0:metadata",
@@ -31,6 +46,7 @@ SIGNATURE_METHODS = {"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
 DIGEST_METHODS = {"http://www.w3.org/2001/04/xmlenc#sha256",
                   "http://www.w3.org/2001/04/xmldsig-more#sha384",
                   "http://www.w3.org/2001/04/xmlenc#sha512"}
+NCNAME = re.compile(r"^[^\W\d][\w.\-]*\Z")  # letters/_ first, then letters, digits, _ . - (no ':')
 BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 ROLE_ATTR = "https://www.aliyun.com/SAML-Role/Attributes/Role"
@@ -167,6 +183,9 @@ def _check_signature_shape(root):
     aid = assertion.get("ID")
     if not aid:
         raise invalid("the saml:Assertion has no ID")
+    if not NCNAME.match(aid):
+        # xs:ID is an NCName; anything else (e.g. "xpointer(/)") could make "#<ID>" mean more than one element
+        raise invalid(f"the saml:Assertion's ID {aid!r} is not an xs:ID (an NCName)")
     sigs = assertion.findall(".//ds:Signature", NS)
     if len(sigs) != 1 or sigs[0].getparent() is not assertion:
         raise invalid("the saml:Assertion must carry exactly one ds:Signature, as its direct child "
@@ -195,7 +214,8 @@ def _check_signature_shape(root):
     return assertion
 
 
-def _xmlsec_verify(assertion_bytes, cert_pems):
+def _cli_verify(assertion_bytes, cert_pems):
+    """The xmlsec1 CLI, one process per certificate (slow: a few dozen assertions/s)."""
     with tempfile.TemporaryDirectory(prefix="alibaba-emu-saml-") as d:
         path = os.path.join(d, "assertion.xml")
         with open(path, "wb") as f:
@@ -213,6 +233,60 @@ def _xmlsec_verify(assertion_bytes, cert_pems):
     return False
 
 
+_keys = {}                    # certificate PEM -> xmlsec.Key (public key of that certificate)
+_keys_lock = threading.Lock()
+
+
+def _lib_key(pem):
+    with _keys_lock:
+        key = _keys.get(pem)
+        if key is None:
+            key = _keys[pem] = _xmlsec_lib.Key.from_memory(pem.encode(), _xmlsec_lib.KeyFormat.CERT_PEM)
+        return key
+
+
+def _lib_verify(assertion, cert_pems):
+    """libxmlsec1 in-process on the parsed cut-out Assertion (its own document). The key is set on
+    the context (so KeyInfo is never used to find one), the ID registered only on the Assertion
+    element, and xmlsec itself limited to the allowed c14n, signature, transform and digest
+    algorithms. The verification runs without the GIL."""
+    T = _xmlsec_lib.Transform
+    sig = assertion.find("ds:Signature", NS)
+    for pem in cert_pems:
+        ctx = _xmlsec_lib.SignatureContext()
+        for t in (T.EXCL_C14N, T.RSA_SHA256, T.RSA_SHA384, T.RSA_SHA512):
+            ctx.enable_signature_transform(t)
+        for t in (T.ENVELOPED, T.EXCL_C14N, T.SHA256, T.SHA384, T.SHA512):
+            ctx.enable_reference_transform(t)
+        # A key set on the context makes xmlsec skip <ds:KeyInfo> altogether (no keys manager either):
+        # the metadata's certificate is the only key. The setter duplicates the cached key.
+        ctx.key = _lib_key(pem)
+        ctx.register_id(assertion, "ID")
+        try:
+            ctx.verify(sig)
+            return True
+        except _xmlsec_lib.Error:  # VerificationError is a subclass: a bad signature or a refused algorithm
+            continue
+    return False
+
+
+def _backend():
+    want = os.environ.get("ALIBABA_EMU_XMLSEC", "auto")
+    if want not in ("auto", "lib", "cli"):
+        raise SystemExit(f"ALIBABA_EMU_XMLSEC={want!r}: use auto, lib or cli")
+    if want == "cli" or (want == "auto" and _xmlsec_lib is None):
+        if want == "auto":
+            print(f"alibaba emulator: python-xmlsec not importable ({_XMLSEC_IMPORT_ERROR}); verifying SAML "
+                  "with the xmlsec1 CLI (slow)", file=sys.stderr, flush=True)
+        return "cli"
+    if _xmlsec_lib is None:
+        raise SystemExit(f"ALIBABA_EMU_XMLSEC=lib but python-xmlsec is not importable: {_XMLSEC_IMPORT_ERROR}")
+    return "lib"
+
+
+BACKEND = _backend()  # "lib" (python-xmlsec) or "cli" (xmlsec1 subprocess); emulator.py --xmlsec sets the variable
+
+
 def verify_response(root, metadata):
     """Check the signature of the Response's Assertion with the provider's certificates and read
     the verified Assertion. Returns a dict of what it says; time, audience and recipient are
@@ -222,9 +296,10 @@ def verify_response(root, metadata):
         raise invalid("the Response's StatusCode is not Success")
     assertion = _check_signature_shape(root)
     data = etree.tostring(assertion)
-    if not _xmlsec_verify(data, metadata["certs"]):
-        raise invalid("the signature does not verify with the certificate(s) in the SAML provider's metadata")
     a = _parse(data, "the verified Assertion")  # from here on only the verified bytes are read
+    ok = _lib_verify(a, metadata["certs"]) if BACKEND == "lib" else _cli_verify(data, metadata["certs"])
+    if not ok:
+        raise invalid("the signature does not verify with the certificate(s) in the SAML provider's metadata")
     if a.get("Version") != "2.0":
         raise invalid("the Assertion's Version is not 2.0")
     issuer = (a.findtext("saml:Issuer", namespaces=NS) or "").strip()

@@ -87,7 +87,8 @@ def need_sts(p, name):
     return p[name]
 
 
-def assume_role_with_saml(emu, p):
+def _assume_prechecks(emu, p):
+    """The checks before the Response, in their order -> (acct, prov, role, session_policy, duration)."""
     provider_arn = need_sts(p, "SAMLProviderArn")
     role_arn = need_sts(p, "RoleArn")
     assertion = need_sts(p, "SAMLAssertion")
@@ -113,8 +114,25 @@ def assume_role_with_saml(emu, p):
         raise invalid("InvalidParameter.DurationSeconds",
                       f"The Min/Max value of DurationSeconds is 900/{role.max_session} seconds "
                       f"(the max is the role's MaxSessionDuration); got {p.get('DurationSeconds')!r}.")
-    root, _ = saml.decode_response(assertion)
-    info = saml.verify_response(root, prov.metadata)
+    return acct, prov, role, session_policy, duration
+
+
+def _decode_and_verify(b64, metadata):
+    """Decode the Response and verify its Assertion: pure (message + metadata), run outside the lock."""
+    root, _ = saml.decode_response(b64)
+    return root, saml.verify_response(root, metadata)
+
+
+def assume_role_with_saml(emu, p):
+    acct, prov, role, session_policy, duration = _assume_prechecks(emu, p)
+    metadata = prov.metadata
+    root, info = emu.outside_lock(_decode_and_verify, p["SAMLAssertion"], metadata)
+    # The lock was let go while verifying: take every decision again on the state as it is now,
+    # atomically with issuing (a provider, role or policy changed meanwhile counts as it is now).
+    acct, prov, role, session_policy, duration = _assume_prechecks(emu, p)
+    if prov.metadata is not metadata:  # the provider's metadata was replaced: verify again, with it
+        info = saml.verify_response(root, prov.metadata)
+    provider_arn, role_arn = p["SAMLProviderArn"], p["RoleArn"]
     now = emu.clock.now()
     recipient = saml.check_assertion(info, acct.site, now, emu.saml_skew)
     pairs = verified_pairs(info)
@@ -153,7 +171,7 @@ def describe_regions(emu, acct, p):
 
 def sso_sign_in(emu, b64, relay_state, chosen_role=None):
     """POST /saml-role/sso. Returns ("signed-in", record) or ("choose", pairs, ...) or raises ApiError."""
-    root, _ = saml.decode_response(b64)
+    root, _ = emu.outside_lock(saml.decode_response, b64)
     candidates = []
     for _, prov_arn in saml.unverified_role_pairs(root):
         if prov_arn.lower() not in [c.lower() for c in candidates]:
@@ -164,7 +182,11 @@ def sso_sign_in(emu, b64, relay_state, chosen_role=None):
     for prov_arn in candidates:
         try:
             acct, prov = find_provider(emu, prov_arn)
-            info = saml.verify_response(root, prov.metadata)
+            metadata = prov.metadata
+            info = emu.outside_lock(saml.verify_response, root, metadata)
+            acct, prov = find_provider(emu, prov_arn)  # again: the lock was let go while verifying
+            if prov.metadata is not metadata:
+                info = saml.verify_response(root, prov.metadata)
             break
         except ApiError as e:
             last_error = e
