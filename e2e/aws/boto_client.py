@@ -9,6 +9,12 @@
         operation's model asks for (MaxSessionDuration "3600" -> 3600). Output: {"ok": true, "body"}.
     boto_client.py caller-identity --endpoint URL --ak AK --sk SK [--token T]
         Output: {"ok": true, "arn", "account", "user_id"}.
+    boto_client.py chain-identity --endpoint URL
+        GetCallerIdentity with the credentials boto3's default chain finds in the environment
+        (AWS_* exports, a profile's credential_process, AWS_CONTAINER_CREDENTIALS_FULL_URI ...).
+        Output: {"ok": true, "arn", "account", "method"} (method: how boto3 got them, e.g.
+        "env", "custom-process", "container-role"); {"ok": false, "code": <exception>,
+        "message"} when the chain fails.
     boto_client.py role <RoleName> --endpoint URL --ak --sk
         A role as IAM has it: {"ok": true, "role", "trust", "attached": [arn...],
         "inline": {name: document}}.
@@ -67,6 +73,10 @@ def error(e):
         meta = e.response.get("ResponseMetadata", {})
         return {"ok": False, "code": err.get("Code"), "message": err.get("Message"),
                 "status": meta.get("HTTPStatusCode"), "request_id": meta.get("RequestId")}
+    from botocore.exceptions import BotoCoreError
+    if isinstance(e, BotoCoreError):
+        # A credential provider's failure (credential_process, container credentials).
+        return {"ok": False, "code": type(e).__name__, "message": str(e)}
     raise e
 
 
@@ -96,6 +106,20 @@ def main():
         elif args.command == "caller-identity":
             v = client("sts", args).get_caller_identity()
             out = {"ok": True, "arn": v["Arn"], "account": v["Account"], "user_id": v["UserId"]}
+        elif args.command == "chain-identity":
+            import boto3
+            from botocore.config import Config
+            session = boto3.Session(region_name="us-east-1")
+            creds = session.get_credentials()
+            if creds is None:
+                out = {"ok": False, "code": "NoCredentials", "message": "the chain found none"}
+            else:
+                # Resolving them runs the provider (the process, the container endpoint).
+                creds.get_frozen_credentials()
+                sts = session.client("sts", endpoint_url=args.endpoint,
+                                     config=Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=10))
+                v = sts.get_caller_identity()
+                out = {"ok": True, "arn": v["Arn"], "account": v["Account"], "method": creds.method}
         elif args.command == "role":
             iam = client("iam", args)
             name = args.rest[0]

@@ -82,14 +82,20 @@ pub struct IssuedCredentials {
     pub formats: CredentialFormats,
 }
 
-/// The same credentials in the forms common tools read.
+/// The same credentials in the forms common tools read, in the account's provider's terms.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialFormats {
-    /// `export ALIBABA_CLOUD_ACCESS_KEY_ID=…` lines for a POSIX shell.
+    /// `export` lines for a POSIX shell: `ALIBABA_CLOUD_ACCESS_KEY_ID=…`, or for an `aws`
+    /// account `AWS_ACCESS_KEY_ID=…`, `AWS_SECRET_ACCESS_KEY=…`, `AWS_SESSION_TOKEN=…`.
     pub shell: String,
     /// An `aliyun configure set` command creating an `StsToken` profile for the Alibaba
-    /// Cloud CLI.
+    /// Cloud CLI; empty for an `aws` account.
     pub aliyun_cli: String,
+    /// For an `aws` account: an AWS CLI profile (`[profile gatehouse-<account>-<set>]` with
+    /// `credential_process = gatehouse credentials --uri …`) and the `aws configure set`
+    /// commands for these credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_cli: Option<String>,
     /// AWS-style `credential_process` JSON (`Version` 1).
     pub credential_process: String,
 }

@@ -1,4 +1,5 @@
-//! `gatehouse credentials --uri <url>`: fetches credentials from a `credentials_uri` and
+//! `gatehouse credentials --uri <url>`: fetches credentials from a `credentials_uri` (either
+//! shape: Alibaba Cloud's, or AWS's container-credentials JSON for `aws` accounts) and
 //! prints them as `credential_process` JSON, so AWS-style tools (boto3, the AWS CLI's
 //! `credential_process`) can use Gatehouse credentials. Errors name the server's `Code`
 //! and `Message`, never a credential.
@@ -18,9 +19,11 @@ struct UriReply {
     message: Option<String>,
     #[serde(default)]
     access_key_id: Option<String>,
-    #[serde(default)]
+    /// `SecretAccessKey` in an `aws` account's (container-credentials) reply.
+    #[serde(default, alias = "SecretAccessKey")]
     access_key_secret: Option<String>,
-    #[serde(default)]
+    /// `Token` in an `aws` account's reply.
+    #[serde(default, alias = "Token")]
     security_token: Option<String>,
     #[serde(default)]
     expiration: Option<String>,

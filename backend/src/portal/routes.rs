@@ -1,5 +1,7 @@
 //! `/api/v1/portal…` for every signed-in person, and `/credentials/{token}`, the
-//! `credentials_uri` endpoint that whoever holds the URL may call.
+//! `credentials_uri` endpoint that whoever holds the URL may call: Alibaba Cloud's
+//! `credentials_uri` JSON for `alibaba`/`local` accounts, AWS's container-credentials JSON
+//! (`AWS_CONTAINER_CREDENTIALS_FULL_URI`) for `aws` accounts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -223,9 +225,16 @@ fn uri_error(status: StatusCode, code: &str, message: &str) -> Response {
 async fn use_uri(
     State(state): State<AppState>,
     client: ClientMeta,
+    headers: axum::http::HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    match use_uri_inner(&state, client, &token).await {
+    // The AWS SDKs' container-credentials provider sends `AWS_CONTAINER_AUTHORIZATION_TOKEN`
+    // as `Authorization` when it is set: it must then be this URL's token. (Without it the
+    // URL alone is the capability, as for Alibaba Cloud's `credentials_uri`.)
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .map(|v| hash(v.to_str().unwrap_or_default().trim()));
+    match use_uri_inner(&state, client, &token, authorization).await {
         Ok(r) | Err(r) => r,
     }
 }
@@ -234,6 +243,7 @@ async fn use_uri_inner(
     state: &AppState,
     client: ClientMeta,
     token: &str,
+    authorization: Option<String>,
 ) -> Result<Response, Response> {
     let internal = |e: StoreError| {
         let e = ApiError::from(e);
@@ -259,7 +269,12 @@ async fn use_uri_inner(
         source_ip: client.ip,
         user_agent: client.user_agent,
     };
-    let refusal = if uri.revoked_at.is_some() {
+    let refusal = if authorization.is_some_and(|h| h != uri.token_hash) {
+        Some((
+            "InvalidAuthorization",
+            "The Authorization header is not this credentials URL's token.",
+        ))
+    } else if uri.revoked_at.is_some() {
         Some(("Revoked", "This credentials URL was revoked."))
     } else if uri.expires_at <= now {
         Some((
@@ -318,14 +333,27 @@ async fn use_uri_inner(
         other => ApiError::from(other).into_response(),
     })?;
     let c = &issued.credential;
-    let mut resp = axum::Json(json!({
-        "Code": "Success",
-        "AccessKeyId": c.access_key_id,
-        "AccessKeySecret": c.access_key_secret.as_str(),
-        "SecurityToken": c.security_token,
-        "Expiration": issued.expiration(),
-    }))
-    .into_response();
+    let body = if super::formats::is_aws(&issued) {
+        // An `aws` account's: the container-credentials JSON that the AWS SDKs read from
+        // `AWS_CONTAINER_CREDENTIALS_FULL_URI` (with `Code`, which they ignore).
+        json!({
+            "Code": "Success",
+            "AccessKeyId": c.access_key_id,
+            "SecretAccessKey": c.access_key_secret.as_str(),
+            "Token": c.security_token,
+            "Expiration": issued.expiration(),
+            "AccountId": issued.claims.acc,
+        })
+    } else {
+        json!({
+            "Code": "Success",
+            "AccessKeyId": c.access_key_id,
+            "AccessKeySecret": c.access_key_secret.as_str(),
+            "SecurityToken": c.security_token,
+            "Expiration": issued.expiration(),
+        })
+    };
+    let mut resp = axum::Json(body).into_response();
     resp.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),

@@ -146,6 +146,37 @@ impl Moto {
         .await
     }
 
+    /// `boto_client.py chain-identity`: GetCallerIdentity with what boto3's default
+    /// credential chain finds in an environment holding only `env` (a fresh `HOME`, no
+    /// instance metadata), after the shell runs `exports` when given.
+    pub async fn chain_identity(&self, env: &[(&str, &str)], exports: Option<&str>) -> Value {
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = match exports {
+            Some(lines) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("{lines}exec \"$0\" \"$@\""))
+                    .arg(python());
+                c
+            }
+            None => Command::new(python()),
+        };
+        cmd.arg(e2e().join("aws/boto_client.py"))
+            .args(["chain-identity", "--endpoint", &self.url()])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .envs(env.iter().copied());
+        let out = tokio::task::spawn_blocking(move || cmd.output())
+            .await
+            .unwrap()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.trim())
+            .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+    }
+
     pub async fn role(&self, keys: &Keys, name: &str) -> Value {
         self.boto(Some(keys), &["role", name]).await
     }
@@ -671,4 +702,244 @@ async fn aws_accounts_take_twelve_digit_ids_and_iam_policies() {
         .await;
     e.assert_error(422, "validation_failed");
     assert_eq!(e.fields(), vec!["system_policies".to_string()]);
+}
+
+/// Credentials of an `aws` account in AWS's forms, each used by boto3 against moto: the
+/// shell exports, the AWS CLI profile's `credential_process` (`gatehouse credentials
+/// --uri`), and the `credentials_uri` as `AWS_CONTAINER_CREDENTIALS_FULL_URI` (with and
+/// without `AWS_CONTAINER_AUTHORIZATION_TOKEN`, which must be the URL's token).
+#[tokio::test]
+async fn aws_credentials_work_in_boto3_as_exports_credential_process_and_container_credentials() {
+    let w = world().await;
+    assert_eq!(
+        provision(&w.admin, &w.ops).await.status,
+        ProvisioningStatus::Provisioned
+    );
+    let assumed = format!("arn:aws:sts::{ACCOUNT}:assumed-role/GatehouseSSO-Ops/alice.");
+
+    // The portal's formats are AWS's.
+    let creds = issue(&w).await;
+    let f = &creds.formats;
+    assert!(
+        f.shell.contains(&format!(
+            "export AWS_ACCESS_KEY_ID='{}'\n",
+            creds.access_key_id
+        )),
+        "{}",
+        f.shell
+    );
+    assert!(f.shell.contains("export AWS_SECRET_ACCESS_KEY='"));
+    assert!(f.shell.contains("export AWS_SESSION_TOKEN='"));
+    assert!(!f.shell.contains("ALIBABA"), "{}", f.shell);
+    assert_eq!(f.aliyun_cli, "");
+    let profile = f.aws_cli.clone().expect("an AWS CLI profile");
+    assert!(
+        profile.contains(&format!("[profile gatehouse-{ACCOUNT}-Ops]\n")),
+        "{profile}"
+    );
+    assert!(
+        profile.contains("credential_process = gatehouse credentials --uri <credentials-url>\n"),
+        "{profile}"
+    );
+    let process: Value = serde_json::from_str(&f.credential_process).unwrap();
+    assert_eq!(process["Version"], 1);
+    assert_eq!(process["AccessKeyId"], creds.access_key_id.as_str());
+    assert_eq!(process["SecretAccessKey"], creds.access_key_secret.as_str());
+    assert_eq!(process["SessionToken"], creds.security_token.as_str());
+
+    // The export lines, run by a shell, are what boto3's environment provider reads.
+    let v = w.moto.chain_identity(&[], Some(&f.shell)).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["method"], "env", "{v}");
+    assert!(v["arn"].as_str().unwrap().starts_with(&assumed), "{v}");
+
+    // A credentials URL, in the profile the portal gave (with this build's binary).
+    let uri: Value = w
+        .alice
+        .post(
+            "/api/v1/portal/credential-uris",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await
+        .assert_status(201)
+        .value();
+    let url = uri["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let token = url.rsplit('/').next().unwrap().to_string();
+    let section: String = profile
+        .lines()
+        .skip_while(|l| !l.starts_with("[profile "))
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let config = section
+        .replace(
+            "= gatehouse credentials",
+            &format!("= {} credentials", crate::helpers::gatehouse_bin()),
+        )
+        .replace("<credentials-url>", &url);
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config");
+    std::fs::write(&config_file, &config).unwrap();
+    let profile_name = format!("gatehouse-{ACCOUNT}-Ops");
+    let v = w
+        .moto
+        .chain_identity(
+            &[
+                ("AWS_CONFIG_FILE", config_file.to_str().unwrap()),
+                ("AWS_PROFILE", &profile_name),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["method"], "custom-process", "{v}");
+    assert!(v["arn"].as_str().unwrap().starts_with(&assumed), "{v}");
+
+    // The same URL is the container-credentials endpoint: alone, and with its token as
+    // the Authorization the SDK sends.
+    let body: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    for k in ["AccessKeyId", "SecretAccessKey", "Token", "Expiration"] {
+        assert!(body[k].is_string(), "{k} missing");
+    }
+    for env in [
+        vec![("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str())],
+        vec![
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.as_str()),
+        ],
+    ] {
+        let v = w.moto.chain_identity(&env, None).await;
+        assert_eq!(v["ok"], true, "{v}");
+        assert_eq!(v["method"], "container-role", "{v}");
+        assert!(v["arn"].as_str().unwrap().starts_with(&assumed), "{v}");
+    }
+    // Another token as Authorization is refused, by the endpoint and so by boto3.
+    let wrong = format!("gh_cu_{}", "x".repeat(43));
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .header("Authorization", &wrong)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    let refused: Value = resp.json().await.unwrap();
+    assert_eq!(refused["Code"], "InvalidAuthorization", "{refused}");
+    assert!(refused.get("AccessKeyId").is_none());
+    let v = w
+        .moto
+        .chain_identity(
+            &[
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", wrong.as_str()),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(!v.to_string().contains(&token), "{v}");
+
+    // Audited as refused, and neither the URL's token nor a secret is in the trail.
+    let trail = w.app.all_events().await;
+    assert!(trail.iter().any(|e| e.action == "sts.credentials.issue"
+        && e.details.contains("credentials_uri")
+        && format!("{e:?}").contains("InvalidAuthorization")));
+    let text = format!("{trail:?}");
+    assert!(
+        !text.contains(&token),
+        "the URL's token is in the audit trail"
+    );
+    assert!(
+        !text.contains(&creds.access_key_secret) && !text.contains(&creds.security_token),
+        "a secret is in the audit trail"
+    );
+}
+
+/// A just-in-time grant on an `aws` account: STS credentials only while it is active, and
+/// ending it early attaches the revoked-sessions deny for its session to the role.
+#[tokio::test]
+async fn an_aws_grant_issues_credentials_only_while_active_and_its_early_end_denies_them() {
+    let w = world().await;
+    assert_eq!(
+        provision(&w.admin, &w.ops).await.status,
+        ProvisioningStatus::Provisioned
+    );
+    let bob_user = w.app.create_user_with_roles(&w.admin, "bob", &[]).await;
+    let bob = w.app.browser();
+    bob.sign_in("bob", USER_PASSWORD).await;
+    let body = json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id });
+    bob.post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_error(403, "forbidden");
+    w.admin
+        .post(
+            "/api/v1/eligibility-policies",
+            &json!({
+                "name": "bob self-service",
+                "principal_type": "user",
+                "principal_id": bob_user.id,
+                "account_ids": [ACCOUNT],
+                "permission_set_ids": [w.ops.id],
+                "max_duration_secs": 3600,
+                "approval_required": false,
+                "justification_required": false,
+            }),
+        )
+        .await
+        .assert_status(201);
+    let grant: Value = bob
+        .post(
+            "/api/v1/requests",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id, "duration_secs": 1800, "justification": "" }),
+        )
+        .await
+        .assert_status(201)
+        .value();
+    assert_eq!(grant["state"], "active", "{grant}");
+    let creds: IssuedCredentials = bob
+        .post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_status(200)
+        .json();
+    let keys = Keys::from(&creds);
+    let who = w.moto.boto(Some(&keys), &["caller-identity"]).await;
+    assert_eq!(who["ok"], true, "{who}");
+    let arn = who["arn"].as_str().unwrap().to_string();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/GatehouseSSO-Ops/bob."
+        )),
+        "{arn}"
+    );
+    assert_eq!(
+        w.moto.call(&keys, "iam", "ListRoles", &json!({})).await["ok"],
+        true
+    );
+    // Never past the grant's end.
+    let left = creds.expiration - gatehouse::clock::to_datetime(w.app.now_ms());
+    assert!(left.whole_seconds() <= 1800 + 5, "{left}");
+
+    // Ended early: the role gets the deny for bob's session, and moto refuses it.
+    w.admin
+        .post(
+            &format!("/api/v1/requests/{}/revoke", grant["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    gatehouse::app::tick(&w.app.state).await.unwrap();
+    let role = w.moto.role(&w.owner, "GatehouseSSO-Ops").await;
+    let deny = &role["inline"]["GatehouseRevokedSessions"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny", "{role}");
+    assert_eq!(
+        deny["Condition"]["StringLike"]["aws:userid"],
+        json!([format!("*:{}", arn.rsplit('/').next().unwrap())]),
+        "{deny}"
+    );
+    let after = w.moto.call(&keys, "iam", "ListRoles", &json!({})).await;
+    assert_eq!(after["code"], "AccessDenied", "{after}");
+    // And no new credentials from the ended grant.
+    bob.post("/api/v1/portal/credentials", &body)
+        .await
+        .assert_error(403, "forbidden");
 }
