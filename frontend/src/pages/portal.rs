@@ -353,6 +353,8 @@ fn CredentialsPanel(
     let key = creds.access_key_id.clone();
     let ids = |name: &str| format!("{key}-{name}");
     let f = creds.formats;
+    // Credentials for an AWS account come with its CLI and its variable names.
+    let aws = f.aws_cli.is_some();
     let cli_hint = "Run it once: it saves an StsToken profile for the Alibaba Cloud CLI.";
     view! {
         <section class="panel credentials" aria-label=format!("Credentials for {who}")>
@@ -383,12 +385,20 @@ fn CredentialsPanel(
                 </div>
             </Show>
             <CopyBlock id=ids("shell") label="Shell (export lines)" text=f.shell disabled=expired hint="For bash or zsh: paste into the terminal where you run the CLI or an SDK." />
-            <CopyBlock id=ids("cli") label="Alibaba Cloud CLI" text=f.aliyun_cli disabled=expired hint=cli_hint />
+            {match f.aws_cli {
+                // An AWS account: its CLI, and AWS's names for the three values.
+                Some(aws_cli) => view! {
+                    <CopyBlock id=ids("cli") label="AWS CLI" text=aws_cli disabled=expired hint="A profile that fetches fresh credentials through a credentials URL, and the commands that store these ones." />
+                }.into_any(),
+                None => view! {
+                    <CopyBlock id=ids("cli") label="Alibaba Cloud CLI" text=f.aliyun_cli disabled=expired hint=cli_hint />
+                }.into_any(),
+            }}
             <CopyBlock id=ids("process") label="credential_process JSON" text=f.credential_process disabled=expired hint="What a credential_process command prints." />
             <div class="keys">
-                <CopyBlock id=ids("akid") label="AccessKeyId" text=creds.access_key_id.clone() inline=true disabled=expired />
-                <CopyBlock id=ids("secret") label="AccessKeySecret" text=creds.access_key_secret inline=true disabled=expired />
-                <CopyBlock id=ids("token") label="SecurityToken" text=creds.security_token inline=true disabled=expired />
+                <CopyBlock id=ids("akid") label=if aws { "AWS_ACCESS_KEY_ID" } else { "AccessKeyId" } text=creds.access_key_id.clone() inline=true disabled=expired />
+                <CopyBlock id=ids("secret") label=if aws { "AWS_SECRET_ACCESS_KEY" } else { "AccessKeySecret" } text=creds.access_key_secret inline=true disabled=expired />
+                <CopyBlock id=ids("token") label=if aws { "AWS_SESSION_TOKEN" } else { "SecurityToken" } text=creds.security_token inline=true disabled=expired />
             </div>
             <div class="actions">
                 <button type="button" on:click=move |_| on_renew()>"Get new credentials"</button>
