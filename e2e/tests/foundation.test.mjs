@@ -202,7 +202,7 @@ test('directory administration: users, accounts, group members, an auditor\'s vi
   await page.getByLabel('Account name').fill('Payments production');
   await page.getByLabel('Environment').fill('production');
   await page.getByRole('button', { name: 'Add account' }).click();
-  await page.getByText('An account ID is exactly 16 digits.').waitFor();
+  await page.getByText('An account ID is exactly 16 digits (12 for AWS).').waitFor();
   await page.getByLabel('Account ID').fill('1234567890123456');
   await page.getByRole('button', { name: 'Add account' }).click();
   await page.getByRole('status').filter({ hasText: 'Added account Payments production' }).waitFor();
