@@ -11,10 +11,10 @@ use gatehouse_shared::audit::AuditAction;
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
+use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::{X509NameBuilder, X509};
-use samael::crypto::{Crypto, CryptoProvider as _};
+use sha2::Digest as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -52,7 +52,8 @@ pub struct AssertionFor<'a> {
 struct LoadedKey {
     id: String,
     state: String,
-    der: Zeroizing<Vec<u8>>,
+    /// Parsed once per load: parsing an RSA key costs more than a signature.
+    key: PKey<Private>,
     certificate: String,
 }
 
@@ -184,10 +185,12 @@ impl Idp {
             let der = master
                 .open(PURPOSE, &k.private_key)
                 .map_err(StoreError::Key)?;
+            let key = PKey::private_key_from_pkcs8(&der)
+                .map_err(|e| IdpError::Sign(format!("the stored IdP key does not parse: {e}")))?;
             keys.push(LoadedKey {
                 id: k.id,
                 state: k.state,
-                der,
+                key,
                 certificate: k.certificate,
             });
         }
@@ -223,31 +226,131 @@ impl Idp {
         a: &AssertionFor<'_>,
     ) -> Result<(String, String), IdpError> {
         self.load(store, master, a.now).await?;
-        let (der, certificate) = {
+        let (key, certificate) = {
             let c = self.cache.read().map_err(|_| IdpError::NoKey)?;
             let key = c
                 .as_ref()
                 .and_then(|(_, keys)| keys.iter().find(|k| k.state == "active"))
                 .ok_or(IdpError::NoKey)?;
             tracing::trace!(key = %key.id, "signing an assertion");
-            (key.der.clone(), key.certificate.clone())
+            (key.key.clone(), key.certificate.clone())
         };
-        sign(a, &der, &certificate)
+        sign(a, &key, &certificate)
     }
 }
 
-/// Signs a Response for `a` with a PKCS#8 DER key and its base64 certificate; returns the
-/// XML and the assertion's ID. What [`Idp::sign_response`] does once it has the key.
+/// Signs a Response for `a` with `key` and its base64 certificate; returns the XML and the
+/// assertion's ID. What [`Idp::sign_response`] does once it has the key.
+///
+/// The assertion is Gatehouse's own, built here byte by byte in its exclusive XML
+/// canonical form (C14N 1.0 exclusive: attributes in order, no empty-element tags, the
+/// namespace declared where it is used, no whitespace between elements), so the bytes the
+/// digest is taken over are the ones written, with no XML parser in between. The result is
+/// an enveloped XML signature (exclusive c14n, RSA-SHA256, SHA-256 digest) that libxmlsec1
+/// verifies: the tests check every signature with samael's xmlsec, the Alibaba Cloud
+/// emulator with libxmlsec1 and the `xmlsec1` CLI.
 pub fn sign(
     a: &AssertionFor<'_>,
-    der: &[u8],
+    key: &PKey<Private>,
     certificate: &str,
 ) -> Result<(String, String), IdpError> {
     let assertion_id = format!("_{}", uuid::Uuid::new_v4().simple());
-    let xml = response_template(a, &assertion_id, certificate);
-    let signed =
-        Crypto::sign_xml(xml.as_bytes(), der).map_err(|e| IdpError::Sign(e.to_string()))?;
-    Ok((signed, assertion_id))
+    let (open, issuer, rest) = assertion_parts(a, &assertion_id);
+    let canonical = format!("{open}{issuer}{rest}</saml:Assertion>");
+    let digest = STANDARD.encode(sha2::Sha256::digest(canonical.as_bytes()));
+    let signed_info = format!(
+        "<ds:SignedInfo xmlns:ds=\"{DSIG}\"><ds:CanonicalizationMethod Algorithm=\"{EXC_C14N}\">\
+         </ds:CanonicalizationMethod><ds:SignatureMethod Algorithm=\"{RSA_SHA256}\">\
+         </ds:SignatureMethod><ds:Reference URI=\"#{assertion_id}\"><ds:Transforms><ds:Transform \
+         Algorithm=\"{ENVELOPED}\"></ds:Transform><ds:Transform Algorithm=\"{EXC_C14N}\">\
+         </ds:Transform></ds:Transforms><ds:DigestMethod Algorithm=\"{SHA256}\"></ds:DigestMethod>\
+         <ds:DigestValue>{digest}</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    );
+    let fail = |e: openssl::error::ErrorStack| IdpError::Sign(e.to_string());
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), key).map_err(fail)?;
+    signer.update(signed_info.as_bytes()).map_err(fail)?;
+    let value = STANDARD.encode(signer.sign_to_vec().map_err(fail)?);
+    let signature = format!(
+        "<ds:Signature xmlns:ds=\"{DSIG}\">{signed_info}<ds:SignatureValue>{value}\
+         </ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}\
+         </ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>"
+    );
+    let recipient = attr(a.recipient);
+    let response = format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         Destination=\"{recipient}\" ID=\"_{response_id}\" IssueInstant=\"{now}\" Version=\"2.0\">\
+         <saml:Issuer xmlns:saml=\"{SAML}\">{issuer_text}</saml:Issuer><samlp:Status>\
+         <samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"></samlp:StatusCode>\
+         </samlp:Status>{open}{issuer}{signature}{rest}</saml:Assertion></samlp:Response>",
+        response_id = uuid::Uuid::new_v4().simple(),
+        now = instant(a.now),
+        issuer_text = text(a.issuer),
+    );
+    Ok((response, assertion_id))
+}
+
+const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
+
+/// Text content as C14N writes it.
+fn text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\r', "&#xD;")
+}
+
+/// An attribute value as C14N writes it.
+fn attr(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+        .replace('\t', "&#x9;")
+        .replace('\n', "&#xA;")
+        .replace('\r', "&#xD;")
+}
+
+/// The assertion in canonical form, in three parts: its start tag, its Issuer, and the rest
+/// of its content (the Signature goes between the last two).
+fn assertion_parts(a: &AssertionFor<'_>, id: &str) -> (String, String, String) {
+    let now = instant(a.now);
+    let not_before = instant(a.now - 60_000);
+    let until = instant(a.now + a.lifetime_ms);
+    let recipient = attr(a.recipient);
+    let mut attributes = String::new();
+    for (name, values) in a.attributes {
+        attributes.push_str(&format!("<saml:Attribute Name=\"{}\">", attr(name)));
+        for v in values {
+            attributes.push_str(&format!(
+                "<saml:AttributeValue>{}</saml:AttributeValue>",
+                text(v)
+            ));
+        }
+        attributes.push_str("</saml:Attribute>");
+    }
+    let open = format!(
+        "<saml:Assertion xmlns:saml=\"{SAML}\" ID=\"{id}\" IssueInstant=\"{now}\" Version=\"2.0\">"
+    );
+    let issuer = format!("<saml:Issuer>{}</saml:Issuer>", text(a.issuer));
+    let rest = format!(
+        "<saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">\
+         {subject}</saml:NameID><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+         <saml:SubjectConfirmationData NotOnOrAfter=\"{until}\" Recipient=\"{recipient}\">\
+         </saml:SubjectConfirmationData></saml:SubjectConfirmation></saml:Subject>\
+         <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\"><saml:AudienceRestriction>\
+         <saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>\
+         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"{id}\"><saml:AuthnContext>\
+         <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport\
+         </saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>\
+         <saml:AttributeStatement>{attributes}</saml:AttributeStatement>",
+        subject = text(a.session_name),
+        audience = text(a.audience),
+    );
+    (open, issuer, rest)
 }
 
 /// `2026-12-07T10:00:00Z`.
@@ -256,62 +359,6 @@ fn instant(ms: Millis) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
         .unwrap_or_default()
-}
-
-/// The unsigned Response with the assertion's signature template (xmlsec fills in the
-/// digest and the signature value).
-pub fn response_template(a: &AssertionFor<'_>, assertion_id: &str, certificate: &str) -> String {
-    const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
-    let now = instant(a.now);
-    let not_before = instant(a.now - 60_000);
-    let until = instant(a.now + a.lifetime_ms);
-    let issuer = escape(a.issuer);
-    let recipient = escape(a.recipient);
-    let subject = escape(a.session_name);
-    let mut attributes = String::new();
-    for (name, values) in a.attributes {
-        attributes.push_str(&format!("<saml:Attribute Name=\"{}\">", escape(name)));
-        for v in values {
-            attributes.push_str(&format!(
-                "<saml:AttributeValue>{}</saml:AttributeValue>",
-                escape(v)
-            ));
-        }
-        attributes.push_str("</saml:Attribute>");
-    }
-    format!(
-        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
-         ID=\"_{response_id}\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{recipient}\">\
-         <saml:Issuer xmlns:saml=\"{SAML}\">{issuer}</saml:Issuer>\
-         <samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
-         <saml:Assertion xmlns:saml=\"{SAML}\" ID=\"{assertion_id}\" Version=\"2.0\" IssueInstant=\"{now}\">\
-         <saml:Issuer>{issuer}</saml:Issuer>\
-         <ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>\
-         <ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>\
-         <ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>\
-         <ds:Reference URI=\"#{assertion_id}\"><ds:Transforms>\
-         <ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>\
-         <ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>\
-         <ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>\
-         <ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>\
-         <ds:SignatureValue></ds:SignatureValue>\
-         <ds:KeyInfo><ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\
-         </ds:Signature>\
-         <saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:2.0:nameid-format:persistent\">{subject}</saml:NameID>\
-         <saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
-         <saml:SubjectConfirmationData NotOnOrAfter=\"{until}\" Recipient=\"{recipient}\"/>\
-         </saml:SubjectConfirmation></saml:Subject>\
-         <saml:Conditions NotBefore=\"{not_before}\" NotOnOrAfter=\"{until}\">\
-         <saml:AudienceRestriction><saml:Audience>{audience}</saml:Audience></saml:AudienceRestriction>\
-         </saml:Conditions>\
-         <saml:AuthnStatement AuthnInstant=\"{now}\" SessionIndex=\"{assertion_id}\"><saml:AuthnContext>\
-         <saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef>\
-         </saml:AuthnContext></saml:AuthnStatement>\
-         <saml:AttributeStatement>{attributes}</saml:AttributeStatement>\
-         </saml:Assertion></samlp:Response>",
-        response_id = uuid::Uuid::new_v4().simple(),
-        audience = escape(a.audience),
-    )
 }
 
 /// Gatehouse's IdP metadata: its entity ID, the signing certificates (active first, then
@@ -374,4 +421,49 @@ pub async fn promote_next_key(
     let key = store.promote_idp_key(now, ev).await?;
     idp.forget();
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samael::crypto::{CertificateDer, Crypto, CryptoProvider as _, ReduceMode};
+
+    #[test]
+    fn xmlsec_verifies_the_signature_and_refuses_a_changed_assertion() {
+        let master = MasterKey::generate();
+        let rec = generate_key(&master, "active", 1_765_000_000_000).unwrap();
+        let der = master.open(PURPOSE, &rec.private_key).unwrap();
+        let key = PKey::private_key_from_pkcs8(&der).unwrap();
+        let attributes = [(
+            "https://www.aliyun.com/SAML-Role/Attributes/Role",
+            vec!["acs:ram::1:role/r,acs:ram::1:saml-provider/Gatehouse".to_string()],
+        )];
+        let a = AssertionFor {
+            issuer: "https://gatehouse.example/saml/idp/metadata.xml?a=1&b=<2>",
+            recipient: "https://signin.alibabacloud.com/saml-role/sso",
+            audience: "urn:alibaba:cloudcomputing:international",
+            session_name: "alice.1a2b3c4d",
+            attributes: &attributes,
+            now: 1_765_000_000_000,
+            lifetime_ms: 300_000,
+        };
+        let (xml, id) = sign(&a, &key, &rec.certificate).unwrap();
+        let cert = CertificateDer::from(STANDARD.decode(&rec.certificate).unwrap());
+        let signed = Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &xml,
+            std::slice::from_ref(&cert),
+            ReduceMode::PreDigest,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}\n{xml}"));
+        assert!(signed.contains(&id) && signed.contains("alice.1a2b3c4d"));
+        let changed = xml.replace("alice.1a2b3c4d", "mallory.1a2b3c4");
+        assert!(Crypto::reduce_xml_to_signed_with_allowed_algorithms(
+            &changed,
+            &[cert],
+            ReduceMode::PreDigest,
+            None
+        )
+        .is_err());
+    }
 }
