@@ -11,6 +11,7 @@ operation by x-acs-action (or Action). See README.md for what is checked and the
 """
 import argparse
 import datetime as dt
+import functools
 import html
 import json
 import os
@@ -18,7 +19,7 @@ import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -88,16 +89,20 @@ class Emulator:
 
     def api(self, method, raw_path, headers, body):
         """-> (status, content_type, body bytes). headers: lower-case name -> value."""
+        # Parsing the request needs no state: done before taking the lock. The record keeps the
+        # parameters by reference (one copy of a SAMLAssertion serves query, params and the handler).
+        u = urlsplit(raw_path)
+        pairs = parse_query(u.query)
+        rec = {"seq": None, "time": None, "method": method, "path": u.path,
+               "raw_query": u.query, "query": dict(pairs), "headers": headers,
+               "signed_headers": [], "anonymous": True, "access_key_id": None, "caller_arn": None,
+               "action": None, "version": None, "product": None, "params": {}, "fault": None}
+        pre = self._preverify(headers, rec["query"], body)
         with self.lock:
-            u = urlsplit(raw_path)
-            pairs = parse_qsl(u.query, keep_blank_values=True)
-            rec = {"seq": None, "time": iso(self.clock.now()), "method": method, "path": u.path,
-                   "raw_query": u.query, "query": dict(pairs), "headers": dict(headers),
-                   "signed_headers": [], "anonymous": True, "access_key_id": None, "caller_arn": None,
-                   "action": None, "version": None, "product": None, "params": {}, "fault": None}
+            rec["time"] = iso(self.clock.now())
             product = "sts"
             try:
-                status, ctype, out, product = self._api(method, u, pairs, headers, body, rec)
+                status, ctype, out, product = self._api(method, u, pairs, headers, body, rec, pre)
                 rec["code"] = None
             except Garbage:
                 status, ctype, out = 200, "text/html", b"<html><body>502 Bad Gateway (emulated garbage)</body></html>"
@@ -119,14 +124,24 @@ class Emulator:
                     rec["canonical_request"] = e.canonical_request
             rec["status"] = status
             self._record(rec)
-            self.log(f"{method} {u.path} {rec['product']}/{rec['action']} -> {status} {rec['code'] or ''}".rstrip())
+            if not self.quiet:
+                self.log(f"{method} {u.path} {rec['product']}/{rec['action']} -> {status} {rec['code'] or ''}".rstrip())
             return status, ctype, out
 
-    def _api(self, method, u, pairs, headers, body, rec):
-        keys = [k for k, _ in pairs]
-        if len(keys) != len(set(keys)):
+    def _preverify(self, headers, query, body):
+        """An AssumeRoleWithSAML's signature verification, done before the state lock is taken (so
+        each request takes it once, not twice, and verifications run side by side); see
+        sts.preverify. Only for parameters in the query (the SDK's way); a form body falls back to
+        verifying under the handler, letting go of the lock meanwhile."""
+        if body or (headers.get("x-acs-action") or query.get("Action")) != "AssumeRoleWithSAML" \
+                or VERSIONS.get(headers.get("x-acs-version") or query.get("Version")) != "sts":
+            return None
+        return sts.preverify(self, query)
+
+    def _api(self, method, u, pairs, headers, body, rec, pre=None):
+        if len(rec["query"]) != len(pairs):
             raise ApiError(400, "InvalidParameter", "A query parameter is repeated.")
-        query = dict(pairs)
+        query = rec["query"]
         form = {}
         if headers.get("content-type", "").startswith("application/x-www-form-urlencoded") and body:
             form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -152,7 +167,7 @@ class Emulator:
         params = rec["params"]
         if product == "sts":
             if action == "AssumeRoleWithSAML":
-                return 200, *self._json(sts.assume_role_with_saml(self, params)), product
+                return 200, *self._json(sts.assume_role_with_saml(self, params, pre)), product
             if action == "GetCallerIdentity":
                 return 200, *self._json(sts.get_caller_identity(self, caller)), product
             raise self._not_found(action, version)
@@ -245,7 +260,7 @@ class Emulator:
                 raise ApiError(400, "IncompleteSignature", "x-acs-date and x-acs-signature-nonce are required.")
         if date is not None:
             try:
-                when = dt.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+                when = _parse_acs_date(date)
             except ValueError:
                 raise ApiError(400, "InvalidTimeStamp.Format",
                                f"Specified time stamp or date value is not well formatted: {date!r} "
@@ -415,6 +430,46 @@ class Emulator:
         return 200, {k: v for k, v in self.system_policies[name.lower()].items() if k != "doc"}
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_acs_date(date):
+    """x-acs-date / Timestamp -> aware datetime (ValueError if malformed). Cached: concurrent clients
+    send the same second many times, and strptime is one of the dearer steps of an anonymous call."""
+    return dt.datetime.strptime(date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+
+
+# %XX escapes of ASCII characters (any case of the hex digits, as unquote() takes them) -> the character.
+_ASCII_ESCAPES = {a + b: chr(int(a + b, 16)) for a in "0123456789abcdefABCDEF" for b in "0123456789abcdefABCDEF"
+                  if int(a + b, 16) < 0x80}
+
+
+def _unquote(value):
+    """urllib.parse.unquote(value) (UTF-8, errors="replace"): the same string, without its per-escape
+    byte work when every escape is of an ASCII character (an ASCII byte is its own UTF-8, so each
+    escape decodes alone); anything else (a multi-byte character, a stray '%') goes to unquote()."""
+    if "%" not in value:
+        return value
+    parts = value.split("%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        ch = _ASCII_ESCAPES.get(part[:2])
+        if ch is None:
+            return unquote(value, errors="replace")
+        out.append(ch)
+        out.append(part[2:])
+    return "".join(out)
+
+
+def parse_query(qs):
+    """urllib.parse.parse_qsl(qs, keep_blank_values=True), with _unquote."""
+    out = []
+    for name_value in qs.split("&") if qs else ():
+        if not name_value:
+            continue
+        name, sep, value = name_value.partition("=")
+        out.append((_unquote(name.replace("+", " ")), _unquote(value.replace("+", " "))))
+    return out
+
+
 class Garbage(Exception):
     """The 'garbage' fault: a 200 whose body is not JSON."""
 
@@ -504,8 +559,14 @@ def make_handler(emu):
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            if self.request_version == "HTTP/0.9":  # no headers at all: end_headers() writes nothing
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            # Headers and body in one write (one send, one wake-up of the client), not two.
+            self._headers_buffer.append(b"\r\n")
+            self._headers_buffer.append(data)
+            self.flush_headers()
 
         do_GET = do_POST = do_PUT = do_DELETE = dispatch
 

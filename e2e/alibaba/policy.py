@@ -11,6 +11,7 @@ session policy (the intersection). A condition on a key this emulator does not k
 operator it does not know, makes its statement not apply (for Allow and for Deny alike).
 Known keys: acs:PrincipalARN, acs:CurrentTime; in trust policies also saml:recipient.
 """
+import functools
 import json
 import re
 
@@ -105,10 +106,17 @@ def parse(text, kind="permission", max_len=6144):
     return doc
 
 
+@functools.lru_cache(maxsize=4096)
+def _wildcard_regex(pattern, ignore_case):
+    """The compiled regex of a RAM wildcard pattern (built per character, so cached: policies are
+    evaluated on every call and hold the same few patterns)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+
+
 def wildcard(pattern, value, ignore_case=True):
     """RAM wildcard match: `*` any run, `?` one character; nothing else is special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, re.IGNORECASE if ignore_case else 0) is not None
+    return _wildcard_regex(pattern, ignore_case).fullmatch(value) is not None
 
 
 def _as_list(v):

@@ -81,6 +81,37 @@ def q(prefix, name):
     return f"{{{NS[prefix]}}}{name}"
 
 
+_TAGS = {f"{p}:{n}": q(p, n) for p, names in (
+    ("samlp", ("Status", "StatusCode")),
+    ("saml", ("Issuer", "Subject", "NameID", "SubjectConfirmation", "SubjectConfirmationData", "Conditions",
+              "AudienceRestriction", "Audience", "AttributeStatement", "Attribute", "AttributeValue")),
+    ("ds", ("Signature", "SignedInfo", "CanonicalizationMethod", "SignatureMethod", "Reference", "Transforms",
+            "Transform", "DigestMethod"))) for n in names}
+
+
+def _all(el, *steps):
+    """el.findall("p:A/p:B/...", NS) — the same elements in the same order — walked with lxml's
+    iterchildren (C) instead of ElementPath (Python, a few microseconds per call, ~20 per assertion)."""
+    level = [el]
+    for step in steps:
+        tag = _TAGS[step]
+        level = [c for e in level for c in e.iterchildren(tag)]
+    return level
+
+
+def _first(el, *steps):
+    """el.find("p:A/p:B/...", NS): the first of _all(), or None."""
+    if len(steps) == 1:
+        return next(el.iterchildren(_TAGS[steps[0]]), None)
+    found = _all(el, *steps)
+    return found[0] if found else None
+
+
+_DS_SIGNATURE = q("ds", "Signature")
+_SAML_ASSERTION = q("saml", "Assertion")
+_SAML_ENCRYPTED_ASSERTION = q("saml", "EncryptedAssertion")
+
+
 # ------------------------------------------------------------------ metadata
 
 def parse_metadata(encoded):
@@ -113,11 +144,15 @@ def parse_metadata(encoded):
             certs.append("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n")
     if not certs:
         raise ValueError("the IDPSSODescriptor has no signing X509Certificate")
+    pubkeys = []
     for pem in certs:
-        p = subprocess.run(["openssl", "x509", "-noout"], input=pem.encode(), capture_output=True)
-        if p.returncode != 0:
+        # Its public key, once per upload: the in-process verifier sets it on each signature context
+        # (a key loaded from the certificate PEM copies the certificate with it on every set, ~40 us).
+        p = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem.encode(), capture_output=True)
+        if p.returncode != 0 or b"-----BEGIN PUBLIC KEY-----" not in p.stdout:
             raise ValueError("an X509Certificate is not a certificate openssl can read")
-    return {"entity_id": entity_id, "certs": certs}
+        pubkeys.append(p.stdout)
+    return {"entity_id": entity_id, "certs": certs, "pubkeys": pubkeys}
 
 
 # ------------------------------------------------------------------ responses
@@ -172,9 +207,11 @@ def split_role_value(value):
 
 def _check_signature_shape(root):
     """The anti-wrapping rules; returns the Assertion element."""
-    if root.findall(".//saml:EncryptedAssertion", NS):
+    # One walk of the tree for both (the root, a samlp:Response, is neither).
+    found = list(root.iter(_SAML_ENCRYPTED_ASSERTION, _SAML_ASSERTION))
+    assertions = [e for e in found if e.tag == _SAML_ASSERTION]
+    if len(assertions) != len(found):
         raise invalid("encrypted assertions are not supported; sign the Assertion instead")
-    assertions = root.findall(".//saml:Assertion", NS)
     if len(assertions) != 1:
         raise invalid(f"the Response must contain exactly one saml:Assertion (it has {len(assertions)})")
     assertion = assertions[0]
@@ -186,28 +223,28 @@ def _check_signature_shape(root):
     if not NCNAME.match(aid):
         # xs:ID is an NCName; anything else (e.g. "xpointer(/)") could make "#<ID>" mean more than one element
         raise invalid(f"the saml:Assertion's ID {aid!r} is not an xs:ID (an NCName)")
-    sigs = assertion.findall(".//ds:Signature", NS)
+    sigs = list(assertion.iter(_DS_SIGNATURE))
     if len(sigs) != 1 or sigs[0].getparent() is not assertion:
         raise invalid("the saml:Assertion must carry exactly one ds:Signature, as its direct child "
                       "(an unsigned Assertion is refused even if the Response is signed)")
     sig = sigs[0]
-    c14n = sig.find("ds:SignedInfo/ds:CanonicalizationMethod", NS)
+    c14n = _first(sig, "ds:SignedInfo", "ds:CanonicalizationMethod")
     if c14n is None or c14n.get("Algorithm") != EXC_C14N:
         raise invalid(f"SignedInfo must use exclusive canonicalization ({EXC_C14N})")
-    method = sig.find("ds:SignedInfo/ds:SignatureMethod", NS)
+    method = _first(sig, "ds:SignedInfo", "ds:SignatureMethod")
     alg = method.get("Algorithm") if method is not None else None
     if alg not in SIGNATURE_METHODS:
         raise invalid(f"signature algorithm {alg} is refused (SHA-1 and others are not accepted); use rsa-sha256")
-    refs = sig.findall("ds:SignedInfo/ds:Reference", NS)
+    refs = _all(sig, "ds:SignedInfo", "ds:Reference")
     if len(refs) != 1:
         raise invalid("the Signature must have exactly one Reference")
     if refs[0].get("URI") != "#" + aid:
         raise invalid(f"the Signature's Reference URI {refs[0].get('URI')!r} is not the Assertion's own "
                       f"ID '#{aid}'")
-    transforms = [t.get("Algorithm") for t in refs[0].findall("ds:Transforms/ds:Transform", NS)]
+    transforms = [t.get("Algorithm") for t in _all(refs[0], "ds:Transforms", "ds:Transform")]
     if any(t not in (ENVELOPED, EXC_C14N) for t in transforms) or ENVELOPED not in transforms:
         raise invalid("the Reference may only use the enveloped-signature and exclusive c14n transforms")
-    digest = refs[0].find("ds:DigestMethod", NS)
+    digest = _first(refs[0], "ds:DigestMethod")
     dalg = digest.get("Algorithm") if digest is not None else None
     if dalg not in DIGEST_METHODS:
         raise invalid(f"digest algorithm {dalg} is refused (SHA-1 is not accepted); use sha256")
@@ -233,33 +270,35 @@ def _cli_verify(assertion_bytes, cert_pems):
     return False
 
 
-_keys = {}                    # certificate PEM -> xmlsec.Key (public key of that certificate)
+_keys = {}                    # public key PEM (bytes) -> xmlsec.Key; read without a lock (a dict get is atomic)
 _keys_lock = threading.Lock()
 
 
-def _lib_key(pem):
-    with _keys_lock:
-        key = _keys.get(pem)
-        if key is None:
-            key = _keys[pem] = _xmlsec_lib.Key.from_memory(pem.encode(), _xmlsec_lib.KeyFormat.CERT_PEM)
-        return key
+def _lib_key(pubkey_pem):
+    key = _keys.get(pubkey_pem)
+    if key is None:
+        with _keys_lock:
+            key = _keys.get(pubkey_pem)
+            if key is None:
+                key = _keys[pubkey_pem] = _xmlsec_lib.Key.from_memory(pubkey_pem, _xmlsec_lib.KeyFormat.PEM)
+    return key
 
 
-def _lib_verify(assertion, cert_pems):
-    """libxmlsec1 in-process on the parsed cut-out Assertion (its own document). The key is set on
-    the context (so KeyInfo is never used to find one), the ID registered only on the Assertion
-    element, and xmlsec itself limited to the allowed c14n, signature, transform and digest
-    algorithms. The verification runs without the GIL."""
+def _lib_verify(assertion, pubkeys):
+    """libxmlsec1 in-process on the parsed cut-out Assertion (its own document). The key (the public
+    key of one of the metadata's certificates) is set on the context (so KeyInfo is never used to
+    find one), the ID registered only on the Assertion element, and xmlsec itself limited to the
+    allowed c14n, signature, transform and digest algorithms. The verification runs without the GIL."""
     T = _xmlsec_lib.Transform
-    sig = assertion.find("ds:Signature", NS)
-    for pem in cert_pems:
+    sig = _first(assertion, "ds:Signature")
+    for pem in pubkeys:
         ctx = _xmlsec_lib.SignatureContext()
         for t in (T.EXCL_C14N, T.RSA_SHA256, T.RSA_SHA384, T.RSA_SHA512):
             ctx.enable_signature_transform(t)
         for t in (T.ENVELOPED, T.EXCL_C14N, T.SHA256, T.SHA384, T.SHA512):
             ctx.enable_reference_transform(t)
         # A key set on the context makes xmlsec skip <ds:KeyInfo> altogether (no keys manager either):
-        # the metadata's certificate is the only key. The setter duplicates the cached key.
+        # the metadata's certificate's key is the only key. The setter duplicates the cached key.
         ctx.key = _lib_key(pem)
         ctx.register_id(assertion, "ID")
         try:
@@ -291,43 +330,44 @@ def verify_response(root, metadata):
     """Check the signature of the Response's Assertion with the provider's certificates and read
     the verified Assertion. Returns a dict of what it says; time, audience and recipient are
     checked by check_assertion()."""
-    status = root.find("samlp:Status/samlp:StatusCode", NS)
+    status = _first(root, "samlp:Status", "samlp:StatusCode")
     if status is None or status.get("Value") != SUCCESS:
         raise invalid("the Response's StatusCode is not Success")
     assertion = _check_signature_shape(root)
     data = etree.tostring(assertion)
     a = _parse(data, "the verified Assertion")  # from here on only the verified bytes are read
-    ok = _lib_verify(a, metadata["certs"]) if BACKEND == "lib" else _cli_verify(data, metadata["certs"])
+    ok = _lib_verify(a, metadata["pubkeys"]) if BACKEND == "lib" else _cli_verify(data, metadata["certs"])
     if not ok:
         raise invalid("the signature does not verify with the certificate(s) in the SAML provider's metadata")
     if a.get("Version") != "2.0":
         raise invalid("the Assertion's Version is not 2.0")
-    issuer = (a.findtext("saml:Issuer", namespaces=NS) or "").strip()
+    issuer_el = _first(a, "saml:Issuer")
+    issuer = ((issuer_el.text if issuer_el is not None else None) or "").strip()
     if issuer != metadata["entity_id"]:
         raise invalid(f"Issuer {issuer!r} is not the entityID of the SAML provider's metadata "
                       f"({metadata['entity_id']!r})")
-    response_issuer = root.find("saml:Issuer", NS)
+    response_issuer = _first(root, "saml:Issuer")
     if response_issuer is not None and (response_issuer.text or "").strip() != issuer:
         raise invalid("the Response's Issuer differs from the Assertion's")
-    name_id = a.find("saml:Subject/saml:NameID", NS)
+    name_id = _first(a, "saml:Subject", "saml:NameID")
     if name_id is None or not (name_id.text or "").strip():
         raise invalid("the Assertion has no Subject/NameID")
     confirmations = []
-    for sc in a.findall("saml:Subject/saml:SubjectConfirmation", NS):
+    for sc in _all(a, "saml:Subject", "saml:SubjectConfirmation"):
         if sc.get("Method") != BEARER:
             continue
-        scd = sc.find("saml:SubjectConfirmationData", NS)
+        scd = _first(sc, "saml:SubjectConfirmationData")
         if scd is not None:
             confirmations.append({k: scd.get(k) for k in ("Recipient", "NotBefore", "NotOnOrAfter")})
     if not confirmations:
         raise invalid("the Subject has no bearer SubjectConfirmation with SubjectConfirmationData")
-    cond = a.find("saml:Conditions", NS)
+    cond = _first(a, "saml:Conditions")
     audiences = [(x.text or "").strip() for x in
-                 a.iterfind("saml:Conditions/saml:AudienceRestriction/saml:Audience", NS)]
+                 _all(a, "saml:Conditions", "saml:AudienceRestriction", "saml:Audience")]
     attributes = {}
-    for attr in a.iterfind("saml:AttributeStatement/saml:Attribute", NS):
+    for attr in _all(a, "saml:AttributeStatement", "saml:Attribute"):
         attributes.setdefault(attr.get("Name"), []).extend(
-            (v.text or "").strip() for v in attr.findall("saml:AttributeValue", NS))
+            (v.text or "").strip() for v in attr.iterchildren(_TAGS["saml:AttributeValue"]))
     fmt = name_id.get("Format") or ""
     for prefix in ("urn:oasis:names:tc:SAML:2.0:nameid-format:", "urn:oasis:names:tc:SAML:1.1:nameid-format:"):
         if fmt.startswith(prefix):

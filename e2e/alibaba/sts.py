@@ -123,15 +123,43 @@ def _decode_and_verify(b64, metadata):
     return root, saml.verify_response(root, metadata)
 
 
-def assume_role_with_saml(emu, p):
+def preverify(emu, p):
+    """Decode and verify the assertion before the request takes the state lock (emulator.api()):
+    the provider's metadata is looked up without the lock (plain dict reads) and the outcome kept —
+    the result or the ApiError — for assume_role_with_saml() to use, at its place in the order of
+    checks, if the provider still has that metadata then. None if there is nothing to verify yet
+    (a parameter missing or malformed, no such provider): the checks under the lock report it."""
+    assertion = p.get("SAMLAssertion")
+    m = PROVIDER_ARN_RE.match(p.get("SAMLProviderArn") or "")
+    if not m or not assertion or not 4 <= len(assertion) <= 100000:
+        return None
+    acct = emu.accounts.get(m.group(1))
+    prov = acct.providers.get(m.group(2).lower()) if acct else None
+    if prov is None:
+        return None
+    metadata = prov.metadata
+    try:
+        return {"assertion": assertion, "metadata": metadata, "result": _decode_and_verify(assertion, metadata),
+                "error": None}
+    except ApiError as e:
+        return {"assertion": assertion, "metadata": metadata, "result": None, "error": e}
+
+
+def assume_role_with_saml(emu, p, pre=None):
     acct, prov, role, session_policy, duration = _assume_prechecks(emu, p)
     metadata = prov.metadata
-    root, info = emu.outside_lock(_decode_and_verify, p["SAMLAssertion"], metadata)
-    # The lock was let go while verifying: take every decision again on the state as it is now,
-    # atomically with issuing (a provider, role or policy changed meanwhile counts as it is now).
-    acct, prov, role, session_policy, duration = _assume_prechecks(emu, p)
-    if prov.metadata is not metadata:  # the provider's metadata was replaced: verify again, with it
-        info = saml.verify_response(root, prov.metadata)
+    if pre is not None and pre["assertion"] is p["SAMLAssertion"] and pre["metadata"] is metadata:
+        # Verified before the lock was taken, with the metadata the provider still has.
+        if pre["error"] is not None:
+            raise pre["error"]
+        root, info = pre["result"]
+    else:
+        root, info = emu.outside_lock(_decode_and_verify, p["SAMLAssertion"], metadata)
+        # The lock was let go while verifying: take every decision again on the state as it is now,
+        # atomically with issuing (a provider, role or policy changed meanwhile counts as it is now).
+        acct, prov, role, session_policy, duration = _assume_prechecks(emu, p)
+        if prov.metadata is not metadata:  # the provider's metadata was replaced: verify again, with it
+            info = saml.verify_response(root, prov.metadata)
     provider_arn, role_arn = p["SAMLProviderArn"], p["RoleArn"]
     now = emu.clock.now()
     recipient = saml.check_assertion(info, acct.site, now, emu.saml_skew)
