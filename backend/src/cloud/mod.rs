@@ -17,6 +17,8 @@ pub mod routes;
 pub mod setup_kit;
 pub mod work;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -91,6 +93,44 @@ impl Cloud {
             alibaba: alibaba::Sessions::default(),
             aws: aws::Sessions::default(),
         })
+    }
+}
+
+/// A driver's provisioner credentials (`S`, its signer) per account, kept until five
+/// minutes before they expire, so provisioning does not assume the role for every call.
+pub struct Sessions<S>(Mutex<HashMap<String, (Arc<S>, Millis)>>);
+
+impl<S> Default for Sessions<S> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<S> std::fmt::Debug for Sessions<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+impl<S> Sessions<S> {
+    fn get(&self, account: &str, now: Millis) -> Option<Arc<S>> {
+        let map = self.0.lock().ok()?;
+        map.get(account)
+            .filter(|(_, exp)| *exp - 300_000 > now)
+            .map(|(s, _)| s.clone())
+    }
+
+    fn put(&self, account: &str, signer: Arc<S>, expires: Millis) {
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(account.to_string(), (signer, expires));
+        }
+    }
+
+    /// Forgets an account's provisioner credentials (after they were refused).
+    pub fn forget(&self, account: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(account);
+        }
     }
 }
 

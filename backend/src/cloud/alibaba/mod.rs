@@ -8,8 +8,7 @@
 pub mod client;
 pub mod ram;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use gatehouse_shared::cloud::{AlibabaSite, CloudFault, ConsoleSignIn, Provider};
@@ -80,37 +79,8 @@ pub fn assumed_role_arn(account_id: &str, role: &str, session: &str) -> String {
     )
 }
 
-/// The provisioner's credentials per account, kept until shortly before they expire.
-#[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, (Arc<Signer>, Millis)>>);
-
-impl std::fmt::Debug for Sessions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions").finish_non_exhaustive()
-    }
-}
-
-impl Sessions {
-    fn get(&self, account: &str, now: Millis) -> Option<Arc<Signer>> {
-        let map = self.0.lock().ok()?;
-        map.get(account)
-            .filter(|(_, exp)| *exp - 300_000 > now)
-            .map(|(s, _)| s.clone())
-    }
-
-    fn put(&self, account: &str, signer: Arc<Signer>, expires: Millis) {
-        if let Ok(mut map) = self.0.lock() {
-            map.insert(account.to_string(), (signer, expires));
-        }
-    }
-
-    /// Forgets an account's provisioner credentials (after they were refused).
-    pub fn forget(&self, account: &str) {
-        if let Ok(mut map) = self.0.lock() {
-            map.remove(account);
-        }
-    }
-}
+/// The provisioner's credentials per account (see [`super::Sessions`]).
+pub type Sessions = super::Sessions<Signer>;
 
 /// The driver for one account.
 pub struct Alibaba<'a> {
