@@ -84,6 +84,11 @@ pub struct Config {
     /// Where console sign-in posts the SAML response (`GATEHOUSE_AWS_SIGNIN_URL`); default
     /// `https://signin.aws.amazon.com/saml`. The assertion's Recipient stays AWS's.
     pub aws_signin_url: Option<String>,
+    /// The AWS account (12 digits, connected to Gatehouse) that starts break-glass root
+    /// sessions in the others with `sts:AssumeRoot` (`GATEHOUSE_AWS_ROOT_SESSIONS_ACCOUNT`):
+    /// the organization's management account or its IAM delegated administrator. Without it
+    /// an `aws` account's root session is refused; its vault's reveals still work.
+    pub aws_root_sessions_account: Option<String>,
     /// Per call to a cloud API (each retry included).
     pub cloud_timeout_secs: u64,
     /// How often a provisioned role in a cloud is compared with what it should be.
@@ -127,6 +132,7 @@ impl Default for Config {
             aws_sts_endpoint: None,
             aws_iam_endpoint: None,
             aws_signin_url: None,
+            aws_root_sessions_account: None,
             cloud_timeout_secs: 10,
             drift_check_interval_secs: 15 * 60,
         }
@@ -177,6 +183,7 @@ impl std::fmt::Debug for Config {
             .field("aws_sts_endpoint", &self.aws_sts_endpoint)
             .field("aws_iam_endpoint", &self.aws_iam_endpoint)
             .field("aws_signin_url", &self.aws_signin_url)
+            .field("aws_root_sessions_account", &self.aws_root_sessions_account)
             .field("cloud_timeout_secs", &self.cloud_timeout_secs)
             .field("drift_check_interval_secs", &self.drift_check_interval_secs)
             .finish()
@@ -236,6 +243,13 @@ impl Config {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(ConfigError::Invalid(
                     "public_url must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if let Some(id) = &self.aws_root_sessions_account {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::Invalid(
+                    "aws_root_sessions_account is an AWS account ID: 12 digits".into(),
                 ));
             }
         }

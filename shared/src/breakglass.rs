@@ -281,8 +281,25 @@ impl RootTask {
             Self::AuditRootCredentials => "Audit root credentials",
             Self::CreateRootPassword => "Create root password",
             Self::DeleteRootCredentials => "Delete root credentials",
-            Self::UnlockBucketPolicy => "Unlock an OSS bucket policy",
-            Self::UnlockQueuePolicy => "Unlock an MNS queue policy",
+            Self::UnlockBucketPolicy => "Unlock a bucket policy (OSS, S3)",
+            Self::UnlockQueuePolicy => "Unlock a queue policy (MNS, SQS)",
+        }
+    }
+
+    /// The AWS managed task policy `sts:AssumeRoot` limits an AWS root session to.
+    pub fn aws_policy_arn(self) -> &'static str {
+        match self {
+            Self::AuditRootCredentials => {
+                "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
+            }
+            Self::CreateRootPassword => {
+                "arn:aws:iam::aws:policy/root-task/IAMCreateRootUserPassword"
+            }
+            Self::DeleteRootCredentials => {
+                "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"
+            }
+            Self::UnlockBucketPolicy => "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy",
+            Self::UnlockQueuePolicy => "arn:aws:iam::aws:policy/root-task/SQSUnlockQueuePolicy",
         }
     }
 }
@@ -299,16 +316,23 @@ pub struct RootSessionRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RootSession {
     pub task: RootTask,
-    /// The RAM policy document that limits the session.
+    /// The account's provider: `local` (Gatehouse's STS), or `aws` (`sts:AssumeRoot`).
+    #[serde(default)]
+    pub provider: crate::cloud::Provider,
+    /// The RAM policy document that limits a `local` session (empty for `aws`).
+    #[serde(default)]
     pub policy_document: String,
-    /// `acs:ram::<account>:root`.
+    /// The AWS managed task policy that limits an `aws` session.
+    #[serde(default)]
+    pub task_policy_arn: Option<String>,
+    /// `acs:ram::<account>:root`, or `arn:aws:iam::<account>:root`.
     pub principal_arn: String,
     pub access_key_id: String,
     pub access_key_secret: String,
     pub security_token: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expiration: OffsetDateTime,
-    /// `shell` (export lines) and `aliyun_cli` (a CLI profile as JSON).
+    /// `shell` (export lines) and a CLI profile (`aliyun_cli`, or `aws_cli` for `aws`).
     pub formats: Vec<(String, String)>,
 }
 

@@ -16,8 +16,7 @@
 pub mod routes;
 pub mod tasks;
 
-use gatehouse_shared::audit::AuditAction;
-use gatehouse_shared::audit::AuditEvent;
+use gatehouse_shared::audit::{AuditAction, AuditEvent, Outcome};
 use gatehouse_shared::auth::{GroupRef, Role};
 use gatehouse_shared::breakglass::{
     self as rules, BreakGlassDecision, BreakGlassDetail, BreakGlassRequest, BreakGlassStatus,
@@ -25,6 +24,7 @@ use gatehouse_shared::breakglass::{
     RootSession, RootSessionRequest, RotationState, UpdateVaultEntry, VaultEntry,
     MAX_ROOT_SESSION_SECS,
 };
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::error::FieldError;
 use serde_json::json;
 
@@ -33,11 +33,12 @@ use crate::auth::login::{self, Env};
 use crate::auth::sessions::CurrentSession;
 use crate::auth::{totp, AuthError};
 use crate::clock::{to_datetime, Millis};
+use crate::cloud::{RootRefusal, RootTarget};
+use crate::portal::formats;
 use crate::store::breakglass::{
     quorum, BreakGlassRecord, DecideOutcome, DecisionWrite, UseKind, VaultChange, VaultEntryRecord,
 };
 use crate::store::{Store, StoreError};
-use crate::sts::{Claims, StsKeys};
 
 /// How long a request waits for its quorum.
 pub const PENDING_LIFETIME_MS: i64 = 60 * 60 * 1000;
@@ -72,6 +73,8 @@ pub enum BreakGlassError {
     AlreadyReviewed,
     #[error("vault entry exists")]
     EntryExists,
+    #[error("no root session")]
+    Root(RootRefusal),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]
@@ -701,12 +704,14 @@ pub async fn reveal(
     })
 }
 
-/// Issues STS credentials for the account's root principal limited to one task policy, for
-/// at most 900 seconds, to the requester inside the window.
+/// Starts a root session for the requester inside the window: credentials for the account's
+/// root principal limited to one task policy, for at most 900 seconds, from the account's
+/// provider (Gatehouse's STS for `local`, `sts:AssumeRoot` for `aws`). A refusal is recorded
+/// as a failed use; a session is recorded before its credentials are returned.
 pub async fn root_session(
     env: Env<'_>,
+    cloud: crate::cloud::Env<'_>,
     now: Millis,
-    keys: &StsKeys,
     who: &CurrentSession,
     id: &str,
     req: RootSessionRequest,
@@ -719,20 +724,19 @@ pub async fn root_session(
         ));
     }
     let r = usable(env, now, who, id).await?;
-    let claims = Claims {
-        ak: StsKeys::new_access_key_id(),
-        uid: who.user.id.clone(),
-        sn: who.user.username.clone(),
-        acc: r.account_id.clone(),
-        ps: String::new(),
-        role: "root".into(),
-        iat: now,
-        exp: now + duration * 1000,
-        pol: None,
-        par: None,
-        rt: Some(req.task.as_str().to_string()),
-        gr: None,
-    };
+    let account = env.store.get_account(&r.account_id).await?;
+    let provider_kind = Provider::parse(&account.provider).unwrap_or_default();
+    let mut provider = crate::cloud::provider_for(cloud, &account);
+    let issued = provider
+        .root_session(&RootTarget {
+            user_id: &who.user.id,
+            username: &who.user.username,
+            task: req.task,
+            duration_secs: duration,
+            now,
+        })
+        .await;
+    let calls = provider.take_calls();
     let custodians = custodian_ids(env, &r.password_group_id, &r.mfa_group_id).await?;
     let mut event = r.event(
         now,
@@ -742,16 +746,46 @@ pub async fn root_session(
     );
     if let serde_json::Value::Object(m) = &mut event.details {
         m.insert("task".into(), json!(req.task.as_str()));
-        m.insert("access_key_id".into(), json!(claims.ak));
+        m.insert("provider".into(), json!(provider_kind.as_str()));
+        if !calls.is_empty() {
+            let calls: Vec<_> = calls
+                .iter()
+                .map(|c| json!({ "action": c.action, "request_id": c.request_id, "code": c.code, "attempts": c.attempts }))
+                .collect();
+            m.insert("cloud_calls".into(), json!(calls));
+        }
+    }
+    let c = match issued {
+        Ok(c) => c,
+        Err(refusal) => {
+            let reason = match &refusal {
+                RootRefusal::Cloud { fault, .. } => fault.code.clone(),
+                RootRefusal::Unavailable(_) => "unavailable".into(),
+                RootRefusal::Store(_) => "store".into(),
+            };
+            env.store
+                .append_event(event.failed(Outcome::Failure, &reason))
+                .await?;
+            return Err(BreakGlassError::Root(refusal));
+        }
+    };
+    if let serde_json::Value::Object(m) = &mut event.details {
+        m.insert("access_key_id".into(), json!(c.credential.access_key_id));
         m.insert(
             "expires_at".into(),
-            json!(crate::sts::expiration_text(claims.exp)),
+            json!(crate::sts::expiration_text(c.expires)),
         );
+        if let Some(arn) = &c.task_policy_arn {
+            m.insert("task_policy_arn".into(), json!(arn));
+        }
+        if let Some(rid) = &c.request_id {
+            m.insert("request_id".into(), json!(rid));
+        }
     }
     let kind = UseKind::RootSession {
-        access_key_id: claims.ak.clone(),
+        access_key_id: c.credential.access_key_id.clone(),
         task: req.task.as_str().into(),
-        expires_at: claims.exp,
+        expires_at: c.expires,
     };
     if !env
         .store
@@ -760,36 +794,40 @@ pub async fn root_session(
     {
         return Err(BreakGlassError::WindowNotOpen);
     }
-    let credential = keys.issue(&claims);
-    let secret = credential.access_key_secret.as_str();
-    let profile = format!("gatehouse-{}-root", claims.acc);
-    Ok(RootSession {
-        task: req.task,
-        policy_document: tasks::policy_document(req.task, &claims.acc),
-        principal_arn: tasks::root_arn(&claims.acc),
-        formats: vec![
+    let (ak, secret, token) = (
+        c.credential.access_key_id.as_str(),
+        c.credential.access_key_secret.as_str(),
+        c.credential.security_token.as_str(),
+    );
+    let profile = format!("gatehouse-{}-root", account.id);
+    let formats = if provider_kind == Provider::Aws {
+        vec![
+            ("shell".into(), formats::aws_shell(ak, secret, token)),
             (
-                "shell".into(),
-                crate::portal::formats::shell(
-                    &credential.access_key_id,
-                    secret,
-                    &credential.security_token,
-                ),
+                "aws_cli".into(),
+                formats::aws_configure(&profile, ak, secret, token),
             ),
+        ]
+    } else {
+        vec![
+            ("shell".into(), formats::shell(ak, secret, token)),
             (
                 "aliyun_cli".into(),
-                crate::portal::formats::aliyun_cli(
-                    &profile,
-                    &credential.access_key_id,
-                    secret,
-                    &credential.security_token,
-                ),
+                formats::aliyun_cli(&profile, ak, secret, token),
             ),
-        ],
+        ]
+    };
+    Ok(RootSession {
+        task: req.task,
+        provider: provider_kind,
+        policy_document: c.policy_document,
+        task_policy_arn: c.task_policy_arn,
+        principal_arn: c.principal_arn,
+        access_key_id: ak.to_string(),
         access_key_secret: secret.to_string(),
-        access_key_id: credential.access_key_id.clone(),
-        security_token: credential.security_token.clone(),
-        expiration: to_datetime(claims.exp),
+        security_token: token.to_string(),
+        expiration: to_datetime(c.expires),
+        formats,
     })
 }
 

@@ -195,8 +195,8 @@ async fn root_session(
     Ok(Json(
         super::root_session(
             state.auth_env(),
+            state.cloud_env(),
             state.clock.now_ms(),
-            &state.sts.keys,
             &who,
             &id,
             req,

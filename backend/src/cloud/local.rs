@@ -5,10 +5,14 @@
 use async_trait::async_trait;
 use gatehouse_shared::cloud::{CloudFault, ConsoleSignIn, Provider};
 
-use super::{CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation};
+use super::{
+    CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation, RootCredentials,
+    RootRefusal, RootTarget,
+};
+use crate::breakglass::tasks;
 use crate::portal::CONSOLE_HOME;
 use crate::store::AccountRecord;
-use crate::sts::{IssueError, Issued};
+use crate::sts::{Claims, IssueError, Issued, StsKeys};
 
 pub struct Local<'a> {
     pub env: Env<'a>,
@@ -77,6 +81,33 @@ impl CloudProvider for Local<'_> {
                 .clone()
                 .unwrap_or_else(|| CONSOLE_HOME.to_string()),
             fields: Vec::new(),
+        })
+    }
+
+    /// A token of Gatehouse's own STS for the account's root, which the STS API and the
+    /// simulator limit to the task's RAM policy ([`tasks`]).
+    async fn root_session(&mut self, t: &RootTarget<'_>) -> Result<RootCredentials, RootRefusal> {
+        let claims = Claims {
+            ak: StsKeys::new_access_key_id(),
+            uid: t.user_id.to_string(),
+            sn: t.username.to_string(),
+            acc: self.account.id.clone(),
+            ps: String::new(),
+            role: "root".into(),
+            iat: t.now,
+            exp: t.now + t.duration_secs * 1000,
+            pol: None,
+            par: None,
+            rt: Some(t.task.as_str().to_string()),
+            gr: None,
+        };
+        Ok(RootCredentials {
+            credential: self.env.sts.keys.issue(&claims),
+            expires: claims.exp,
+            principal_arn: tasks::root_arn(&self.account.id),
+            policy_document: tasks::policy_document(t.task, &self.account.id),
+            task_policy_arn: None,
+            request_id: None,
         })
     }
 }

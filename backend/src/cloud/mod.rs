@@ -47,6 +47,8 @@ pub struct CloudSettings {
     pub aws_sts_endpoint: Option<String>,
     pub aws_iam_endpoint: Option<String>,
     pub aws_signin_url: Option<String>,
+    /// Where `sts:AssumeRoot` is called from, for every other `aws` account.
+    pub aws_root_sessions_account: Option<String>,
     pub timeout: Duration,
     pub drift_interval_ms: i64,
 }
@@ -60,6 +62,7 @@ impl CloudSettings {
             aws_sts_endpoint: c.aws_sts_endpoint.clone(),
             aws_iam_endpoint: c.aws_iam_endpoint.clone(),
             aws_signin_url: c.aws_signin_url.clone(),
+            aws_root_sessions_account: c.aws_root_sessions_account.clone(),
             timeout: Duration::from_secs(c.cloud_timeout_secs.max(1)),
             drift_interval_ms: c.drift_check_interval_secs.max(10) * 1000,
         }
@@ -227,6 +230,43 @@ pub struct IssueGrant<'a> {
     pub now: Millis,
 }
 
+/// A break-glass root session to start: the approvals and the window are checked by
+/// `breakglass` before a provider sees this.
+pub struct RootTarget<'a> {
+    pub user_id: &'a str,
+    pub username: &'a str,
+    pub task: gatehouse_shared::breakglass::RootTask,
+    pub duration_secs: i64,
+    pub now: Millis,
+}
+
+/// A root session's credentials as the provider issued them.
+pub struct RootCredentials {
+    pub credential: crate::sts::Credential,
+    pub expires: Millis,
+    /// The principal the session acts as.
+    pub principal_arn: String,
+    /// The RAM document that limits a `local` session (empty when the cloud holds it).
+    pub policy_document: String,
+    /// The cloud's managed task policy that limits it.
+    pub task_policy_arn: Option<String>,
+    /// The cloud's RequestId, for the audit trail.
+    pub request_id: Option<String>,
+}
+
+/// Why a provider starts no root session.
+#[derive(Debug)]
+pub enum RootRefusal {
+    /// The provider has no task-scoped root sessions, or they are not set up here.
+    Unavailable(String),
+    /// The cloud was asked and refused, or could not be reached.
+    Cloud {
+        fault: CloudFault,
+        message: String,
+    },
+    Store(crate::store::StoreError),
+}
+
 /// One provider, for one account.
 #[async_trait]
 pub trait CloudProvider: Send + Sync {
@@ -251,6 +291,11 @@ pub trait CloudProvider: Send + Sync {
     async fn issue(&mut self, grant: IssueGrant<'_>) -> Result<Issued, crate::sts::IssueError>;
     /// How the browser signs in to the console as that role.
     async fn console(&mut self, target: &ConsoleTarget<'_>) -> Result<ConsoleSignIn, CloudFault>;
+    /// Credentials for the account's root principal, limited to one task.
+    async fn root_session(
+        &mut self,
+        target: &RootTarget<'_>,
+    ) -> Result<RootCredentials, RootRefusal>;
     /// The cloud API calls made so far (for the audit trail), handed over once.
     fn take_calls(&mut self) -> Vec<alibaba::client::CallRecord> {
         Vec::new()

@@ -75,7 +75,11 @@ async fn get_setup_kit(
     let xml = metadata_xml(&state).await?;
     let url = metadata_url(&state.settings.public_url);
     Ok(Json(match provider {
-        Provider::Aws => super::aws::setup_kit::kit(&account, &url, &xml),
+        Provider::Aws => {
+            let root_sessions = state.cloud.settings.aws_root_sessions_account.as_deref()
+                == Some(account.id.as_str());
+            super::aws::setup_kit::kit(&account, &url, &xml, root_sessions)
+        }
         _ => setup_kit::kit(&account, &url, &xml),
     }))
 }

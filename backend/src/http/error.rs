@@ -9,6 +9,7 @@ use gatehouse_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope, FieldError};
 
 use crate::auth::AuthError;
 use crate::breakglass::BreakGlassError;
+use crate::cloud::RootRefusal;
 use crate::directory::DirectoryError;
 use crate::federation::errors::IdpError;
 use crate::notify::NotifyError;
@@ -336,6 +337,11 @@ impl From<BreakGlassError> for ApiError {
             BreakGlassError::EntryExists => {
                 ApiError::Conflict("This account already has a vault entry.".into())
             }
+            BreakGlassError::Root(RootRefusal::Unavailable(m)) => ApiError::Conflict(m),
+            BreakGlassError::Root(RootRefusal::Cloud { fault, message }) => {
+                cloud_error(&fault, message)
+            }
+            BreakGlassError::Root(RootRefusal::Store(e)) => e.into(),
             BreakGlassError::Auth(e) => e.into(),
             BreakGlassError::Store(e) => e.into(),
         }

@@ -42,8 +42,15 @@ pub fn aws_cli(profile: &str, ak: &str, secret: &str, token: &str, expiration: &
          [profile {profile}]\n\
          credential_process = gatehouse credentials --uri <credentials-url>\n\
          \n\
-         # Or these credentials, until {expiration}:\n\
-         aws configure set --profile {p} aws_access_key_id {}\n\
+         # Or these credentials, until {expiration}:\n{}",
+        aws_configure(profile, ak, secret, token)
+    )
+}
+
+/// `aws configure set` commands that put these credentials in a named AWS CLI profile.
+pub fn aws_configure(profile: &str, ak: &str, secret: &str, token: &str) -> String {
+    format!(
+        "aws configure set --profile {p} aws_access_key_id {}\n\
          aws configure set --profile {p} aws_secret_access_key {}\n\
          aws configure set --profile {p} aws_session_token {}\n",
         quote(ak),

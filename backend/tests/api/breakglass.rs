@@ -21,10 +21,10 @@ use crate::sts::{account, Signer, ACCOUNT};
 const SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const ROOT_PASSWORD: &str = "r00t-Pa55word-that-must-stay-secret";
 
-struct Person {
-    b: Arc<Browser>,
-    user: User,
-    totp: String,
+pub(crate) struct Person {
+    pub b: Arc<Browser>,
+    pub user: User,
+    pub totp: String,
 }
 
 struct World {
@@ -36,7 +36,7 @@ struct World {
     requester: Person,
 }
 
-async fn group(admin: &Browser, name: &str) -> Group {
+pub(crate) async fn group(admin: &Browser, name: &str) -> Group {
     admin
         .post("/api/v1/groups", &json!({ "name": name }))
         .await
@@ -44,7 +44,7 @@ async fn group(admin: &Browser, name: &str) -> Group {
         .json()
 }
 
-async fn join(admin: &Browser, g: &Group, u: &User) {
+pub(crate) async fn join(admin: &Browser, g: &Group, u: &User) {
     admin
         .put(&format!("/api/v1/groups/{}/members/{}", g.id, u.id))
         .await
@@ -52,7 +52,12 @@ async fn join(admin: &Browser, g: &Group, u: &User) {
 }
 
 /// A signed-in user with TOTP enrolled (which also makes their MFA fresh), in `groups`.
-async fn person(app: &TestApp, admin: &Browser, name: &str, groups: &[&Group]) -> Person {
+pub(crate) async fn person(
+    app: &TestApp,
+    admin: &Browser,
+    name: &str,
+    groups: &[&Group],
+) -> Person {
     let user = app.create_user_with_roles(admin, name, &[]).await;
     for g in groups {
         join(admin, g, &user).await;
@@ -116,17 +121,17 @@ async fn ask(w: &World) -> BreakGlassRequest {
         .json()
 }
 
-fn path(r: &BreakGlassRequest, verb: &str) -> String {
+pub(crate) fn path(r: &BreakGlassRequest, verb: &str) -> String {
     format!("/api/v1/break-glass/requests/{}/{verb}", r.id)
 }
 
-async fn approve(p: &Person, r: &BreakGlassRequest) -> crate::helpers::Reply {
+pub(crate) async fn approve(p: &Person, r: &BreakGlassRequest) -> crate::helpers::Reply {
     p.b.post(&path(r, "approve"), &json!({ "comment": "ok" }))
         .await
 }
 
 /// Every event's text, to look for secrets in.
-async fn trail_text(app: &TestApp) -> String {
+pub(crate) async fn trail_text(app: &TestApp) -> String {
     app.all_events()
         .await
         .iter()

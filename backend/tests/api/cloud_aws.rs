@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::helpers::{Browser, TestApp, USER_PASSWORD};
 
 /// moto's default account: the one its root bootstrap calls land in.
-const ACCOUNT: &str = "123456789012";
+pub const ACCOUNT: &str = "123456789012";
 const READ_IAM: &str = "arn:aws:iam::aws:policy/IAMReadOnlyAccess";
 /// Lets a role session list account aliases: an IAM-language inline policy.
 const INLINE: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:ListAccountAliases","Resource":"*"}]}"#;
@@ -195,17 +195,23 @@ impl Moto {
 
 /// Gatehouse pointed at moto (console sign-in keeps AWS's own endpoint: moto has none).
 async fn gatehouse(moto: &Moto) -> TestApp {
+    gatehouse_with(moto, |_| {}).await
+}
+
+/// The same, with more configuration.
+pub async fn gatehouse_with(moto: &Moto, more: impl FnOnce(&mut Config)) -> TestApp {
     let url = moto.url();
     TestApp::spawn_with(move |c: &mut Config| {
         c.aws_sts_endpoint = Some(url.clone());
         c.aws_iam_endpoint = Some(url.clone());
         c.cloud_timeout_secs = 5;
+        more(c);
     })
     .await
 }
 
 /// The owner applies the setup kit's API steps with boto3 and their administrator key.
-async fn run_setup_kit(moto: &Moto, admin: &Browser, owner: &Keys) -> SetupKit {
+pub async fn run_setup_kit(moto: &Moto, admin: &Browser, owner: &Keys) -> SetupKit {
     let kit: SetupKit = admin
         .get(&format!("/api/v1/accounts/{ACCOUNT}/setup-kit"))
         .await
@@ -915,8 +921,10 @@ async fn an_aws_grant_issues_credentials_only_while_active_and_its_early_end_den
         w.moto.call(&keys, "iam", "ListRoles", &json!({})).await["ok"],
         true
     );
-    // Never past the grant's end.
-    let left = creds.expiration - gatehouse::clock::to_datetime(w.app.now_ms());
+    // Never past the grant's end (moto dates the credentials by the real clock, which runs
+    // ahead of the test server's).
+    let real_now = gatehouse::clock::Clock::now_ms(&gatehouse::clock::SystemClock);
+    let left = creds.expiration - gatehouse::clock::to_datetime(real_now);
     assert!(left.whole_seconds() <= 1800 + 5, "{left}");
 
     // Ended early: the role gets the deny for bob's session, and moto refuses it.

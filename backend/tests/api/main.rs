@@ -13,6 +13,7 @@ mod auth;
 mod breakglass;
 mod cloud;
 mod cloud_aws;
+mod cloud_aws_root;
 mod directory;
 mod federation;
 mod helpers;

@@ -382,8 +382,15 @@ fn WindowPanel(
                 let formats = s.formats.clone();
                 view! {
                     <div class="panel credentials" aria-label="Root session credentials">
-                        <p class="hint">"Acts as " <code>{s.principal_arn.clone()}</code> " until " <Timestamp at=s.expiration /> ", limited to this policy:"</p>
-                        <pre>{s.policy_document.clone()}</pre>
+                        {match s.task_policy_arn.clone() {
+                            Some(arn) => view! {
+                                <p class="hint">"Acts as " <code>{s.principal_arn.clone()}</code> " until " <Timestamp at=s.expiration /> ", limited by AWS to the task policy " <code>{arn}</code> "."</p>
+                            }.into_any(),
+                            None => view! {
+                                <p class="hint">"Acts as " <code>{s.principal_arn.clone()}</code> " until " <Timestamp at=s.expiration /> ", limited to this policy:"</p>
+                                <pre>{s.policy_document.clone()}</pre>
+                            }.into_any(),
+                        }}
                         {formats.into_iter().map(|(name, text)| view! { <CopyBlock id=format!("root-{name}") label=name text=Signal::stored(text) /> }).collect_view()}
                     </div>
                 }

@@ -17,7 +17,10 @@ use zeroize::Zeroizing;
 
 use self::client::{Api, CallRecord, Signer};
 use super::idp::AssertionFor;
-use super::{CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation};
+use super::{
+    CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation, RootCredentials,
+    RootRefusal, RootTarget,
+};
 use crate::clock::{Clock, Millis, SystemClock};
 use crate::permission_sets::role_name;
 use crate::sts::{Claims, Credential, IssueError, Issued};
@@ -470,6 +473,16 @@ impl CloudProvider for Alibaba<'_> {
             url: self.signin_url(),
             fields,
         })
+    }
+
+    /// Alibaba Cloud has no API that lends its root identity for one task: its vault
+    /// entry's reveals (password and MFA code) are the way in.
+    async fn root_session(&mut self, _t: &RootTarget<'_>) -> Result<RootCredentials, RootRefusal> {
+        Err(RootRefusal::Unavailable(
+            "Alibaba Cloud has no task-scoped root sessions: reveal the root password and the \
+             MFA code instead."
+                .into(),
+        ))
     }
 
     fn take_calls(&mut self) -> Vec<CallRecord> {

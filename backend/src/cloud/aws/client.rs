@@ -108,6 +108,9 @@ pub struct Api<'a> {
     /// `iam` or `sts`.
     pub service: &'static str,
     pub version: &'static str,
+    /// The region signatures are scoped to: [`SIGNING_REGION`] for IAM and the global STS
+    /// endpoint, the endpoint's own for a regional one.
+    pub region: &'a str,
 }
 
 /// The host (with port) of an endpoint URL.
@@ -180,7 +183,7 @@ pub fn prepare(
         .into();
         let params: aws_sigv4::http_request::SigningParams<'_> = v4::SigningParams::builder()
             .identity(&identity)
-            .region(SIGNING_REGION)
+            .region(api.region)
             .name(api.service)
             .time(time)
             .settings(SigningSettings::default())
@@ -393,6 +396,7 @@ mod tests {
             endpoint: "http://127.0.0.1:9/",
             service: "iam",
             version: "2010-05-08",
+            region: SIGNING_REGION,
         }
     }
 
@@ -521,6 +525,7 @@ mod tests {
             endpoint: &endpoint,
             service: "iam",
             version: "2010-05-08",
+            region: SIGNING_REGION,
         };
         let mut log = Vec::new();
         let x = a.call("ListRoles", &[], None, &mut log).await.unwrap();

@@ -16,7 +16,7 @@ pub struct AccountRecord {
     pub id: String,
     pub name: String,
     pub environment: String,
-    /// `local` or `alibaba`.
+    /// `local`, `alibaba` or `aws`.
     pub provider: String,
     /// `international` or `china`.
     pub site: String,
