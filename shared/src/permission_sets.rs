@@ -17,7 +17,8 @@ pub struct PermissionSet {
     pub relay_state: Option<String>,
     /// Names from `GET /api/v1/system-policies`.
     pub system_policies: Vec<String>,
-    /// One RAM policy document (version "1"), if any.
+    /// One policy document, if any: a RAM policy (Version "1"), applied in Alibaba Cloud and
+    /// local accounts, or an IAM policy (Version "2012-10-17"), applied in AWS accounts.
     pub inline_policy: Option<String>,
     /// Bumped by every change; roles provisioned at an older version need re-provisioning.
     pub version: i64,
@@ -68,8 +69,19 @@ pub struct UpdatePermissionSet {
 pub struct SystemPolicy {
     pub name: String,
     pub description: String,
-    /// The RAM policy document (version "1").
+    /// The policy document: RAM's language (Version "1") for an `alibaba` policy, IAM's
+    /// (Version "2012-10-17") for an `aws` one.
     pub document: String,
+    /// Whose policy it is: `alibaba` (an Alibaba Cloud system policy, attached in Alibaba
+    /// Cloud accounts and evaluated by `local` ones) or `aws` (an AWS managed policy, named
+    /// by its ARN, attached in AWS accounts). A server that did not say had only Alibaba
+    /// Cloud's.
+    #[serde(default = "alibaba")]
+    pub provider: Provider,
+}
+
+fn alibaba() -> Provider {
+    Provider::Alibaba
 }
 
 /// Who an assignment grants to.
@@ -196,4 +208,25 @@ pub struct ProvisionedRole {
 pub struct ProvisionRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_ids: Option<Vec<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_system_policy_without_a_provider_is_alibaba_clouds() {
+        let old: SystemPolicy = serde_json::from_str(
+            r#"{"name": "ReadOnlyAccess", "description": "", "document": "{}"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.provider, Provider::Alibaba);
+        let aws = SystemPolicy {
+            provider: Provider::Aws,
+            ..old
+        };
+        assert!(serde_json::to_string(&aws)
+            .unwrap()
+            .contains(r#""provider":"aws""#));
+    }
 }

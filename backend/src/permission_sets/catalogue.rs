@@ -30,6 +30,7 @@ impl CatalogueEntry {
             name: self.name.to_string(),
             description: self.description.to_string(),
             document: self.document.to_string(),
+            provider: self.provider,
         }
     }
 }
@@ -417,6 +418,17 @@ pub fn find(name: &str) -> Option<&'static CatalogueEntry> {
 /// The entry named `name`, of any provider.
 pub fn find_any(name: &str) -> Option<&'static CatalogueEntry> {
     CATALOGUE.iter().find(|e| e.name == name)
+}
+
+/// The entries an account of `provider` can use, in catalogue order: AWS managed policies
+/// for `aws`; Alibaba Cloud system policies for `alibaba` and for `local` (which evaluates
+/// RAM's language).
+pub fn entries_for(provider: Provider) -> impl Iterator<Item = &'static CatalogueEntry> {
+    let want = match provider {
+        Provider::Aws => Provider::Aws,
+        Provider::Alibaba | Provider::Local => Provider::Alibaba,
+    };
+    CATALOGUE.iter().filter(move |e| e.provider == want)
 }
 
 /// Of `names` (a permission set's), those a role in a `provider` account attaches: AWS

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use gatehouse_shared::auth::Role;
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
@@ -151,11 +152,33 @@ async fn provision(
     ))
 }
 
-async fn system_policies(who: CurrentSession) -> ApiResult<Json<Vec<SystemPolicy>>> {
+#[derive(Debug, Deserialize)]
+struct SystemPolicyQuery {
+    provider: Option<String>,
+}
+
+/// The catalogue, or with `?provider=` the policies an account of that provider can use
+/// (`local` takes Alibaba Cloud's, as it evaluates RAM's language).
+async fn system_policies(
+    who: CurrentSession,
+    Query(q): Query<SystemPolicyQuery>,
+) -> ApiResult<Json<Vec<SystemPolicy>>> {
     who.require_any(READERS)?;
-    Ok(Json(
-        catalogue::CATALOGUE.iter().map(|e| e.to_dto()).collect(),
-    ))
+    let entries: Vec<SystemPolicy> = match q.provider.as_deref().map(str::trim) {
+        None | Some("") => catalogue::CATALOGUE.iter().map(|e| e.to_dto()).collect(),
+        Some(name) => {
+            let provider = Provider::parse(name).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "`provider` is local, alibaba or aws, not \"{}\".",
+                    name.chars().take(40).collect::<String>()
+                ))
+            })?;
+            catalogue::entries_for(provider)
+                .map(|e| e.to_dto())
+                .collect()
+        }
+    };
+    Ok(Json(entries))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,8 +1,10 @@
 //! The policy tools through the API: validation reports the fault's position as data, and
 //! the simulator answers with the deciding statement — for documents, for a permission
 //! set's system and inline policies, with conditions, and narrowed by a session policy.
+//! The catalogue marks each policy's provider and filters by it.
 
-use gatehouse_shared::permission_sets::PermissionSet;
+use gatehouse_shared::cloud::Provider;
+use gatehouse_shared::permission_sets::{PermissionSet, SystemPolicy};
 use gatehouse_shared::policies::{PolicyValidation, Simulation};
 use serde_json::json;
 
@@ -46,6 +48,51 @@ async fn validate_reports_the_fault_position_as_data() {
     let fault = v.fault.expect("a fault");
     assert_eq!((fault.line, fault.column), (3, 28), "{fault:?}");
     assert!(fault.message.contains("Alow"), "{}", fault.message);
+}
+
+#[tokio::test]
+async fn the_catalogue_says_each_policys_provider_and_filters_by_it() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let list = |query: &'static str| {
+        let admin = &admin;
+        async move {
+            admin
+                .get(&format!("/api/v1/system-policies{query}"))
+                .await
+                .assert_status(200)
+                .json::<Vec<SystemPolicy>>()
+        }
+    };
+
+    let all = list("").await;
+    let of = |name: &str| all.iter().find(|p| p.name == name).map(|p| p.provider);
+    assert_eq!(of("AliyunECSFullAccess"), Some(Provider::Alibaba));
+    assert_eq!(
+        of("arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        Some(Provider::Aws)
+    );
+    // Every policy's document is in its provider's language.
+    for p in &all {
+        let iam = p.document.contains("2012-10-17");
+        assert_eq!(iam, p.provider == Provider::Aws, "{}", p.name);
+    }
+
+    let aws = list("?provider=aws").await;
+    assert!(!aws.is_empty() && aws.iter().all(|p| p.provider == Provider::Aws));
+    let alibaba = list("?provider=alibaba").await;
+    assert!(alibaba.iter().all(|p| p.provider == Provider::Alibaba));
+    assert_eq!(aws.len() + alibaba.len(), all.len());
+    // A local account evaluates RAM's language: it takes Alibaba Cloud's policies.
+    assert_eq!(list("?provider=local").await, alibaba);
+
+    let r = admin.get("/api/v1/system-policies?provider=gcp").await;
+    r.assert_error(400, "invalid_query");
+    assert!(
+        r.body.contains("local, alibaba or aws") && r.body.contains("gcp"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! The settings a permission set carries, as form fields that the create and the edit form
 //! share: description, session duration, relay state, system policies (picked from the
-//! catalogue) and the inline policy (checked in place); read with the shared rules.
+//! catalogue, grouped by the provider whose accounts attach them) and the inline policy
+//! (checked in place, in its own language); read with the shared rules.
 
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::{PermissionSet, SystemPolicy};
 use gatehouse_shared::validate::{
     inline_policy_length, system_policy_names, Description, Faults, RelayState, SessionDuration,
@@ -13,7 +15,23 @@ use crate::components::field::TextField;
 use crate::components::form::FormState;
 use crate::components::policy_editor::{PolicyCheck, PolicyEditor};
 
-/// Checkboxes for the system policy catalogue, with a filter; at most 20 can be chosen.
+/// The heading of a provider's group in the picker, and what its policies are.
+fn group_text(provider: Provider) -> (&'static str, &'static str) {
+    match provider {
+        Provider::Aws => (
+            "AWS",
+            "AWS managed policies (IAM policy language), attached to the role in AWS accounts.",
+        ),
+        Provider::Alibaba | Provider::Local => (
+            "Alibaba Cloud (also local)",
+            "Alibaba Cloud system policies (RAM policy language), attached to the role in \
+             Alibaba Cloud accounts and evaluated by Gatehouse in local accounts.",
+        ),
+    }
+}
+
+/// Checkboxes for the system policy catalogue, grouped by provider, with a filter; at most
+/// 20 can be chosen, of either provider (a role attaches those of its account's provider).
 #[component]
 fn PolicyPicker(
     prefix: &'static str,
@@ -24,6 +42,69 @@ fn PolicyPicker(
     let filter = RwSignal::new(String::new());
     let full = move || chosen.with(|c| c.len() >= MAX_SYSTEM_POLICIES);
     let filter_id = format!("{prefix}-policy-filter");
+    let groups = [Provider::Alibaba, Provider::Aws]
+        .into_iter()
+        .filter_map(|provider| {
+            let members: Vec<SystemPolicy> = policies
+                .iter()
+                .filter(|p| (p.provider == Provider::Aws) == (provider == Provider::Aws))
+                .cloned()
+                .collect();
+            (!members.is_empty()).then(|| {
+                view! {
+                    <PolicyGroup prefix provider policies=members chosen filter full />
+                }
+            })
+        })
+        .collect_view();
+    view! {
+        <fieldset class="policy-picker" class:field-invalid=move || error.with(Option::is_some)>
+            <legend>"System policies"</legend>
+            <div class="picker-head">
+                <p class="hint" aria-live="polite">
+                    {move || format!("{} chosen, at most {MAX_SYSTEM_POLICIES}.", chosen.with(Vec::len))}
+                </p>
+                <div class="picker-filter">
+                    <label for=filter_id.clone() class="visually-hidden">"Filter system policies"</label>
+                    <input
+                        type="search"
+                        id=filter_id
+                        placeholder="Filter system policies"
+                        autocomplete="off"
+                        prop:value=move || filter.get()
+                        on:input=move |ev| filter.set(event_target_value(&ev))
+                    />
+                </div>
+            </div>
+            {groups}
+            {move || error.get().map(|message| view! { <p class="field-error">{message}</p> })}
+        </fieldset>
+    }
+}
+
+/// One provider's policies in the picker; hidden while the filter leaves none of them.
+#[component]
+fn PolicyGroup(
+    prefix: &'static str,
+    provider: Provider,
+    policies: Vec<SystemPolicy>,
+    chosen: RwSignal<Vec<String>>,
+    filter: RwSignal<String>,
+    full: impl Fn() -> bool + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let (heading, about) = group_text(provider);
+    let heading_id = format!("{prefix}-policies-{}", provider.as_str());
+    let labelled_by = heading_id.clone();
+    let haystacks: Vec<String> = policies
+        .iter()
+        .map(|p| format!("{} {}", p.name, p.description).to_lowercase())
+        .collect();
+    let any_visible = move || {
+        filter.with(|f| {
+            let f = f.trim().to_lowercase();
+            haystacks.iter().any(|h| h.contains(f.as_str()))
+        })
+    };
     let rows = policies
         .into_iter()
         .map(|p| {
@@ -70,27 +151,11 @@ fn PolicyPicker(
         })
         .collect_view();
     view! {
-        <fieldset class="policy-picker" class:field-invalid=move || error.with(Option::is_some)>
-            <legend>"System policies"</legend>
-            <div class="picker-head">
-                <p class="hint" aria-live="polite">
-                    {move || format!("{} chosen, at most {MAX_SYSTEM_POLICIES}.", chosen.with(Vec::len))}
-                </p>
-                <div class="picker-filter">
-                    <label for=filter_id.clone() class="visually-hidden">"Filter system policies"</label>
-                    <input
-                        type="search"
-                        id=filter_id
-                        placeholder="Filter system policies"
-                        autocomplete="off"
-                        prop:value=move || filter.get()
-                        on:input=move |ev| filter.set(event_target_value(&ev))
-                    />
-                </div>
-            </div>
+        <section class="policy-group" aria-labelledby=labelled_by hidden=move || !any_visible()>
+            <h3 id=heading_id>{heading}</h3>
+            <p class="hint">{about}</p>
             <ul class="policy-list">{rows}</ul>
-            {move || error.get().map(|message| view! { <p class="field-error">{message}</p> })}
-        </fieldset>
+        </section>
     }
 }
 
@@ -190,7 +255,7 @@ impl SettingsFields {
             form.busy.set(false);
             form.set_field_error(
                 "inline_policy",
-                "Correct the inline policy at the place marked.",
+                "Correct the inline policy: what is wrong is said under it.",
             );
             form.error
                 .set(Some("Check the fields marked below.".into()));
@@ -249,7 +314,7 @@ pub(super) fn SettingsInputs(
             id=inline_id
             label="Inline policy"
             check=fields.inline
-            hint="Optional: a RAM policy document (version 1) for what the system policies do not cover."
+            hint="Optional, for what the system policies do not cover: a RAM policy (\"Version\": \"1\"), applied in Alibaba Cloud and local accounts, or an IAM policy (\"Version\": \"2012-10-17\"), applied in AWS accounts."
             max_chars=MAX_INLINE_POLICY_CHARS
             error=form.field_error("inline_policy")
         />

@@ -1,6 +1,7 @@
 //! A permission set's settings and policies: shown read-only, and the form administrators
 //! edit them with (only what changed is sent).
 
+use gatehouse_shared::cloud::Provider;
 use gatehouse_shared::permission_sets::{PermissionSet, SystemPolicy, UpdatePermissionSet};
 use gatehouse_shared::text::duration_text;
 use gatehouse_shared::validate::Faults;
@@ -12,6 +13,14 @@ use crate::api;
 use crate::components::alert::{ErrorAlert, Notice};
 use crate::components::form::FormState;
 use crate::components::time::Timestamp;
+
+/// Whose a system policy is, as a short tag: where it applies.
+fn provider_tag(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Aws => "AWS",
+        Provider::Alibaba | Provider::Local => "Alibaba Cloud (also local)",
+    }
+}
 
 /// What the permission set grants, read-only; administrators switch to the edit form.
 #[component]
@@ -35,6 +44,11 @@ pub(super) fn SettingsCard(
                     name: name.clone(),
                     description: String::new(),
                     document: String::new(),
+                    provider: if name.starts_with("arn:aws:") {
+                        Provider::Aws
+                    } else {
+                        Provider::Alibaba
+                    },
                 })
         })
         .collect();
@@ -69,7 +83,11 @@ pub(super) fn SettingsCard(
                                     {chosen
                                         .into_iter()
                                         .map(|p| view! {
-                                            <li><code>{p.name}</code>" "<span class="muted">{p.description}</span></li>
+                                            <li>
+                                                <code>{p.name}</code>" "
+                                                <span class="badge">{provider_tag(p.provider)}</span>" "
+                                                <span class="muted">{p.description}</span>
+                                            </li>
                                         })
                                         .collect_view()}
                                 </ul>
