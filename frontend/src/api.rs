@@ -460,6 +460,8 @@ pub async fn delete_assignment(id: &str) -> Result<(), ApiError> {
 pub async fn validate_policy(document: &str) -> Result<PolicyValidation, ApiError> {
     let request = ValidatePolicy {
         document: document.to_string(),
+        language: None,
+        provider: None,
     };
     with_body(Method::POST, "/policies/validate", &request).await
 }

@@ -1,15 +1,80 @@
-//! The policy tools: validate a RAM policy document, and simulate "may P do A on R in C?";
-//! and how a fault or a statement is quoted back from the document's text.
+//! The policy tools: validate a policy document (RAM's language or IAM's), and simulate
+//! "may P do A on R in C?" (RAM's language); which language a document is written in; and
+//! how a fault or a statement is quoted back from the document's text.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// `POST /api/v1/policies/validate`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+use crate::cloud::Provider;
+
+/// The language a policy document is written in, told by its `Version`: Alibaba Cloud RAM's
+/// (`"1"`), which `alibaba` and `local` accounts take and Gatehouse's engine evaluates, or
+/// AWS IAM's (`"2012-10-17"`), which `aws` accounts take.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyLanguage {
+    #[default]
+    Ram,
+    Iam,
+}
+
+impl PolicyLanguage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyLanguage::Ram => "ram",
+            PolicyLanguage::Iam => "iam",
+        }
+    }
+
+    /// The language an account of `provider` takes.
+    pub fn of_provider(provider: Provider) -> Self {
+        match provider {
+            Provider::Aws => PolicyLanguage::Iam,
+            Provider::Alibaba | Provider::Local => PolicyLanguage::Ram,
+        }
+    }
+
+    /// "RAM policy" / "IAM policy".
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyLanguage::Ram => "RAM policy",
+            PolicyLanguage::Iam => "IAM policy",
+        }
+    }
+
+    /// The `Version` a document in this language carries (IAM also knows the older
+    /// `"2008-10-17"`).
+    pub fn version(self) -> &'static str {
+        match self {
+            PolicyLanguage::Ram => "1",
+            PolicyLanguage::Iam => "2012-10-17",
+        }
+    }
+
+    /// The accounts that take it: "Alibaba Cloud and local accounts" / "AWS accounts".
+    pub fn accounts(self) -> &'static str {
+        match self {
+            PolicyLanguage::Ram => "Alibaba Cloud and local accounts",
+            PolicyLanguage::Iam => "AWS accounts",
+        }
+    }
+}
+
+/// `POST /api/v1/policies/validate`. Without `language` or `provider` the document is
+/// checked in the language its `Version` names; with one, a document in the other language
+/// is not valid.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ValidatePolicy {
     pub document: String,
+    /// Demand this language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<PolicyLanguage>,
+    /// Demand the language an account of this provider takes (`aws`: IAM; `alibaba`,
+    /// `local`: RAM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
 }
 
 /// Where and why a policy document is invalid.
@@ -29,7 +94,18 @@ pub struct PolicyFault {
 pub struct PolicyValidation {
     pub valid: bool,
     pub statement_count: usize,
+    /// Where the fault is, when it has a place: every fault of a RAM policy, a JSON syntax
+    /// error, and a document in the wrong language (at its `Version`). An IAM policy's other
+    /// faults are said in `message` only.
     pub fault: Option<PolicyFault>,
+    /// The language the document is written in (by its `Version`), and so the rules it was
+    /// checked by; a document that names neither is read as RAM's, unless IAM's was
+    /// demanded.
+    #[serde(default)]
+    pub language: PolicyLanguage,
+    /// Why it is not valid, in a sentence; present whenever `valid` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// `POST /api/v1/policies/simulate`: the policies are the documents given, plus those of
@@ -62,9 +138,22 @@ pub struct SimulatedStatement {
     pub effect: String,
 }
 
+/// A policy the simulator was given but did not evaluate, and why (an IAM policy, say: the
+/// simulator evaluates RAM's language only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedPolicy {
+    /// Named as in `matched`: a system policy's name, `inline` or `policies[i]`.
+    pub policy: String,
+    pub reason: String,
+}
+
 /// The simulator's answer, with the statements that decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Simulation {
+    /// The policy language evaluated: always `ram` (Gatehouse's engine, as Alibaba Cloud RAM
+    /// and `local` accounts decide).
+    #[serde(default)]
+    pub language: PolicyLanguage,
     /// `allow`, `explicit_deny` or `implicit_deny`.
     pub decision: String,
     pub allowed: bool,
@@ -72,6 +161,10 @@ pub struct Simulation {
     pub deciding: Vec<SimulatedStatement>,
     /// Request values a condition could not read (say an `acs:SourceIp` that is not an address).
     pub context_errors: Vec<String>,
+    /// The policies given (or of the permission set) that were not evaluated: IAM policies,
+    /// AWS managed policies, names no longer in the catalogue. The decision is without them.
+    #[serde(default)]
+    pub skipped: Vec<SkippedPolicy>,
 }
 
 /// The faulty line of `text` and a caret line under its column, tabs shown as one space so
@@ -127,6 +220,26 @@ mod tests {
             found: "y".into(),
             message: String::new(),
         }
+    }
+
+    #[test]
+    fn languages_go_with_providers_and_read_as_snake_case() {
+        assert_eq!(
+            PolicyLanguage::of_provider(Provider::Aws),
+            PolicyLanguage::Iam
+        );
+        for p in [Provider::Alibaba, Provider::Local] {
+            assert_eq!(PolicyLanguage::of_provider(p), PolicyLanguage::Ram);
+        }
+        assert_eq!(
+            serde_json::to_string(&PolicyLanguage::Iam).unwrap(),
+            "\"iam\""
+        );
+        // An answer from a server that did not say its language was RAM's.
+        let old: PolicyValidation =
+            serde_json::from_str(r#"{"valid": true, "statement_count": 1, "fault": null}"#)
+                .unwrap();
+        assert_eq!((old.language, old.message), (PolicyLanguage::Ram, None));
     }
 
     #[test]

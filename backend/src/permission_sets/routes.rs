@@ -239,7 +239,7 @@ async fn validate_policy(
     Json(req): Json<ValidatePolicy>,
 ) -> ApiResult<Json<PolicyValidation>> {
     who.require_any(READERS)?;
-    Ok(Json(simulator::validate_document(&req.document)))
+    Ok(Json(simulator::validate_request(&req)?))
 }
 
 async fn simulate_policy(

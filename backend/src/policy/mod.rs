@@ -60,7 +60,7 @@ pub use eval::{
     evaluate, evaluate_with_session_policy, Context, ContextValueError, Decision, DecisionEffect,
     MatchedStatement, Request,
 };
-pub use parse::{Effect, PolicyParseError, RamPolicy, Statement};
+pub use parse::{check_json, version_position, Effect, PolicyParseError, RamPolicy, Statement};
 
 /// The longest policy document RAM accepts, in characters.
 pub const MAX_POLICY_CHARS: usize = 6_144;

@@ -141,6 +141,26 @@ impl RamPolicy {
     }
 }
 
+/// Checks only that `text` is one JSON document, by the same strict reader a policy is read
+/// with, saying where it is not (for documents in another policy language).
+pub fn check_json(text: &str) -> Result<(), PolicyParseError> {
+    json::parse(text)
+        .map(|_| ())
+        .map_err(|e| locate(text, Fault::new(e.at, e.expected, e.found)))
+}
+
+/// Where the value of the top-level `"Version"` of `text` starts (1-based line and column,
+/// the column in characters), when `text` is a JSON object that has one: the place to point
+/// at when a document is in the wrong policy language.
+pub fn version_position(text: &str) -> Option<(usize, usize)> {
+    let root = json::parse(text).ok()?;
+    let Value::Object(members) = &root.value else {
+        return None;
+    };
+    let member = members.iter().find(|m| m.key == "Version")?;
+    Some(json::line_column(text, member.value.at))
+}
+
 fn locate(text: &str, fault: Fault) -> PolicyParseError {
     let (line, column) = json::line_column(text, fault.at);
     PolicyParseError {

@@ -1,7 +1,9 @@
 //! Refused documents: each fault must be reported at its line and column with what was
 //! expected there.
 
-use super::super::{PolicyParseError, RamPolicy, MAX_SESSION_POLICY_CHARS};
+use super::super::{
+    check_json, version_position, PolicyParseError, RamPolicy, MAX_SESSION_POLICY_CHARS,
+};
 
 #[track_caller]
 fn refused(text: &str) -> PolicyParseError {
@@ -385,4 +387,15 @@ fn hostile_nesting_is_refused_not_a_crash() {
 fn lone_surrogate_escape() {
     let text = r#"{"Version": "1", "Statement": {"Sid": "\ud800x"}}"#;
     assert_fault(text, 1, 40, "low surrogate");
+}
+
+#[test]
+fn another_languages_document_is_checked_for_json_only_and_its_version_found() {
+    let iam = "{\n  \"Id\": \"x\",\n  \"Version\": \"2012-10-17\",\n  \"Statement\": []\n}";
+    assert!(check_json(iam).is_ok());
+    assert_eq!(version_position(iam), Some((3, 14)));
+    let e = check_json("{\"Version\": \"2012-10-17\",\n \"Statement\": [}").unwrap_err();
+    assert_eq!((e.line, e.column), (2, 16), "{e}");
+    assert_eq!(version_position("{\"Statement\": []}"), None);
+    assert_eq!(version_position("[1]"), None);
 }
