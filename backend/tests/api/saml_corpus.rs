@@ -393,3 +393,34 @@ async fn saml_sp_initiated_round_trip_through_pysaml2() {
     assert_eq!(v.in_response_to, Some(req.id));
     assert_eq!(v.attributes["groups"], ["auditors"]);
 }
+
+/// With only the assertion signed, InResponseTo comes from the signed assertion alone: an
+/// unsolicited assertion wrapped in an unsigned Response that names someone's outstanding
+/// request is unsolicited, and refused where unsolicited sign-in is off.
+#[test]
+fn an_unsigned_envelope_cannot_make_an_unsolicited_assertion_look_requested() {
+    let minted = idp::mint(&Mint {
+        sign: "assertion",
+        in_response_to: None,
+        ..Mint::default()
+    });
+    assert!(!minted.xml.contains("InResponseTo"), "{}", minted.xml);
+    // The attacker names an outstanding request on the unsigned Response.
+    let forged = minted.xml.replacen(
+        "<ns0:Response ",
+        "<ns0:Response InResponseTo=\"_request-1\" ",
+        1,
+    );
+    assert_ne!(forged, minted.xml, "the Response element was found");
+    let b64 = STANDARD.encode(forged.as_bytes());
+    assert_eq!(verify(&b64).unwrap_err(), Refusal::UnknownInResponseTo);
+    // Where unsolicited sign-in is on, it is still no answer to that request.
+    assert!(matches!(
+        verify_with(&b64, &idp::idp(), true),
+        Err(Refusal::UnknownInResponseTo)
+    ));
+    // Unwrapped, the same assertion is what it is: unsolicited.
+    assert_eq!(verify(&minted.b64).unwrap_err(), Refusal::Unsolicited);
+    let v = verify_with(&minted.b64, &idp::idp(), true).unwrap();
+    assert_eq!(v.in_response_to, None);
+}

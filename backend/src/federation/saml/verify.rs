@@ -438,14 +438,19 @@ fn check_assertion(
     }
 
     // InResponseTo: the signed confirmation's, agreeing with the Response's when both exist.
+    // The Response's alone counts only when the Response is signed: with only the assertion
+    // signed, an envelope naming a request the assertion does not is the sender's word, and
+    // an unsolicited assertion so wrapped is refused.
     let confirmation_irt = confirmation.attribute("InResponseTo");
     let envelope_irt = envelope.attribute("InResponseTo");
-    if let (Some(a), Some(b)) = (confirmation_irt, envelope_irt) {
-        if a != b {
-            return Err(Refusal::UnknownInResponseTo);
-        }
+    let in_response_to = match (confirmation_irt, envelope_irt) {
+        (Some(a), Some(b)) if a != b => return Err(Refusal::UnknownInResponseTo),
+        (Some(a), _) => Some(a),
+        (None, Some(b)) if signed == Signed::Response => Some(b),
+        (None, Some(_)) => return Err(Refusal::UnknownInResponseTo),
+        (None, None) => None,
     }
-    let in_response_to = confirmation_irt.or(envelope_irt).map(str::to_owned);
+    .map(str::to_owned);
     match &in_response_to {
         Some(id) if !expect.outstanding_request_ids.iter().any(|o| o == id) => {
             return Err(Refusal::UnknownInResponseTo)
