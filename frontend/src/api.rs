@@ -31,7 +31,9 @@ use gatehouse_shared::permission_sets::{
     Assignment, CreateAssignment, CreatePermissionSet, PermissionSet, ProvisionRequest,
     ProvisionedRole, SystemPolicy, UpdatePermissionSet,
 };
-use gatehouse_shared::policies::{PolicyValidation, SimulatePolicy, Simulation, ValidatePolicy};
+use gatehouse_shared::policies::{
+    PolicyLanguage, PolicyValidation, SimulatePolicy, Simulation, ValidatePolicy,
+};
 use gatehouse_shared::portal::{
     CreateCredentialUri, CredentialUri, IssueCredentials, IssuedCredentials, Portal,
 };
@@ -457,10 +459,15 @@ pub async fn delete_assignment(id: &str) -> Result<(), ApiError> {
 }
 
 /// Says whether a RAM policy document parses, and where it does not.
-pub async fn validate_policy(document: &str) -> Result<PolicyValidation, ApiError> {
+/// Checks `document` in its own language, or in `language` when given (a document in the
+/// other language is then not valid).
+pub async fn validate_policy(
+    document: &str,
+    language: Option<PolicyLanguage>,
+) -> Result<PolicyValidation, ApiError> {
     let request = ValidatePolicy {
         document: document.to_string(),
-        language: None,
+        language,
         provider: None,
     };
     with_body(Method::POST, "/policies/validate", &request).await

@@ -1,11 +1,14 @@
-//! The RAM policy editor: a monospace text area with line numbers that the server's policy
-//! engine checks as one types (after a pause), on "Validate" and before a form is sent. A
-//! fault is shown where it is: its line number marked, the line quoted under the editor with
-//! a caret at the column, and a button that puts the cursor there.
+//! The policy editor: a monospace text area with line numbers that the server checks as one
+//! types (after a pause), on "Validate" and before a form is sent — in the language the
+//! document is written in (RAM's or IAM's, which the status names), or in the one the page
+//! demands. A fault is shown where it is: its line number marked, the line quoted under the
+//! editor with a caret at the column, and a button that puts the cursor there.
 
 use std::time::Duration;
 
-use gatehouse_shared::policies::{excerpt, utf16_offset, PolicyFault, PolicyValidation};
+use gatehouse_shared::policies::{
+    excerpt, utf16_offset, PolicyFault, PolicyLanguage, PolicyValidation,
+};
 use gatehouse_shared::text::thousands;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -37,14 +40,26 @@ pub struct PolicyCheck {
     answer: RwSignal<Option<Answer>>,
     /// Counts edits, so only the last pause in typing sends a check.
     edits: StoredValue<u64>,
+    /// The language the page takes, if only one; `None` checks each document in its own.
+    demand: Option<PolicyLanguage>,
 }
 
 impl PolicyCheck {
+    /// A document checked in the language it is written in.
     pub fn new(initial: impl Into<String>) -> Self {
         Self {
             text: RwSignal::new(initial.into()),
             answer: RwSignal::new(None),
             edits: StoredValue::new(0),
+            demand: None,
+        }
+    }
+
+    /// A document that must be in `language`: one in the other is a fault.
+    pub fn demanding(initial: impl Into<String>, language: PolicyLanguage) -> Self {
+        Self {
+            demand: Some(language),
+            ..Self::new(initial)
         }
     }
 
@@ -63,7 +78,9 @@ impl PolicyCheck {
             self.answer.set(None);
             return Some(true);
         }
-        let result = api::validate_policy(&text).await.map_err(|e| e.message);
+        let result = api::validate_policy(&text, self.demand)
+            .await
+            .map_err(|e| e.message);
         let verdict = result.as_ref().ok().map(|v| v.valid);
         // An answer about text that has since changed would point at the wrong place.
         if self.text.try_with_untracked(|now| *now == text) == Some(true) {
@@ -106,6 +123,22 @@ impl PolicyCheck {
             _ => None,
         }
     }
+
+    /// Whether the server said the text as it is now is not valid (tracked).
+    fn refused(self) -> bool {
+        matches!(self.current(), Some(Ok(v)) if !v.valid)
+    }
+}
+
+/// The language a document was read in, as a tag beside the verdict, with where such a
+/// policy applies: "RAM policy · Alibaba Cloud and local accounts".
+fn language_tag(language: PolicyLanguage) -> impl IntoView {
+    view! {
+        <span class="policy-lang">
+            <span class="badge">{language.label()}</span>
+            <span class="hint">{format!("for {}", language.accounts())}</span>
+        </span>
+    }
 }
 
 /// "Line 4, column 12: expected a string, found `}`."
@@ -143,7 +176,8 @@ pub fn PolicyEditor(
     let lines = Memo::new(move |_| check.text.with(|t| t.split('\n').count()));
     let fault = Memo::new(move |_| check.fault());
     let fault_line = move || fault.with(|f| f.as_ref().map(|f| f.line));
-    let invalid = move || fault.with(Option::is_some) || error.with(Option::is_some);
+    let refused = Memo::new(move |_| check.refused());
+    let invalid = move || refused.get() || error.with(Option::is_some);
     let length = move || check.text.with(|t| t.chars().count());
 
     let validate_now = move |_| {
@@ -188,17 +222,31 @@ pub fn PolicyEditor(
                 } else {
                     format!("{n} statements")
                 };
-                view! { <p class="policy-ok">{format!("✓ Valid policy, {statements}.")}</p> }
-                    .into_any()
+                view! {
+                    <p class="policy-verdict">
+                        <span class="policy-ok">{format!("✓ Valid policy, {statements}.")}</span>
+                        " "
+                        {language_tag(v.language)}
+                    </p>
+                }
+                .into_any()
             }
             Some(Ok(v)) => match v.fault {
                 Some(f) => {
                     let (line, caret) = check.text.with(|t| excerpt(t, &f));
                     let number = f.line.to_string();
                     let pad = " ".repeat(number.len());
+                    // In the wrong language, the sentence says which it is and which is taken;
+                    // otherwise the fault's place and what was expected there.
+                    let wrong_language = check.demand.is_some_and(|d| d != v.language);
+                    let sentence = match (&v.message, wrong_language) {
+                        (Some(message), true) => message.clone(),
+                        _ => fault_sentence(&f),
+                    };
                     view! {
                         <div class="policy-fault">
-                            <p class="field-error">{fault_sentence(&f)}</p>
+                            <p class="policy-verdict">{language_tag(v.language)}</p>
+                            <p class="field-error">{sentence}</p>
                             <pre class="fault-excerpt" aria-hidden="true">
                                 <span class="fault-ln">{format!("{number} │ ")}</span>{line}"\n"
                                 <span class="fault-ln">{format!("{pad} │ ")}</span><span class="fault-caret">{caret}</span>
@@ -210,7 +258,15 @@ pub fn PolicyEditor(
                     }
                     .into_any()
                 }
-                None => view! { <p class="field-error">"The policy is not valid."</p> }.into_any(),
+                None => view! {
+                    <div class="policy-fault">
+                        <p class="policy-verdict">{language_tag(v.language)}</p>
+                        <p class="field-error">
+                            {v.message.unwrap_or_else(|| "The policy is not valid.".to_string())}
+                        </p>
+                    </div>
+                }
+                .into_any(),
             },
         })
     };
@@ -270,10 +326,10 @@ pub fn PolicyEditor(
             <div id=status_id aria-live="polite">
                 {status}
                 {move || {
-                    // The server's sentence, unless the fault is already shown in place.
+                    // The server's sentence, unless the editor already shows what is wrong.
                     error
                         .get()
-                        .filter(|_| fault.with(Option::is_none))
+                        .filter(|_| !refused.get())
                         .map(|message| view! { <p class="field-error">{message}</p> })
                 }}
             </div>

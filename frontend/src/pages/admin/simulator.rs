@@ -1,11 +1,15 @@
 //! The policy simulator: "may these policies do action A on resource R in context C?",
-//! answered by the server's policy engine with the decision (allowed, explicitly denied,
-//! implicitly denied) and the statements that matched and decided, by policy name.
+//! answered by the server's policy engine in RAM's policy language with the decision
+//! (allowed, explicitly denied, implicitly denied), the statements that matched and decided,
+//! by policy name, and the policies it did not evaluate (a permission set's IAM ones, for AWS
+//! accounts). Pasted documents must be RAM policies: the editors say so as one types.
 
 use std::collections::BTreeMap;
 
 use gatehouse_shared::permission_sets::PermissionSet;
-use gatehouse_shared::policies::{statement_text, SimulatePolicy, SimulatedStatement, Simulation};
+use gatehouse_shared::policies::{
+    statement_text, PolicyLanguage, SimulatePolicy, SimulatedStatement, Simulation,
+};
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -67,10 +71,10 @@ pub fn SimulatorPage() -> impl IntoView {
     let next_key = StoredValue::new(1u32);
     let documents = RwSignal::new(vec![Document {
         key: 0,
-        check: PolicyCheck::new(String::new()),
+        check: PolicyCheck::demanding(String::new(), PolicyLanguage::Ram),
     }]);
     let with_session = RwSignal::new(false);
-    let session = PolicyCheck::new(String::new());
+    let session = PolicyCheck::demanding(String::new(), PolicyLanguage::Ram);
     let action = RwSignal::new(String::new());
     let resource = RwSignal::new(String::new());
     let source_ip = RwSignal::new(String::new());
@@ -93,7 +97,7 @@ pub fn SimulatorPage() -> impl IntoView {
         documents.update(|d| {
             d.push(Document {
                 key,
-                check: PolicyCheck::new(String::new()),
+                check: PolicyCheck::demanding(String::new(), PolicyLanguage::Ram),
             });
         });
     };
@@ -295,7 +299,7 @@ pub fn SimulatorPage() -> impl IntoView {
         <section class="page">
             <h1>"Policy simulator"</h1>
             <p class="lead">
-                "Ask whether a request would be allowed: the server's policy engine evaluates it as RAM does — an explicit Deny wins, and anything no statement allows is denied."
+                "Ask whether a request would be allowed: the server's policy engine evaluates RAM policies (\"Version\": \"1\") as Alibaba Cloud RAM and local accounts do — an explicit Deny wins, and anything no statement allows is denied. IAM policies, for AWS accounts, are not evaluated here: AWS's IAM policy simulator does that."
             </p>
             <section class="card" aria-labelledby="sim-heading">
                 <h2 id="sim-heading">"Request to simulate"</h2>
@@ -578,6 +582,14 @@ fn Verdict(o: Outcome) -> impl IntoView {
                 </p>
                 <p>{why}</p>
             </div>
+            <p class="evaluated-as">
+                {format!("Evaluated as {} language.", s.language.label())}
+                {match s.skipped.len() {
+                    0 => String::new(),
+                    1 => " 1 policy was not evaluated: see “Not evaluated” below.".to_string(),
+                    n => format!(" {n} policies were not evaluated: see “Not evaluated” below."),
+                }}
+            </p>
             {(!s.context_errors.is_empty()).then(|| view! {
                 <div class="alert alert-warn" role="alert">
                     <p>"Some context values could not be read by a condition:"</p>
@@ -586,6 +598,19 @@ fn Verdict(o: Outcome) -> impl IntoView {
             })}
             {deciding}
             {matched}
+            {(!s.skipped.is_empty()).then(|| view! {
+                <DataTable caption="Not evaluated" headers=&["Policy", "Why"]>
+                    {s.skipped
+                        .into_iter()
+                        .map(|k| view! {
+                            <tr>
+                                <th scope="row"><code class="break">{k.policy}</code></th>
+                                <td>{k.reason}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </DataTable>
+            })}
         </section>
     }
 }
