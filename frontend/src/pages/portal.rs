@@ -1,5 +1,5 @@
-//! The access portal, where every signed-in person starts: the accounts they may use and,
-//! in each, their permission sets. For each one: open the console (a link, or for an
+//! The access portal, where every signed-in person starts: the accounts they may use (each
+//! with its provider) and, in each, their permission sets. For each one: open the console (a link, or for an
 //! Alibaba Cloud account a SAML sign-in posted in a new tab), get short-lived STS
 //! credentials (in the forms tools read, with copy buttons and a live expiry countdown), or
 //! create a `credentials_uri` for tools that fetch their own; and the list of one's own
@@ -153,6 +153,9 @@ fn AccountCard(
             <div class="account-head">
                 <h2 id=heading_id>{account.name}</h2>
                 <code class="muted">{account.account_id}</code>
+                // Which cloud: the same name and permission set mean a RAM role, an IAM
+                // role or a Gatehouse token, and the credentials' forms follow.
+                <span class="badge" title="Cloud provider">{provider.label()}</span>
                 <Badge tone text=account.environment />
                 <span class="hint account-count">{count}</span>
             </div>
@@ -303,7 +306,7 @@ fn Access(
                     />
                 }
             })}
-            {move || uri.get().map(|u| view! { <UriPanel uri=u on_close=move || uri.set(None) /> })}
+            {move || uri.get().map(|u| view! { <UriPanel uri=u provider on_close=move || uri.set(None) /> })}
         </li>
     }
 }
@@ -410,10 +413,26 @@ fn CredentialsPanel(
 
 /// A newly created `credentials_uri`: its URL is shown this once.
 #[component]
-fn UriPanel(uri: CredentialUri, on_close: impl Fn() + Send + Sync + 'static) -> impl IntoView {
+fn UriPanel(
+    uri: CredentialUri,
+    provider: Provider,
+    on_close: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
     let url = uri.url.clone().unwrap_or_default();
     let process = format!("credential_process = gatehouse credentials --uri {url}");
-    let env = format!("ALIBABA_CLOUD_CREDENTIALS_URI={url}");
+    // The variable the account's SDKs read: an AWS account's URL answers AWS's
+    // container-credentials JSON, the others Alibaba Cloud's credentials_uri JSON.
+    let (env, env_hint) = if provider == Provider::Aws {
+        (
+            format!("AWS_CONTAINER_CREDENTIALS_FULL_URI={url}"),
+            "AWS SDKs and the AWS CLI fetch credentials from this URL when the variable is set.",
+        )
+    } else {
+        (
+            format!("ALIBABA_CLOUD_CREDENTIALS_URI={url}"),
+            "Alibaba Cloud SDKs read credentials from this URL when the variable is set.",
+        )
+    };
     view! {
         <section class="panel" aria-label=format!("credentials URI for {}", uri.permission_set_name)>
             <div class="panel-head">
@@ -427,7 +446,7 @@ fn UriPanel(uri: CredentialUri, on_close: impl Fn() + Send + Sync + 'static) -> 
             </div>
             <CopyBlock id=format!("uri-{}", uri.id) label="credentials URI" text=url inline=true />
             <CopyBlock id=format!("uri-{}-process", uri.id) label="credential_process line" text=process hint="For a profile in a tool that runs a credential_process command." />
-            <CopyBlock id=format!("uri-{}-env", uri.id) label="Environment variable" text=env hint="Alibaba Cloud SDKs read credentials from this URL when the variable is set." />
+            <CopyBlock id=format!("uri-{}-env", uri.id) label="Environment variable" text=env hint=env_hint />
             <div class="actions">
                 <button type="button" class="secondary" on:click=move |_| on_close()>"Done"</button>
             </div>
