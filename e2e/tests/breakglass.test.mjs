@@ -75,9 +75,11 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   await signIn(max.page, 'max', 'max-password-123');
   const maxTotp = await enrolTotp(max.page);
 
-  // 1. Rita asks.
+  // 1. Rita asks. She has an authenticator too: using the window takes a fresh step-up of
+  // her own (enrolling counts as one).
   const rita = await newPage(browser, { baseURL: server.url });
   await signIn(rita.page, 'rita', 'rita-password-123');
+  await enrolTotp(rita.page);
   await rita.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Break-glass' }).click();
   await rita.page.getByRole('heading', { name: 'Ask for root access' }).waitFor();
   await rita.page.getByLabel('Justification').fill('Root MFA device lost; the account is locked out (INC-77)');

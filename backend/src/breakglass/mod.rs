@@ -8,10 +8,11 @@
 //!   MFA-custodian group: distinct people, none the requester, each with a fresh TOTP
 //!   step-up. A person in both groups fills one slot ([`crate::store::breakglass::quorum`]).
 //!   One rejection ends it; pending too long, it expires.
-//! - Approved, the requester alone may, until the window ends, reveal the password and the
-//!   current code, or take a task-scoped root session (STS credentials limited to one
-//!   [`tasks`] policy, at most 900 s). The first use marks the entry "rotation required"
-//!   until a custodian records a rotation; the requester then writes a review note.
+//! - Approved, the requester alone may, until the window ends and with a fresh TOTP step-up
+//!   of their own, reveal the password and the current code, or take a task-scoped root
+//!   session from the account's provider (at most 900 s). The first use marks the entry
+//!   "rotation required" until a custodian records a rotation; the requester then writes a
+//!   review note.
 
 pub mod routes;
 pub mod tasks;
@@ -618,7 +619,9 @@ pub async fn cancel(
     }
 }
 
-/// Checks that `who` is the requester and the window is open now.
+/// Checks that `who` is the requester, the window is open now, and the requester passed
+/// MFA within the last 5 minutes: a stolen password session alone never reaches a root
+/// credential.
 async fn usable(
     env: Env<'_>,
     now: Millis,
@@ -631,6 +634,9 @@ async fn usable(
     }
     if r.status != "approved" || r.window_ends_at.is_none_or(|end| end <= now) {
         return Err(BreakGlassError::WindowNotOpen);
+    }
+    if !who.mfa_fresh(now, MFA_FRESH_MS) {
+        return Err(BreakGlassError::MfaRequired);
     }
     Ok(r)
 }

@@ -313,7 +313,7 @@ impl From<BreakGlassError> for ApiError {
                 ApiError::Forbidden("No one can approve or reject their own break-glass request.")
             }
             BreakGlassError::MfaRequired => ApiError::MfaRequired(
-                "Confirm with a current code from your authenticator first (step-up within the last 5 minutes).",
+                "Confirm with a current code from your authenticator first (step-up within the last 5 minutes; set up an authenticator on your account page if you have none).",
             ),
             BreakGlassError::NotPending(status) => ApiError::Conflict(format!(
                 "This request is {status}; it can no longer be decided or cancelled."

@@ -828,3 +828,46 @@ async fn concurrent_approvals_make_exactly_one_approved_transition() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_requester_needs_a_fresh_step_up_to_reveal_or_start_a_root_session() {
+    let w = world(1, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let r = ask(&w).await;
+    approve(&pam, &r).await.assert_status(200);
+    approve(&max, &r).await.assert_status(200);
+    // Six minutes after her last TOTP, Rita's password session alone reaches nothing.
+    w.app.advance(Duration::from_secs(6 * 60));
+    for (verb, body) in [
+        ("reveal", json!({ "what": "password" })),
+        ("reveal", json!({ "what": "totp" })),
+        ("root-session", json!({ "task": "audit_root_credentials" })),
+    ] {
+        w.requester
+            .b
+            .post(&path(&r, verb), &body)
+            .await
+            .assert_error(403, "mfa_required");
+    }
+    let trail = trail_text(&w.app).await;
+    assert!(
+        !trail.contains("breakglass.reveal_password"),
+        "nothing was revealed"
+    );
+    // A step-up opens them again.
+    let code = totp_code(&w.requester.totp, w.app.now_ms());
+    w.requester
+        .b
+        .post("/api/v1/auth/step-up", &json!({ "code": code }))
+        .await
+        .assert_status(200);
+    let v: Revealed = w
+        .requester
+        .b
+        .post(&path(&r, "reveal"), &json!({ "what": "password" }))
+        .await
+        .assert_status(200)
+        .json();
+    assert_eq!(v.value, ROOT_PASSWORD);
+}

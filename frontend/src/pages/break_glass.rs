@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
-use gatehouse_shared::auth::Role;
+use gatehouse_shared::auth::{Role, TotpCode};
 use gatehouse_shared::breakglass::{
     self as rules, BreakGlassRequest, BreakGlassStatus, CreateBreakGlass, CreateVaultEntry,
     CustodianSlot, DecideBreakGlass, RecordRotation, RevealWhat, RootSession, RootTask, VaultEntry,
 };
+use gatehouse_shared::error::ErrorCode;
 use gatehouse_shared::text::countdown_text;
 use gatehouse_shared::validate::Faults;
 use leptos::prelude::*;
@@ -304,7 +305,15 @@ fn DecidePanel(id: String, on_done: impl Fn() + Send + Sync + Copy + 'static) ->
     }
 }
 
-/// The open window: a countdown, the reveals (hidden again after 30 s) and the root session.
+/// What the requester asked for in the window, kept to ask again after a step-up.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum WindowAction {
+    Reveal(RevealWhat),
+    RootSession,
+}
+
+/// The open window: a countdown, the reveals (hidden again after 30 s) and the root session,
+/// each after a fresh TOTP step-up of the requester's own (asked for here when it is due).
 #[component]
 fn WindowPanel(
     r: BreakGlassRequest,
@@ -318,12 +327,15 @@ fn WindowPanel(
     let session = RwSignal::new(None::<RootSession>);
     let error = RwSignal::new(None::<String>);
     let task = RwSignal::new(RootTask::AuditRootCredentials.as_str().to_string());
-    let id = r.id.clone();
-    let reveal = move |what: RevealWhat| {
-        let id = id.clone();
+    // Set when the server asked for a step-up: the action to run again after it.
+    let pending = RwSignal::new(None::<WindowAction>);
+    let step_up_code = RwSignal::new(String::new());
+    let id = StoredValue::new(r.id.clone());
+    let run = move |action: WindowAction| {
+        let id = id.get_value();
         spawn_local(async move {
-            match api::reveal(&id, what).await {
-                Ok(v) => {
+            let outcome = match action {
+                WindowAction::Reveal(what) => api::reveal(&id, what).await.map(|v| {
                     let target = if what == RevealWhat::Password {
                         password
                     } else {
@@ -336,26 +348,49 @@ fn WindowPanel(
                         },
                         Duration::from_millis(SHOW_SECRET_MS),
                     );
+                }),
+                WindowAction::RootSession => {
+                    let Some(t) = RootTask::parse(&task.get_untracked()) else {
+                        return;
+                    };
+                    api::root_session(&id, t)
+                        .await
+                        .map(|s| session.set(Some(s)))
+                }
+            };
+            match outcome {
+                Ok(()) => {
                     error.set(None);
+                    pending.set(None);
+                }
+                Err(e) if e.code == ErrorCode::MfaRequired => {
+                    pending.set(Some(action));
+                    error.set(Some(e.message));
                 }
                 Err(e) => error.set(Some(e.message)),
             }
         });
     };
-    let reveal_pw = reveal.clone();
-    let id2 = r.id.clone();
-    let start_session = move |_| {
-        let id = id2.clone();
-        let Some(t) = RootTask::parse(&task.get_untracked()) else {
-            return;
+    let confirm = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let totp = TotpCode {
+            code: step_up_code.get_untracked().trim().to_string(),
         };
         spawn_local(async move {
-            match api::root_session(&id, t).await {
-                Ok(s) => session.set(Some(s)),
+            match api::step_up(&totp).await {
+                Ok(_) => {
+                    step_up_code.set(String::new());
+                    if let Some(action) = pending.get_untracked() {
+                        run(action);
+                    }
+                }
                 Err(e) => error.set(Some(e.message)),
             }
         });
     };
+    let reveal = move |what: RevealWhat| run(WindowAction::Reveal(what));
+    let reveal_pw = reveal;
+    let start_session = move |_| run(WindowAction::RootSession);
     let tasks: Vec<(String, String)> = RootTask::ALL
         .iter()
         .map(|t| (t.as_str().to_string(), t.label().to_string()))
@@ -369,6 +404,12 @@ fn WindowPanel(
             </div>
             <p class="hint">"Each reveal is recorded and the custodians are told. Values disappear from this page after 30 seconds. The root credential must be rotated afterwards."</p>
             <ErrorAlert error />
+            <Show when=move || pending.get().is_some()>
+                <form class="inline-form" on:submit=confirm aria-label="Confirm with your authenticator">
+                    <TextField id="window-step-up" label="Authenticator code" value=step_up_code inputmode="numeric" autocomplete="one-time-code" maxlength=6 hint="A current code from your own authenticator; it counts for 5 minutes." />
+                    <button type="submit">"Confirm and continue"</button>
+                </form>
+            </Show>
             <div class="actions">
                 <button type="button" on:click=move |_| reveal_pw(RevealWhat::Password)>"Reveal root password"</button>
                 <button type="button" on:click=move |_| reveal(RevealWhat::Totp)>"Reveal TOTP code"</button>
