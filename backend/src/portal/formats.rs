@@ -37,8 +37,8 @@ pub fn aws_shell(ak: &str, secret: &str, token: &str) -> String {
 /// credentials until they expire, the `aws configure set` commands.
 pub fn aws_cli(profile: &str, ak: &str, secret: &str, token: &str, expiration: &str) -> String {
     format!(
-        "# ~/.aws/config: fresh credentials on every call. Create a credentials URL for this\n\
-         # account and permission set in the portal (Credentials URLs), and put it here:\n\
+        "# ~/.aws/config: fresh credentials on every call. Create a credentials URI for this\n\
+         # account and permission set in the portal (Credentials URIs), and put it here:\n\
          [profile {profile}]\n\
          credential_process = gatehouse credentials --uri <credentials-url>\n\
          \n\

@@ -137,7 +137,7 @@ fn PermissionSetDetail(
         <section class="card" aria-labelledby="roles-heading">
             <h2 id="roles-heading">"Provisioning"</h2>
             <p class="hint">
-                "In each account it is assigned on, this permission set becomes the RAM role "
+                "In each account it is assigned on, this permission set becomes the role (RAM in Alibaba Cloud, IAM in AWS) "
                 <code>{role_name}</code>
                 ". Provisioning creates or updates that role at the permission set's current version (now "
                 {version}

@@ -56,9 +56,9 @@ pub fn PermissionSetsPage() -> impl IntoView {
         <section class="page">
             <h1>"Permission sets"</h1>
             <p class="lead">
-                "A permission set says what people may do in a cloud account. Assigned to a user or group on an account, it becomes the RAM role "
+                "A permission set says what people may do in a cloud account. Assigned to a user or group on an account, it becomes the role "
                 <code>"GatehouseSSO-<name>"</code>
-                " there once provisioned."
+                " there once provisioned: a RAM role in Alibaba Cloud, an IAM role in AWS."
             </p>
             <Notice message=notice />
             <Loaded data=move || sets.get() loading="Loading permission sets…" let:list
@@ -189,7 +189,7 @@ fn CreatePermissionSetForm(
                         error=form.field_error("name")
                         required=true
                     />
-                    <p class="hint role-preview">"RAM role: " <code>{role_preview}</code></p>
+                    <p class="hint role-preview">"Role in each account (RAM or IAM): " <code>{role_preview}</code></p>
                 </div>
                 <SettingsInputs prefix="new" fields policies form />
                 <div class="actions">
