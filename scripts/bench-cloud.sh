@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Credential issue through a cloud provider vs the local provider, side by side in one run
 # (BENCHMARKS.md, "Cloud credentials"): the release binary on loopback with one `local` and
-# one `alibaba` account, `wrk` issuing credentials for each in alternation, three rounds.
+# one cloud account, `wrk` issuing credentials for each in alternation, three rounds.
 #   stub (default): Alibaba's STS and RAM are scripts/bench/sts-stub.mjs, which answers at
 #                   once: the rate is Gatehouse's own (assertion signing, request, answer).
-#   emulator:       the strict emulator (e2e/alibaba; every assertion verified by xmlsec1).
-# Usage: scripts/bench-cloud.sh [stub|emulator]
+#   emulator:       the strict Alibaba Cloud emulator (e2e/alibaba; every assertion verified
+#                   by libxmlsec1).
+#   aws:            an `aws` account against moto's server (e2e/aws, access control on), its
+#                   setup kit applied with boto3 as in the tests.
+# Usage: scripts/bench-cloud.sh [stub|emulator|aws]
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -17,11 +20,15 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 ready() { for _ in $(seq 1 200); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "not ready: $1" >&2; exit 1; }
-ALI_ACCOUNT=1111222233334444
+CLOUD_ACCOUNT=1111222233334444
+provider=alibaba
 case "$mode" in
   stub) node scripts/bench/sts-stub.mjs "$dir/cloud.json" & pids+=($!) ;;
   emulator) e2e/sdk/.venv/bin/python e2e/alibaba/emulator.py --port 0 --quiet --ready-file "$dir/cloud.json" & pids+=($!) ;;
-  *) echo "usage: $0 [stub|emulator]" >&2; exit 2 ;;
+  aws)
+    CLOUD_ACCOUNT=123456789012 provider=aws
+    e2e/aws/.venv/bin/python e2e/aws/moto_gatehouse.py --quiet --ready-file "$dir/cloud.json" & pids+=($!) ;;
+  *) echo "usage: $0 [stub|emulator|aws]" >&2; exit 2 ;;
 esac
 ready "$dir/cloud.json"
 cloud="http://127.0.0.1:$(python3 -c "import json;print(json.load(open('$dir/cloud.json'))['port'])")"
@@ -29,6 +36,7 @@ cloud="http://127.0.0.1:$(python3 -c "import json;print(json.load(open('$dir/clo
 GATEHOUSE_BOOTSTRAP_PASSWORD=benchmark-password GATEHOUSE_LOG=warn \
 GATEHOUSE_ALIBABA_STS_ENDPOINT="$cloud" GATEHOUSE_ALIBABA_RAM_ENDPOINT="$cloud" \
 GATEHOUSE_ALIBABA_SIGNIN_URL="$cloud/saml-role/sso" \
+GATEHOUSE_AWS_STS_ENDPOINT="$cloud" GATEHOUSE_AWS_IAM_ENDPOINT="$cloud" \
   "$TARGET_DIR/release/gatehouse" serve --bind 127.0.0.1:0 --data-dir "$dir" \
   --database-url "sqlite://$dir/gatehouse.db" --static-dir dist > "$dir/out" 2>&1 &
 pids+=($!)
@@ -44,12 +52,28 @@ csrf=$(echo "$me" | json "['csrf_token']")
 uid=$(echo "$me" | json "['user']['id']")
 api() { curl -sf -b "$jar" -H 'Content-Type: application/json' -H "X-CSRF-Token: $csrf" "$@"; }
 api -d '{"id":"1234567890123456","name":"Local","environment":"production"}' "$url/api/v1/accounts" >/dev/null
-api -d "{\"id\":\"$ALI_ACCOUNT\",\"name\":\"Cloud\",\"environment\":\"production\",\"provider\":\"alibaba\"}" "$url/api/v1/accounts" >/dev/null
+api -d "{\"id\":\"$CLOUD_ACCOUNT\",\"name\":\"Cloud\",\"environment\":\"production\",\"provider\":\"$provider\"}" "$url/api/v1/accounts" >/dev/null
+if [ "$mode" = aws ]; then
+  # The owner's bootstrap inside moto's no-auth window, then the setup kit through boto3.
+  boto() { e2e/aws/.venv/bin/python e2e/aws/boto_client.py "$@" --endpoint "$cloud"; }
+  keys=$(boto bootstrap)
+  ak=$(echo "$keys" | json "['ak']"); sk=$(echo "$keys" | json "['sk']")
+  api "$url/api/v1/accounts/$CLOUD_ACCOUNT/setup-kit" > "$dir/kit.json"
+  python3 - "$dir/kit.json" "$cloud" "$ak" "$sk" <<'PY'
+import json, subprocess, sys
+kit, cloud, ak, sk = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+for s in kit["steps"]:
+    out = subprocess.run(["e2e/aws/.venv/bin/python", "e2e/aws/boto_client.py", "call", s["product"], s["action"],
+        "--params", json.dumps(dict(s["parameters"])), "--endpoint", cloud, f"--ak={ak}", f"--sk={sk}"],
+        capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout)["ok"], out.stdout
+PY
+fi
 if [ "$mode" = emulator ]; then
   # The owner's setup kit, through the official SDK, as in the tests.
-  keys=$(curl -sf -H 'Content-Type: application/json' -d "{\"account_id\":\"$ALI_ACCOUNT\"}" "$cloud/_emulator/accounts")
+  keys=$(curl -sf -H 'Content-Type: application/json' -d "{\"account_id\":\"$CLOUD_ACCOUNT\"}" "$cloud/_emulator/accounts")
   ak=$(echo "$keys" | json "['access_key_id']"); sk=$(echo "$keys" | json "['access_key_secret']")
-  api "$url/api/v1/accounts/$ALI_ACCOUNT/setup-kit" > "$dir/kit.json"
+  api "$url/api/v1/accounts/$CLOUD_ACCOUNT/setup-kit" > "$dir/kit.json"
   python3 - "$dir/kit.json" "$cloud" "$ak" "$sk" <<'PY'
 import json, subprocess, sys
 kit, cloud, ak, sk = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
@@ -60,8 +84,8 @@ for s in kit["steps"]:
     assert json.loads(out.stdout)["ok"], out.stdout
 PY
 fi
-ps=$(api -d '{"name":"Bench","system_policies":["AliyunECSReadOnlyAccess"]}' "$url/api/v1/permission-sets" | json "['id']")
-for acct in 1234567890123456 $ALI_ACCOUNT; do
+ps=$(api -d '{"name":"Bench","system_policies":["AliyunECSReadOnlyAccess","arn:aws:iam::aws:policy/ReadOnlyAccess"]}' "$url/api/v1/permission-sets" | json "['id']")
+for acct in 1234567890123456 $CLOUD_ACCOUNT; do
   api -d "{\"principal_type\":\"user\",\"principal_id\":\"$uid\",\"account_id\":\"$acct\",\"permission_set_id\":\"$ps\"}" "$url/api/v1/assignments" >/dev/null
 done
 api -d '{}' "$url/api/v1/permission-sets/$ps/provision" | grep -q '"failed"' && { echo "provisioning failed" >&2; exit 1; }
@@ -69,8 +93,8 @@ cookie="gatehouse_session=$(awk '$6=="gatehouse_session" {print $7}' "$jar")"
 cpu() { awk '{print $14 + $15}' "/proc/$gh_pid/stat"; }
 hz=$(getconf CLK_TCK)
 for round in 1 2 3; do
-  for acct in 1234567890123456 $ALI_ACCOUNT; do
-    label=local; [ "$acct" = "$ALI_ACCOUNT" ] && label="alibaba ($mode)"
+  for acct in 1234567890123456 $CLOUD_ACCOUNT; do
+    label=local; [ "$acct" = "$CLOUD_ACCOUNT" ] && label="$provider ($mode)"
     body="{\"account_id\":\"$acct\",\"permission_set_id\":\"$ps\"}"
     api -d "$body" "$url/api/v1/portal/credentials" >/dev/null
     before=$(cpu)

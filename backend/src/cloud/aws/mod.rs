@@ -136,8 +136,8 @@ fn bad_credentials() -> CloudFault {
     }
 }
 
-/// Signing credentials and their expiry from an `AssumeRoleWithSAML` answer.
-fn credentials(x: &Xml) -> Option<(Signer, Millis)> {
+/// Signing credentials and their expiry from an STS answer (`AssumeRoleWithSAML`, `AssumeRoot`).
+pub fn credentials(x: &Xml) -> Option<(Signer, Millis)> {
     let c = x.find("Credentials")?;
     let expires = crate::sts::parse_timestamp(c.text_of("Expiration")?)?;
     Some((
