@@ -96,6 +96,10 @@ pub trait SessionStore: Send + Sync {
     /// The current (count, window start) under `key`, if any.
     async fn rate_get(&self, key: &str) -> StoreResult<Option<(i64, Millis)>>;
     async fn rate_clear(&self, key: &str) -> StoreResult<()>;
+    /// Takes back one count under `key` if its window still starts at `window_start`: for
+    /// limits that count an attempt before checking it and give it back when it succeeds.
+    /// A counter left at nothing is removed, so the next failure starts a window of its own.
+    async fn rate_refund(&self, key: &str, window_start: Millis) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -213,6 +217,23 @@ where
     async fn rate_clear(&self, key: &str) -> StoreResult<()> {
         let _gate = self.write_gate().await;
         sqlx::query("DELETE FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rate_refund(&self, key: &str, window_start: Millis) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
+        sqlx::query(
+            "UPDATE rate_limits SET count = count - 1 WHERE key = $1 AND window_start = $2 AND \
+             count > 0",
+        )
+        .bind(key)
+        .bind(window_start)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM rate_limits WHERE key = $1 AND count <= 0")
             .bind(key)
             .execute(&self.pool)
             .await?;
