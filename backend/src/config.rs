@@ -44,6 +44,10 @@ pub struct Config {
     /// Failed sign-ins allowed per source address in `login_ip_window_secs`.
     pub login_ip_limit: i64,
     pub login_ip_window_secs: i64,
+    /// Wrong TOTP codes allowed per person in `totp_failure_window_secs`, counted across
+    /// sign-in, step-up, authenticator changes and break-glass decisions.
+    pub totp_failure_limit: i64,
+    pub totp_failure_window_secs: i64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// With `trust_forwarded_for`: how many proxies of yours stand in front of Gatehouse,
@@ -114,6 +118,8 @@ impl Default for Config {
             login_account_window_secs: 15 * 60,
             login_ip_limit: 30,
             login_ip_window_secs: 5 * 60,
+            totp_failure_limit: 5,
+            totp_failure_window_secs: 15 * 60,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             log_format: "text".into(),
@@ -165,6 +171,8 @@ impl std::fmt::Debug for Config {
             .field("login_account_window_secs", &self.login_account_window_secs)
             .field("login_ip_limit", &self.login_ip_limit)
             .field("login_ip_window_secs", &self.login_ip_window_secs)
+            .field("totp_failure_limit", &self.totp_failure_limit)
+            .field("totp_failure_window_secs", &self.totp_failure_window_secs)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("log_format", &self.log_format)
@@ -287,6 +295,8 @@ impl Config {
             ("login_account_window_secs", self.login_account_window_secs),
             ("login_ip_limit", self.login_ip_limit),
             ("login_ip_window_secs", self.login_ip_window_secs),
+            ("totp_failure_limit", self.totp_failure_limit),
+            ("totp_failure_window_secs", self.totp_failure_window_secs),
         ] {
             if v <= 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
@@ -390,6 +400,8 @@ pub struct Settings {
     pub login_account_window_ms: i64,
     pub login_ip_limit: i64,
     pub login_ip_window_ms: i64,
+    pub totp_failure_limit: i64,
+    pub totp_failure_window_ms: i64,
     /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
     /// the client address stands (`None`: the header is ignored).
     pub forwarded_hops: Option<usize>,
@@ -419,6 +431,8 @@ impl Settings {
             login_account_window_ms: config.login_account_window_secs * 1000,
             login_ip_limit: config.login_ip_limit,
             login_ip_window_ms: config.login_ip_window_secs * 1000,
+            totp_failure_limit: config.totp_failure_limit,
+            totp_failure_window_ms: config.totp_failure_window_secs * 1000,
             forwarded_hops: config
                 .trust_forwarded_for
                 .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
