@@ -1,8 +1,9 @@
 //! The sign-in, TOTP and step-up rules, apart from HTTP so tests reach them directly.
 //!
 //! Throttling counts failures in fixed windows stored in the database (so the limit holds
-//! across instances): per account and per source address. A success clears the account's
-//! counter. A refusal for throttling is itself audited.
+//! across instances): sign-ins per account and per source address (a success clears the
+//! account's counter), and wrong TOTP codes per person, wherever a code is checked (a
+//! success never clears those). A refusal for throttling is itself audited.
 
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
@@ -158,11 +159,23 @@ pub async fn sign_in(
         let Some(code_raw) = totp_raw.filter(|c| !c.trim().is_empty()) else {
             return Err(AuthError::TotpRequired);
         };
-        let Some(step) = totp_step(env, &user.id, sealed, code_raw, now)? else {
-            return fail("invalid_totp", Some(user), AuthError::InvalidTotp).await;
-        };
-        if !env.store.use_totp_step(&user.id, step).await? {
-            return fail("totp_replayed", Some(user), AuthError::TotpReplayed).await;
+        match check_seed(env, now, &user.id, sealed, code_raw).await {
+            Ok(()) => {}
+            Err(e @ AuthError::RateLimited { .. }) => {
+                let event = NewEvent::new(
+                    now,
+                    &ctx_for(&name_for_audit, Some(&user), client),
+                    AuditAction::AuthLogin,
+                    "user",
+                    Some(user.id.clone()),
+                );
+                env.store.append_event(totp_refusal(event, &e)).await?;
+                return Err(e);
+            }
+            Err(e @ (AuthError::InvalidTotp | AuthError::TotpReplayed)) => {
+                return fail(totp_reason(&e), Some(user), e).await;
+            }
+            Err(e) => return Err(e),
         }
         mfa_at = Some(now);
     }
@@ -233,7 +246,66 @@ fn now_secs(now: Millis) -> u64 {
     u64::try_from(now / 1000).unwrap_or(0)
 }
 
-/// Checks a TOTP code for `user` now and consumes its time step.
+/// The key a person's wrong TOTP codes are counted under, wherever a code is checked:
+/// sign-in, step-up (break-glass decisions included), replacing and confirming the
+/// authenticator. One count per person, so no path gives a guesser more tries.
+fn totp_key(user_id: &str) -> String {
+    format!("totp:user:{user_id}")
+}
+
+/// Runs one TOTP check of `user_id` under the per-person limit. The attempt is counted
+/// before `check` looks at the code, so guesses sent in parallel cannot all slip in under
+/// the limit, and is given back only if the check succeeds: a success takes away no
+/// earlier failure, so a lockout lasts its window whatever follows. Once the limit is
+/// reached the code is not checked at all (a right one is refused too) and the refusal is
+/// [`AuthError::RateLimited`] with scope `totp`; the caller audits it.
+async fn under_totp_limit<T>(
+    env: Env<'_>,
+    now: Millis,
+    user_id: &str,
+    check: impl std::future::Future<Output = Result<T, AuthError>>,
+) -> Result<T, AuthError> {
+    let s = &env.settings;
+    let key = totp_key(user_id);
+    let (count, window_start) = env
+        .store
+        .rate_hit(&key, now, s.totp_failure_window_ms)
+        .await?;
+    if count > s.totp_failure_limit {
+        return Err(AuthError::RateLimited {
+            scope: "totp",
+            retry_after_secs: (window_start + s.totp_failure_window_ms - now + 999) / 1000,
+        });
+    }
+    let result = check.await;
+    if result.is_ok() {
+        env.store.rate_refund(&key, window_start).await?;
+    }
+    result
+}
+
+/// Checks `code_raw` against the user's active seed `sealed` under the per-person limit,
+/// and consumes the matched time step.
+async fn check_seed(
+    env: Env<'_>,
+    now: Millis,
+    user_id: &str,
+    sealed: &str,
+    code_raw: &str,
+) -> Result<(), AuthError> {
+    under_totp_limit(env, now, user_id, async {
+        let step = totp_step(env, user_id, sealed, code_raw, now)?.ok_or(AuthError::InvalidTotp)?;
+        if env.store.use_totp_step(user_id, step).await? {
+            Ok(())
+        } else {
+            Err(AuthError::TotpReplayed)
+        }
+    })
+    .await
+}
+
+/// Checks a TOTP code for `user` now, under the per-person limit on wrong codes, and
+/// consumes its time step.
 pub async fn check_totp(
     env: Env<'_>,
     now: Millis,
@@ -244,11 +316,26 @@ pub async fn check_totp(
         .totp_secret_enc
         .as_ref()
         .ok_or(AuthError::InvalidTotp)?;
-    let step = totp_step(env, &user.id, sealed, code_raw, now)?.ok_or(AuthError::InvalidTotp)?;
-    if env.store.use_totp_step(&user.id, step).await? {
-        Ok(())
-    } else {
-        Err(AuthError::TotpReplayed)
+    check_seed(env, now, &user.id, sealed, code_raw).await
+}
+
+/// The audit reason for a refused TOTP check.
+fn totp_reason(e: &AuthError) -> &'static str {
+    match e {
+        AuthError::RateLimited { .. } => "rate_limited",
+        AuthError::TotpReplayed => "totp_replayed",
+        _ => "invalid_totp",
+    }
+}
+
+/// `event` as the record of a refused TOTP check: `denied` with the scope when the limit
+/// was reached (as a throttled sign-in is), `failure` otherwise. Never the code.
+fn totp_refusal(event: NewEvent, e: &AuthError) -> NewEvent {
+    match e {
+        AuthError::RateLimited { scope, .. } => event
+            .failed(Outcome::Denied, totp_reason(e))
+            .details(json!({ "scope": scope })),
+        _ => event.failed(Outcome::Failure, totp_reason(e)),
     }
 }
 
@@ -263,18 +350,14 @@ pub async fn begin_totp(
     if who.user.totp_secret_enc.is_some() {
         let code = current_code.ok_or(AuthError::CurrentTotpRequired)?;
         if let Err(e) = check_totp(env, now, &who.user, code).await {
-            env.store
-                .append_event(
-                    NewEvent::new(
-                        now,
-                        &who.ctx(),
-                        AuditAction::AuthTotpEnroll,
-                        "user",
-                        Some(who.user.id.clone()),
-                    )
-                    .failed(Outcome::Failure, "invalid_totp"),
-                )
-                .await?;
+            let event = NewEvent::new(
+                now,
+                &who.ctx(),
+                AuditAction::AuthTotpEnroll,
+                "user",
+                Some(who.user.id.clone()),
+            );
+            env.store.append_event(totp_refusal(event, &e)).await?;
             return Err(e);
         }
     }
@@ -304,20 +387,24 @@ pub async fn confirm_totp(
 ) -> Result<(), AuthError> {
     let user = env.store.get_user(&who.user.id).await?;
     let sealed = user.totp_pending_enc.ok_or(AuthError::NoPendingTotp)?;
-    let Some(step) = totp_step(env, &user.id, &sealed, code_raw, now)? else {
-        env.store
-            .append_event(
-                NewEvent::new(
-                    now,
-                    &who.ctx(),
-                    AuditAction::AuthTotpConfirm,
-                    "user",
-                    Some(user.id.clone()),
-                )
-                .failed(Outcome::Failure, "invalid_totp"),
-            )
-            .await?;
-        return Err(AuthError::InvalidTotp);
+    let checked = under_totp_limit(env, now, &user.id, async {
+        totp_step(env, &user.id, &sealed, code_raw, now)?.ok_or(AuthError::InvalidTotp)
+    })
+    .await;
+    let step = match checked {
+        Ok(step) => step,
+        Err(e @ (AuthError::InvalidTotp | AuthError::RateLimited { .. })) => {
+            let event = NewEvent::new(
+                now,
+                &who.ctx(),
+                AuditAction::AuthTotpConfirm,
+                "user",
+                Some(user.id.clone()),
+            );
+            env.store.append_event(totp_refusal(event, &e)).await?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
     };
     let event = NewEvent::new(
         now,
@@ -345,17 +432,8 @@ pub async fn step_up(
     code_raw: &str,
 ) -> Result<(), AuthError> {
     if let Err(e) = check_totp(env, now, &who.user, code_raw).await {
-        let reason = if matches!(e, AuthError::TotpReplayed) {
-            "totp_replayed"
-        } else {
-            "invalid_totp"
-        };
-        env.store
-            .append_event(
-                NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)
-                    .failed(Outcome::Failure, reason),
-            )
-            .await?;
+        let event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None);
+        env.store.append_event(totp_refusal(event, &e)).await?;
         return Err(e);
     }
     let event = NewEvent::new(now, &who.ctx(), AuditAction::AuthStepUp, "session", None)

@@ -216,13 +216,23 @@ impl From<AuthError> for ApiError {
             AuthError::RateLimited {
                 scope,
                 retry_after_secs,
-            } => ApiError::RateLimited {
-                message: format!(
-                    "Too many failed sign-in attempts for this {scope}. Try again in {} minute(s).",
-                    (retry_after_secs + 59) / 60
-                ),
-                retry_after_secs,
-            },
+            } => {
+                let minutes = (retry_after_secs + 59) / 60;
+                ApiError::RateLimited {
+                    message: if scope == "totp" {
+                        format!(
+                            "Too many wrong authenticator codes. For your protection, codes are \
+                             not accepted for {minutes} minute(s); try again after that."
+                        )
+                    } else {
+                        format!(
+                            "Too many failed sign-in attempts for this {scope}. Try again in \
+                             {minutes} minute(s)."
+                        )
+                    },
+                    retry_after_secs,
+                }
+            }
             AuthError::Store(e) => e.into(),
             AuthError::Internal(m) => ApiError::Internal(m),
         }

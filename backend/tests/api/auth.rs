@@ -1,5 +1,5 @@
 //! Sign-in, TOTP, sessions (rotation, sign-out, idle and absolute timeouts), CSRF, sign-in
-//! throttling and step-up.
+//! throttling, step-up and the per-person limit on wrong TOTP codes.
 
 use std::time::Duration;
 
@@ -657,6 +657,238 @@ async fn step_up_marks_mfa_fresh_again() {
         ("failure".into(), Some("totp_replayed".into())),
     ];
     assert_eq!(step_ups, expected);
+}
+
+async fn step_up(b: &Browser, code: &str) -> Reply {
+    b.post("/api/v1/auth/step-up", &json!({ "code": code }))
+        .await
+}
+
+/// Five wrong step-up codes: as many as the limit allows (5 per person per 15 minutes).
+async fn five_wrong_step_ups(b: &Browser) {
+    for _ in 0..5 {
+        step_up(b, "000000").await.assert_error(401, "invalid_totp");
+    }
+}
+
+/// `(outcome, reason, details)` of every event with `action`, in order.
+async fn outcomes(app: &TestApp, action: &str) -> Vec<(String, Option<String>, String)> {
+    app.all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == action)
+        .map(|e| (e.outcome, e.reason, e.details))
+        .collect()
+}
+
+/// No event's reason or details carries `code`.
+async fn assert_no_event_holds(app: &TestApp, code: &str) {
+    for e in app.all_events().await {
+        assert!(
+            !e.details.contains(code) && !e.reason.as_deref().unwrap_or("").contains(code),
+            "{} {} {:?}",
+            e.action,
+            e.details,
+            e.reason
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sixth_wrong_totp_code_locks_step_up_until_the_window_passes() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let secret = app.enrol_totp(&admin).await;
+    app.advance(6 * MINUTE); // MFA is stale again
+    five_wrong_step_ups(&admin).await;
+
+    // Act
+    let sixth = step_up(&admin, "000000").await;
+    let right_code = totp_code(&secret, app.now_ms());
+    let right_while_locked = step_up(&admin, &right_code).await;
+    let me_while_locked: Me = admin.me().await.json();
+    app.advance(10 * MINUTE);
+    let later = step_up(&admin, &totp_code(&secret, app.now_ms())).await;
+    app.advance(5 * MINUTE); // the 15-minute window has passed
+    let after = step_up(&admin, &totp_code(&secret, app.now_ms())).await;
+
+    // Assert
+    sixth.assert_error(429, "rate_limited");
+    assert_eq!(sixth.header("retry-after").as_deref(), Some("900"));
+    assert!(
+        sixth.body.contains("Too many wrong authenticator codes")
+            && sixth.body.contains("15 minute(s)"),
+        "{}",
+        sixth.body
+    );
+    right_while_locked.assert_error(429, "rate_limited");
+    assert!(
+        !me_while_locked.mfa.fresh,
+        "a right code is not even checked while locked"
+    );
+    later.assert_error(429, "rate_limited");
+    assert_eq!(
+        later.header("retry-after").as_deref(),
+        Some("300"),
+        "Retry-After counts down to the window's end"
+    );
+    after.assert_status(200);
+    assert!(after.json::<Me>().mfa.fresh);
+    let step_ups = outcomes(&app, "auth.step_up").await;
+    let summary: Vec<(&str, Option<&str>)> = step_ups
+        .iter()
+        .map(|(o, r, _)| (o.as_str(), r.as_deref()))
+        .collect();
+    let mut expected = vec![("success", None)]; // at enrolment
+    expected.extend([("failure", Some("invalid_totp")); 5]);
+    expected.extend([("denied", Some("rate_limited")); 3]);
+    expected.push(("success", None));
+    assert_eq!(summary, expected);
+    for (_, _, details) in step_ups.iter().filter(|(o, _, _)| o == "denied") {
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(details).unwrap(),
+            json!({ "scope": "totp" })
+        );
+    }
+    assert_no_event_holds(&app, &right_code).await;
+}
+
+#[tokio::test]
+async fn a_right_totp_code_does_not_clear_the_wrong_ones_before_it() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let secret = app.enrol_totp(&admin).await;
+    app.advance(6 * MINUTE);
+    for _ in 0..4 {
+        step_up(&admin, "000000").await;
+    }
+
+    // Act: a success in between; it is not counted, and it takes none of the four away.
+    let right = step_up(&admin, &totp_code(&secret, app.now_ms())).await;
+    let fifth_wrong = step_up(&admin, "000000").await;
+    app.advance(MINUTE);
+    let right_again = step_up(&admin, &totp_code(&secret, app.now_ms())).await;
+
+    // Assert
+    right.assert_status(200);
+    fifth_wrong.assert_error(401, "invalid_totp");
+    right_again.assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn replacing_the_authenticator_counts_wrong_codes_and_the_lockout_holds_everywhere() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let secret = app.enrol_totp(&admin).await;
+    app.advance(MINUTE); // the enrolment code's step is used up
+    let replace = |code: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .post("/api/v1/me/mfa/totp", &json!({ "current_code": code }))
+                .await
+        }
+    };
+    for _ in 0..5 {
+        replace("000000".into())
+            .await
+            .assert_error(401, "invalid_totp");
+    }
+
+    // Act
+    let right_code = totp_code(&secret, app.now_ms());
+    let replace_while_locked = replace(right_code.clone()).await;
+    let step_up_while_locked = step_up(&admin, &right_code).await;
+    let sign_in_while_locked = app
+        .browser()
+        .login("admin", ADMIN_PASSWORD, Some(&right_code))
+        .await;
+    app.advance(15 * MINUTE);
+    let replace_after = replace(totp_code(&secret, app.now_ms())).await;
+
+    // Assert
+    replace_while_locked.assert_error(429, "rate_limited");
+    assert!(replace_while_locked.header("retry-after").is_some());
+    step_up_while_locked.assert_error(429, "rate_limited");
+    sign_in_while_locked.assert_error(429, "rate_limited");
+    assert!(
+        sign_in_while_locked.body.contains("authenticator codes"),
+        "{}",
+        sign_in_while_locked.body
+    );
+    assert!(sign_in_while_locked.session_cookie().is_none());
+    replace_after.assert_status(200);
+    let summary = |events: Vec<(String, Option<String>, String)>| {
+        events
+            .into_iter()
+            .map(|(o, r, _)| (o, r.unwrap_or_default()))
+            .filter(|(o, _)| o != "success")
+            .collect::<Vec<_>>()
+    };
+    let mut expected = vec![("failure".to_string(), "invalid_totp".to_string()); 5];
+    expected.push(("denied".into(), "rate_limited".into()));
+    assert_eq!(summary(outcomes(&app, "auth.totp.enroll").await), expected);
+    let denied = ("denied".to_string(), "rate_limited".to_string());
+    assert_eq!(
+        summary(outcomes(&app, "auth.step_up").await),
+        vec![denied.clone()]
+    );
+    assert_eq!(summary(outcomes(&app, "auth.login").await), vec![denied]);
+    assert_no_event_holds(&app, &right_code).await;
+}
+
+#[tokio::test]
+async fn confirming_a_new_authenticator_counts_wrong_codes() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let enrolment: TotpEnrollment = admin
+        .post("/api/v1/me/mfa/totp", &json!({}))
+        .await
+        .assert_status(200)
+        .json();
+    let confirm = |code: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .post("/api/v1/me/mfa/totp/confirm", &json!({ "code": code }))
+                .await
+        }
+    };
+    for _ in 0..5 {
+        confirm("000000".into())
+            .await
+            .assert_error(401, "invalid_totp");
+    }
+
+    // Act
+    let right_code = totp_code(&enrolment.secret_base32, app.now_ms());
+    let while_locked = confirm(right_code.clone()).await;
+    let me: Me = admin.me().await.json();
+    app.advance(15 * MINUTE);
+    let after = confirm(totp_code(&enrolment.secret_base32, app.now_ms())).await;
+
+    // Assert
+    while_locked.assert_error(429, "rate_limited");
+    assert!(while_locked.header("retry-after").is_some());
+    assert!(!me.mfa.totp_enrolled, "still pending");
+    after.assert_status(200);
+    assert!(after.json::<Me>().mfa.totp_enrolled);
+    let refusals: Vec<_> = outcomes(&app, "auth.totp.confirm")
+        .await
+        .into_iter()
+        .filter(|(o, _, _)| o != "success")
+        .map(|(o, r, _)| (o, r.unwrap_or_default()))
+        .collect();
+    assert_eq!(refusals.len(), 6);
+    assert_eq!(
+        refusals[5],
+        ("denied".to_string(), "rate_limited".to_string())
+    );
+    assert_no_event_holds(&app, &right_code).await;
 }
 
 #[tokio::test]

@@ -380,6 +380,70 @@ async fn quorum_needs_both_groups_and_only_the_requester_reveals_inside_the_wind
 }
 
 #[tokio::test]
+async fn wrong_codes_given_with_a_decision_are_limited_like_any_step_up() {
+    // Arrange: pam's MFA is stale, so each approval carries a code.
+    let w = world(1, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let r = ask(&w).await;
+    w.app.advance(Duration::from_secs(6 * 60));
+    let approve_with = |code: String| {
+        let b = pam.b.clone();
+        let url = path(&r, "approve");
+        async move { b.post(&url, &json!({ "totp": code })).await }
+    };
+    for _ in 0..5 {
+        approve_with("000000".into())
+            .await
+            .assert_error(401, "invalid_totp");
+    }
+
+    // Act
+    let sixth = approve_with("000000".into()).await;
+    let right_code = totp_code(&pam.totp, w.app.now_ms());
+    let right_while_locked = approve_with(right_code.clone()).await;
+    w.app.advance(Duration::from_secs(15 * 60));
+    let after = approve_with(totp_code(&pam.totp, w.app.now_ms())).await;
+
+    // Assert
+    sixth.assert_error(429, "rate_limited");
+    assert_eq!(sixth.header("retry-after").as_deref(), Some("900"));
+    right_while_locked.assert_error(429, "rate_limited");
+    assert!(right_while_locked.body.contains("authenticator codes"));
+    let done: BreakGlassRequest = after.assert_status(200).json();
+    assert_eq!(
+        done.decisions.len(),
+        1,
+        "no decision was recorded while locked"
+    );
+    let refused: Vec<_> = w
+        .app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "auth.step_up" && e.outcome != "success")
+        .map(|e| {
+            (
+                e.actor_id.unwrap_or_default(),
+                e.outcome,
+                e.reason.unwrap_or_default(),
+            )
+        })
+        .collect();
+    let pam_id = pam.user.id.clone();
+    let mut expected = vec![
+        (
+            pam_id.clone(),
+            "failure".to_string(),
+            "invalid_totp".to_string()
+        );
+        5
+    ];
+    expected.extend(vec![(pam_id, "denied".into(), "rate_limited".into()); 2]);
+    assert_eq!(refused, expected);
+    assert!(!trail_text(&w.app).await.contains(&right_code));
+}
+
+#[tokio::test]
 async fn a_custodian_in_both_groups_fills_one_slot_and_mfa_must_be_fresh() {
     let w = world(1, 1).await;
     let both = person(&w.app, &w.admin, "bo", &[&w.password_group, &w.mfa_group]).await;
