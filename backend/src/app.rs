@@ -125,7 +125,12 @@ pub async fn build(
     };
     bootstrap(&state, config.bootstrap_password.clone()).await?;
     if config.demo {
-        crate::demo::seed(&*state.store, state.clock.now_ms()).await?;
+        crate::demo::seed(
+            &*state.store,
+            &state.settings.password_hashing,
+            state.clock.now_ms(),
+        )
+        .await?;
     }
     Ok(state)
 }
@@ -139,7 +144,7 @@ async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result
         anyhow::bail!("GATEHOUSE_BOOTSTRAP_PASSWORD must have at least 12 characters");
     }
     let now = state.clock.now_ms();
-    let hash = auth::password::hash(password.clone()).await?;
+    let hash = auth::password::hash(&state.settings.password_hashing, password.clone()).await?;
     let user = NewUserRecord {
         id: uuid::Uuid::new_v4().to_string(),
         username: "admin".into(),

@@ -48,6 +48,11 @@ pub struct Config {
     /// sign-in, step-up, authenticator changes and break-glass decisions.
     pub totp_failure_limit: i64,
     pub totp_failure_window_secs: i64,
+    /// How many password hashes (Argon2id, 19 MiB each) may run at once, across sign-in,
+    /// password changes and administrators setting passwords; default the number of CPUs.
+    pub password_hash_concurrency: Option<usize>,
+    /// How long a password check waits for a turn before it is refused with 503.
+    pub password_hash_wait_ms: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// With `trust_forwarded_for`: how many proxies of yours stand in front of Gatehouse,
@@ -120,6 +125,8 @@ impl Default for Config {
             login_ip_window_secs: 5 * 60,
             totp_failure_limit: 5,
             totp_failure_window_secs: 15 * 60,
+            password_hash_concurrency: None,
+            password_hash_wait_ms: 2000,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             log_format: "text".into(),
@@ -173,6 +180,8 @@ impl std::fmt::Debug for Config {
             .field("login_ip_window_secs", &self.login_ip_window_secs)
             .field("totp_failure_limit", &self.totp_failure_limit)
             .field("totp_failure_window_secs", &self.totp_failure_window_secs)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("password_hash_wait_ms", &self.password_hash_wait_ms)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("log_format", &self.log_format)
@@ -277,6 +286,11 @@ impl Config {
         if self.jobs_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "jobs_interval_secs must be positive".into(),
+            ));
+        }
+        if self.password_hash_concurrency == Some(0) {
+            return Err(ConfigError::Invalid(
+                "password_hash_concurrency must be at least 1".into(),
             ));
         }
         if self.notify_timeout_secs == 0 {
@@ -402,6 +416,8 @@ pub struct Settings {
     pub login_ip_window_ms: i64,
     pub totp_failure_limit: i64,
     pub totp_failure_window_ms: i64,
+    /// The bound on concurrent password hashing, shared by every request of this app.
+    pub password_hashing: crate::auth::password::Hashing,
     /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
     /// the client address stands (`None`: the header is ignored).
     pub forwarded_hops: Option<usize>,
@@ -433,6 +449,12 @@ impl Settings {
             login_ip_window_ms: config.login_ip_window_secs * 1000,
             totp_failure_limit: config.totp_failure_limit,
             totp_failure_window_ms: config.totp_failure_window_secs * 1000,
+            password_hashing: crate::auth::password::Hashing::new(
+                config
+                    .password_hash_concurrency
+                    .unwrap_or_else(crate::auth::password::default_concurrency),
+                Duration::from_millis(config.password_hash_wait_ms),
+            ),
             forwarded_hops: config
                 .trust_forwarded_for
                 .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),

@@ -14,12 +14,17 @@ use crate::store::{AccountRecord, NewGroupRecord, NewUserRecord, Store, StoreErr
 /// The demo users' shared password, printed at start-up.
 pub const DEMO_PASSWORD: &str = "gatehouse-demo-password";
 
-pub async fn seed(store: &dyn Store, now: Millis) -> anyhow::Result<()> {
+pub async fn seed(
+    store: &dyn Store,
+    hashing: &crate::auth::password::Hashing,
+    now: Millis,
+) -> anyhow::Result<()> {
     if !store.list_accounts().await?.is_empty() {
         return Ok(());
     }
     let ctx = AuditCtx::system();
-    let hash = crate::auth::password::hash(Zeroizing::new(DEMO_PASSWORD.to_string())).await?;
+    let hash =
+        crate::auth::password::hash(hashing, Zeroizing::new(DEMO_PASSWORD.to_string())).await?;
     let mut ids = Vec::new();
     for (username, name) in [
         ("alice", "Alice Employee"),

@@ -3,7 +3,9 @@
 //! Throttling counts failures in fixed windows stored in the database (so the limit holds
 //! across instances): sign-ins per account and per source address (a success clears the
 //! account's counter), and wrong TOTP codes per person, wherever a code is checked (a
-//! success never clears those). A refusal for throttling is itself audited.
+//! success never clears those). Every attempt is counted before it is checked and given back
+//! if it succeeds, so attempts sent in parallel cannot outrun the limit. A refusal for
+//! throttling is itself audited.
 
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
@@ -49,19 +51,38 @@ fn ctx_for(name: &str, user: Option<&UserRecord>, client: &ClientMeta) -> AuditC
     }
 }
 
-async fn throttled(
+/// One attempt counted under a sign-in limit before the password is looked at, so
+/// attempts sent in parallel cannot all pass a read of the counter and all be checked.
+#[derive(Clone, Copy)]
+struct Counted<'k> {
+    key: &'k str,
+    window_start: Millis,
+}
+
+impl Counted<'_> {
+    /// Gives the count back: the attempt succeeded, or was never checked.
+    async fn refund(self, env: Env<'_>) -> Result<(), AuthError> {
+        Ok(env.store.rate_refund(self.key, self.window_start).await?)
+    }
+}
+
+/// Counts an attempt under `key` (at most `limit` per window are checked). Past the limit
+/// the count is given back at once (a refusal is not a failure) and the answer is the
+/// seconds until the window ends.
+async fn count_attempt<'k>(
     env: Env<'_>,
-    key: &str,
+    key: &'k str,
     limit: i64,
     window_ms: i64,
     now: Millis,
-) -> Result<Option<i64>, AuthError> {
-    Ok(match env.store.rate_get(key).await? {
-        Some((count, start)) if count >= limit && now - start < window_ms => {
-            Some((start + window_ms - now + 999) / 1000)
-        }
-        _ => None,
-    })
+) -> Result<Result<Counted<'k>, i64>, AuthError> {
+    let (count, window_start) = env.store.rate_hit(key, now, window_ms).await?;
+    let counted = Counted { key, window_start };
+    if count > limit {
+        counted.refund(env).await?;
+        return Ok(Err((window_start + window_ms - now + 999) / 1000));
+    }
+    Ok(Ok(counted))
 }
 
 /// Checks username, password and (if enrolled) TOTP; on success creates a new session,
@@ -98,6 +119,10 @@ pub async fn sign_in(
         .failed(Outcome::Failure, reason)
     };
 
+    // Count the attempt first, per account and per address, and give it back if the
+    // password proves right (or is never checked): N wrong passwords sent at once cannot
+    // have more than the limit checked.
+    let mut counted = Vec::with_capacity(2);
     for (key, limit, window, scope) in [
         (
             account_key,
@@ -107,28 +132,35 @@ pub async fn sign_in(
         ),
         (ip_key, s.login_ip_limit, s.login_ip_window_ms, "address"),
     ] {
-        if let Some(retry_after_secs) = throttled(env, key, limit, window, now).await? {
-            env.store
-                .append_event(
-                    NewEvent::new(now, &ctx, AuditAction::AuthLogin, "user", None)
-                        .failed(Outcome::Denied, "rate_limited")
-                        .details(json!({ "scope": scope })),
-                )
-                .await?;
-            return Err(AuthError::RateLimited {
-                scope,
-                retry_after_secs,
-            });
+        match count_attempt(env, key, limit, window, now).await? {
+            Ok(c) => counted.push(c),
+            Err(retry_after_secs) => {
+                for c in counted {
+                    c.refund(env).await?;
+                }
+                env.store
+                    .append_event(
+                        NewEvent::new(now, &ctx, AuditAction::AuthLogin, "user", None)
+                            .failed(Outcome::Denied, "rate_limited")
+                            .details(json!({ "scope": scope })),
+                    )
+                    .await?;
+                return Err(AuthError::RateLimited {
+                    scope,
+                    retry_after_secs,
+                });
+            }
         }
     }
+    let refund_all = || async {
+        for c in &counted {
+            c.refund(env).await?;
+        }
+        Ok::<(), AuthError>(())
+    };
 
+    // The attempt is already counted: a wrong password only needs its record.
     let fail = |reason: &'static str, user: Option<UserRecord>, err: AuthError| async move {
-        env.store
-            .rate_hit(account_key, now, s.login_account_window_ms)
-            .await?;
-        env.store
-            .rate_hit(ip_key, now, s.login_ip_window_ms)
-            .await?;
         env.store
             .append_event(refusal(reason, user.as_ref()))
             .await?;
@@ -139,14 +171,27 @@ pub async fn sign_in(
         Ok(u) => env.store.find_user_by_username(u.as_str()).await?,
         Err(_) => None,
     };
+    // Unknown users spend the time a real check would, so absence is not observable.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let right = match password::verify(&s.password_hashing, stored, password_raw).await {
+        Ok(right) => right,
+        Err(AuthError::Busy) => {
+            // Not checked, so not counted; recorded so an operator sees the load.
+            refund_all().await?;
+            env.store
+                .append_event(refusal("busy", user.as_ref()))
+                .await?;
+            return Err(AuthError::Busy);
+        }
+        Err(e) => return Err(e),
+    };
     let Some(user) = user else {
-        // Spend the time a real check would, so absence is not observable.
-        let _ = password::verify(None, password_raw).await;
         return fail("unknown_user", None, AuthError::InvalidCredentials).await;
     };
-    if !password::verify(user.password_hash.clone(), password_raw).await {
+    if !right {
         return fail("bad_password", Some(user), AuthError::InvalidCredentials).await;
     }
+    refund_all().await?;
     if user.disabled {
         env.store
             .append_event(refusal("account_disabled", Some(&user)))
@@ -173,6 +218,12 @@ pub async fn sign_in(
                 return Err(e);
             }
             Err(e @ (AuthError::InvalidTotp | AuthError::TotpReplayed)) => {
+                env.store
+                    .rate_hit(account_key, now, s.login_account_window_ms)
+                    .await?;
+                env.store
+                    .rate_hit(ip_key, now, s.login_ip_window_ms)
+                    .await?;
                 return fail(totp_reason(&e), Some(user), e).await;
             }
             Err(e) => return Err(e),
@@ -460,7 +511,8 @@ pub async fn change_password(
     }
     let s = &env.settings;
     let account_key = format!("login:user:{}", who.user.username);
-    if let Some(retry_after_secs) = throttled(
+    // Counted before the check and given back when right, as at sign-in.
+    let counted = match count_attempt(
         env,
         &account_key,
         s.login_account_limit,
@@ -469,11 +521,14 @@ pub async fn change_password(
     )
     .await?
     {
-        return Err(AuthError::RateLimited {
-            scope: "account",
-            retry_after_secs,
-        });
-    }
+        Ok(c) => c,
+        Err(retry_after_secs) => {
+            return Err(AuthError::RateLimited {
+                scope: "account",
+                retry_after_secs,
+            })
+        }
+    };
     let event = NewEvent::new(
         now,
         &who.ctx(),
@@ -481,22 +536,33 @@ pub async fn change_password(
         "user",
         Some(who.user.id.clone()),
     );
-    if !password::verify(who.user.password_hash.clone(), current.clone()).await {
-        env.store
-            .rate_hit(&account_key, now, s.login_account_window_ms)
-            .await?;
+    let right = match password::verify(
+        &s.password_hashing,
+        who.user.password_hash.clone(),
+        current.clone(),
+    )
+    .await
+    {
+        Ok(right) => right,
+        Err(e) => {
+            counted.refund(env).await?;
+            return Err(e);
+        }
+    };
+    if !right {
         env.store
             .append_event(event.failed(Outcome::Failure, "bad_password"))
             .await?;
         return Err(AuthError::WrongCurrentPassword);
     }
+    counted.refund(env).await?;
     let new = Password::parse(&new).map_err(AuthError::WeakPassword)?;
     if new.as_str() == current.as_str() {
         return Err(AuthError::WeakPassword(
             "Choose a password different from the current one.".into(),
         ));
     }
-    let hash = password::hash(Zeroizing::new(new.into_inner())).await?;
+    let hash = password::hash(&s.password_hashing, Zeroizing::new(new.into_inner())).await?;
     env.store
         .change_own_password(&who.user.id, &hash, &who.session.id_hash, event)
         .await?;

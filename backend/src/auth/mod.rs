@@ -37,6 +37,10 @@ pub enum AuthError {
         scope: &'static str,
         retry_after_secs: i64,
     },
+    /// No turn to hash a password came in time (`password_hash_concurrency` are running);
+    /// the password was not looked at.
+    #[error("too many password checks at once")]
+    Busy,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("{0}")]

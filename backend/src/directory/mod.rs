@@ -126,6 +126,7 @@ pub async fn user_with_groups(store: &dyn Store, u: UserRecord) -> Result<User, 
 
 pub async fn create_user(
     store: &dyn Store,
+    hashing: &password::Hashing,
     now: Millis,
     ctx: &AuditCtx,
     req: CreateUser,
@@ -145,7 +146,7 @@ pub async fn create_user(
         return Err(DirectoryError::Invalid(Vec::new()));
     };
     let password_hash = match password {
-        Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
+        Some(p) => Some(password::hash(hashing, Zeroizing::new(p.into_inner())).await?),
         None => None,
     };
     let id = new_id();
@@ -165,6 +166,7 @@ pub async fn create_user(
 
 pub async fn update_user(
     store: &dyn Store,
+    hashing: &password::Hashing,
     now: Millis,
     who: &CurrentSession,
     id: &str,
@@ -190,7 +192,7 @@ pub async fn update_user(
         ));
     }
     let password_hash = match password.flatten() {
-        Some(p) => Some(password::hash(Zeroizing::new(p.into_inner())).await?),
+        Some(p) => Some(password::hash(hashing, Zeroizing::new(p.into_inner())).await?),
         None => None,
     };
     let change = UserChange {

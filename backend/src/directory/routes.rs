@@ -73,7 +73,16 @@ async fn create_user(
     who.require(Role::Administrator)?;
     Ok((
         StatusCode::CREATED,
-        Json(super::create_user(&*state.store, state.clock.now_ms(), &who.ctx(), req).await?),
+        Json(
+            super::create_user(
+                &*state.store,
+                &state.settings.password_hashing,
+                state.clock.now_ms(),
+                &who.ctx(),
+                req,
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -99,7 +108,15 @@ async fn update_user(
 ) -> ApiResult<Json<User>> {
     who.require(Role::Administrator)?;
     Ok(Json(
-        super::update_user(&*state.store, state.clock.now_ms(), &who, &id, req).await?,
+        super::update_user(
+            &*state.store,
+            &state.settings.password_hashing,
+            state.clock.now_ms(),
+            &who,
+            &id,
+            req,
+        )
+        .await?,
     ))
 }
 

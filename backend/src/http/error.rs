@@ -59,6 +59,9 @@ pub enum ApiError {
     },
     #[error("The database cannot be reached.")]
     Unavailable,
+    /// Too many password checks at once: 503 with `Retry-After: 1`.
+    #[error("The server is busy checking other sign-ins; try again in a moment.")]
+    Busy,
     #[error("You cannot approve or reject your own request.")]
     SelfApproval,
     #[error("{0}")]
@@ -113,7 +116,9 @@ impl ApiError {
                 ErrorCode::ValidationFailed,
             ),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
-            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            ApiError::Unavailable | ApiError::Busy => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            }
             ApiError::SelfApproval => (StatusCode::FORBIDDEN, ErrorCode::SelfApproval),
             ApiError::NotEligible(_) => (StatusCode::FORBIDDEN, ErrorCode::NotEligible),
             ApiError::Unapprovable(_) => {
@@ -153,11 +158,15 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if let ApiError::RateLimited {
-            retry_after_secs, ..
-        } = self
-        {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+        let retry_after = match self {
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(retry_after_secs.max(1)),
+            ApiError::Busy => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
         }
@@ -233,6 +242,7 @@ impl From<AuthError> for ApiError {
                     retry_after_secs,
                 }
             }
+            AuthError::Busy => ApiError::Busy,
             AuthError::Store(e) => e.into(),
             AuthError::Internal(m) => ApiError::Internal(m),
         }

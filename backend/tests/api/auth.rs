@@ -576,6 +576,143 @@ async fn too_many_failures_from_one_address_are_throttled_across_accounts() {
         .assert_status(200);
 }
 
+/// `(status, Retry-After)` of `n` sign-ins sent at once, each from a browser of its own.
+async fn burst(
+    app: &TestApp,
+    n: usize,
+    username: impl Fn(usize) -> String,
+) -> Vec<(u16, Option<String>)> {
+    let replies = futures_util::future::join_all((0..n).map(|i| {
+        let b = app.browser();
+        let name = username(i);
+        async move { b.login(&name, "guessing-the-password", None).await }
+    }))
+    .await;
+    replies
+        .iter()
+        .map(|r| (r.status.as_u16(), r.header("retry-after")))
+        .collect()
+}
+
+fn count(statuses: &[(u16, Option<String>)], status: u16) -> usize {
+    statuses.iter().filter(|(s, _)| *s == status).count()
+}
+
+#[tokio::test]
+async fn wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit() {
+    // Arrange: 5 per account; a long wait for a turn to hash, so none is refused as busy.
+    let app = TestApp::spawn_with(|c| c.password_hash_wait_ms = 120_000).await;
+
+    // Act: 20 wrong passwords for one account, all at once.
+    let statuses = burst(&app, 20, |_| "admin".into()).await;
+
+    // Assert: each attempt is counted before its password is looked at.
+    assert_eq!(count(&statuses, 401), 5, "{statuses:?}");
+    assert_eq!(count(&statuses, 429), 15, "{statuses:?}");
+    let reasons: Vec<_> = outcomes(&app, "auth.login")
+        .await
+        .into_iter()
+        .map(|(outcome, reason, _)| (outcome, reason.unwrap_or_default()))
+        .collect();
+    let checked = reasons.iter().filter(|(_, r)| r == "bad_password").count();
+    let throttled = reasons
+        .iter()
+        .filter(|(o, r)| o == "denied" && r == "rate_limited")
+        .count();
+    assert_eq!((checked, throttled), (5, 15), "{reasons:?}");
+    // The refusals did not count: the window's end still frees the account.
+    app.advance(15 * MINUTE);
+    app.browser()
+        .login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_status(200);
+}
+
+#[tokio::test]
+async fn sign_ins_beyond_the_hashing_bound_are_refused_busy_and_not_counted() {
+    // Arrange: one hash at a time and no waiting for a turn.
+    let app = TestApp::spawn_with(|c| {
+        c.password_hash_concurrency = Some(1);
+        c.password_hash_wait_ms = 0;
+    })
+    .await;
+
+    // Act: 4 wrong passwords for the administrator at once.
+    let statuses = burst(&app, 4, |_| "admin".into()).await;
+
+    // Assert: some were refused with 503 and Retry-After: 1 without being checked…
+    let busy = count(&statuses, 503);
+    let checked = count(&statuses, 401);
+    assert!(busy >= 1, "{statuses:?}");
+    assert_eq!(busy + checked, 4, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .all(|(_, retry)| retry.as_deref() == Some("1")),
+        "{statuses:?}"
+    );
+    let reply = loop {
+        // One more burst, to read one refusal's body.
+        let replies = futures_util::future::join_all((0..3).map(|_| {
+            let b = app.browser();
+            async move { b.login("nobody-here", "guessing-the-password", None).await }
+        }))
+        .await;
+        if let Some(r) = replies.into_iter().find(|r| r.status.as_u16() == 503) {
+            break r;
+        }
+    };
+    reply.assert_error(503, "unavailable");
+    assert!(
+        reply.body.contains("busy checking other sign-ins"),
+        "{}",
+        reply.body
+    );
+    let busy_events: Vec<_> = outcomes(&app, "auth.login")
+        .await
+        .into_iter()
+        .filter(|(_, reason, _)| reason.as_deref() == Some("busy"))
+        .collect();
+    assert!(busy_events.len() > busy, "{busy_events:?}");
+    assert!(busy_events
+        .iter()
+        .all(|(outcome, _, details)| outcome == "failure" && !details.contains("guessing")));
+    // …and a busy refusal is not a failure: the account has 5 - checked tries left.
+    let b = app.browser();
+    for _ in checked..5 {
+        b.login("admin", "guessing-the-password", None)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    b.login("admin", "guessing-the-password", None)
+        .await
+        .assert_error(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn a_right_password_gives_its_count_back() {
+    // Arrange: 3 sign-ins per address; success clears no address counter.
+    let app = TestApp::spawn_with(|c| c.login_ip_limit = 3).await;
+    let b = app.browser();
+
+    // Act / Assert: more right sign-ins than the limit all succeed…
+    for _ in 0..5 {
+        b.login("admin", ADMIN_PASSWORD, None)
+            .await
+            .assert_status(200);
+    }
+    // …and failures below the limit leave a right password working.
+    for _ in 0..2 {
+        b.login("admin", "guessing-the-password", None)
+            .await
+            .assert_error(401, "invalid_credentials");
+    }
+    b.login("admin", ADMIN_PASSWORD, None)
+        .await
+        .assert_status(200);
+}
+
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw() {
     // Arrange: one proxy in front, which appends the address it received from.
