@@ -951,3 +951,63 @@ async fn an_aws_grant_issues_credentials_only_while_active_and_its_early_end_den
         .await
         .assert_error(403, "forbidden");
 }
+
+/// A person signed in through a real SAML IdP (pysaml2) gets, through their group's
+/// assignment, credentials moto accepts as the assumed role.
+#[tokio::test]
+async fn a_person_signed_in_through_saml_gets_aws_credentials() {
+    let w = world().await;
+    let (_idp_proc, idp) = crate::saml_http::setup(&w.app).await;
+    let groups: Vec<Value> = w
+        .admin
+        .get("/api/v1/groups")
+        .await
+        .assert_status(200)
+        .json();
+    let engineers = groups.iter().find(|g| g["name"] == "engineers").unwrap();
+    w.admin
+        .post(
+            "/api/v1/assignments",
+            &json!({ "principal_type": "group", "principal_id": engineers["id"], "account_id": ACCOUNT, "permission_set_id": w.ops.id }),
+        )
+        .await
+        .assert_status(201);
+    assert_eq!(
+        provision(&w.admin, &w.ops).await.status,
+        ProvisioningStatus::Provisioned
+    );
+    let http = crate::saml_http::browser();
+    let landed = crate::saml_http::sign_in_through_idp(
+        &w.app,
+        &idp,
+        &http,
+        "&user=carol&group=engineers&sign=assertion",
+    )
+    .await;
+    assert_eq!(landed.status.as_u16(), 303, "{}", landed.body);
+    let me = crate::saml_http::me(&w.app, &http).await.value();
+    let csrf = me["csrf_token"].as_str().unwrap().to_string();
+    let reply = crate::helpers::Reply::read(
+        http.post(format!("{}/api/v1/portal/credentials", w.app.base_url))
+            .header("X-CSRF-Token", csrf)
+            .header("Origin", w.app.base_url.clone())
+            .json(&json!({ "account_id": ACCOUNT, "permission_set_id": w.ops.id }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let creds: IssuedCredentials = reply.assert_status(200).json();
+    let who = w
+        .moto
+        .boto(Some(&Keys::from(&creds)), &["caller-identity"])
+        .await;
+    assert_eq!(who["ok"], true, "{who}");
+    let arn = who["arn"].as_str().unwrap_or_default();
+    assert!(
+        arn.starts_with(&format!(
+            "arn:aws:sts::{ACCOUNT}:assumed-role/GatehouseSSO-Ops/carol@example.com."
+        )),
+        "{who}"
+    );
+}
