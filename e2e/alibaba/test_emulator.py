@@ -8,8 +8,11 @@ and drives every API call through alibabacloud_sts20150401 / _ram20150501 / _ims
 tea-openapi's generic call_api. Test controls (/_emulator/*) and the sign-in form are plain HTTP.
 """
 import base64
+import datetime as dt
 import json
 import os
+import random
+import socket
 import subprocess
 import sys
 import tempfile
@@ -191,6 +194,43 @@ class TestEmulator(unittest.TestCase):
         for name, response, code, *frag in cases:
             with self.subTest(name):
                 self.refused(self.assume(response), code, *frag)
+
+    def test_values_changed_after_signing_are_refused(self):
+        # Each value the emulator reads from the Assertion, changed after signing: the signature
+        # must catch it (the values are read from what was verified, in the same parsed tree).
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+        stamp = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+        late = stamp(now + dt.timedelta(hours=1))
+        cases = [
+            ("session name", {}, (">alice</saml:AttributeValue>", ">mallory</saml:AttributeValue>")),
+            ("Role attribute", {"roles": [(ROLE_ARN + "x", PROVIDER_ARN)]}, (f">{ROLE_ARN}x,", f">{ROLE_ARN},")),
+            ("Audience", {"audience": "urn:alibaba:cloudcomputing:internationaX"},
+             ("internationaX<", "international<")),
+            ("Recipient", {"recipient": "https://signin.alibabacloud.com/saml-role/ssX",
+                           "destination": "https://signin.alibabacloud.com/saml-role/sso"},
+             ("/saml-role/ssX", "/saml-role/sso")),
+            ("expiry extended", {"now": now - dt.timedelta(hours=2), "lifetime": 60},
+             (stamp(now - dt.timedelta(hours=2) + dt.timedelta(seconds=60)), late)),
+            ("Issuer", {"issuer": self.idp.entity_id + "X"}, (self.idp.entity_id + "X<", self.idp.entity_id + "<")),
+        ]
+        for name, kw, change in cases:
+            with self.subTest(name):
+                self.refused(self.assume(self.assertion(tamper_replace=change, **kw)),
+                             "AuthenticationFail.SAMLAssertion.Invalid", "does not verify")
+        signed = self.idp.response_xml([(ROLE_ARN, PROVIDER_ARN)], "alice")
+        value = signed.split("<ds:SignatureValue>")[1].split("<")[0].strip()
+        flipped = signed.replace(value, ("B" if value[0] == "A" else "A") + value[1:])
+        self.refused(self.assume(base64.b64encode(flipped.encode()).decode()),
+                     "AuthenticationFail.SAMLAssertion.Invalid", "does not verify")
+        self.ok(self.assume(base64.b64encode(signed.encode()).decode()))  # as signed, it is good
+
+    def test_assertion_id_must_be_unique_in_the_response(self):
+        aid = "_a" + os.urandom(8).hex()
+        extra = f'<samlp:Extensions><saml:Issuer xml:id="{aid}">x</saml:Issuer></samlp:Extensions>'
+        self.refused(self.assume(self.assertion(assertion_id=aid, response_extra=extra)),
+                     "AuthenticationFail.SAMLAssertion.Invalid", "not unique")
+        other = extra.replace(aid, aid + "b")
+        self.ok(self.assume(self.assertion(assertion_id=aid, response_extra=other)))
 
     def test_trust_policy_must_name_the_provider(self):
         # OTHER_ROLE trusts other-idp only; the assertion (rightly signed by our IdP) names it with our provider.
@@ -407,6 +447,91 @@ class TestEmulator(unittest.TestCase):
         self.ok(self.ims("DeleteSAMLProvider", SAMLProviderName="tmp-idp"))
         self.refused(self.ims("GetSAMLProvider", SAMLProviderName="tmp-idp"), "EntityNotExist.SAMLProvider")
 
+    # ------------------------------------------------------------ HTTP
+
+    def raw(self, *requests, read=None, probe=False):
+        """Send raw request bytes on one connection and read `read` (default: one per request)
+        answers back -> ([(status, headers, body)], closed), closed (if probe) whether the server
+        then closed the connection rather than wait for another request."""
+        host, port = self.endpoint.split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"".join(requests))
+            f = sock.makefile("rb")
+            out = []
+            for _ in range(read or len(requests)):
+                status = int(f.readline().split()[1])
+                headers = {}
+                while True:
+                    h = f.readline()
+                    if h in (b"\r\n", b""):
+                        break
+                    k, _, v = h.decode("latin-1").partition(":")
+                    headers[k.strip().lower()] = v.strip()
+                out.append((status, headers, f.read(int(headers.get("content-length", 0)))))
+            closed = None
+            if probe:
+                sock.settimeout(1)
+                try:
+                    closed = f.read(1) == b""
+                except TimeoutError:  # still open, waiting for the next request
+                    closed = False
+            return out, closed
+
+    def test_http_keep_alive_and_framing(self):
+        health = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        (a, b), _ = self.raw(health, health)
+        for status, headers, body in (a, b):
+            self.assertEqual((status, json.loads(body)), (200, {"ok": True}))
+            self.assertEqual(headers["content-length"], str(len(body)))
+            self.assertTrue(headers["server"].startswith("AlibabaCloudEmulator/1"))
+            self.assertIn("GMT", headers["date"])
+        # Expect: 100-continue gets its interim answer, then the final one; a body is read by its length.
+        body = json.dumps({"offset_seconds": 0}).encode()
+        (cont, final), _ = self.raw(b"POST /_emulator/clock HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                                  b"Content-Length: %d\r\n\r\n" % len(body) + body, read=2)
+        self.assertEqual(cont[0], 100)
+        self.assertEqual(final[0], 200, final)
+        # A tab between the words of the request line, and blanks before a header value, as http.server takes them.
+        [(status, _, body)], _ = self.raw(b"GET\t/_emulator/health\tHTTP/1.1\r\nHost:   x\r\n\r\n")
+        self.assertEqual(status, 200, body)
+        self.control("DELETE", "/_emulator/requests")
+        self.raw(b"POST /?Format=JSON HTTP/1.1\r\nHost: x\r\nx-acs-action: \t GetCallerIdentity\r\n"
+                 b"x-acs-version:2015-04-01\r\nContent-Length: 0\r\n\r\n")
+        rec = self.control("GET", "/_emulator/requests")["requests"][-1]
+        self.assertEqual((rec["action"], rec["version"], rec["code"]),
+                         ("GetCallerIdentity", "2015-04-01", "IncompleteSignature"))
+
+    def test_http_errors(self):
+        cases = [
+            (b"GET /_emulator/health HTTP/1.1\r\nHost x\r\n\r\n", 400),                    # no colon
+            (b"GET /_emulator/health HTTP/1.1\r\nHost : x\r\n\r\n", 400),                  # blank before it
+            (b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400),        # obs-fold
+            (b"POST /_emulator/health HTTP/1.1\r\nContent-Length: ten\r\n\r\n", 400),
+            (b"POST /_emulator/health HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+            (b"POST /_emulator/health HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+            (b"GET /_emulator/health HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
+            (b"GET /_emulator/health HTTP/1.1\r\nX: " + b"y" * 70000 + b"\r\n\r\n", 431),
+        ]
+        for request, want in cases:
+            with self.subTest(request[:60]):
+                [(status, headers, body)], closed = self.raw(request, read=1, probe=True)
+                self.assertEqual(status, want, body)
+                self.assertEqual(headers.get("connection"), "close")
+                self.assertTrue(closed)
+        # A bad version: http.server's answer, an error page without a status line (the version
+        # not being known, the request is taken for HTTP/0.9), then the connection is closed.
+        host, port = self.endpoint.split(":")
+        for request, code in ((b"GET /_emulator/health HTTP/2.0\r\n\r\n", b"505"),
+                              (b"GET /_emulator/health HTTP/1.x\r\n\r\n", b"400")):
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(request)
+                data = sock.makefile("rb").read()
+            self.assertIn(b"Error code: " + code, data)
+        # The same Content-Length twice is one Content-Length; the connection goes on.
+        same = b"POST /_emulator/clock HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+        (a, b), closed = self.raw(same, b"GET /_emulator/health HTTP/1.1\r\n\r\n", probe=True)
+        self.assertEqual((a[0], b[0], closed), (200, 200, False))
+
     # ------------------------------------------------------------ faults
 
     def test_faults_fire_count_times_then_stop(self):
@@ -482,6 +607,67 @@ class TestEmulator(unittest.TestCase):
         out = sdk.golden(self.endpoint, path, self.ak, self.sk)
         self.assertFalse(out["ok"])
         self.assertEqual(sorted(d["field"] for d in out["diffs"]), ["header accept", "signed_headers"], out)
+
+
+class TestHelpers(unittest.TestCase):
+    """The emulator's faster stand-ins for standard-library functions give the same answers."""
+
+    @classmethod
+    def setUpClass(cls):
+        import common
+        import emulator
+        cls.common, cls.emu = common, emulator
+
+    def test_split_request_line_is_str_split(self):
+        rnd = random.Random(1)
+        alphabet = [" ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x85", "\xa0", "a", "/", "%", "\xff"]
+        lines = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 10))) for _ in range(20000)]
+        lines += ["GET" + chr(c) + "/x" + chr(c) * 2 + "HTTP/1.1" for c in range(256)]
+        for line in lines:
+            self.assertEqual(self.emu.split_request_line(line), line.split(), repr(line))
+
+    def test_split_target_is_urlsplit(self):
+        rnd = random.Random(2)
+        alphabet = ["/", "//", "?", "#", "a", ":", "@", "%", "&", "=", "\t", "\r", "\n", "\x01", "h", "x:"]
+        for _ in range(20000):
+            t = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 8)))
+            try:
+                u = urllib.parse.urlsplit(t)
+                want = (u.path, u.query)
+            except ValueError:
+                with self.assertRaises(ValueError):
+                    self.emu.split_target(t)
+                continue
+            self.assertEqual(self.emu.split_target(t), want, repr(t))
+
+    def test_b64decode_is_b64decode_validate(self):
+        import binascii
+        import saml
+        rnd = random.Random(4)
+        alphabet = list("ABCDEFabcdef0123456789+/=") + [" ", "\n", "\r", "\t", "-", "_", "\xe9", "\x00"]
+
+        def outcome(fn, text):
+            try:
+                return fn(text)
+            except (binascii.Error, ValueError):
+                return "refused"
+        for _ in range(20000):
+            text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14)))
+            self.assertEqual(outcome(saml._b64decode, text),
+                             outcome(lambda t: base64.b64decode("".join(t.split()), validate=True), text), repr(text))
+
+    def test_iso_and_request_id(self):
+        rnd = random.Random(3)
+        for _ in range(5000):
+            t = dt.datetime.fromtimestamp(rnd.uniform(-5e10, 2.5e11),
+                                          dt.timezone(dt.timedelta(minutes=rnd.randint(-900, 900))))
+            self.assertEqual(self.common.iso(t), t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        import uuid
+        ids = [self.common.request_id() for _ in range(5000)]
+        self.assertEqual(len(set(ids)), len(ids))
+        for r in ids:
+            u = uuid.UUID(r)
+            self.assertEqual((u.version, u.variant, str(u).upper()), (4, uuid.RFC_4122, r))
 
 
 if __name__ == "__main__":

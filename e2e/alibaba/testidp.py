@@ -81,11 +81,15 @@ class TestIdP:
                      recipient=INTL_RECIPIENT, destination=None, audience=INTL_AUDIENCE, issuer=None,
                      now=None, not_before_delta=-60, lifetime=300, session_duration=None,
                      extra_attributes="", assertion_id=None, alg="sha256", sign_with=None,
-                     tamper=None, wrap=False, sign=True, subject_xml=None):
+                     tamper=None, tamper_replace=None, response_extra=None, wrap=False, sign=True,
+                     subject_xml=None):
         """The SAML Response as XML text, its Assertion signed (unless sign=False).
 
         destination: the Response's Destination (default: the same as recipient).
         tamper: change the signed Assertion's NameID after signing (breaks the digest).
+        tamper_replace: (old, new): replace every `old` in the signed document by `new`.
+        response_extra: XML put into the Response after signing, after samlp:Status (outside the
+            Assertion, so outside what is signed).
         wrap: add a second, unsigned Assertion before the signed one (signature wrapping).
         sign_with: (key, cert) of another signer.
         subject_xml: the NameID content as raw XML (e.g. with a comment in it), instead of subject.
@@ -143,6 +147,11 @@ class TestIdP:
             doc = self._sign(doc, key, cert)
         if tamper:
             doc = doc.replace(f">{escape(subject)}</saml:NameID>", f">{escape(tamper)}</saml:NameID>", 1)
+        if tamper_replace:
+            assert tamper_replace[0] in doc, tamper_replace
+            doc = doc.replace(tamper_replace[0], tamper_replace[1])
+        if response_extra:
+            doc = doc.replace("</samlp:Status>", "</samlp:Status>" + response_extra, 1)
         return doc
 
     def response(self, roles, session_name="alice", **kw):
