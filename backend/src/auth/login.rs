@@ -381,6 +381,11 @@ fn totp_reason(e: &AuthError) -> &'static str {
 
 /// `event` as the record of a refused TOTP check: `denied` with the scope when the limit
 /// was reached (as a throttled sign-in is), `failure` otherwise. Never the code.
+/// An event about `who`'s own account, by `who`.
+fn own_event(now: Millis, who: &CurrentSession, action: AuditAction) -> NewEvent {
+    NewEvent::new(now, &who.ctx(), action, "user", Some(who.user.id.clone()))
+}
+
 fn totp_refusal(event: NewEvent, e: &AuthError) -> NewEvent {
     match e {
         AuthError::RateLimited { scope, .. } => event
@@ -401,13 +406,7 @@ pub async fn begin_totp(
     if who.user.totp_secret_enc.is_some() {
         let code = current_code.ok_or(AuthError::CurrentTotpRequired)?;
         if let Err(e) = check_totp(env, now, &who.user, code).await {
-            let event = NewEvent::new(
-                now,
-                &who.ctx(),
-                AuditAction::AuthTotpEnroll,
-                "user",
-                Some(who.user.id.clone()),
-            );
+            let event = own_event(now, who, AuditAction::AuthTotpEnroll);
             env.store.append_event(totp_refusal(event, &e)).await?;
             return Err(e);
         }
@@ -415,14 +414,8 @@ pub async fn begin_totp(
     let secret = totp::generate_secret();
     let enrollment = totp::enrollment(&secret, &who.user.username)?;
     let sealed = env.master.seal(&totp_purpose(&who.user.id), &secret);
-    let event = NewEvent::new(
-        now,
-        &who.ctx(),
-        AuditAction::AuthTotpEnroll,
-        "user",
-        Some(who.user.id.clone()),
-    )
-    .details(json!({ "replacing": who.user.totp_secret_enc.is_some() }));
+    let event = own_event(now, who, AuditAction::AuthTotpEnroll)
+        .details(json!({ "replacing": who.user.totp_secret_enc.is_some() }));
     env.store
         .set_totp_pending(&who.user.id, &sealed, event)
         .await?;
@@ -529,13 +522,7 @@ pub async fn change_password(
             })
         }
     };
-    let event = NewEvent::new(
-        now,
-        &who.ctx(),
-        AuditAction::AuthPasswordChange,
-        "user",
-        Some(who.user.id.clone()),
-    );
+    let event = own_event(now, who, AuditAction::AuthPasswordChange);
     let right = match password::verify(
         &s.password_hashing,
         who.user.password_hash.clone(),
@@ -575,13 +562,7 @@ pub async fn sign_out(
     now: Millis,
     who: &CurrentSession,
 ) -> Result<(), AuthError> {
-    let event = NewEvent::new(
-        now,
-        &who.ctx(),
-        AuditAction::AuthLogout,
-        "user",
-        Some(who.user.id.clone()),
-    );
+    let event = own_event(now, who, AuditAction::AuthLogout);
     store
         .delete_session(&who.session.id_hash, Some(event))
         .await?;

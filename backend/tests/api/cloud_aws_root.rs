@@ -55,13 +55,38 @@ async fn world() -> World {
     account(&admin, ACCOUNT, "aws-management").await;
     account(&admin, MEMBER, "aws-member").await;
     let kit = run_setup_kit(&moto, &admin, &owner).await;
-    let password_group = group(&admin, "root-password-custodians").await;
-    let mfa_group = group(&admin, "root-mfa-custodians").await;
+    let (requester, request) = approved_request(
+        &app,
+        &admin,
+        MEMBER,
+        "A bucket policy locks everyone out (INC-77)",
+    )
+    .await;
+    World {
+        moto,
+        app,
+        owner,
+        kit,
+        requester,
+        request,
+    }
+}
+
+/// A vault entry for `account` and the requester's break-glass request, approved by one
+/// custodian of each group.
+async fn approved_request(
+    app: &TestApp,
+    admin: &Browser,
+    account: &str,
+    justification: &str,
+) -> (Person, BreakGlassRequest) {
+    let password_group = group(admin, "root-password-custodians").await;
+    let mfa_group = group(admin, "root-mfa-custodians").await;
     let entry: VaultEntry = admin
         .post(
             "/api/v1/break-glass/vault",
             &json!({
-                "account_id": MEMBER,
+                "account_id": account,
                 "password": ROOT_PASSWORD,
                 "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
                 "password_group_id": password_group.id,
@@ -73,28 +98,21 @@ async fn world() -> World {
         .await
         .assert_status(201)
         .json();
-    let requester = person(&app, &admin, "rita", &[]).await;
-    let pam = person(&app, &admin, "pam", &[&password_group]).await;
-    let max = person(&app, &admin, "max", &[&mfa_group]).await;
+    let requester = person(app, admin, "rita", &[]).await;
+    let pam = person(app, admin, "pam", &[&password_group]).await;
+    let max = person(app, admin, "max", &[&mfa_group]).await;
     let request: BreakGlassRequest = requester
         .b
         .post(
             "/api/v1/break-glass/requests",
-            &json!({ "vault_entry_id": entry.id, "justification": "A bucket policy locks everyone out (INC-77)" }),
+            &json!({ "vault_entry_id": entry.id, "justification": justification }),
         )
         .await
         .assert_status(201)
         .json();
     approve(&pam, &request).await.assert_status(200);
     approve(&max, &request).await.assert_status(200);
-    World {
-        moto,
-        app,
-        owner,
-        kit,
-        requester,
-        request,
-    }
+    (requester, request)
 }
 
 async fn root_session(w: &World, task: &str) -> crate::helpers::Reply {
@@ -250,35 +268,13 @@ async fn root_sessions_need_a_root_sessions_account_that_is_not_the_target() {
     let admin = app.admin().await;
     account(&admin, ACCOUNT, "aws-management").await;
     let _ = run_setup_kit(&moto, &admin, &owner).await;
-    let g1 = group(&admin, "pw").await;
-    let g2 = group(&admin, "mfa").await;
-    let entry: VaultEntry = admin
-        .post(
-            "/api/v1/break-glass/vault",
-            &json!({
-                "account_id": ACCOUNT, "password": ROOT_PASSWORD,
-                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-                "password_group_id": g1.id, "mfa_group_id": g2.id,
-                "password_approvals": 1, "mfa_approvals": 1,
-            }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    let rita = person(&app, &admin, "rita", &[]).await;
-    let pam = person(&app, &admin, "pam", &[&g1]).await;
-    let max = person(&app, &admin, "max", &[&g2]).await;
-    let r: BreakGlassRequest = rita
-        .b
-        .post(
-            "/api/v1/break-glass/requests",
-            &json!({ "vault_entry_id": entry.id, "justification": "Root access to the management account" }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    approve(&pam, &r).await.assert_status(200);
-    approve(&max, &r).await.assert_status(200);
+    let (rita, r) = approved_request(
+        &app,
+        &admin,
+        ACCOUNT,
+        "Root access to the management account",
+    )
+    .await;
     let refused = rita
         .b
         .post(
