@@ -226,6 +226,12 @@ async fn respond(
     if is_form {
         params.extend(form_urlencoded::parse(body).into_owned());
     }
+    if let Some(name) = signature::repeated_parameter(&params) {
+        return Err(StsError::invalid(
+            name,
+            "it is given more than once; send each parameter once.",
+        ));
+    }
     let call = Call {
         method: &parts.method,
         uri: &parts.uri,

@@ -65,6 +65,18 @@ pub fn rpc_string_to_sign(method: &str, params: &[(String, String)]) -> String {
     )
 }
 
+/// The first parameter name given more than once, if any. Both string-to-sign forms sort
+/// parameters, so the order of two values of one name is not signed: a request that repeats
+/// a name must be refused, or the two values could be swapped in transit and the server
+/// read the other one.
+pub fn repeated_parameter(params: &[(String, String)]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::with_capacity(params.len());
+    params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !seen.insert(*k))
+}
+
 /// base64(HMAC-SHA1(secret + "&", string to sign)).
 pub fn rpc_signature(secret: &str, string_to_sign: &str) -> String {
     let key = format!("{secret}&");
