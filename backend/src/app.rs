@@ -49,6 +49,9 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// Webhook and e-mail sending (see [`crate::notify`]).
     pub notify: Arc<crate::notify::Notifier>,
+    /// Where audit checkpoints are witnessed outside the database (see
+    /// [`crate::audit::witness`]).
+    pub witness: Arc<audit::witness::Witness>,
 }
 
 impl AppState {
@@ -112,6 +115,7 @@ pub async fn build(
         &master,
     )?);
     let state = AppState {
+        witness: Arc::new(audit::witness::Witness::from_config(config)?),
         federation: Arc::new(crate::federation::Federation::new(store.clone())?),
         notify,
         sts,
@@ -260,6 +264,7 @@ pub async fn tick(state: &AppState) -> store::StoreResult<jobs::TickReport> {
         store: &*state.store,
         sts: &state.sts,
         notifier: &state.notify,
+        witness: &state.witness,
         session_idle_ms: state.settings.session_idle_ms,
         cloud: state.cloud_env(),
     };

@@ -102,6 +102,20 @@ pub struct Config {
     pub cloud_timeout_secs: u64,
     /// How often a provisioned role in a cloud is compared with what it should be.
     pub drift_check_interval_secs: i64,
+    /// The longest an audit event may wait for a signed checkpoint before `audit verify`
+    /// calls it a gap in the cadence (checkpoints were removed, or no instance ran).
+    pub audit_checkpoint_max_lag_secs: i64,
+    /// A file each checkpoint is appended to as one JSON line, fsynced (the witness file;
+    /// Gatehouse only ever appends). Keep it where the database's administrators cannot
+    /// write, or ship it off the machine.
+    pub audit_witness_file: Option<PathBuf>,
+    /// An RFC 3161 time-stamp authority that stamps each checkpoint's hash
+    /// (`application/timestamp-query` over HTTP).
+    pub audit_tsa_url: Option<String>,
+    /// The TSA's certificate (PEM): its tokens are checked with it as they arrive.
+    pub audit_tsa_cert: Option<PathBuf>,
+    /// Per request to the TSA.
+    pub audit_tsa_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -148,6 +162,11 @@ impl Default for Config {
             aws_root_sessions_account: None,
             cloud_timeout_secs: 10,
             drift_check_interval_secs: 15 * 60,
+            audit_checkpoint_max_lag_secs: crate::audit::CHECKPOINT_MAX_LAG_MS / 1000,
+            audit_witness_file: None,
+            audit_tsa_url: None,
+            audit_tsa_cert: None,
+            audit_tsa_timeout_secs: 10,
         }
     }
 }
@@ -194,6 +213,17 @@ impl std::fmt::Debug for Config {
             .field("smtp_from", &self.smtp_from)
             .field("notify_timeout_secs", &self.notify_timeout_secs)
             .field("jobs_interval_secs", &self.jobs_interval_secs)
+            .field(
+                "audit_checkpoint_max_lag_secs",
+                &self.audit_checkpoint_max_lag_secs,
+            )
+            .field("audit_witness_file", &self.audit_witness_file)
+            .field(
+                "audit_tsa_url",
+                &self.audit_tsa_url.as_deref().map(without_credentials),
+            )
+            .field("audit_tsa_cert", &self.audit_tsa_cert)
+            .field("audit_tsa_timeout_secs", &self.audit_tsa_timeout_secs)
             .field("alibaba_sts_endpoint", &self.alibaba_sts_endpoint)
             .field("alibaba_ram_endpoint", &self.alibaba_ram_endpoint)
             .field("alibaba_signin_url", &self.alibaba_signin_url)
@@ -288,6 +318,29 @@ impl Config {
                 "jobs_interval_secs must be positive".into(),
             ));
         }
+        // A checkpoint normally follows new events within a minute and a tick; the lag
+        // allowed must leave room for that, or every honest trail would fail to verify.
+        let normal_lag_secs = crate::audit::CHECKPOINT_INTERVAL_MS / 1000
+            + i64::try_from(self.jobs_interval_secs).unwrap_or(i64::MAX);
+        if self.audit_checkpoint_max_lag_secs < 2 * normal_lag_secs {
+            return Err(ConfigError::Invalid(format!(
+                "audit_checkpoint_max_lag_secs must be at least {} (twice the minute a \
+                 checkpoint waits plus jobs_interval_secs)",
+                2 * normal_lag_secs
+            )));
+        }
+        if let Some(url) = &self.audit_tsa_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::Invalid(
+                    "audit_tsa_url must start with http:// or https://".into(),
+                ));
+            }
+        }
+        if self.audit_tsa_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "audit_tsa_timeout_secs must be positive".into(),
+            ));
+        }
         if self.password_hash_concurrency == Some(0) {
             return Err(ConfigError::Invalid(
                 "password_hash_concurrency must be at least 1".into(),
@@ -317,6 +370,13 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The checkpoint cadence `audit verify` holds the trail to.
+    pub fn audit_cadence(&self) -> crate::audit::Cadence {
+        crate::audit::Cadence {
+            max_lag_ms: self.audit_checkpoint_max_lag_secs.saturating_mul(1000),
+        }
     }
 
     pub fn database_url(&self) -> String {
@@ -361,6 +421,7 @@ mod tests {
             bootstrap_password: Some("bootstrap-pass".into()),
             smtp_username: Some("mailer".into()),
             smtp_password: Some("smtp-pass".into()),
+            audit_tsa_url: Some("https://stamper:tsa-pass@tsa.example/stamp".into()),
             ..Config::default()
         };
 
@@ -373,6 +434,7 @@ mod tests {
             "master-key-value",
             "bootstrap-pass",
             "smtp-pass",
+            "tsa-pass",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }
@@ -425,6 +487,8 @@ pub struct Settings {
     pub jobs_interval: Duration,
     /// Where the cloud providers' APIs are.
     pub cloud: crate::cloud::CloudSettings,
+    /// The checkpoint cadence `GET /api/v1/audit/verify` holds the trail to.
+    pub audit_cadence: crate::audit::Cadence,
 }
 
 impl Settings {
@@ -460,6 +524,7 @@ impl Settings {
                 .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),
             jobs_interval: Duration::from_secs(config.jobs_interval_secs),
             cloud: crate::cloud::CloudSettings::from_config(config),
+            audit_cadence: config.audit_cadence(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Background work as single steps: [`tick`] does what is due now (sign the audit chain
-//! head, drop stale sessions, time out/start/end access requests, reload STS revocations,
+//! head and witness the checkpoints outside the database, drop stale sessions, time out/start/end access requests, reload STS revocations,
 //! forget old nonces, expire break-glass requests and close their windows, enqueue and send
 //! notifications) and returns; production repeats it on a timer, tests call it
 //! after moving the test clock. Safe with several instances: each step is one transaction
@@ -16,6 +16,9 @@ use crate::sts::Sts;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TickReport {
     pub checkpoint: Option<i64>,
+    /// Checkpoints witnessed outside the database (file, TSA) this tick, and how many wait
+    /// for the next because witnessing failed.
+    pub witness: crate::audit::witness::WitnessReport,
     pub sessions_removed: u64,
     /// Revocations in force after reloading them.
     pub revocations: usize,
@@ -38,6 +41,8 @@ pub struct Parts<'a> {
     pub store: &'a dyn Store,
     pub sts: &'a Sts,
     pub notifier: &'a Notifier,
+    /// Where checkpoints are witnessed outside the database.
+    pub witness: &'a crate::audit::witness::Witness,
     /// Sessions idle this long are dropped.
     pub session_idle_ms: i64,
     /// The clouds: provisioning, drift, role removals, session denials.
@@ -49,6 +54,7 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
         store,
         sts,
         notifier,
+        witness,
         session_idle_ms,
         cloud,
     } = *parts;
@@ -57,6 +63,9 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
     let cp = store
         .checkpoint_if_due(now, CHECKPOINT_INTERVAL_MS - 5_000)
         .await?;
+    // Every checkpoint not yet witnessed, in order; a TSA or file failure leaves them for
+    // the next tick (and is logged and counted) without holding up the rest of the tick.
+    let witness = crate::audit::witness::step(store, witness, now).await?;
     let removed = store
         .delete_stale_sessions(now, now - session_idle_ms)
         .await?;
@@ -65,6 +74,7 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
     // Another instance's revocations take effect here within one tick.
     let revocations = sts.revocations.reload(store, now).await?;
     sts.nonces.prune(now);
+    store.prune_nonces(now).await?;
     let breakglass = crate::breakglass::sweep(store, now).await?;
     let federation_pruned = crate::federation::prune(store, now).await?;
     let (notifications_enqueued, notifications) = crate::notify::step(store, notifier, now).await?;
@@ -74,6 +84,7 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
         notifications_enqueued,
         notifications,
         checkpoint: cp.map(|c| c.id),
+        witness,
         sessions_removed: removed,
         revocations,
         breakglass,

@@ -71,7 +71,8 @@ pub fn parse_hash(hex_str: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// The bytes a checkpoint signature covers.
+/// The bytes a checkpoint signature covered before checkpoints were chained (v1, kept for
+/// the checkpoints written then).
 pub fn checkpoint_message(
     id: i64,
     event_seq: i64,
@@ -85,6 +86,32 @@ pub fn checkpoint_message(
     m.extend_from_slice(event_hash);
     m.extend_from_slice(&signed_at.to_be_bytes());
     m
+}
+
+/// The bytes a chained checkpoint's signature covers, and whose SHA-256 is the checkpoint's
+/// hash: the v1 fields and the hash of the checkpoint before (32 zero bytes before the
+/// first), so no checkpoint can be removed or replaced without breaking the next one.
+pub fn checkpoint_message_v2(
+    id: i64,
+    event_seq: i64,
+    event_hash: &[u8; 32],
+    signed_at: i64,
+    prev_checkpoint: &[u8; 32],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(24 + 8 * 3 + 64);
+    m.extend_from_slice(b"gatehouse.checkpoint.v2\0");
+    m.extend_from_slice(&id.to_be_bytes());
+    m.extend_from_slice(&event_seq.to_be_bytes());
+    m.extend_from_slice(event_hash);
+    m.extend_from_slice(&signed_at.to_be_bytes());
+    m.extend_from_slice(prev_checkpoint);
+    m
+}
+
+/// A checkpoint's hash: SHA-256 of the message it signs (v1 or v2). This is what the next
+/// checkpoint links to and what the time-stamp authority stamps.
+pub fn checkpoint_hash(message: &[u8]) -> [u8; 32] {
+    Sha256::digest(message).into()
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 pub mod chain;
 pub mod routes;
 pub mod signer;
+pub mod tsa;
 pub mod verify;
+pub mod witness;
 
 use gatehouse_shared::audit::{AuditAction, AuditEvent, Outcome};
 use serde_json::Value;
@@ -165,7 +167,7 @@ impl StoredEvent {
     }
 }
 
-/// A signed statement "the chain had hash H at event S".
+/// A signed statement "the chain had hash H at event S, after checkpoint P".
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct StoredCheckpoint {
     pub id: i64,
@@ -174,6 +176,54 @@ pub struct StoredCheckpoint {
     pub signed_at: i64,
     pub key_id: String,
     pub signature: String,
+    /// The hash of the checkpoint before (hex); `None` for a checkpoint written before
+    /// checkpoints were chained (migration 0010), whose signature covers the v1 message.
+    pub prev_hash: Option<String>,
+}
+
+impl StoredCheckpoint {
+    /// The bytes its signature covers (v2 when chained, v1 otherwise); `None` if a stored
+    /// hash is malformed.
+    pub fn message(&self) -> Option<Vec<u8>> {
+        let h = chain::parse_hash(&self.event_hash)?;
+        Some(match &self.prev_hash {
+            None => chain::checkpoint_message(self.id, self.event_seq, &h, self.signed_at),
+            Some(p) => chain::checkpoint_message_v2(
+                self.id,
+                self.event_seq,
+                &h,
+                self.signed_at,
+                &chain::parse_hash(p)?,
+            ),
+        })
+    }
+
+    /// The checkpoint's own hash: what the next checkpoint links to and the time-stamp
+    /// authority stamps.
+    pub fn hash(&self) -> Option<[u8; 32]> {
+        self.message().map(|m| chain::checkpoint_hash(&m))
+    }
+}
+
+/// The checkpoint cadence the verifier holds the trail to (see docs/AUDIT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    /// The longest an event may wait for a checkpoint: each chained checkpoint is signed
+    /// within this long of the first event after the checkpoint before it, and the events
+    /// after the newest checkpoint span no longer than this.
+    pub max_lag_ms: i64,
+}
+
+/// The default [`Cadence::max_lag_ms`]: ten ticks' worth of slack over the minute a
+/// checkpoint normally waits.
+pub const CHECKPOINT_MAX_LAG_MS: i64 = 10 * 60_000;
+
+impl Default for Cadence {
+    fn default() -> Self {
+        Self {
+            max_lag_ms: CHECKPOINT_MAX_LAG_MS,
+        }
+    }
 }
 
 /// Filters for the auditor's search; all optional, combined with AND.

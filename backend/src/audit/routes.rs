@@ -317,6 +317,7 @@ async fn verify(
 ) -> ApiResult<Json<VerifyReport>> {
     who.require_any(AUDIT_READERS)?;
     Ok(Json(
-        super::verify::verify_store(state.store.as_ref()).await?,
+        super::verify::verify_store_with(state.store.as_ref(), state.settings.audit_cadence)
+            .await?,
     ))
 }

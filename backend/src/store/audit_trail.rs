@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::assembled::Assembled;
-use super::chain::malformed_head;
+use super::chain::{malformed_head, CHECKPOINT_COLS};
 use super::dialect::Dialect;
 use super::sql_store::{SqlStore, Written};
 use super::StoreResult;
@@ -30,7 +30,27 @@ pub trait AuditStore: Send + Sync {
     /// One subject's story, oldest first: the events whose target is `subject`, and the later
     /// events whose details name it as `"request_id"` (credentials issued under a grant, …).
     async fn related_events(&self, subject: &str, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Every checkpoint, by number.
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+    /// Checkpoints numbered above `after`, ascending, at most `limit`.
+    async fn checkpoints_after(&self, after: i64, limit: i64)
+        -> StoreResult<Vec<StoredCheckpoint>>;
+    /// The newest checkpoint's number, 0 if there is none.
+    async fn newest_checkpoint_id(&self) -> StoreResult<i64>;
+    /// The RFC 3161 time-stamp token (base64 DER) kept for a checkpoint, if it has one.
+    async fn checkpoint_stamp(&self, checkpoint_id: i64) -> StoreResult<Option<String>>;
+    /// Every kept time-stamp token, by checkpoint number.
+    async fn checkpoint_stamps(&self) -> StoreResult<Vec<(i64, String)>>;
+    /// The newest checkpoint that has a time-stamp token.
+    async fn newest_stamped_checkpoint(&self) -> StoreResult<Option<i64>>;
+    /// Keeps `token` for a checkpoint unless one is kept already (another instance got there
+    /// first); returns the token kept, so every instance witnesses the same one.
+    async fn save_checkpoint_stamp(
+        &self,
+        checkpoint_id: i64,
+        token: &str,
+        at: Millis,
+    ) -> StoreResult<String>;
     /// Signs the chain head if there are unsigned events and the last checkpoint is at
     /// least `min_interval_ms` old. Safe to call from every instance at once.
     async fn checkpoint_if_due(
@@ -144,12 +164,85 @@ where
     }
 
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        Ok(sqlx::query_as::<_, StoredCheckpoint>(
-            "SELECT id, event_seq, event_hash, signed_at, key_id, signature FROM audit_checkpoints \
-             ORDER BY id",
+        Ok(sqlx::query_as::<_, StoredCheckpoint>(&format!(
+            "SELECT {CHECKPOINT_COLS} FROM audit_checkpoints ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn checkpoints_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredCheckpoint>> {
+        Ok(sqlx::query_as::<_, StoredCheckpoint>(&format!(
+            "SELECT {CHECKPOINT_COLS} FROM audit_checkpoints WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn newest_checkpoint_id(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM audit_checkpoints")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn checkpoint_stamp(&self, checkpoint_id: i64) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT token FROM audit_checkpoint_stamps WHERE checkpoint_id = $1",
+            )
+            .bind(checkpoint_id)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
+    }
+
+    async fn checkpoint_stamps(&self) -> StoreResult<Vec<(i64, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT checkpoint_id, token FROM audit_checkpoint_stamps ORDER BY checkpoint_id",
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    async fn newest_stamped_checkpoint(&self) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT MAX(checkpoint_id) FROM audit_checkpoint_stamps")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn save_checkpoint_stamp(
+        &self,
+        checkpoint_id: i64,
+        token: &str,
+        at: Millis,
+    ) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoint_stamps (checkpoint_id, token, stamped_at) VALUES ($1, \
+             $2, $3) ON CONFLICT (checkpoint_id) DO NOTHING",
+        )
+        .bind(checkpoint_id)
+        .bind(token)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar(
+                "SELECT token FROM audit_checkpoint_stamps WHERE checkpoint_id = $1",
+            )
+            .bind(checkpoint_id)
+            .fetch_one(&self.pool)
+            .await?,
+        )
     }
 
     async fn checkpoint_if_due(

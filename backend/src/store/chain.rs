@@ -13,7 +13,7 @@ use super::assembled::Assembled;
 use super::dialect::Dialect;
 use super::sql_store::SqlStore;
 use super::{StoreError, StoreResult};
-use crate::audit::chain::{checkpoint_message, event_hash, parse_hash};
+use crate::audit::chain::{checkpoint_message_v2, event_hash, parse_hash, GENESIS};
 use crate::audit::CHECKPOINT_EVERY_EVENTS;
 use crate::audit::{signer, AuditSigner, NewEvent, StoredCheckpoint, StoredEvent};
 use crate::clock::Millis;
@@ -26,6 +26,10 @@ pub type Tx<D> = sqlx::Transaction<'static, D>;
 const EVENT_INSERT: &str = "INSERT INTO audit_events (seq, occurred_at, actor_id, actor_name, \
      source_ip, user_agent, action, target_type, target_id, outcome, reason, details, prev_hash, \
      hash) ";
+
+/// The columns of `audit_checkpoints`, as [`StoredCheckpoint`] reads them.
+pub(super) const CHECKPOINT_COLS: &str =
+    "id, event_seq, event_hash, signed_at, key_id, signature, prev_hash";
 
 /// Rows per multi-row INSERT: 14 binds each stays far below both engines' bind limits.
 const CHUNK: usize = 500;
@@ -234,7 +238,9 @@ where
         Ok(())
     }
 
-    /// Signs (`event_seq`, `event_hash`) as the next checkpoint inside `tx`.
+    /// Signs (`event_seq`, `event_hash`) as the next checkpoint inside `tx`, linked to the
+    /// checkpoint before it. The caller holds the chain head, so checkpoints are numbered
+    /// and linked in one line on any number of instances.
     pub(super) async fn checkpoint_in(
         tx: &mut Tx<D>,
         signer: &AuditSigner,
@@ -242,21 +248,30 @@ where
         event_hash: &[u8; 32],
         at: Millis,
     ) -> StoreResult<StoredCheckpoint> {
-        let (id,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(id), 0) + 1 FROM audit_checkpoints")
-                .fetch_one(&mut **tx)
-                .await?;
-        let cp = StoredCheckpoint {
-            id,
+        let last: Option<StoredCheckpoint> = sqlx::query_as(&format!(
+            "SELECT {CHECKPOINT_COLS} FROM audit_checkpoints ORDER BY id DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut **tx)
+        .await?;
+        let prev = match &last {
+            None => GENESIS,
+            Some(cp) => cp.hash().ok_or_else(malformed_head)?,
+        };
+        let mut cp = StoredCheckpoint {
+            id: last.map_or(1, |c| c.id + 1),
             event_seq,
             event_hash: hex::encode(event_hash),
             signed_at: at,
             key_id: signer.key_id().to_string(),
-            signature: signer.sign(&checkpoint_message(id, event_seq, event_hash, at)),
+            signature: String::new(),
+            prev_hash: Some(hex::encode(prev)),
         };
+        cp.signature = signer.sign(&checkpoint_message_v2(
+            cp.id, event_seq, event_hash, at, &prev,
+        ));
         sqlx::query(
             "INSERT INTO audit_checkpoints (id, event_seq, event_hash, signed_at, key_id, \
-             signature) VALUES ($1, $2, $3, $4, $5, $6)",
+             signature, prev_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(cp.id)
         .bind(cp.event_seq)
@@ -264,6 +279,7 @@ where
         .bind(cp.signed_at)
         .bind(&cp.key_id)
         .bind(&cp.signature)
+        .bind(&cp.prev_hash)
         .execute(&mut **tx)
         .await?;
         Ok(cp)

@@ -9,6 +9,7 @@
 )]
 
 mod audit;
+mod audit_witness;
 mod auth;
 mod breakglass;
 mod cloud;
