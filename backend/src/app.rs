@@ -52,6 +52,8 @@ pub struct AppState {
     /// Where audit checkpoints are witnessed outside the database (see
     /// [`crate::audit::witness`]).
     pub witness: Arc<audit::witness::Witness>,
+    /// Whether the database was last seen unreachable (see [`crate::http::availability`]).
+    pub db_health: Arc<crate::http::availability::DbHealth>,
 }
 
 impl AppState {
@@ -126,6 +128,7 @@ pub async fn build(
         settings: Arc::new(settings),
         metrics: ops::prometheus(),
         static_dir: Arc::new(config.static_dir.clone()),
+        db_health: Arc::default(),
     };
     bootstrap(&state, config.bootstrap_password.clone()).await?;
     if config.demo {
@@ -232,6 +235,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .merge(sts_api)
         .merge(federation_browser)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::availability::guard,
+        ))
         .merge(ops::routes())
         .merge(spa_routes)
         .layer(SetResponseHeaderLayer::if_not_present(

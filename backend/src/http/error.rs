@@ -162,13 +162,17 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited {
                 retry_after_secs, ..
             } => Some(retry_after_secs.max(1)),
-            ApiError::Busy => Some(1),
+            ApiError::Busy | ApiError::Unavailable => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 resp.headers_mut().insert("retry-after", v);
             }
+        }
+        if matches!(self, ApiError::Unavailable) {
+            resp.extensions_mut()
+                .insert(crate::http::availability::DatabaseUnreachable);
         }
         resp
     }
@@ -185,6 +189,10 @@ impl From<StoreError> for ApiError {
                     .map(|c| c.to_uppercase().chain(chars).collect::<String>())
                     .unwrap_or_default();
                 ApiError::Conflict(format!("{sentence} already exists."))
+            }
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "the database could not be reached");
+                ApiError::Unavailable
             }
             other => ApiError::internal(other),
         }

@@ -1,7 +1,8 @@
 //! The HTTP edge: the one error type, extractors, CSRF origin guard, operations endpoints
 //! (`/healthz`, `/readyz`, `/metrics`), request metrics, the session cookie and extractor,
-//! and serving the SPA.
+//! serving the SPA, and failing fast while the database is away.
 
+pub mod availability;
 pub mod csrf;
 pub mod error;
 pub mod extract;

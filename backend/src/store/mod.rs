@@ -97,6 +97,16 @@ pub enum StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 impl StoreError {
+    /// The database could not be reached or cannot take the change now (connection refused
+    /// or lost, no connection within the pool's timeout, the server shutting down or out of
+    /// connections, a full disk): a retry later may succeed; it is not a bug here.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(e) => db_unreachable(e),
+            _ => false,
+        }
+    }
+
     /// `NotFound` becomes the caller's own "no such …" error; anything else wraps as is.
     pub fn or_not_found<E: From<StoreError>>(self, not_found: E) -> E {
         match self {
@@ -144,10 +154,78 @@ pub async fn connect(url: &str, master: &MasterKey) -> StoreResult<Arc<dyn Store
     }
 }
 
+/// See [`StoreError::is_unavailable`].
+fn db_unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite's primary result codes: SQLITE_IOERR (10), SQLITE_FULL (13),
+                // SQLITE_CANTOPEN (14); extended codes keep the primary in the low byte.
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 10 | 13 | 14))
+            } else {
+                // PostgreSQL's SQLSTATE classes 08 (connection exception) and 57P (the
+                // server shutting down or not yet up); 53100 disk full, 53300 too many
+                // connections.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || code == "53100"
+                    || code == "53300"
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
 pub(crate) fn conflict_on_unique(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
     move |e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what),
         _ => StoreError::Db(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    /// A full disk, as SQLite reports it (a database capped at a few pages fails exactly as
+    /// one on a full file system does, with `SQLITE_FULL`), is "unavailable"; a constraint
+    /// violation is not.
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_unavailable_and_a_constraint_is_not() {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let duplicate = sqlx::query("INSERT INTO t (id) VALUES (1), (1)")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(!StoreError::Db(duplicate).is_unavailable());
+        sqlx::query("PRAGMA max_page_count = 4")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let full = sqlx::query("INSERT INTO t (v) VALUES (zeroblob(100000))")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(full.to_string().contains("full"), "{full}");
+        assert!(StoreError::Db(full).is_unavailable());
+        assert!(StoreError::Db(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(!StoreError::NotFound.is_unavailable());
     }
 }

@@ -25,7 +25,10 @@ impl SqlStore<Postgres> {
     pub async fn connect(url: &str, master: &MasterKey) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // Short, so that an outage is answered 503 in about a second rather than
+            // each request hanging (see `http::availability`); connections are reused, and
+            // opening one on loopback or a LAN takes milliseconds.
+            .acquire_timeout(Duration::from_secs(1))
             .connect(url)
             .await?;
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;

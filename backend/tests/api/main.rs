@@ -20,6 +20,7 @@ mod federation;
 mod helpers;
 mod notifications;
 mod oidc;
+mod outage;
 mod permission_sets;
 mod policies;
 mod processes;

@@ -1,0 +1,172 @@
+//! A database outage, as PostgreSQL going away looks from Gatehouse: a TCP proxy between the
+//! two drops every connection and refuses new ones, then lets them through again. Gatehouse
+//! must say so on `/readyz` within a second, answer 503 with `Retry-After` quickly (no hang,
+//! no 500), write nothing half-way, and resume by itself when the database is back.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::helpers::*;
+
+/// A loopback TCP proxy to PostgreSQL that can be cut (listener closed, so connecting is
+/// refused; live connections dropped) and restored on the same port.
+struct Proxy {
+    addr: SocketAddr,
+    upstream: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let p = Self {
+            addr: listener.local_addr().unwrap(),
+            upstream,
+            tasks: Arc::default(),
+        };
+        p.serve(listener);
+        p
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let tasks = self.tasks.clone();
+        let upstream = self.upstream;
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tasks.lock().unwrap().push(pipe);
+            }
+        });
+        self.tasks.lock().unwrap().push(accept);
+    }
+
+    /// The database "goes away": nothing listens on the port, every connection is dropped.
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    /// The database is back on the same address.
+    async fn restore(&self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.serve(listener);
+    }
+}
+
+/// `url` with its host and port replaced by `addr`.
+fn through(url: &str, addr: SocketAddr) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (authority, path) = rest.split_once('/').unwrap();
+    let userinfo = authority.rsplit_once('@').map(|(u, _)| format!("{u}@"));
+    format!("{scheme}://{}{addr}/{path}", userinfo.unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself() {
+    let admin_url = suite_pg_admin_url().unwrap_or_else(|| DEFAULT_PG_ADMIN_URL.to_string());
+    let db = TestDb::postgres(&admin_url).await;
+    let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
+    let url = through(&db.url, proxy.addr);
+    let app = TestApp::spawn_with(|c| c.database_url = Some(url.clone())).await;
+    let admin = app.admin().await;
+    admin
+        .post("/api/v1/groups", &json!({ "name": "before" }))
+        .await
+        .assert_status(201);
+    app.browser().get("/readyz").await.assert_status(200);
+
+    proxy.cut();
+
+    // Whatever the outage finds first, and everything after it, is a quick 503 that says
+    // when to come back; never a 500, never the pool's whole timeout per request.
+    for name in ["during-1", "during-2", "during-3"] {
+        let started = Instant::now();
+        let r = admin.post("/api/v1/groups", &json!({ "name": name })).await;
+        r.assert_error(503, "unavailable");
+        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+        assert!(
+            started.elapsed() < Duration::from_millis(1_500),
+            "a request during the outage took {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    app.browser()
+        .get("/readyz")
+        .await
+        .assert_error(503, "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "/readyz took {:?} to say the database is away",
+        started.elapsed()
+    );
+    let started = Instant::now();
+    admin
+        .get("/api/v1/groups")
+        .await
+        .assert_error(503, "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "once the outage is known, requests are refused at once (took {:?})",
+        started.elapsed()
+    );
+
+    proxy.restore().await;
+
+    // Back within a second or so, without a restart: the next probe finds the database.
+    let started = Instant::now();
+    loop {
+        let r = admin
+            .post("/api/v1/groups", &json!({ "name": "after" }))
+            .await;
+        if r.status == 201 {
+            break;
+        }
+        r.assert_error(503, "unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "Gatehouse did not resume within 3 s of the database coming back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.browser().get("/readyz").await.assert_status(200);
+
+    // Nothing half-written: the groups asked for during the outage do not exist, each of the
+    // others has its one audit event, and the chain verifies.
+    let groups: Vec<String> = admin
+        .get("/api/v1/groups")
+        .await
+        .value()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(groups.contains(&"before".to_string()) && groups.contains(&"after".to_string()));
+    assert!(
+        !groups.iter().any(|g| g.starts_with("during")),
+        "{groups:?}"
+    );
+    let created = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "directory.group.create")
+        .count();
+    assert_eq!(
+        created, 2,
+        "one event for each group that exists, none for the others"
+    );
+    let verify = cli_verify(&db.url, &app.data_dir, &[], false);
+    assert_eq!(verify.code, Some(0), "{}{}", verify.stdout, verify.stderr);
+}
