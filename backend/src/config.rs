@@ -411,6 +411,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn audit_witness_settings_are_checked() {
+        let ok = Config::default();
+        assert!(ok.validate().is_ok());
+        assert_eq!(ok.audit_cadence().max_lag_ms, 600_000);
+        for bad in [
+            Config {
+                audit_checkpoint_max_lag_secs: 129,
+                ..Config::default()
+            },
+            Config {
+                audit_checkpoint_max_lag_secs: 200,
+                jobs_interval_secs: 60,
+                ..Config::default()
+            },
+            Config {
+                audit_tsa_url: Some("ftp://tsa.example".into()),
+                ..Config::default()
+            },
+            Config {
+                audit_tsa_timeout_secs: 0,
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+        let least = Config {
+            audit_checkpoint_max_lag_secs: 130,
+            ..Config::default()
+        };
+        assert!(least.validate().is_ok());
+    }
+
+    #[test]
     fn debug_never_prints_a_secret() {
         let config = Config {
             database_url: Some(

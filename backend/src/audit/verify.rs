@@ -663,4 +663,16 @@ mod tests {
         }
         evs
     }
+
+    #[test]
+    fn chained_checkpoints_more_than_ten_thousand_events_apart_are_named() {
+        let s = signer();
+        let evs = chain(CHECKPOINT_EVERY_EVENTS + 2);
+        let n = usize::try_from(CHECKPOINT_EVERY_EVENTS).unwrap();
+        assert!(run(&s, &evs, checkpoints_at(&s, &evs, &[0, n])).intact);
+        let p = run(&s, &evs, checkpoints_at(&s, &evs, &[0, n + 1]))
+            .problem
+            .unwrap();
+        assert!(p.message.contains("10001 events apart"), "{p:?}");
+    }
 }

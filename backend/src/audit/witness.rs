@@ -509,3 +509,120 @@ pub fn describe(c: &WitnessCheck) -> String {
         c.unwitnessed
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::GENESIS;
+    use crate::secrets::MasterKey;
+
+    /// `n` chained checkpoints signed by `s`, and their witness lines.
+    fn trail(s: &AuditSigner, n: i64) -> (Vec<StoredCheckpoint>, Vec<WitnessLine>) {
+        let mut cps: Vec<StoredCheckpoint> = Vec::new();
+        let mut lines = Vec::new();
+        for id in 1..=n {
+            let prev = cps.last().map_or(GENESIS, |c| c.hash().unwrap());
+            let mut cp = StoredCheckpoint {
+                id,
+                event_seq: id * 3,
+                event_hash: hex::encode([u8::try_from(id).unwrap(); 32]),
+                signed_at: id * 60_000,
+                key_id: s.key_id().into(),
+                signature: String::new(),
+                prev_hash: Some(hex::encode(prev)),
+            };
+            cp.signature = s.sign(&cp.message().unwrap());
+            lines.push(WitnessLine::new(&cp, &cp.hash().unwrap(), None));
+            cps.push(cp);
+        }
+        (cps, lines)
+    }
+
+    fn text(lines: &[WitnessLine]) -> String {
+        lines
+            .iter()
+            .map(|l| serde_json::to_string(l).unwrap() + "\n")
+            .collect()
+    }
+
+    fn check(s: &AuditSigner, db: &[StoredCheckpoint], lines: &[WitnessLine]) -> WitnessCheck {
+        verify_witness(&text(lines), s, db, &BTreeMap::new(), None)
+    }
+
+    fn signer() -> AuditSigner {
+        AuditSigner::generate(&MasterKey::generate()).0
+    }
+
+    #[test]
+    fn an_agreeing_witness_counts_what_is_not_witnessed_yet() {
+        let s = signer();
+        let (db, lines) = trail(&s, 4);
+        let c = check(&s, &db, &lines[1..3]);
+        assert!(c.agrees(), "{c:?}");
+        assert_eq!(
+            (c.first_id, c.last_id, c.lines, c.unwitnessed),
+            (Some(2), Some(3), 2, 1)
+        );
+    }
+
+    #[test]
+    fn each_disagreement_names_its_checkpoint() {
+        let s = signer();
+        let (db, lines) = trail(&s, 4);
+        let named = |c: WitnessCheck, id: i64, words: &str| {
+            assert_eq!(c.bad_checkpoint, Some(id), "{c:?}");
+            assert!(c.problem.as_deref().unwrap().contains(words), "{c:?}");
+        };
+
+        let mut skip = lines.clone();
+        skip.remove(1);
+        named(check(&s, &db, &skip), 3, "skips from checkpoint #1 to #3");
+
+        // A line re-signed with the key but linked to the wrong checkpoint.
+        let mut unlinked = lines.clone();
+        let mut cp = unlinked[2].checkpoint();
+        cp.prev_hash = Some(hex::encode([9u8; 32]));
+        cp.signature = s.sign(&cp.message().unwrap());
+        unlinked[2] = WitnessLine::new(&cp, &cp.hash().unwrap(), None);
+        named(
+            check(&s, &db, &unlinked),
+            3,
+            "does not link to the line before",
+        );
+
+        let mut rehashed = lines.clone();
+        rehashed[1].hash = hex::encode([1u8; 32]);
+        named(
+            check(&s, &db, &rehashed),
+            2,
+            "hash does not match its fields",
+        );
+
+        let other = signer();
+        let (_, foreign) = trail(&other, 4);
+        named(
+            check(&s, &db, &foreign),
+            1,
+            "not signed by this installation",
+        );
+
+        named(check(&s, &db[..2], &lines), 3, "missing from the database");
+
+        let (mut changed, _) = trail(&s, 4);
+        changed[3].signed_at += 1;
+        changed[3].signature = s.sign(&changed[3].message().unwrap());
+        named(check(&s, &changed, &lines), 4, "checkpoints were rewritten");
+
+        let mut torn = text(&lines);
+        torn.push_str("{\"id\": 5, \"eve\n");
+        let c = verify_witness(&torn, &s, &db, &BTreeMap::new(), None);
+        assert_eq!(c.bad_checkpoint, Some(5), "{c:?}");
+
+        let mut tokened = lines.clone();
+        tokened[0].tsa_token = Some("not base64!".into());
+        named(check(&s, &db, &tokened), 1, "not base64");
+
+        tokened[0].tsa_token = Some(B64.encode(b"not a token"));
+        named(check(&s, &db, &tokened), 1, "malformed");
+    }
+}

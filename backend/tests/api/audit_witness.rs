@@ -402,6 +402,23 @@ async fn a_tampered_or_foreign_tsa_token_fails_the_witness_check() {
             .contains(&format!("WITNESS DISAGREES: checkpoint #{target}:")),
         "{run:?}"
     );
+    // A genuine token, but for another checkpoint's hash.
+    let mut swapped = witness_lines(&witness);
+    swapped[1].tsa_token = swapped[0].tsa_token.clone();
+    let swapped_file = dir.path().join("swapped.jsonl");
+    let text: String = swapped
+        .iter()
+        .map(|l| serde_json::to_string(l).unwrap() + "\n")
+        .collect();
+    std::fs::write(&swapped_file, text).unwrap();
+    let run = cli(&app, Some(&swapped_file), Some(&tsa.cert()));
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains(&format!(
+            "WITNESS DISAGREES: checkpoint #{target}: the time-stamp token stamps another hash"
+        )),
+        "{run:?}"
+    );
     // The honest file with another TSA's certificate: no token verifies.
     let run = cli(&app, Some(&witness), Some(&other.cert()));
     assert_eq!(run.code, Some(1), "{run:?}");
