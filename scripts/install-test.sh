@@ -10,6 +10,14 @@ bash scripts/install.sh
 # journeys' throwaway PostgreSQL databases, python3-venv for the SDKs and IdPs below.
 apt_install chromium xmlsec1 postgresql-client python3-venv
 
+# cargo-deny, which test.sh runs over the dependencies (deny.toml), built from its crates.io
+# source at a pinned version: about 5 minutes cold on 2 cores, once per machine.
+DENY_VERSION=0.20.2
+if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $DENY_VERSION"; then
+  say "cargo install cargo-deny@$DENY_VERSION"
+  cargo install --locked "cargo-deny@$DENY_VERSION"
+fi
+
 # npm: playwright-core (drives Debian's chromium), oidc-provider, otpauth.
 if [ ! -d e2e/node_modules/playwright-core ] \
    || [ e2e/package-lock.json -nt e2e/node_modules/.package-lock.json ]; then
