@@ -74,6 +74,9 @@ pub enum BreakGlassError {
     AlreadyReviewed,
     #[error("vault entry exists")]
     EntryExists,
+    /// A rotation that would put both halves of a root credential in one person's hands.
+    #[error("split custody: {0}")]
+    SplitCustody(&'static str),
     #[error("no root session")]
     Root(RootRefusal),
     #[error(transparent)]
@@ -161,6 +164,44 @@ async fn check_group(env: Env<'_>, field_name: &str, id: &str) -> Result<()> {
 
 // --- vault ---------------------------------------------------------------------------
 
+/// Split custody of a recorded rotation: the password comes from a password custodian and
+/// the TOTP seed from an MFA custodian, and never both from one person, whether in one
+/// rotation or in two (the other current half set by the same person).
+fn split_custody(
+    who_id: &str,
+    in_password_group: bool,
+    in_mfa_group: bool,
+    new_password: bool,
+    new_seed: bool,
+    entry: &VaultEntryRecord,
+) -> std::result::Result<(), &'static str> {
+    if new_password && new_seed {
+        return Err(
+            "One person cannot replace both the root password and the root MFA seed: \
+                    each half comes from a different custodian.",
+        );
+    }
+    if new_password && !in_password_group {
+        return Err("Only a password custodian of this vault entry can replace the root password.");
+    }
+    if new_seed && !in_mfa_group {
+        return Err("Only an MFA custodian of this vault entry can replace the root MFA seed.");
+    }
+    if new_password && entry.totp_set_by_id.as_deref() == Some(who_id) {
+        return Err(
+            "You set the current root MFA seed, so the new root password must come from \
+                    another custodian.",
+        );
+    }
+    if new_seed && entry.password_set_by_id.as_deref() == Some(who_id) {
+        return Err(
+            "You set the current root password, so the new root MFA seed must come from \
+                    another custodian.",
+        );
+    }
+    Ok(())
+}
+
 pub async fn list_vault(env: Env<'_>, who: &CurrentSession) -> Result<Vec<VaultEntry>> {
     let entries = env.store.list_vault_entries().await?;
     Ok(entries.iter().map(|e| entry_dto(e, who)).collect())
@@ -212,6 +253,8 @@ pub async fn create_vault(
         rotation_required_at: None,
         rotated_at: None,
         rotated_by: None,
+        password_set_by_id: None,
+        totp_set_by_id: None,
         created_at: now,
         updated_at: now,
         id: id.clone(),
@@ -345,6 +388,15 @@ pub async fn record_rotation(
     if !faults.is_empty() {
         return Err(BreakGlassError::Invalid(faults));
     }
+    split_custody(
+        &who.user.id,
+        in_group(who, &entry.password_group_id),
+        in_group(who, &entry.mfa_group_id),
+        password.is_some(),
+        seed.is_some(),
+        &entry,
+    )
+    .map_err(BreakGlassError::SplitCustody)?;
     let custodians = custodian_ids(env, &entry.password_group_id, &entry.mfa_group_id).await?;
     let event = NewEvent::new(
         now,
@@ -360,9 +412,24 @@ pub async fn record_rotation(
     }));
     let e = env
         .store
-        .record_rotation(id, password, seed, &who.user.username, now, event)
+        .record_rotation(
+            id,
+            password,
+            seed,
+            &who.user.username,
+            &who.user.id,
+            now,
+            event,
+        )
         .await
-        .map_err(|e| e.or_not_found(BreakGlassError::EntryNotFound))?;
+        .map_err(|e| match e {
+            // The same rule, lost to a concurrent rotation of the other half.
+            StoreError::Conflict(_) => BreakGlassError::SplitCustody(
+                "The other half of this root credential was just set by you; it must come \
+                 from another custodian.",
+            ),
+            other => other.or_not_found(BreakGlassError::EntryNotFound),
+        })?;
     Ok(entry_dto(&e, who))
 }
 
@@ -740,4 +807,51 @@ pub async fn review(
 /// One background step (expire pending requests, close ended windows); see `jobs::tick`.
 pub async fn sweep(store: &dyn Store, now: Millis) -> crate::store::StoreResult<u64> {
     store.sweep_breakglass(now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(password_by: Option<&str>, totp_by: Option<&str>) -> VaultEntryRecord {
+        VaultEntryRecord {
+            id: "e".into(),
+            account_id: "a".into(),
+            account_name: "a".into(),
+            password_enc: String::new(),
+            totp_seed_enc: String::new(),
+            password_group_id: "pw".into(),
+            password_group_name: "pw".into(),
+            mfa_group_id: "mfa".into(),
+            mfa_group_name: "mfa".into(),
+            password_approvals: 1,
+            mfa_approvals: 1,
+            window_secs: 900,
+            rotation_required_at: None,
+            rotated_at: None,
+            rotated_by: None,
+            password_set_by_id: password_by.map(Into::into),
+            totp_set_by_id: totp_by.map(Into::into),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn split_custody_keeps_the_halves_in_two_hands() {
+        let fresh = entry(None, None);
+        // (who, in password group, in MFA group, new password, new seed)
+        assert!(split_custody("bea", true, true, true, true, &fresh).is_err());
+        assert!(split_custody("pam", true, false, true, false, &fresh).is_ok());
+        assert!(split_custody("pam", true, false, false, true, &fresh).is_err());
+        assert!(split_custody("max", false, true, false, true, &fresh).is_ok());
+        assert!(split_custody("max", false, true, true, false, &fresh).is_err());
+        // The other current half set by the same person.
+        let bea_password = entry(Some("bea"), Some("max"));
+        assert!(split_custody("bea", true, true, false, true, &bea_password).is_err());
+        assert!(split_custody("bea", true, true, true, false, &bea_password).is_ok());
+        assert!(split_custody("max", false, true, false, true, &bea_password).is_ok());
+        let bea_seed = entry(Some("pam"), Some("bea"));
+        assert!(split_custody("bea", true, true, true, false, &bea_seed).is_err());
+    }
 }

@@ -362,6 +362,7 @@ impl From<BreakGlassError> for ApiError {
             BreakGlassError::AlreadyReviewed => {
                 ApiError::Conflict("This request already has its review note.".into())
             }
+            BreakGlassError::SplitCustody(m) => ApiError::Forbidden(m),
             BreakGlassError::EntryExists => {
                 ApiError::Conflict("This account already has a vault entry.".into())
             }

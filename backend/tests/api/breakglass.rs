@@ -301,17 +301,22 @@ async fn quorum_needs_both_groups_and_only_the_requester_reveals_inside_the_wind
         .post(&rotate, &json!({}))
         .await
         .assert_error(422, "validation_failed");
-    let rotated: VaultEntry = max
-        .b
+    // Split custody: each half from its own custodian.
+    max.b
         .post(
             &rotate,
-            &json!({ "password": "new-root-password-1", "totp_seed": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" }),
+            &json!({ "totp_seed": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" }),
         )
+        .await
+        .assert_status(200);
+    let rotated: VaultEntry = pam
+        .b
+        .post(&rotate, &json!({ "password": "new-root-password-1" }))
         .await
         .assert_status(200)
         .json();
     assert!(!rotated.rotation.required);
-    assert_eq!(rotated.rotation.rotated_by.as_deref(), Some("max"));
+    assert_eq!(rotated.rotation.rotated_by.as_deref(), Some("pam"));
 
     // The whole story, in order, and never a secret in it or in any other answer.
     let detail: BreakGlassDetail = w
@@ -934,4 +939,158 @@ async fn the_requester_needs_a_fresh_step_up_to_reveal_or_start_a_root_session()
         .assert_status(200)
         .json();
     assert_eq!(v.value, ROOT_PASSWORD);
+}
+
+#[tokio::test]
+async fn one_custodian_never_sets_both_halves_of_the_root_credential() {
+    let w = world(1, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let bea = person(&w.app, &w.admin, "bea", &[&w.password_group, &w.mfa_group]).await;
+    let rotate = format!("/api/v1/break-glass/vault/{}/rotated", w.entry.id);
+    let new_seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    let message =
+        |r: &crate::helpers::Reply| r.value()["error"]["message"].as_str().unwrap().to_string();
+
+    // Both halves in one rotation: refused, even for someone in both groups.
+    let both = bea
+        .b
+        .post(
+            &rotate,
+            &json!({ "password": "both-halves-1", "totp_seed": new_seed }),
+        )
+        .await;
+    both.assert_error(403, "forbidden");
+    assert!(message(&both).contains("both"), "{}", message(&both));
+    // Each half only from its own group.
+    let wrong = pam.b.post(&rotate, &json!({ "totp_seed": new_seed })).await;
+    wrong.assert_error(403, "forbidden");
+    assert!(
+        message(&wrong).contains("MFA custodian"),
+        "{}",
+        message(&wrong)
+    );
+    max.b
+        .post(&rotate, &json!({ "password": "max-sets-the-password" }))
+        .await
+        .assert_error(403, "forbidden");
+
+    // Both halves in two rotations by one person: the second is refused.
+    bea.b
+        .post(&rotate, &json!({ "password": "bea-sets-the-password" }))
+        .await
+        .assert_status(200);
+    let second = bea.b.post(&rotate, &json!({ "totp_seed": new_seed })).await;
+    second.assert_error(403, "forbidden");
+    assert!(
+        message(&second).contains("You set the current root password"),
+        "{}",
+        message(&second)
+    );
+    // Someone else sets the other half; then bea may replace her own half again.
+    max.b
+        .post(&rotate, &json!({ "totp_seed": new_seed }))
+        .await
+        .assert_status(200);
+    bea.b
+        .post(&rotate, &json!({ "password": "bea-sets-it-again" }))
+        .await
+        .assert_status(200);
+    // ...but not the seed over max's while her password is current.
+    bea.b
+        .post(&rotate, &json!({ "totp_seed": new_seed }))
+        .await
+        .assert_error(403, "forbidden");
+
+    // Refusals change nothing and leak nothing.
+    let rotations = w
+        .app
+        .all_events()
+        .await
+        .iter()
+        .filter(|e| e.action == "vault.rotate")
+        .count();
+    assert_eq!(rotations, 3);
+    let trail = trail_text(&w.app).await;
+    for secret in [
+        "both-halves-1",
+        "bea-sets-the-password",
+        "max-sets-the-password",
+        new_seed,
+    ] {
+        assert!(
+            !trail.contains(secret),
+            "{secret} leaked into the audit trail"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_pending_request_keeps_the_custody_it_was_made_under() {
+    let w = world(2, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let pat = person(&w.app, &w.admin, "pat", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let other_mfa = group(&w.admin, "other-mfa-custodians").await;
+    let mo = person(&w.app, &w.admin, "mo", &[&other_mfa]).await;
+    let entry_path = format!("/api/v1/break-glass/vault/{}", w.entry.id);
+
+    // Not easier: M lowered from 2 to 1 after the request still needs 2.
+    let r = ask(&w).await;
+    w.admin
+        .patch(&entry_path, &json!({ "password_approvals": 1 }))
+        .await
+        .assert_status(200);
+    approve(&pam, &r).await.assert_status(200);
+    let after: BreakGlassRequest = approve(&max, &r).await.assert_status(200).json();
+    assert_eq!(
+        (after.status, after.password_approvals_needed),
+        (BreakGlassStatus::Pending, 2),
+        "lowering M does not approve a request made under M = 2"
+    );
+    let done: BreakGlassRequest = approve(&pat, &r).await.assert_status(200).json();
+    assert_eq!(done.status, BreakGlassStatus::Approved);
+
+    // Not harder, and not someone else's: made under 1 + 1 with these groups, the request
+    // keeps them when M and N are raised and the MFA custodians replaced.
+    let r2 = ask(&w).await;
+    assert_eq!(
+        (r2.password_approvals_needed, r2.mfa_approvals_needed),
+        (1, 1)
+    );
+    w.admin
+        .patch(
+            &entry_path,
+            &json!({
+                "password_approvals": 2,
+                "mfa_approvals": 2,
+                "mfa_group_id": other_mfa.id,
+                "window_secs": 300,
+            }),
+        )
+        .await
+        .assert_status(200);
+    // The new group's member is no custodian of this request.
+    approve(&mo, &r2).await.assert_error(404, "not_found");
+    approve(&pam, &r2).await.assert_status(200);
+    let done: BreakGlassRequest = approve(&max, &r2).await.assert_status(200).json();
+    assert_eq!(
+        (
+            done.status,
+            done.password_approvals_needed,
+            done.mfa_approvals_needed
+        ),
+        (BreakGlassStatus::Approved, 1, 1)
+    );
+    // The window is the one the request was made under too (15 minutes, not 5).
+    let end = done.window_ends_at.unwrap();
+    assert_eq!((end - done.decided_at.unwrap()).whole_seconds(), 900);
+
+    // A request made now takes the new settings.
+    let r3 = ask(&w).await;
+    assert_eq!(
+        (r3.password_approvals_needed, r3.mfa_approvals_needed),
+        (2, 2)
+    );
+    approve(&max, &r3).await.assert_error(404, "not_found");
 }

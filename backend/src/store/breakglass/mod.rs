@@ -41,6 +41,10 @@ pub struct VaultEntryRecord {
     pub rotation_required_at: Option<Millis>,
     pub rotated_at: Option<Millis>,
     pub rotated_by: Option<String>,
+    /// Who set the current password and TOTP seed by a recorded rotation (user IDs; `None`:
+    /// set when the entry was created). Split custody: never the same person.
+    pub password_set_by_id: Option<String>,
+    pub totp_set_by_id: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -80,7 +84,8 @@ pub struct VaultChange {
     pub updated_at: Millis,
 }
 
-/// A break-glass request with its vault entry's custody settings.
+/// A break-glass request with the custody settings it was made under (copied from its
+/// vault entry then: a later change to the entry does not change what it needs).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct BreakGlassRecord {
     pub id: String,
@@ -274,13 +279,21 @@ pub trait BreakGlassStore: Send + Sync {
     ) -> StoreResult<VaultEntryRecord>;
     /// Deletes the entry and its requests (their events stay in the trail).
     async fn delete_vault_entry(&self, id: &str, event: NewEvent) -> StoreResult<()>;
-    /// Replaces the sealed secrets given and clears "rotation required".
+    /// Replaces the sealed secrets given and clears "rotation required", recording `by_id`
+    /// as who set each half given. Split custody, checked under the write: refuses
+    /// ([`StoreError::Conflict`](super::StoreError::Conflict)) when both halves are given,
+    /// or when `by_id` set the half not given.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audited write, each part distinct"
+    )]
     async fn record_rotation(
         &self,
         id: &str,
         password_enc: Option<String>,
         totp_seed_enc: Option<String>,
         by: &str,
+        by_id: &str,
         at: Millis,
         event: NewEvent,
     ) -> StoreResult<VaultEntryRecord>;

@@ -18,21 +18,23 @@ const VAULT_SELECT: &str = "SELECT v.id, v.account_id, COALESCE(a.name, v.accoun
      account_name, v.password_enc, v.totp_seed_enc, v.password_group_id, COALESCE(pg.name, \
      '(deleted group)') AS password_group_name, v.mfa_group_id, COALESCE(mg.name, '(deleted \
      group)') AS mfa_group_name, v.password_approvals, v.mfa_approvals, v.window_secs, \
-     v.rotation_required_at, v.rotated_at, v.rotated_by, v.created_at, v.updated_at FROM \
-     vault_entries v LEFT JOIN accounts a ON a.id = v.account_id LEFT JOIN user_groups pg ON pg.id \
-     = v.password_group_id LEFT JOIN user_groups mg ON mg.id = v.mfa_group_id";
+     v.rotation_required_at, v.rotated_at, v.rotated_by, v.password_set_by_id, \
+     v.totp_set_by_id, v.created_at, v.updated_at FROM vault_entries v LEFT JOIN accounts a ON \
+     a.id = v.account_id LEFT JOIN user_groups pg ON pg.id = v.password_group_id LEFT JOIN \
+     user_groups mg ON mg.id = v.mfa_group_id";
 const BG_SELECT: &str = "SELECT r.id, r.vault_entry_id, r.account_id, COALESCE(a.name, \
      r.account_id) AS account_name, r.requester_id, r.requester_name, r.justification, r.status, \
      r.version, r.created_at, r.expires_at, r.decided_at, r.window_ends_at, r.first_used_at, \
-     r.review_note, r.reviewed_at, r.updated_at, v.password_approvals, v.mfa_approvals, \
-     v.window_secs, v.password_group_id, v.mfa_group_id FROM breakglass_requests r JOIN \
-     vault_entries v ON v.id = r.vault_entry_id LEFT JOIN accounts a ON a.id = r.account_id";
+     r.review_note, r.reviewed_at, r.updated_at, r.password_approvals, r.mfa_approvals, \
+     r.window_secs, r.password_group_id, r.mfa_group_id FROM breakglass_requests r LEFT JOIN \
+     accounts a ON a.id = r.account_id";
+// Membership is read now, of the custodian groups the request was made under.
 const DECISION_SELECT: &str = "SELECT d.approver_id, d.approver_name, d.decision, d.comment, \
-     d.created_at, EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = v.password_group_id \
+     d.created_at, EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = r.password_group_id \
      AND m.user_id = d.approver_id) AS in_password_group, EXISTS (SELECT 1 FROM group_members m \
-     WHERE m.group_id = v.mfa_group_id AND m.user_id = d.approver_id) AS in_mfa_group FROM \
-     breakglass_approvals d JOIN breakglass_requests r ON r.id = d.request_id JOIN vault_entries v \
-     ON v.id = r.vault_entry_id WHERE d.request_id = $1 ORDER BY d.created_at, d.approver_id";
+     WHERE m.group_id = r.mfa_group_id AND m.user_id = d.approver_id) AS in_mfa_group FROM \
+     breakglass_approvals d JOIN breakglass_requests r ON r.id = d.request_id WHERE \
+     d.request_id = $1 ORDER BY d.created_at, d.approver_id";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -192,27 +194,44 @@ where
         password_enc: Option<String>,
         totp_seed_enc: Option<String>,
         by: &str,
+        by_id: &str,
         at: Millis,
         event: NewEvent,
     ) -> StoreResult<VaultEntryRecord> {
+        const SPLIT: &str = "both halves of a root credential from one custodian";
+        if password_enc.is_some() && totp_seed_enc.is_some() {
+            return Err(StoreError::Conflict(SPLIT));
+        }
         self.audited_write(|mut tx| async move {
             let before = Self::vault_in(&mut tx, id).await?;
             let rotated = serde_json::json!({
                 "password": password_enc.is_some(),
                 "totp_seed": totp_seed_enc.is_some(),
             });
-            sqlx::query(
+            let password_by = password_enc.as_ref().map(|_| by_id.to_string());
+            let totp_by = totp_seed_enc.as_ref().map(|_| by_id.to_string());
+            // The other half's setter is compared under the write, so two concurrent
+            // rotations by one person cannot each pass a check made before the other.
+            let changed = sqlx::query(
                 "UPDATE vault_entries SET password_enc = COALESCE($2, password_enc), totp_seed_enc \
                  = COALESCE($3, totp_seed_enc), rotation_required_at = NULL, rotated_at = $4, \
-                 rotated_by = $5, updated_at = $4 WHERE id = $1",
+                 rotated_by = $5, updated_at = $4, password_set_by_id = COALESCE($6, \
+                 password_set_by_id), totp_set_by_id = COALESCE($7, totp_set_by_id) WHERE id = $1 \
+                 AND ($6 IS NULL OR totp_set_by_id IS NULL OR totp_set_by_id <> $6) AND ($7 IS \
+                 NULL OR password_set_by_id IS NULL OR password_set_by_id <> $7)",
             )
             .bind(id)
             .bind(password_enc)
             .bind(totp_seed_enc)
             .bind(at)
             .bind(by)
+            .bind(password_by)
+            .bind(totp_by)
             .execute(&mut *tx)
             .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::Conflict(SPLIT));
+            }
             let after = Self::vault_in(&mut tx, id).await?;
             let ev = with_detail(event, "rotated", rotated);
             let event = with_images(ev, Some(before.audit_view()), Some(after.audit_view()));
@@ -230,7 +249,9 @@ where
             sqlx::query(
                 "INSERT INTO breakglass_requests (id, vault_entry_id, account_id, requester_id, \
                  requester_name, justification, status, version, created_at, expires_at, \
-                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7, $8, $7)",
+                 updated_at, password_group_id, mfa_group_id, password_approvals, mfa_approvals, \
+                 window_secs) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 1, $7, $8, $7, $9, $10, \
+                 $11, $12, $13)",
             )
             .bind(&r.id)
             .bind(&r.vault_entry_id)
@@ -240,6 +261,11 @@ where
             .bind(&r.justification)
             .bind(r.created_at)
             .bind(r.expires_at)
+            .bind(&r.password_group_id)
+            .bind(&r.mfa_group_id)
+            .bind(r.password_approvals)
+            .bind(r.mfa_approvals)
+            .bind(r.window_secs)
             .execute(&mut *tx)
             .await?;
             let created = Self::breakglass_in(&mut tx, &r.id).await?;
@@ -260,8 +286,8 @@ where
     async fn list_breakglass(&self, user_id: Option<&str>) -> StoreResult<Vec<BreakGlassRecord>> {
         Ok(sqlx::query_as(&format!(
             "{BG_SELECT} WHERE $1 IS NULL OR r.requester_id = $1 OR EXISTS (SELECT 1 FROM \
-             group_members m WHERE m.user_id = $1 AND (m.group_id = v.password_group_id OR \
-             m.group_id = v.mfa_group_id)) ORDER BY r.created_at DESC, r.id LIMIT 500"
+             group_members m WHERE m.user_id = $1 AND (m.group_id = r.password_group_id OR \
+             m.group_id = r.mfa_group_id)) ORDER BY r.created_at DESC, r.id LIMIT 500"
         ))
         .bind(user_id.map(str::to_owned))
         .fetch_all(&self.pool)
