@@ -80,6 +80,11 @@ pub struct Group {
     pub description: String,
     /// Gatehouse roles every member holds.
     pub roles: Vec<Role>,
+    /// An identity provider's groups claim may put people into this group even though it
+    /// gives a role, approves access requests or holds root-credential custody. Off by
+    /// default: such a group is then only changed by administrators.
+    #[serde(default)]
+    pub idp_managed: bool,
     pub member_count: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -104,6 +109,8 @@ pub struct UpdateGroup {
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<Role>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_managed: Option<bool>,
 }
 
 /// `GET /api/v1/groups/{id}/members`; members are added with

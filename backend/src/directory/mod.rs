@@ -88,6 +88,7 @@ pub fn group_dto(g: &GroupRecord) -> Group {
         name: g.name.clone(),
         description: g.description.clone(),
         roles: g.roles.split(',').filter_map(Role::parse).collect(),
+        idp_managed: g.idp_managed,
         member_count: g.member_count,
         created_at: to_datetime(g.created_at),
         updated_at: to_datetime(g.updated_at),
@@ -316,6 +317,7 @@ pub async fn update_group(
     let change = GroupChange {
         description: req.description.map(|d| d.trim().to_string()),
         roles: req.roles.as_deref().map(roles_to_string),
+        idp_managed: req.idp_managed,
         at: now,
     };
     let ev = NewEvent::new(

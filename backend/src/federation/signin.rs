@@ -2,7 +2,9 @@
 //! keyed by (IdP, subject); without a link, an existing user is linked by a verified e-mail
 //! address only if the IdP allows it, and a user is created just in time only if the IdP
 //! allows it. Groups named in the assertion that exist in Gatehouse are applied (and the
-//! ones this IdP applied before and no longer asserts are removed); MFA asserted by the IdP
+//! ones this IdP applied before and no longer asserts are removed), except a group that
+//! gives a role, approves access requests or holds root-credential custody and that no
+//! administrator marked IdP-managed: that one is refused; MFA asserted by the IdP
 //! is recorded on the session. A disabled user is refused. Every outcome is audited as
 //! `auth.federated_login` with the IdP and the reason code.
 
@@ -208,25 +210,33 @@ async fn prepare(
     let how = linked_by.as_ref().map_or("jit", |(_, how)| *how);
 
     // Groups: those named in the assertion that exist here, by name, and the ones this IdP
-    // applied last time (for their names, should they go).
+    // applied last time (for their names, should they go). A group whose membership gives a
+    // role, approves access requests or holds root-credential custody is applied only if an
+    // administrator marked it IdP-managed; otherwise it is refused, and a membership this
+    // IdP applied before is removed.
     let asserted: BTreeSet<&String> = who.groups.iter().collect();
     let names: Vec<String> = asserted.iter().map(|g| (*g).clone()).collect();
-    let by_name: BTreeMap<String, String> = env
+    let known = env
         .store
-        .groups_named_or_ids(&names, &previously_applied)
-        .await?
-        .into_iter()
-        .map(|(id, name)| (name, id))
+        .groups_for_idp(&names, &previously_applied)
+        .await?;
+    let by_name: BTreeMap<&str, (&str, bool)> = known
+        .iter()
+        .map(|(id, name, managed, privileged)| {
+            (name.as_str(), (id.as_str(), *managed || !*privileged))
+        })
         .collect();
     let mut applied: Vec<String> = Vec::new();
     let mut applied_names: Vec<&str> = Vec::new();
+    let mut refused: Vec<&str> = Vec::new();
     let mut unknown: Vec<&str> = Vec::new();
     for g in &asserted {
-        match by_name.get(*g) {
-            Some(id) => {
-                applied.push(id.clone());
+        match by_name.get(g.as_str()) {
+            Some((id, true)) => {
+                applied.push((*id).to_string());
                 applied_names.push(g.as_str());
             }
+            Some((_, false)) => refused.push(g.as_str()),
             None => unknown.push(g.as_str()),
         }
     }
@@ -234,10 +244,10 @@ async fn prepare(
         .into_iter()
         .filter(|g| !applied.contains(g))
         .collect();
-    let removed_names: Vec<&str> = by_name
+    let removed_names: Vec<&str> = known
         .iter()
-        .filter(|(_, id)| removed.contains(id))
-        .map(|(n, _)| n.as_str())
+        .filter(|(id, ..)| removed.contains(id))
+        .map(|(_, n, ..)| n.as_str())
         .collect();
 
     let token = random_token(32);
@@ -270,6 +280,7 @@ async fn prepare(
             "linked_by": how,
             "groups_applied": applied_names,
             "groups_removed": removed_names,
+            "groups_refused": refused,
             "groups_unknown": unknown,
             "idp_mfa": who.mfa,
             "mfa_evidence": who.mfa_evidence,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
+use super::assembled::Assembled;
 use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql_store::{SqlStore, Written};
@@ -72,6 +73,8 @@ pub struct GroupRecord {
     pub description: String,
     /// Comma-separated role names.
     pub roles: String,
+    /// An IdP's groups claim may add members even if the group confers a privilege.
+    pub idp_managed: bool,
     pub member_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
@@ -79,7 +82,12 @@ pub struct GroupRecord {
 
 impl AuditView for GroupRecord {
     fn audit_view(&self) -> Value {
-        json!({ "name": self.name, "description": self.description, "roles": self.roles })
+        json!({
+            "name": self.name,
+            "description": self.description,
+            "roles": self.roles,
+            "idp_managed": self.idp_managed,
+        })
     }
 }
 
@@ -96,6 +104,7 @@ pub struct NewGroupRecord {
 pub struct GroupChange {
     pub description: Option<String>,
     pub roles: Option<String>,
+    pub idp_managed: Option<bool>,
     pub at: Millis,
 }
 
@@ -103,8 +112,18 @@ pub(super) const USER_COLS: &str =
     "id, username, email, display_name, source, disabled, password_hash, totp_secret_enc, \
      totp_pending_enc, totp_last_step, created_at, updated_at";
 
-const GROUP_COLS: &str = "g.id, g.name, g.description, g.roles, (SELECT COUNT(*) FROM \
-     group_members m WHERE m.group_id = g.id) AS member_count, g.created_at, g.updated_at";
+const GROUP_COLS: &str = "g.id, g.name, g.description, g.roles, g.idp_managed, (SELECT \
+     COUNT(*) FROM group_members m WHERE m.group_id = g.id) AS member_count, g.created_at, \
+     g.updated_at";
+
+/// Whether membership of `g` confers a privilege: a Gatehouse role, a place among the
+/// approvers of an approval policy, or root-credential custody (a vault entry's custodian
+/// group, or the custodian group a pending or open break-glass request was made under).
+const GROUP_PRIVILEGED: &str = "(g.roles <> '' OR EXISTS (SELECT 1 FROM approval_policies p \
+     WHERE p.approver_group_ids LIKE '%\"' || g.id || '\"%') OR EXISTS (SELECT 1 FROM \
+     vault_entries v WHERE v.password_group_id = g.id OR v.mfa_group_id = g.id) OR EXISTS \
+     (SELECT 1 FROM breakglass_requests r WHERE r.status IN ('pending', 'approved') AND \
+     (r.password_group_id = g.id OR r.mfa_group_id = g.id)))";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -238,6 +257,14 @@ pub trait DirectoryStore: Send + Sync {
         event: NewEvent,
     ) -> StoreResult<GroupRecord>;
     async fn delete_group(&self, id: &str, event: NewEvent) -> StoreResult<()>;
+    /// The groups named `names` or with an ID in `ids`, for an identity provider's group
+    /// sync: `(id, name, idp_managed, privileged)`, where `privileged` says membership gives
+    /// a Gatehouse role, approves access requests or holds root-credential custody.
+    async fn groups_for_idp(
+        &self,
+        names: &[String],
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String, bool, bool)>>;
     async fn list_members(&self, group_id: &str) -> StoreResult<Vec<UserRecord>>;
     /// Idempotent: adding a member twice is not an error and records no second event.
     async fn add_member(
@@ -553,12 +580,14 @@ where
             let before = Self::group_in(&mut tx, id).await?;
             sqlx::query(
                 "UPDATE user_groups SET description = COALESCE($2, description), roles = \
-                 COALESCE($3, roles), updated_at = $4 WHERE id = $1",
+                 COALESCE($3, roles), updated_at = $4, idp_managed = COALESCE($5, idp_managed) \
+                 WHERE id = $1",
             )
             .bind(id)
             .bind(&change.description)
             .bind(&change.roles)
             .bind(change.at)
+            .bind(change.idp_managed)
             .execute(&mut *tx)
             .await?;
             let after = Self::group_in(&mut tx, id).await?;
@@ -578,6 +607,38 @@ where
             Ok((tx, Written::deleted(&before, event)))
         })
         .await
+    }
+
+    async fn groups_for_idp(
+        &self,
+        names: &[String],
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String, bool, bool)>> {
+        if names.is_empty() && ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // An empty list is `IN (NULL)`: true for no row.
+        let list = |q: &mut Assembled<'_, D>, values: &[String]| {
+            if values.is_empty() {
+                q.push("NULL");
+            }
+            let mut sep = q.separated(", ");
+            for v in values {
+                sep.bind(v.clone());
+            }
+        };
+        let mut q = Assembled::<D>::new(format!(
+            "SELECT g.id, g.name, g.idp_managed, {GROUP_PRIVILEGED} AS privileged FROM \
+             user_groups g WHERE g.name IN ("
+        ));
+        list(&mut q, names);
+        q.push(") OR g.id IN (");
+        list(&mut q, ids);
+        q.push(")");
+        let (sql, args) = q.finish()?;
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     async fn list_members(&self, group_id: &str) -> StoreResult<Vec<UserRecord>> {

@@ -700,3 +700,150 @@ async fn sign_ins_committed_together_each_stand_or_fall_alone() {
         .value();
     assert_eq!(report["intact"], true, "{report}");
 }
+
+/// The names of the groups `me` lists, sorted.
+fn my_groups(me: &Value) -> Vec<String> {
+    let mut names: Vec<String> = me["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["name"].as_str().expect("a name").to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The details of the latest successful federated sign-in.
+async fn last_sign_in(app: &TestApp) -> Value {
+    let events = app.all_events().await;
+    let e = events
+        .iter()
+        .rev()
+        .find(|e| e.action == "auth.federated_login" && e.outcome == "success")
+        .expect("a successful sign-in");
+    serde_json::from_str(&e.details).expect("details")
+}
+
+#[tokio::test]
+async fn an_idp_groups_claim_grants_roles_and_custody_only_through_idp_managed_groups() {
+    // Arrange: a real SAML IdP (pysaml2), and groups that give an administrator role
+    // (the bootstrap `gatehouse-admins`), root-credential custody, and access-request
+    // approval, beside a plain group.
+    let app = TestApp::spawn().await;
+    let (_idp_proc, idp) = crate::saml_http::setup(&app).await;
+    let admin = app.admin().await;
+    crate::sts::account(&admin, crate::sts::ACCOUNT).await;
+    let mut ids = std::collections::BTreeMap::new();
+    for name in ["root-password", "root-mfa", "release-approvers"] {
+        let g: gatehouse_shared::directory::Group = admin
+            .post("/api/v1/groups", &json!({ "name": name }))
+            .await
+            .assert_status(201)
+            .json();
+        assert!(!g.idp_managed, "off by default");
+        ids.insert(name, g.id);
+    }
+    let groups: Vec<gatehouse_shared::directory::Group> =
+        admin.get("/api/v1/groups").await.assert_status(200).json();
+    let admins = groups
+        .iter()
+        .find(|g| g.name == "gatehouse-admins")
+        .expect("the bootstrap group");
+    assert!(!admins.idp_managed, "off for existing groups");
+    ids.insert("gatehouse-admins", admins.id.clone());
+    admin
+        .post(
+            "/api/v1/break-glass/vault",
+            &json!({
+                "account_id": crate::sts::ACCOUNT,
+                "password": "r00t-Pa55word-that-must-stay-secret",
+                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                "password_group_id": ids["root-password"],
+                "mfa_group_id": ids["root-mfa"],
+            }),
+        )
+        .await
+        .assert_status(201);
+    admin
+        .post(
+            "/api/v1/approval-policies",
+            &json!({
+                "name": "Releases",
+                "account_id": "*",
+                "permission_set_id": "*",
+                "approver_group_ids": [ids["release-approvers"]],
+                "approvals_needed": 1,
+            }),
+        )
+        .await
+        .assert_status(201);
+    let claim = "&user=erin&group=gatehouse-admins&group=root-mfa&group=release-approvers\
+                 &group=engineers&sign=response";
+
+    // Act 1: erin signs in claiming all four.
+    let first = crate::saml_http::browser();
+    let landed = crate::saml_http::sign_in_through_idp(&app, &idp, &first, claim).await;
+    assert_eq!(landed.status.as_u16(), 303, "{}", landed.body);
+    let me = crate::saml_http::me(&app, &first).await.value();
+
+    // Assert 1: only the plain group; no role; each refusal is in the audit trail.
+    assert_eq!(my_groups(&me), ["engineers"]);
+    assert_eq!(me["roles"], json!([]), "{me}");
+    let details = last_sign_in(&app).await;
+    assert_eq!(details["groups_applied"], json!(["engineers"]));
+    assert_eq!(
+        details["groups_refused"],
+        json!(["gatehouse-admins", "release-approvers", "root-mfa"])
+    );
+
+    // Act 2: an administrator marks the admin and MFA-custodian groups IdP-managed.
+    for name in ["gatehouse-admins", "root-mfa"] {
+        let g: gatehouse_shared::directory::Group = admin
+            .patch(
+                &format!("/api/v1/groups/{}", ids[name]),
+                &json!({ "idp_managed": true }),
+            )
+            .await
+            .assert_status(200)
+            .json();
+        assert!(g.idp_managed);
+    }
+    let second = crate::saml_http::browser();
+    crate::saml_http::sign_in_through_idp(&app, &idp, &second, claim).await;
+    let me = crate::saml_http::me(&app, &second).await.value();
+
+    // Assert 2: those two now apply; the approvers' group still does not.
+    assert_eq!(
+        my_groups(&me),
+        ["engineers", "gatehouse-admins", "root-mfa"]
+    );
+    assert_eq!(me["roles"], json!(["administrator"]), "{me}");
+    assert_eq!(
+        last_sign_in(&app).await["groups_refused"],
+        json!(["release-approvers"])
+    );
+
+    // Act 3: the MFA-custodian group is no longer IdP-managed.
+    admin
+        .patch(
+            &format!("/api/v1/groups/{}", ids["root-mfa"]),
+            &json!({ "idp_managed": false }),
+        )
+        .await
+        .assert_status(200);
+    let third = crate::saml_http::browser();
+    crate::saml_http::sign_in_through_idp(&app, &idp, &third, claim).await;
+    let me = crate::saml_http::me(&app, &third).await.value();
+
+    // Assert 3: the custody the IdP gave is taken back at the next sign-in.
+    assert_eq!(my_groups(&me), ["engineers", "gatehouse-admins"]);
+    let details = last_sign_in(&app).await;
+    assert_eq!(details["groups_removed"], json!(["root-mfa"]));
+    // The flag's changes are audited like any group change.
+    let trail = app.all_events().await;
+    let flagged = trail
+        .iter()
+        .filter(|e| e.action == "directory.group.update" && e.details.contains("idp_managed"))
+        .count();
+    assert_eq!(flagged, 3);
+}

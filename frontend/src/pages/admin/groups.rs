@@ -248,6 +248,8 @@ fn GroupDetail(
             <dd>{if v.group.description.is_empty() { "—".to_string() } else { v.group.description.clone() }}</dd>
             <dt>"Roles"</dt>
             <dd class="badges">{role_badges(&v.group.roles)}</dd>
+            <dt>"IdP-managed"</dt>
+            <dd>{if v.group.idp_managed { "Yes: an identity provider's groups claim may add members" } else { "No" }}</dd>
             <dt>"Members"</dt>
             <dd>{v.group.member_count}</dd>
         </dl>
@@ -385,6 +387,7 @@ fn EditGroup(
 ) -> impl IntoView {
     let description = RwSignal::new(group.description.clone());
     let chosen = Role::ALL.map(|r| RwSignal::new(group.roles.contains(&r)));
+    let idp_managed = RwSignal::new(group.idp_managed);
     let form = FormState::new();
     let id = group.id.clone();
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -395,6 +398,7 @@ fn EditGroup(
         let change = UpdateGroup {
             description: Some(description.get_untracked().trim().to_string()),
             roles: Some(chosen_roles(chosen)),
+            idp_managed: Some(idp_managed.get_untracked()),
         };
         let id = id.clone();
         spawn_local(async move {
@@ -411,11 +415,17 @@ fn EditGroup(
     };
     view! {
         <section class="card" aria-labelledby="edit-group-heading">
-            <h2 id="edit-group-heading">"Description and roles"</h2>
+            <h2 id="edit-group-heading">"Description, roles and IdP sync"</h2>
             <ErrorAlert error=form.error />
             <form on:submit=submit novalidate class="grid-form">
                 <TextField id="edit-group-description" label="Description" value=description autocomplete="off" error=form.field_error("description") />
                 <RoleChoices prefix="edit-group" chosen />
+                <CheckboxField
+                    id="edit-group-idp-managed".to_string()
+                    label="IdP-managed"
+                    checked=idp_managed
+                    hint="Sign-in through an identity provider may add people to this group by its groups claim, even if the group gives a role, approves requests or holds root-credential custody."
+                />
                 <div class="actions">
                     <button type="submit" disabled=move || form.busy.get()>"Save changes"</button>
                 </div>
