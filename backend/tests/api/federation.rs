@@ -847,3 +847,76 @@ async fn an_idp_groups_claim_grants_roles_and_custody_only_through_idp_managed_g
         .count();
     assert_eq!(flagged, 3);
 }
+
+/// A SAML Response posted to the ACS with `inner` inside, base64 as the form carries it.
+fn unsigned_response(inner: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" \
+         xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" ID=\"_r1\" Version=\"2.0\" \
+         IssueInstant=\"2026-01-01T00:00:00Z\">{inner}</samlp:Response>"
+    ))
+}
+
+#[tokio::test]
+async fn huge_unauthenticated_saml_values_are_capped_before_the_page_and_the_audit_trail() {
+    // Arrange: a status code and an algorithm URI of 60,000 two-byte characters each.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let idp = create_idp(&admin, &saml_body("SAML", &[CERT_A])).await;
+    let acs = format!("{}/auth/saml/{}/acs", app.base_url, idp.id);
+    let http = raw_client();
+    let tail = "é".repeat(60_000);
+    let status = format!("urn:evil:{tail}");
+    let bad_status = unsigned_response(&format!(
+        "<samlp:Status><samlp:StatusCode Value=\"{status}\"/></samlp:Status>"
+    ));
+    let bad_algorithm = unsigned_response(&format!(
+        "<samlp:Status><samlp:StatusCode \
+         Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>\
+         <ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod \
+         Algorithm=\"urn:evil:{tail}\"/></ds:SignedInfo></ds:Signature>"
+    ));
+
+    // Act
+    let mut pages = Vec::new();
+    for body in [&bad_status, &bad_algorithm] {
+        pages.push(
+            page(
+                http.post(&acs)
+                    .form(&[("SAMLResponse", body.as_str())])
+                    .send()
+                    .await
+                    .expect("post"),
+            )
+            .await,
+        );
+    }
+
+    // Assert: refused for what they are, each value cut to 128 characters and marked, on
+    // the page and in the trail.
+    assert_eq!(reason_code(&pages[0]), "saml_status", "{}", pages[0].body);
+    assert_eq!(reason_code(&pages[1]), "saml_algorithm_forbidden");
+    let kept = format!("urn:evil:{}", "é".repeat(128 - "urn:evil:".len()));
+    for p in &pages {
+        assert!(
+            p.body.len() < 16 * 1024,
+            "the page is small: {}",
+            p.body.len()
+        );
+        assert!(p.body.contains("…[truncated]"), "{}", p.body);
+    }
+    let events = app.all_events().await;
+    let refusals: Vec<Value> = events
+        .iter()
+        .filter(|e| e.action == "auth.federated_login")
+        .map(|e| serde_json::from_str(&e.details).expect("details"))
+        .collect();
+    assert_eq!(refusals.len(), 2);
+    for (details, prefix) in refusals.iter().zip(["status ", "algorithm "]) {
+        let detail = details["detail"].as_str().expect("a detail");
+        assert_eq!(detail, format!("{prefix}{kept}…[truncated]"));
+    }
+    let longest = events.iter().map(|e| e.details.len()).max().unwrap_or(0);
+    assert!(longest < 4 * 1024, "an event of {longest} bytes");
+}

@@ -77,6 +77,22 @@ pub struct VerifiedAssertion {
     pub session_index: Option<String>,
 }
 
+/// The most characters of a value read from an unverified response that a refusal keeps.
+pub const CAPPED_CHARS: usize = 128;
+/// What follows a value cut to [`CAPPED_CHARS`].
+pub const TRUNCATED: &str = "…[truncated]";
+
+/// `value`, or its first [`CAPPED_CHARS`] characters (cut between characters, never inside
+/// one) followed by [`TRUNCATED`]. Anyone can post a SAML response, so a value read from one
+/// before its signature verifies (a status code, an algorithm name) is capped before it
+/// reaches the person's page or the audit trail.
+pub fn capped(value: &str) -> String {
+    match value.char_indices().nth(CAPPED_CHARS) {
+        None => value.to_string(),
+        Some((cut, _)) => format!("{}{TRUNCATED}", &value[..cut]),
+    }
+}
+
 /// Why a response was refused. `code()` is the stable reason code shown to the person and
 /// written to the audit trail; `message()` is for the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,11 +102,13 @@ pub enum Refusal {
     MalformedXml,
     DoctypeForbidden,
     NotAResponse,
+    /// The top-level StatusCode value, [`capped`].
     StatusNotSuccess(String),
     Unsigned,
     SignatureInvalid,
     /// The signature does not cover the assertion that would be used (wrapping).
     SignatureWrapping,
+    /// The refused algorithm URI, [`capped`].
     AlgorithmForbidden(String),
     /// The IdP has no signing certificate configured.
     NoCertificateConfigured,
@@ -227,3 +245,23 @@ pub use verify::verify_response;
 pub const DEFAULT_MAX_BYTES: usize = 256 * 1024;
 /// The default clock skew (issue 3: 60 s).
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(60);
+
+#[cfg(test)]
+mod tests {
+    use super::{capped, CAPPED_CHARS, TRUNCATED};
+
+    #[test]
+    fn unverified_values_are_capped_between_characters_and_marked() {
+        assert_eq!(capped("urn:x:Requester"), "urn:x:Requester");
+        let exact = "a".repeat(CAPPED_CHARS);
+        assert_eq!(capped(&exact), exact, "128 characters are kept whole");
+        // Two-, three- and four-byte characters: the cut never splits one.
+        for c in ['é', '€', '𝄞'] {
+            let long: String = std::iter::repeat_n(c, 10_000).collect();
+            let cut = capped(&long);
+            let kept = cut.strip_suffix(TRUNCATED).expect("marked as truncated");
+            assert_eq!(kept.chars().count(), CAPPED_CHARS);
+            assert!(kept.chars().all(|k| k == c));
+        }
+    }
+}

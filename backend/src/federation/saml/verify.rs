@@ -98,7 +98,7 @@ pub fn verify_response(
         .and_then(|c| c.attribute("Value"))
         .ok_or(Refusal::MalformedXml)?;
     if status != SUCCESS {
-        return Err(Refusal::StatusNotSuccess(status.to_owned()));
+        return Err(Refusal::StatusNotSuccess(super::capped(status)));
     }
     check_unique_ids(root)?;
     for signature in xml::descendants(root, DSIG, "Signature") {
@@ -215,7 +215,7 @@ fn check_unique_ids(root: Node<'_, '_>) -> Result<(), Refusal> {
 
 fn check_algorithms(signature: Node<'_, '_>, allow_sha1: bool) -> Result<(), Refusal> {
     let forbidden =
-        |alg: Option<&str>| Refusal::AlgorithmForbidden(alg.unwrap_or("none").to_owned());
+        |alg: Option<&str>| Refusal::AlgorithmForbidden(super::capped(alg.unwrap_or("none")));
     let signed_info = xml::child(signature, DSIG, "SignedInfo").ok_or_else(|| forbidden(None))?;
     let c14n = xml::child(signed_info, DSIG, "CanonicalizationMethod")
         .and_then(|m| m.attribute("Algorithm"));
