@@ -14,19 +14,40 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
-/// Paths whose next segment is a secret: a `credentials_uri` token is the credential.
-const SECRET_PATH_PREFIXES: &[&str] = &["/credentials/"];
+/// Path segments whose next (non-empty) segment is a secret: a `credentials_uri` token is
+/// the credential. (Query strings are never logged: the OIDC callback's `code` and `state`,
+/// and an STS call's `SecurityToken` and `Signature`, travel there.)
+const SECRET_AFTER: &[&str] = &["credentials"];
 
 /// A request path as logs may show it: the secret segment of a capability URL replaced by
-/// `…`, so that whoever reads the logs cannot fetch the credentials.
+/// `…`, so that whoever reads the logs cannot fetch the credentials. Segments are compared
+/// percent-decoded and in any case, and empty segments skipped, so `//credentials/t` or
+/// `/%63redentials/t` (which the router refuses, but whose token may still be real) hide
+/// their token too.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    for prefix in SECRET_PATH_PREFIXES {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            let after = rest.find('/').map_or("", |i| &rest[i..]);
-            return format!("{prefix}…{after}").into();
-        }
+    let marks = |segment: &str| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        SECRET_AFTER
+            .iter()
+            .any(|s| decoded.trim().eq_ignore_ascii_case(s))
+    };
+    if !path.split('/').any(marks) {
+        return path.into();
     }
-    path.into()
+    let mut secret_next = false;
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            if secret_next && !segment.is_empty() {
+                secret_next = false;
+                "…"
+            } else {
+                secret_next = secret_next || marks(segment);
+                segment
+            }
+        })
+        .collect();
+    segments.join("/").into()
 }
 
 pub fn routes() -> Router<AppState> {
@@ -100,5 +121,11 @@ mod tests {
         assert_eq!(loggable_path("/credentials/s3cr3t/x"), "/credentials/…/x");
         assert_eq!(loggable_path("/api/v1/portal"), "/api/v1/portal");
         assert_eq!(loggable_path("/credentials"), "/credentials");
+        // Forms the router refuses, whose token may still be real.
+        assert_eq!(loggable_path("//credentials/t0k"), "//credentials/…");
+        assert_eq!(loggable_path("/credentials//t0k/x"), "/credentials//…/x");
+        assert_eq!(loggable_path("/%63redentials/t0k"), "/%63redentials/…");
+        assert_eq!(loggable_path("/CREDENTIALS/t0k"), "/CREDENTIALS/…");
+        assert_eq!(loggable_path("/a/credentials/t0k"), "/a/credentials/…");
     }
 }

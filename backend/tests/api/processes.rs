@@ -428,3 +428,62 @@ async fn a_credentials_url_token_never_reaches_the_log() {
         "the request is logged:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn no_secret_in_a_url_reaches_the_log_at_any_level() {
+    // Arrange: a server logging everything (every target at debug).
+    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::for_suite(dir.path()).await;
+    let mut server =
+        Server::launch_logging(&db.url, dir.path(), &random_master_key(), "urls", "debug");
+    server.wait_ready();
+    let secrets = [
+        "cr3d-t0ken-plain",
+        "cr3d-t0ken-double-slash",
+        "cr3d-t0ken-encoded",
+        "cr3d-t0ken-upper",
+        "oidc-c0de-from-the-idp",
+        "oidc-st4te-of-the-browser",
+        "st5-s3curity-t0ken",
+        "st5-s1gnature",
+    ];
+    let paths = [
+        format!("/credentials/{}", secrets[0]),
+        format!("//credentials/{}", secrets[1]),
+        format!("/%63redentials/{}", secrets[2]),
+        format!("/CREDENTIALS/{}", secrets[3]),
+        format!(
+            "/auth/oidc/some-idp/callback?code={}&state={}",
+            secrets[4], secrets[5]
+        ),
+        format!(
+            "/sts/?Action=AssumeRole&AccessKeyId=STS.x&SecurityToken={}&Signature={}",
+            secrets[6], secrets[7]
+        ),
+    ];
+
+    // Act: each URL, as a browser, the CLI or an SDK would send it.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for p in &paths {
+        let reply = http.get(format!("{}{p}", server.base)).send().await;
+        drop(reply.expect("the server answers"));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Assert: every request was logged, and no secret with it.
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    for secret in secrets {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
+    }
+    for logged in [
+        "/credentials/…",
+        "//credentials/…",
+        "/auth/oidc/some-idp/callback",
+        "/sts/",
+    ] {
+        assert!(log.contains(logged), "{logged} is logged:\n{log}");
+    }
+}
