@@ -495,6 +495,8 @@ pub struct TestApp {
     pub clock: TestClock,
     pub db_url: String,
     pub data_dir: PathBuf,
+    /// What it was built from, for [`TestApp::restart`] and [`TestApp::another_instance`].
+    config: Config,
     shutdown: Option<oneshot::Sender<()>>,
     // Dropped in this order, after the server was told to stop: the database, then the files.
     _db: TestDb,
@@ -518,27 +520,42 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("the bound address");
         let clock = TestClock::new(SystemClock.now_ms());
-        let state = gatehouse::app::build(&config, addr, Arc::new(clock.clone()))
-            .await
-            .expect("the app builds");
-        let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(gatehouse::app::serve(state.clone(), listener, async move {
-            let _ = rx.await;
-        }));
+        let (base_url, state, shutdown) = serve_on(&config, &clock).await;
         Self {
-            base_url: format!("http://{addr}"),
+            base_url,
             state,
             clock,
             db_url: db.url.clone(),
             data_dir: dir.path().to_path_buf(),
-            shutdown: Some(tx),
+            config,
+            shutdown: Some(shutdown),
             _db: db,
             _dir: dir,
+        }
+    }
+
+    /// Stops this Gatehouse and starts it again on the same database, data directory and
+    /// clock, on a new port: everything it kept only in memory is gone.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let (base_url, state, shutdown) = serve_on(&self.config, &self.clock).await;
+        self.base_url = base_url;
+        self.state = state;
+        self.shutdown = Some(shutdown);
+    }
+
+    /// A second Gatehouse on this one's database and data directory (so the same master
+    /// key), with memory of its own and the same clock: another instance behind a load
+    /// balancer. Stopped when dropped.
+    pub async fn another_instance(&self) -> Instance {
+        let (base_url, state, shutdown) = serve_on(&self.config, &self.clock).await;
+        Instance {
+            base_url,
+            state,
+            _shutdown: shutdown,
         }
     }
 
@@ -665,6 +682,38 @@ impl TestApp {
     /// `gatehouse audit verify` against this app's database and data directory.
     pub fn cli_verify(&self, json: bool) -> CliRun {
         cli_verify(&self.db_url, &self.data_dir, &[], json)
+    }
+}
+
+/// Builds the app from `config` on `clock` and serves it on 127.0.0.1:0 until the sender
+/// it hands back is used or dropped.
+async fn serve_on(config: &Config, clock: &TestClock) -> (String, AppState, oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("the bound address");
+    let state = gatehouse::app::build(config, addr, Arc::new(clock.clone()))
+        .await
+        .expect("the app builds");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(gatehouse::app::serve(state.clone(), listener, async move {
+        let _ = rx.await;
+    }));
+    (format!("http://{addr}"), state, tx)
+}
+
+/// Another instance of a [`TestApp`] (see [`TestApp::another_instance`]).
+pub struct Instance {
+    pub base_url: String,
+    pub state: AppState,
+    /// Dropping it stops the server.
+    _shutdown: oneshot::Sender<()>,
+}
+
+impl Instance {
+    /// One step of this instance's background jobs.
+    pub async fn tick(&self) -> TickReport {
+        gatehouse::app::tick(&self.state).await.expect("a job tick")
     }
 }
 
