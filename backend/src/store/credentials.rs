@@ -123,26 +123,43 @@ impl AuditView for CredentialUriRecord {
 pub const MAX_CREDENTIAL_LIFETIME_MS: Millis = 43_200_000;
 
 impl RevocationRecord {
-    /// Refuses every credential of `user_id` issued before `at`.
+    /// Role chaining: a credential from `AssumeRole` lives at most an hour (as in AWS STS).
+    pub const CHAINED_MAX_MS: Millis = 3_600_000;
+    /// Role chaining: at most this many credentials stand above one (`AssumeRole` refuses
+    /// to go deeper), so that a lineage, and the revocations that must outlive it, end.
+    pub const MAX_CHAIN_DEPTH: usize = 5;
+    /// How long after a credential expires a descendant of it can still live: a child is
+    /// issued before its parent expires and lives at most [`Self::CHAINED_MAX_MS`], so a
+    /// descendant `k` generations down expires less than `k` hours after it.
+    #[expect(
+        clippy::cast_possible_wrap,
+        reason = "MAX_CHAIN_DEPTH is a small constant"
+    )]
+    pub const LINEAGE_TAIL_MS: Millis = Self::MAX_CHAIN_DEPTH as Millis * Self::CHAINED_MAX_MS;
+
+    /// Refuses every credential of `user_id` whose lineage began at or before `at`, until
+    /// the last credential that can descend from one of them has expired.
     pub fn for_user(user_id: &str, at: Millis) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             kind: "user".into(),
             subject: user_id.into(),
             not_before: at,
-            expires_at: at + MAX_CREDENTIAL_LIFETIME_MS,
+            expires_at: at + MAX_CREDENTIAL_LIFETIME_MS + Self::LINEAGE_TAIL_MS,
             created_at: at,
         }
     }
 
-    /// Refuses the credential `access_key_id` (and those assumed from it) until it expires.
-    pub fn for_key(access_key_id: &str, expires_at: Millis, at: Millis) -> Self {
+    /// Refuses the credential `access_key_id`, which expires at `credential_expires_at`,
+    /// and every credential assumed from it or from those, for as long as any of them can
+    /// live ([`Self::LINEAGE_TAIL_MS`] past its own expiry).
+    pub fn for_key(access_key_id: &str, credential_expires_at: Millis, at: Millis) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             kind: "key".into(),
             subject: access_key_id.into(),
             not_before: at,
-            expires_at,
+            expires_at: credential_expires_at.max(at) + Self::LINEAGE_TAIL_MS,
             created_at: at,
         }
     }
@@ -155,6 +172,14 @@ pub struct CredentialWrite {
     /// The `credentials_uri` it was issued through, to mark used.
     pub uri: Option<String>,
     pub event: NewEvent,
+}
+
+/// A signature nonce used with an access key, to be remembered until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonceWrite {
+    pub access_key_id: String,
+    pub nonce: String,
+    pub expires_at: Millis,
 }
 
 #[async_trait]
@@ -202,6 +227,12 @@ pub trait CredentialStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// Revocations that can still matter at `now`.
     async fn active_revocations(&self, now: Millis) -> StoreResult<Vec<RevocationRecord>>;
+    /// Remembers signature nonces, all in one transaction (batched: see `sts::nonce`);
+    /// for each, in order, whether it is new (`false`: this access key used it already,
+    /// here or on another instance, or earlier in `nonces`).
+    async fn record_nonces(&self, nonces: &[NonceWrite]) -> StoreResult<Vec<bool>>;
+    /// Forgets nonces remembered until `now` or before; returns how many.
+    async fn prune_nonces(&self, now: Millis) -> StoreResult<u64>;
 
     async fn create_credential_uri(
         &self,
@@ -240,6 +271,20 @@ const DENY_CLOUD_SESSIONS_SQL: &str = "INSERT INTO cloud_session_denials (accoun
 const CREDENTIAL_COLS: &str = "access_key_id, user_id, username, account_id, permission_set_id, \
      role_name, source, parent_access_key_id, session_policy, issued_at, expires_at, revoked_at, \
      provider, session_name, grant_id";
+/// Every credential people see and revoke, as a table to select [`CREDENTIAL_COLS`] from:
+/// those STS issued, and break-glass root sessions (which the break-glass store records;
+/// here with `source` `root_session`, role `root` and no permission set).
+const CREDENTIAL_LIST: &str = "(SELECT access_key_id, user_id, username, account_id, \
+     permission_set_id, role_name, source, parent_access_key_id, session_policy, issued_at, \
+     expires_at, revoked_at, provider, session_name, grant_id FROM sts_credentials UNION ALL \
+     SELECT s.access_key_id, r.requester_id, r.requester_name, r.account_id, '', 'root', \
+     'root_session', NULL, FALSE, s.issued_at, s.expires_at, s.revoked_at, COALESCE(ac.provider, \
+     'local'), NULL, NULL FROM breakglass_root_sessions s JOIN breakglass_requests r ON r.id = \
+     s.request_id LEFT JOIN accounts ac ON ac.id = r.account_id) AS c";
+/// The key `$1` and every credential assumed from it, or from those, down the lineage.
+const LINEAGE_SQL: &str = "WITH RECURSIVE lineage (k) AS (SELECT CAST($1 AS TEXT) UNION SELECT \
+     d.access_key_id FROM sts_credentials d JOIN lineage l ON d.parent_access_key_id = l.k) \
+     SELECT k FROM lineage";
 const URI_SELECT: &str =
     "SELECT c.id, c.token_hash, c.user_id, c.account_id, c.permission_set_id, p.name AS \
      permission_set_name, c.created_at, c.expires_at, c.last_used_at, c.revoked_at FROM \
@@ -311,6 +356,17 @@ where
         .bind(r.not_before)
         .execute(&mut **tx)
         .await?;
+        // Break-glass root sessions are the user's credentials too.
+        let roots = sqlx::query(
+            "UPDATE breakglass_root_sessions SET revoked_at = $2 WHERE revoked_at IS NULL AND \
+             expires_at > $2 AND issued_at <= $3 AND request_id IN (SELECT id FROM \
+             breakglass_requests WHERE requester_id = $1)",
+        )
+        .bind(&r.subject)
+        .bind(r.created_at)
+        .bind(r.not_before)
+        .execute(&mut **tx)
+        .await?;
         // A credentials URL mints fresh credentials on every call, so "everything the user
         // holds" includes the URLs: revoke those still live too.
         sqlx::query(
@@ -322,7 +378,7 @@ where
         .execute(&mut **tx)
         .await?;
         Self::insert_revocation_in(tx, r).await?;
-        Ok(done.rows_affected())
+        Ok(done.rows_affected() + roots.rows_affected())
     }
 
     async fn credential_uri_in(tx: &mut Tx<D>, id: &str) -> StoreResult<CredentialUriRecord> {
@@ -338,7 +394,7 @@ where
         access_key_id: &str,
     ) -> StoreResult<StsCredentialRecord> {
         sqlx::query_as(&format!(
-            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"
+            "SELECT {CREDENTIAL_COLS} FROM {CREDENTIAL_LIST} WHERE access_key_id = $1"
         ))
         .bind(access_key_id)
         .fetch_optional(&mut **tx)
@@ -456,7 +512,7 @@ where
         f: &CredentialFilter,
     ) -> StoreResult<Vec<StsCredentialRecord>> {
         let mut q = Assembled::<D>::new(format!(
-            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE 1 = 1"
+            "SELECT {CREDENTIAL_COLS} FROM {CREDENTIAL_LIST} WHERE 1 = 1"
         ));
         if let Some(user) = &f.user_id {
             q.push(" AND user_id = ").bind(user.clone());
@@ -474,7 +530,7 @@ where
 
     async fn get_credential(&self, access_key_id: &str) -> StoreResult<StsCredentialRecord> {
         sqlx::query_as(&format!(
-            "SELECT {CREDENTIAL_COLS} FROM sts_credentials WHERE access_key_id = $1"
+            "SELECT {CREDENTIAL_COLS} FROM {CREDENTIAL_LIST} WHERE access_key_id = $1"
         ))
         .bind(access_key_id)
         .fetch_optional(&self.pool)
@@ -490,19 +546,26 @@ where
     ) -> StoreResult<StsCredentialRecord> {
         self.audited_write(|mut tx| async move {
             let before = Self::credential_in(&mut tx, access_key_id).await?;
+            // Credentials assumed from this one, and from those (role chaining), end with it.
             sqlx::query(&format!(
-                "{DENY_CLOUD_SESSIONS_SQL} revoked_at IS NULL AND (access_key_id = $1 OR \
-                 parent_access_key_id = $1) ON CONFLICT (account_id, role_name, session_name) DO \
-                 NOTHING"
+                "{DENY_CLOUD_SESSIONS_SQL} revoked_at IS NULL AND access_key_id IN \
+                 ({LINEAGE_SQL}) ON CONFLICT (account_id, role_name, session_name) DO NOTHING"
             ))
             .bind(access_key_id)
             .bind(r.created_at)
             .execute(&mut *tx)
             .await?;
-            // Credentials assumed from this one (role chaining) end with it.
-            sqlx::query(
+            sqlx::query(&format!(
                 "UPDATE sts_credentials SET revoked_at = $2 WHERE revoked_at IS NULL AND \
-                 (access_key_id = $1 OR parent_access_key_id = $1)",
+                 access_key_id IN ({LINEAGE_SQL})"
+            ))
+            .bind(access_key_id)
+            .bind(r.created_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE breakglass_root_sessions SET revoked_at = $2 WHERE access_key_id = $1 AND \
+                 revoked_at IS NULL",
             )
             .bind(access_key_id)
             .bind(r.created_at)
@@ -530,6 +593,53 @@ where
             let n = Self::revoke_user_in(&mut tx, &r).await?;
             let event = with_detail(event, "credentials_revoked", serde_json::json!(n));
             Ok((tx, Written::with(n, event)))
+        })
+        .await
+    }
+
+    async fn record_nonces(&self, nonces: &[NonceWrite]) -> StoreResult<Vec<bool>> {
+        if nonces.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.audited_write(|mut tx| async move {
+            let mut fresh = std::collections::HashSet::with_capacity(nonces.len());
+            // 3 binds a row: 1,000 rows stay far below both engines' bind limits.
+            for chunk in nonces.chunks(1_000) {
+                let mut q = Assembled::<D>::new(
+                    "INSERT INTO sts_nonces (access_key_id, nonce, expires_at) ",
+                );
+                q.values(chunk, |b, n| {
+                    b.bind(n.access_key_id.clone())
+                        .bind(n.nonce.clone())
+                        .bind(n.expires_at);
+                });
+                q.push(
+                    " ON CONFLICT (access_key_id, nonce) DO NOTHING RETURNING access_key_id, \
+                     nonce",
+                );
+                let (sql, args) = q.finish()?;
+                let rows: Vec<(String, String)> =
+                    sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+                fresh.extend(rows);
+            }
+            // A pair inserted once is new once: a repeat later in the batch is not.
+            let answers = nonces
+                .iter()
+                .map(|n| fresh.remove(&(n.access_key_id.clone(), n.nonce.clone())))
+                .collect();
+            Ok((tx, Written::silent(answers)))
+        })
+        .await
+    }
+
+    async fn prune_nonces(&self, now: Millis) -> StoreResult<u64> {
+        self.audited_write(|mut tx| async move {
+            let gone = sqlx::query("DELETE FROM sts_nonces WHERE expires_at <= $1")
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            Ok((tx, Written::silent(gone)))
         })
         .await
     }

@@ -57,7 +57,7 @@ pub use cloud::{
 };
 pub use credentials::{
     CredentialFilter, CredentialStore, CredentialUriRecord, CredentialWrite, EntitlementRecord,
-    RevocationRecord, StsCredentialRecord,
+    NonceWrite, RevocationRecord, StsCredentialRecord,
 };
 pub use dialect::Dialect;
 pub use directory::{

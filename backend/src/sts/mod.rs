@@ -4,7 +4,8 @@
 //!
 //! Issuing needs a current assignment (or a just-in-time grant in force) and a provisioned
 //! role, clamps the duration to the permission set's session duration (and a grant's end), and records the credential with an audit event (no
-//! secrets). Verifying needs no database read: see [`token`], [`revocation`] and [`nonce`].
+//! secrets). Verifying reads no database, and writes only the request's nonce, batched
+//! with others': see [`token`], [`revocation`] and [`nonce`].
 
 pub mod commit;
 pub mod nonce;
@@ -32,27 +33,31 @@ use crate::store::{CredentialWrite, EntitlementRecord, Store, StoreError, StsCre
 use gatehouse_shared::audit::Outcome;
 
 pub use commit::CommitQueue;
-pub use nonce::NonceCache;
+pub use nonce::{NonceCache, SharedNonces};
 pub use revocation::Revocations;
-pub use token::{Claims, Credential, StsKeys};
+pub use token::{Claims, Credential, Lineage, StsKeys};
 
 /// Everything STS keeps in memory: its keys, the revocations, the nonces seen, and the
-/// queue that commits issued credentials.
+/// queues that commit issued credentials and nonces.
 #[derive(Debug)]
 pub struct Sts {
     pub keys: StsKeys,
     pub revocations: Revocations,
+    /// This instance's memory of nonces: the first, fast check.
     pub nonces: NonceCache,
+    /// The nonces every instance sees: the second check, batched into the database.
+    pub shared_nonces: SharedNonces,
     pub commits: CommitQueue,
 }
 
 impl Sts {
-    /// Starts the commit queue's writer task: call inside the runtime.
+    /// Starts the commit queues' writer tasks: call inside the runtime.
     pub fn new(master: &MasterKey, store: Arc<dyn Store>) -> Self {
         Self {
             keys: StsKeys::derive(master),
             revocations: Revocations::default(),
             nonces: NonceCache::default(),
+            shared_nonces: SharedNonces::start(store.clone()),
             commits: CommitQueue::start(store),
         }
     }
@@ -64,9 +69,10 @@ pub enum Source {
     Portal,
     /// Through the `credentials_uri` with this id.
     CredentialsUri(String),
-    /// `AssumeRole` signed with this access key.
+    /// `AssumeRole`: the new credential's lineage, whose parent is the key the call was
+    /// signed with.
     AssumeRole {
-        parent: String,
+        lineage: Lineage,
     },
 }
 
@@ -139,23 +145,20 @@ pub enum IssueError {
     Store(#[from] StoreError),
 }
 
-/// The policies of a permission set: its system policies and its inline policy, parsed.
-pub fn role_policies(e: &EntitlementRecord) -> Vec<RamPolicy> {
+/// The policies of a permission set: its system policies and its inline policy, parsed;
+/// `None` when one of them no longer parses (stored under an older grammar, say), so that
+/// the caller fails closed: a Deny it holds must not be dropped silently.
+pub fn role_policies(e: &EntitlementRecord) -> Option<Vec<RamPolicy>> {
     let mut out = Vec::new();
     for name in e.permission_set.policy_names() {
-        if let Some(p) = catalogue::find(&name).and_then(|c| RamPolicy::parse(c.document).ok()) {
-            out.push(p);
+        if let Some(c) = catalogue::find(&name) {
+            out.push(RamPolicy::parse(c.document).ok()?);
         }
     }
-    if let Some(p) = e
-        .permission_set
-        .inline_policy
-        .as_deref()
-        .and_then(|t| RamPolicy::parse_with_limit(t, MAX_POLICY_CHARS).ok())
-    {
-        out.push(p);
+    if let Some(text) = e.permission_set.inline_policy.as_deref() {
+        out.push(RamPolicy::parse_with_limit(text, MAX_POLICY_CHARS).ok()?);
     }
-    out
+    Some(out)
 }
 
 /// Checks a requested duration and session policy; returns the clamped duration in ms.
@@ -276,7 +279,11 @@ pub async fn record_cloud_issue(
         permission_set_id: claims.ps.clone(),
         role_name: claims.role.clone(),
         source: req.source.as_str().to_string(),
-        parent_access_key_id: None,
+        // So that revoking the parent denies this cloud session too.
+        parent_access_key_id: match &req.source {
+            Source::AssumeRole { lineage } => Some(lineage.p.clone()),
+            _ => None,
+        },
         session_policy: claims.pol.is_some(),
         issued_at: claims.iat,
         expires_at: claims.exp,
@@ -333,7 +340,7 @@ pub(crate) async fn issue_local(
         exp: now + duration_ms,
         pol: session_policy,
         par: match &req.source {
-            Source::AssumeRole { parent } => Some(parent.clone()),
+            Source::AssumeRole { lineage } => Some(lineage.clone()),
             _ => None,
         },
         rt: None,
@@ -347,7 +354,7 @@ pub(crate) async fn issue_local(
         permission_set_id: claims.ps.clone(),
         role_name: role.clone(),
         source: req.source.as_str().to_string(),
-        parent_access_key_id: claims.par.clone(),
+        parent_access_key_id: claims.par.as_ref().map(|l| l.p.clone()),
         session_policy: claims.pol.is_some(),
         issued_at: now,
         expires_at: claims.exp,

@@ -1,6 +1,8 @@
 //! `/api/v1/sts-credentials`: issued credentials, listed and revoked. Administrators and
-//! auditors see everyone's; everyone else sees their own. Administrators revoke any
-//! credential (or all of a user's); people revoke their own.
+//! auditors see everyone's; everyone else sees their own. Break-glass root sessions are
+//! listed with them. Administrators revoke any credential (or all of a user's); people
+//! revoke their own. Revoking a credential revokes every one assumed from it, down its
+//! lineage.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -101,8 +103,17 @@ async fn revoke(
             not_found()
         });
     }
+    if cred.source == "root_session" && cred.provider != "local" {
+        // Only Gatehouse's own STS verifies against its revocations.
+        return Err(ApiError::Conflict(format!(
+            "This root session was issued by {}: Gatehouse cannot end it; it expires at {}.",
+            cred.provider,
+            crate::sts::expiration_text(cred.expires_at)
+        )));
+    }
     let now = state.clock.now_ms();
-    let revocation = RevocationRecord::for_key(&access_key_id, cred.expires_at.max(now), now);
+    // Kept until the last credential assumed from this one (or from those) has expired.
+    let revocation = RevocationRecord::for_key(&access_key_id, cred.expires_at, now);
     let ev = NewEvent::new(
         now,
         &who.ctx(),

@@ -17,22 +17,24 @@ use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::audit::Outcome;
 use serde_json::{json, Value};
 
+use super::nonce::MAX_NONCE_LEN;
 use super::signature::{self, V3Authorization};
 use super::token::{TokenError, ACCESS_KEY_PREFIX};
-use super::{assumed_role_arn, role_policies, Claims, IssueError, IssueRequest, Source};
+use super::{assumed_role_arn, role_policies, Claims, IssueError, IssueRequest, Lineage, Source};
 use crate::app::AppState;
 use crate::audit::ClientMeta;
 use crate::audit::{AuditCtx, NewEvent};
 use crate::clock::Millis;
 use crate::permission_sets::ROLE_PREFIX;
 use crate::policy::{evaluate_with_session_policy, Context, RamPolicy, Request as PolicyRequest};
+use crate::store::RevocationRecord;
 
 /// The API version every call must name.
 pub const VERSION: &str = "2015-04-01";
 /// How far a request's timestamp may be from the server's clock.
 pub const MAX_SKEW_MS: Millis = 15 * 60 * 1000;
 /// Role chaining: credentials from `AssumeRole` live at most an hour, as in AWS STS.
-pub const CHAINED_MAX_SECS: i64 = 3_600;
+pub const CHAINED_MAX_SECS: i64 = RevocationRecord::CHAINED_MAX_MS / 1000;
 /// The largest request body accepted (a session policy is at most 2,048 characters).
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -146,6 +148,8 @@ impl Call<'_> {
 struct Verified {
     claims: Claims,
     action: String,
+    /// Seen by this instance for the first time; the database is asked next.
+    nonce: String,
 }
 
 /// True when a request at `/` is an STS call rather than a page load.
@@ -242,6 +246,7 @@ async fn respond(
     };
     let now = state.clock.now_ms();
     let verified = verify(state, &call, now)?;
+    check_shared_nonce(state, &verified, now).await?;
     match verified.action.as_str() {
         "GetCallerIdentity" => Ok(caller_identity(&verified.claims)),
         "AssumeRole" => assume_role(state, &call, &verified.claims, now, request_id, source_ip).await,
@@ -358,17 +363,46 @@ fn verify(state: &AppState, call: &Call<'_>, now: Millis) -> Result<Verified, St
         ));
     }
     let nonce = nonce.ok_or_else(|| StsError::missing("SignatureNonce"))?;
-    if !state.sts.nonces.first_use(access_key_id, nonce, now) {
-        return Err(StsError::new(
-            StatusCode::BAD_REQUEST,
-            "SignatureNonceUsed",
-            "Specified signature nonce was used already.",
+    if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
+        return Err(StsError::invalid(
+            "SignatureNonce",
+            &format!("send 1 to {MAX_NONCE_LEN} characters, new for every request."),
         ));
+    }
+    if !state.sts.nonces.first_use(access_key_id, nonce, now) {
+        return Err(nonce_used());
     }
     Ok(Verified {
         claims,
         action: action.to_string(),
+        nonce: nonce.to_string(),
     })
+}
+
+fn nonce_used() -> StsError {
+    StsError::new(
+        StatusCode::BAD_REQUEST,
+        "SignatureNonceUsed",
+        "Specified signature nonce was used already.",
+    )
+}
+
+/// The nonce's second check, after this instance's memory: the database every instance
+/// shares (and that outlives a restart) must not hold it either.
+async fn check_shared_nonce(state: &AppState, v: &Verified, now: Millis) -> Result<(), StsError> {
+    match state
+        .sts
+        .shared_nonces
+        .first_use(&v.claims.ak, &v.nonce, now)
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(nonce_used()),
+        Err(e) => {
+            tracing::error!(error = %e, "record sts nonce");
+            Err(StsError::internal())
+        }
+    }
 }
 
 fn mismatch(string_to_sign: &str) -> StsError {
@@ -558,6 +592,18 @@ async fn assume_role(
         tracing::error!(error = %e, "assume role");
         StsError::internal()
     };
+    // Lineages are bounded, so a revocation can be kept until its last descendant expires.
+    if caller.depth() >= RevocationRecord::MAX_CHAIN_DEPTH {
+        store
+            .append_event(deny("role chain too deep"))
+            .await
+            .map_err(internal)?;
+        return Err(StsError::no_permission(&format!(
+            "role chaining goes at most {} deep; these credentials were assumed {} times.",
+            RevocationRecord::MAX_CHAIN_DEPTH,
+            caller.depth()
+        )));
+    }
 
     // The caller's effective policy must allow sts:AssumeRole on the target role.
     let own = store
@@ -574,7 +620,21 @@ async fn assume_role(
             .into_iter()
             .collect(),
         (Some(_), None) => Vec::new(),
-        (None, _) => own.as_ref().map(role_policies).unwrap_or_default(),
+        (None, _) => match own.as_ref().map(role_policies) {
+            None => Vec::new(),
+            Some(Some(policies)) => policies,
+            // A policy of the role that no longer parses refuses, as an unreadable session
+            // policy does: it may have held the Deny that mattered.
+            Some(None) => {
+                store
+                    .append_event(deny("a policy of the caller's role does not parse"))
+                    .await
+                    .map_err(internal)?;
+                return Err(StsError::no_permission(
+                    "a policy of these credentials' role cannot be read.",
+                ));
+            }
+        },
     };
     // A session policy that no longer parses (stored under an older grammar, say) narrows
     // to nothing: fail closed rather than assume the role with the session unnarrowed.
@@ -658,7 +718,7 @@ async fn assume_role(
             duration_secs: duration,
             session_policy,
             source: Source::AssumeRole {
-                parent: caller.ak.clone(),
+                lineage: Lineage::of_child(caller),
             },
             ctx,
         },

@@ -49,10 +49,12 @@ pub struct Claims {
     /// The session policy, if one was given when issuing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pol: Option<String>,
-    /// The credential this one was assumed from (role chaining), so revoking the parent
-    /// revokes it too.
+    /// Where a chained credential comes from (role chaining): its parent, every ancestor
+    /// before that, and when the eldest was issued, so that revoking any of them (or the
+    /// user's credentials of that time) revokes this one too. Tokens from before lineages
+    /// carry the parent's key id alone, which still opens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub par: Option<String>,
+    pub par: Option<Lineage>,
     /// A break-glass root session: the root task whose policy alone limits it
     /// (`breakglass::tasks`); the principal is the account's root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,6 +63,94 @@ pub struct Claims {
     /// revoking the grant revokes it. Absent in tokens issued through an assignment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gr: Option<String>,
+}
+
+/// The ancestry of a credential assumed from another: bounded by
+/// [`RevocationRecord::MAX_CHAIN_DEPTH`](crate::store::RevocationRecord::MAX_CHAIN_DEPTH).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lineage {
+    /// The key `AssumeRole` was signed with.
+    pub p: String,
+    /// The parent's own ancestors, eldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub a: Vec<String>,
+    /// When the eldest ancestor was issued (Unix ms); `None` in tokens from before
+    /// lineages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub t: Option<Millis>,
+}
+
+impl Lineage {
+    /// The lineage of a credential assumed with `parent`.
+    pub fn of_child(parent: &Claims) -> Self {
+        match &parent.par {
+            None => Self {
+                p: parent.ak.clone(),
+                a: Vec::new(),
+                t: Some(parent.iat),
+            },
+            Some(l) => {
+                let mut a = l.a.clone();
+                a.push(l.p.clone());
+                Self {
+                    p: parent.ak.clone(),
+                    a,
+                    t: Some(l.t.map_or(parent.iat, |t| t.min(parent.iat))),
+                }
+            }
+        }
+    }
+
+    /// Every ancestor's key id, eldest first, the parent last.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.a.iter().map(String::as_str).chain([self.p.as_str()])
+    }
+
+    /// How many credentials stand above this one (1 for a child of a portal credential).
+    pub fn depth(&self) -> usize {
+        self.a.len() + 1
+    }
+}
+
+impl<'de> Deserialize<'de> for Lineage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// Before lineages, `par` was the parent's key id alone.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Parent(String),
+            Lineage {
+                p: String,
+                #[serde(default)]
+                a: Vec<String>,
+                #[serde(default)]
+                t: Option<Millis>,
+            },
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::Parent(p) => Self {
+                p,
+                a: Vec::new(),
+                t: None,
+            },
+            Either::Lineage { p, a, t } => Self { p, a, t },
+        })
+    }
+}
+
+impl Claims {
+    /// How many credentials stand above this one: 0 for one from the portal.
+    pub fn depth(&self) -> usize {
+        self.par.as_ref().map_or(0, Lineage::depth)
+    }
+
+    /// When this credential's lineage began: its eldest ancestor's issue time, or its own.
+    pub fn lineage_issued_at(&self) -> Millis {
+        self.par
+            .as_ref()
+            .and_then(|l| l.t)
+            .map_or(self.iat, |t| t.min(self.iat))
+    }
 }
 
 /// A credential as handed out.
@@ -231,5 +321,37 @@ mod tests {
         }
         assert_eq!(keys.open(&ak, "CAIS.xyz"), Err(TokenError::Malformed));
         assert_eq!(keys.open(&ak, "GH1."), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn a_lineage_names_every_ancestor_and_when_it_began_and_old_tokens_still_open() {
+        let a = claims("STS.a");
+        let b = Claims {
+            ak: "STS.b".into(),
+            iat: 2_000,
+            par: Some(Lineage::of_child(&a)),
+            ..claims("STS.b")
+        };
+        let c = Claims {
+            ak: "STS.c".into(),
+            iat: 3_000,
+            par: Some(Lineage::of_child(&b)),
+            ..claims("STS.c")
+        };
+        let l = c.par.as_ref().unwrap();
+        assert_eq!(l.keys().collect::<Vec<_>>(), ["STS.a", "STS.b"]);
+        assert_eq!((a.depth(), b.depth(), c.depth()), (0, 1, 2));
+        assert_eq!(c.lineage_issued_at(), 1_000);
+        // Before lineages, `par` was the parent's key id alone.
+        let mut old = serde_json::to_value(claims("STS.d")).unwrap();
+        old["par"] = serde_json::json!("STS.a");
+        let old: Claims = serde_json::from_value(old).unwrap();
+        let l = old.par.as_ref().unwrap();
+        assert_eq!((l.p.as_str(), l.a.len(), l.t), ("STS.a", 0, None));
+        assert_eq!(old.lineage_issued_at(), old.iat);
+        // A token round-trips with its lineage.
+        let keys = StsKeys::derive(&MasterKey::generate());
+        let cred = keys.issue(&c);
+        assert_eq!(keys.open("STS.c", &cred.security_token).unwrap(), c);
     }
 }

@@ -33,3 +33,4 @@ mod sdk;
 mod spa;
 mod store;
 mod sts;
+mod sts_lineage;
