@@ -75,6 +75,8 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database answers within [`crate::http::availability::PROBE_TIMEOUT`];
+/// the answer also tells [`crate::http::availability::guard`] whether to fail requests fast.
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if state.db_health.probe(&*state.store).await {
         Ok("ready")
@@ -96,8 +98,6 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
 pub async fn track(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
-/// Ready when the database answers within [`crate::http::availability::PROBE_TIMEOUT`];
-/// the answer also tells [`crate::http::availability::guard`] whether to fail requests fast.
     let route = req
         .extensions()
         .get::<MatchedPath>()
