@@ -15,6 +15,7 @@ mod breakglass;
 mod cloud;
 mod cloud_aws;
 mod cloud_aws_root;
+mod crash_loop;
 mod directory;
 mod federation;
 mod helpers;

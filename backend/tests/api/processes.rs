@@ -20,10 +20,10 @@ use crate::helpers::{
 };
 
 /// A `gatehouse serve` process on 127.0.0.1:0. Killed (SIGKILL) when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     ready: mpsc::Receiver<String>,
-    base: String,
+    pub(crate) base: String,
     log: PathBuf,
 }
 
@@ -84,14 +84,14 @@ impl Server {
         }
     }
 
-    fn start(db_url: &str, data_dir: &Path, master_key: &str, name: &str) -> Self {
+    pub(crate) fn start(db_url: &str, data_dir: &Path, master_key: &str, name: &str) -> Self {
         let mut s = Self::launch(db_url, data_dir, master_key, name);
         s.wait_ready();
         s
     }
 
     /// `kill -9`: no graceful shutdown, no chance to finish anything.
-    fn kill_9(&mut self) {
+    pub(crate) fn kill_9(&mut self) {
         self.child.kill().expect("SIGKILL the server");
         self.child.wait().expect("reap the server");
     }
@@ -110,7 +110,7 @@ fn random_master_key() -> String {
 
 /// A request made by hand with a session cookie and its CSRF token; `None` if the server
 /// could not be reached (it may have just been killed).
-async fn post_with_session(
+pub(crate) async fn post_with_session(
     client: &reqwest::Client,
     base: &str,
     session: &(String, String),
