@@ -45,8 +45,9 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
     // The world of the access-request tests (alice may ask; bob and carol approve; `holder`
     // is assigned Ops on ACCOUNT), two approvals needed; then served by the real binary on
     // the same database and master key, killed and restarted `loops` times.
-    let j = jit().await;
+    let mut j = jit().await;
     j.approval_policy(2, json!({})).await;
+    j.app.stop().await;
     let key = std::fs::read_to_string(j.app.data_dir.join("master.key")).unwrap();
     let key = key.trim().to_string();
     let ops = j.ops.id.clone();
@@ -132,11 +133,17 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
         {
             let (client, base) = (client.clone(), base.clone());
             let path = format!("/api/v1/permission-sets/{ops}/provision");
+            let log = j.app.data_dir.join(format!("round-{round}.log"));
             workers.push(tokio::spawn(async move {
                 while let Some(r) =
                     post_with_session(&client, &base, &admin, &path, &json!({})).await
                 {
-                    assert!(r.status.is_success(), "{}", r.body);
+                    assert!(
+                        r.status.is_success(),
+                        "{}\nserver log:\n{}",
+                        r.body,
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
                 }
             }));
         }

@@ -547,6 +547,17 @@ impl TestApp {
         self.shutdown = Some(shutdown);
     }
 
+    /// Stops serving (and the background jobs with it), keeping the database and data
+    /// directory: for tests that hand both to the real binary, which must be their only
+    /// writer (SQLite is one instance's).
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        // Graceful shutdown closes idle connections at once; then the jobs are aborted.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     /// A second Gatehouse on this one's database and data directory (so the same master
     /// key), with memory of its own and the same clock: another instance behind a load
     /// balancer. Stopped when dropped.
