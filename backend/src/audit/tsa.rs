@@ -228,4 +228,17 @@ mod tests {
             Err(TsaError::Malformed(_))
         ));
     }
+
+    #[tokio::test]
+    async fn an_unreachable_tsa_is_described_without_its_url_or_credentials() {
+        let client = reqwest::Client::new();
+        // Port 9 (discard) on loopback: nothing listens there in tests.
+        let url = "http://stamper:tsa-secret@127.0.0.1:9/stamp?key=query-secret";
+        let err = stamp(&client, url, &[0; 32], None).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, TsaError::Unreachable(_)), "{text}");
+        for secret in ["tsa-secret", "query-secret", "stamper", "127.0.0.1:9"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
 }
