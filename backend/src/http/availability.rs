@@ -98,6 +98,9 @@ impl DbHealth {
             self.mark_up();
         } else {
             self.mark_down();
+            // Whoever probed (a request or `/readyz`), the next probe is an interval away.
+            self.next_probe_ms
+                .store(since_epoch_ms() + probe_every_ms(), Ordering::Release);
         }
         ok
     }

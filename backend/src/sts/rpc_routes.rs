@@ -87,6 +87,22 @@ impl StsError {
         )
     }
 
+    /// A store failure: `ServiceUnavailable` (503, retried by the SDKs) when the database
+    /// could not be reached, else `InternalError`. Logged here, without the request.
+    fn store(e: &crate::store::StoreError, doing: &'static str) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, doing, "the database could not be reached");
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The request has failed due to a temporary failure of the server.",
+            )
+        } else {
+            tracing::error!(error = %e, doing, "sts store error");
+            Self::internal()
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }
@@ -110,7 +126,17 @@ impl StsError {
             "Message": self.message,
             "Recommend": self.recommend(),
         });
-        (self.status, axum::Json(body)).into_response()
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Tells the availability guard, and the SDK when to come back.
+            resp.extensions_mut()
+                .insert(crate::http::availability::DatabaseUnreachable);
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        resp
     }
 }
 
@@ -398,10 +424,7 @@ async fn check_shared_nonce(state: &AppState, v: &Verified, now: Millis) -> Resu
     {
         Ok(true) => Ok(()),
         Ok(false) => Err(nonce_used()),
-        Err(e) => {
-            tracing::error!(error = %e, "record sts nonce");
-            Err(StsError::internal())
-        }
+        Err(e) => Err(StsError::store(&e, "record sts nonce")),
     }
 }
 
@@ -588,10 +611,7 @@ async fn assume_role(
         .details(json!({ "caller": caller.ak, "request_id": request_id }))
     };
     let store = &*state.store;
-    let internal = |e: crate::store::StoreError| {
-        tracing::error!(error = %e, "assume role");
-        StsError::internal()
-    };
+    let internal = |e: crate::store::StoreError| StsError::store(&e, "assume role");
     // Lineages are bounded, so a revocation can be kept until its last descendant expires.
     if caller.depth() >= RevocationRecord::MAX_CHAIN_DEPTH {
         store

@@ -12,6 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::helpers::*;
+use crate::sts::{Signer, ACCOUNT};
 
 /// A loopback TCP proxy to PostgreSQL that can be cut (listener closed, so connecting is
 /// refused; live connections dropped) and restored on the same port.
@@ -84,8 +85,32 @@ async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself
         .await
         .assert_status(201);
     app.browser().get("/readyz").await.assert_status(200);
+    // Credentials for an SDK's call during the outage.
+    crate::sts::account(&admin, ACCOUNT).await;
+    let dev = crate::sts::permission_set(&admin, "Dev", None).await;
+    let alice = app.create_user_with_roles(&admin, "alice", &[]).await;
+    crate::sts::assign(&admin, &alice, ACCOUNT, &dev, true).await;
+    let alice_browser = app.browser();
+    alice_browser.sign_in("alice", USER_PASSWORD).await;
+    let c = crate::sts::issue(&alice_browser, ACCOUNT, &dev, json!({})).await;
 
     proxy.cut();
+
+    // An SDK's call is told, in the cloud's own words, that the service is briefly away:
+    // `ServiceUnavailable` is what the SDKs retry.
+    let started = Instant::now();
+    let signer = Signer::new(&app.base_url, &c, app.now_ms());
+    let (status, v) = signer.rpc("GetCallerIdentity", &[], "outage-1").await;
+    assert_eq!(
+        (status, v["Code"].as_str()),
+        (503, Some("ServiceUnavailable")),
+        "{v}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "an STS call during the outage took {:?}",
+        started.elapsed()
+    );
 
     // Whatever the outage finds first, and everything after it, is a quick 503 that says
     // when to come back; never a 500, never the pool's whole timeout per request.
