@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
-use super::assembled::Assembled;
 use super::chain::Tx;
 use super::dialect::{Dialect, RowsAffected};
 use super::directory::USER_COLS;
@@ -201,12 +200,6 @@ pub trait FederationStore: Send + Sync {
 
     /// The user linked to (IdP, subject), if any, in one read.
     async fn linked_user(&self, idp_id: &str, subject: &str) -> StoreResult<Option<LinkedUser>>;
-    /// `(id, name)` of the groups named `names` or with an ID in `ids`.
-    async fn groups_named_or_ids(
-        &self,
-        names: &[String],
-        ids: &[String],
-    ) -> StoreResult<Vec<(String, String)>>;
     /// Users whose e-mail address is `email` (any case).
     async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>>;
 
@@ -509,35 +502,6 @@ where
         .bind(subject)
         .fetch_optional(&self.pool)
         .await?)
-    }
-
-    async fn groups_named_or_ids(
-        &self,
-        names: &[String],
-        ids: &[String],
-    ) -> StoreResult<Vec<(String, String)>> {
-        if names.is_empty() && ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        // An empty list is `IN (NULL)`: true for no row.
-        let list = |q: &mut Assembled<'_, D>, values: &[String]| {
-            if values.is_empty() {
-                q.push("NULL");
-            }
-            let mut sep = q.separated(", ");
-            for v in values {
-                sep.bind(v.clone());
-            }
-        };
-        let mut q = Assembled::<D>::new("SELECT id, name FROM user_groups WHERE name IN (");
-        list(&mut q, names);
-        q.push(") OR id IN (");
-        list(&mut q, ids);
-        q.push(")");
-        let (sql, args) = q.finish()?;
-        Ok(sqlx::query_as_with(&sql, args)
-            .fetch_all(&self.pool)
-            .await?)
     }
 
     async fn users_by_email(&self, email: &str) -> StoreResult<Vec<UserRecord>> {
