@@ -27,13 +27,13 @@ pub(crate) struct Person {
     pub totp: String,
 }
 
-struct World {
-    app: TestApp,
-    admin: Browser,
-    entry: VaultEntry,
-    password_group: Group,
-    mfa_group: Group,
-    requester: Person,
+pub(crate) struct World {
+    pub(crate) app: TestApp,
+    pub(crate) admin: Browser,
+    pub(crate) entry: VaultEntry,
+    pub(crate) password_group: Group,
+    pub(crate) mfa_group: Group,
+    pub(crate) requester: Person,
 }
 
 pub(crate) async fn group(admin: &Browser, name: &str) -> Group {
@@ -72,7 +72,7 @@ pub(crate) async fn person(
     }
 }
 
-async fn world(m: i64, n: i64) -> World {
+pub(crate) async fn world(m: i64, n: i64) -> World {
     world_with_seed(m, n, SEED).await
 }
 
@@ -109,7 +109,7 @@ async fn world_with_seed(m: i64, n: i64, seed: &str) -> World {
     }
 }
 
-async fn ask(w: &World) -> BreakGlassRequest {
+pub(crate) async fn ask(w: &World) -> BreakGlassRequest {
     w.requester
         .b
         .post(

@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use gatehouse_shared::breakglass::{BreakGlassRequest, RootSession, VaultEntry};
+use gatehouse_shared::breakglass::RootSession;
 use gatehouse_shared::portal::StsCredentialInfo;
 use serde_json::{json, Value};
 
-use crate::breakglass::{approve, group, path, person};
+use crate::breakglass::{approve, ask, path, person};
 use crate::helpers::{Browser, TestApp};
-use crate::sts::{account, assign, issue, permission_set, world, Signer, ACCOUNT, CHAINING_POLICY};
+use crate::sts::{assign, issue, permission_set, world, Signer, ACCOUNT, CHAINING_POLICY};
 
 fn code(v: &Value) -> &str {
     v["Code"].as_str().unwrap_or("")
@@ -251,42 +251,14 @@ async fn an_oversized_nonce_is_refused() {
 /// A local account's vault, a request by rita approved by both custodians, and the root
 /// session she starts: (app, admin, rita, session).
 async fn root_session() -> (TestApp, Browser, Browser, RootSession) {
-    let app = TestApp::spawn().await;
-    let admin = app.admin().await;
-    account(&admin, ACCOUNT).await;
-    let password_group = group(&admin, "root-password-custodians").await;
-    let mfa_group = group(&admin, "root-mfa-custodians").await;
-    let entry: VaultEntry = admin
-        .post(
-            "/api/v1/break-glass/vault",
-            &json!({
-                "account_id": ACCOUNT,
-                "password": "r00t-Pa55word-that-must-stay-secret",
-                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-                "password_group_id": password_group.id,
-                "mfa_group_id": mfa_group.id,
-                "password_approvals": 1,
-                "mfa_approvals": 1,
-            }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    let rita = person(&app, &admin, "rita", &[]).await;
-    let pam = person(&app, &admin, "pam", &[&password_group]).await;
-    let max = person(&app, &admin, "max", &[&mfa_group]).await;
-    let r: BreakGlassRequest = rita
-        .b
-        .post(
-            "/api/v1/break-glass/requests",
-            &json!({ "vault_entry_id": entry.id, "justification": "Root MFA device lost during incident INC-42" }),
-        )
-        .await
-        .assert_status(201)
-        .json();
+    let w = crate::breakglass::world(1, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let r = ask(&w).await;
     approve(&pam, &r).await.assert_status(200);
     approve(&max, &r).await.assert_status(200);
-    let s: RootSession = rita
+    let s: RootSession = w
+        .requester
         .b
         .post(
             &path(&r, "root-session"),
@@ -295,8 +267,8 @@ async fn root_session() -> (TestApp, Browser, Browser, RootSession) {
         .await
         .assert_status(200)
         .json();
-    let rita = std::sync::Arc::try_unwrap(rita.b).unwrap_or_else(|_| panic!("one owner"));
-    (app, admin, rita, s)
+    let rita = std::sync::Arc::try_unwrap(w.requester.b).unwrap_or_else(|_| panic!("one owner"));
+    (w.app, w.admin, rita, s)
 }
 
 #[tokio::test]
