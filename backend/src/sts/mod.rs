@@ -7,7 +7,7 @@
 //! secrets). Verifying reads no database, and writes only the request's nonce, batched
 //! with others': see [`token`], [`revocation`] and [`nonce`].
 
-mod assume_role;
+mod assume_role_routes;
 pub mod commit;
 pub mod nonce;
 pub mod revocation;

@@ -270,7 +270,7 @@ async fn respond(
     check_shared_nonce(state, &verified, now).await?;
     match verified.action.as_str() {
         "GetCallerIdentity" => Ok(caller_identity(&verified.claims)),
-        "AssumeRole" => super::assume_role::assume_role(state, &call, &verified.claims, now, request_id, source_ip).await,
+        "AssumeRole" => super::assume_role_routes::assume_role(state, &call, &verified.claims, now, request_id, source_ip).await,
         _ => Err(StsError::new(
             StatusCode::NOT_FOUND,
             "InvalidAction.NotFound",
