@@ -1,6 +1,7 @@
-//! STS `AssumeRole` over the `/sts/` API (the RPC surface's second routes file): role chaining from a
-//! caller's policies and the target's assignment, issued through the same path as the
-//! portal (see [`super::rpc_routes`] for the signature and nonce checks that come first).
+//! STS `AssumeRole` over the `/sts/` API (the RPC surface's second routes file): role
+//! chaining from a verified caller, judged by the caller's policies and the target's
+//! assignment, issued through the same path as the portal (see [`super::rpc_routes`] for the
+//! signature and nonce checks that come first).
 
 use axum::http::StatusCode;
 use gatehouse_shared::audit::AuditAction;
