@@ -28,6 +28,14 @@ pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
     /// upgrades while another writes; PostgreSQL has row locks and needs no gate.
     const GATED_WRITES: bool;
 
+    /// Whether the database can take writes, beyond answering a query: `Err` (unavailable)
+    /// when SQLite's file system has less than [`MIN_FREE_BYTES`] left, where a commit
+    /// would fail with `SQLITE_FULL`. PostgreSQL's server reports its own full disk (53100)
+    /// on the write that meets it.
+    fn room_to_write(_pool: &sqlx::Pool<Self>) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Appends one event inside `tx` after the locked head and returns it as stored
     /// (with a checkpoint when its `seq` calls for one). No other writer can append
     /// between this and the commit of `tx`.
@@ -37,6 +45,10 @@ pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
         event: NewEvent,
     ) -> impl Future<Output = StoreResult<StoredEvent>> + Send + 't;
 }
+
+/// Less than this free beside the SQLite file counts as a full disk: a few transactions'
+/// worth of WAL frames.
+pub const MIN_FREE_BYTES: u64 = 1 << 20;
 
 /// What a statement reports back that the store uses: sqlx has it on each engine's result
 /// type but in no trait, so generic code asks this one.
@@ -62,6 +74,27 @@ impl Dialect for Sqlite {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
     const CLAIM_LOCK: &'static str = "";
     const GATED_WRITES: bool = true;
+
+    fn room_to_write(pool: &sqlx::Pool<Self>) -> StoreResult<()> {
+        let file = pool.connect_options().get_filename().to_path_buf();
+        let dir = match file.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            // In memory, or relative to the working directory.
+            _ => std::path::Path::new("."),
+        };
+        let Ok(fs) = rustix::fs::statvfs(dir) else {
+            // Not knowing is not "full": the next write says for itself.
+            return Ok(());
+        };
+        let free = fs.f_bavail.saturating_mul(fs.f_frsize);
+        if free < MIN_FREE_BYTES {
+            return Err(super::StoreError::Db(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("{free} bytes free on the database's file system"),
+            ))));
+        }
+        Ok(())
+    }
 
     /// Under the write gate nobody else appends, so the head is read and the event
     /// inserted after it, as for several events.

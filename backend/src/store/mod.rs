@@ -136,7 +136,8 @@ pub trait Store:
 {
     /// `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
-    /// A round trip to the database, for `/readyz`.
+    /// A round trip to the database and, on SQLite, room on its disk: for `/readyz` and the
+    /// availability guard's probes.
     async fn ping(&self) -> StoreResult<()>;
     /// The key that signs audit checkpoints.
     fn audit_signer(&self) -> &AuditSigner;

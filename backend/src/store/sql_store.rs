@@ -230,7 +230,7 @@ where
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        D::room_to_write(&self.pool)
     }
 
     fn audit_signer(&self) -> &AuditSigner {

@@ -200,3 +200,136 @@ async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself
     let verify = cli_verify(&db.url, &app.data_dir, &[], false);
     assert_eq!(verify.code, Some(0), "{}{}", verify.stdout, verify.stderr);
 }
+
+/// A small file system of its own (tmpfs), unmounted when dropped.
+struct SmallDisk {
+    path: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(megabytes: u32) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("disk");
+        std::fs::create_dir(&path).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
+            .arg(&path)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "mounting a tmpfs needs root (the project's machines and CI run as root)"
+        );
+        Self { path, _dir: dir }
+    }
+
+    /// Fills what is left with a file, which [`SmallDisk::free`] removes.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.path.join("filler")).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let small = vec![0u8; 512];
+        while f.write_all(&small).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_under_sqlite_is_answered_503_at_once_and_service_resumes_when_there_is_room() {
+    let disk = SmallDisk::mount(16);
+    let url = format!("sqlite://{}/gatehouse.db", disk.path.display());
+    let data_dir = disk.path.clone();
+    let mut app = TestApp::spawn_with(|c| {
+        c.database_url = Some(url.clone());
+        c.data_dir = data_dir;
+    })
+    .await;
+    let admin = app.admin().await;
+    admin
+        .post("/api/v1/groups", &json!({ "name": "before" }))
+        .await
+        .assert_status(201);
+
+    disk.fill();
+
+    // `/readyz` says so within a second, without waiting for a write to fail.
+    let started = Instant::now();
+    app.browser()
+        .get("/readyz")
+        .await
+        .assert_error(503, "unavailable");
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // Writes are refused at once with 503 and when to come back; never a 500.
+    for name in ["during-1", "during-2"] {
+        let started = Instant::now();
+        let r = admin.post("/api/v1/groups", &json!({ "name": name })).await;
+        r.assert_error(503, "unavailable");
+        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+        assert!(
+            started.elapsed() < Duration::from_millis(1_500),
+            "a write on a full disk took {:?}",
+            started.elapsed()
+        );
+    }
+
+    disk.free();
+
+    // Back within a second or so, without a restart.
+    let started = Instant::now();
+    loop {
+        let r = admin
+            .post("/api/v1/groups", &json!({ "name": "after" }))
+            .await;
+        if r.status == 201 {
+            break;
+        }
+        r.assert_error(503, "unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "Gatehouse did not resume within 3 s of the disk having room"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.browser().get("/readyz").await.assert_status(200);
+
+    // Nothing half-written, no event missing, the chain verifies.
+    let groups = admin.get("/api/v1/groups").await.value();
+    let names: Vec<&str> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"before") && names.contains(&"after"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|g| g.starts_with("during")), "{names:?}");
+    let created = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "directory.group.create")
+        .count();
+    assert_eq!(created, 2);
+    app.stop().await;
+    // The master key (and the database) are on the small disk, the app's data directory.
+    let verify = cli_verify(&url, &disk.path, &[], false);
+    assert_eq!(verify.code, Some(0), "{}{}", verify.stdout, verify.stderr);
+}
