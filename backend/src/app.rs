@@ -239,6 +239,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::http::availability::guard,
         ))
+        // Outside the guard: a request beyond capacity is refused before anything else.
         .merge(ops::routes())
         .merge(spa_routes)
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -262,6 +263,12 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %req.method(), %path)
             }),
         )
+        // Outermost: a request beyond its kind's capacity is refused before anything else
+        // is spent on it (`http/admission.rs`).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::admission::admit,
+        ))
         .with_state(state)
 }
 

@@ -53,6 +53,17 @@ pub struct Config {
     pub password_hash_concurrency: Option<usize>,
     /// How long a password check waits for a turn before it is refused with 503.
     pub password_hash_wait_ms: u64,
+    /// How many requests of each costly kind are worked on at once; half as many again may
+    /// wait for a turn, and the rest are refused at once with 503 and `Retry-After: 1`
+    /// (`crate::http::admission`). Defaults per CPU: local sign-ins 2, federated sign-ins
+    /// 8, the portal 16, credential issue and the STS API 32 each.
+    pub admission_sign_in: Option<usize>,
+    pub admission_federation: Option<usize>,
+    pub admission_credentials: Option<usize>,
+    pub admission_portal: Option<usize>,
+    pub admission_sts: Option<usize>,
+    /// How long a request waits for a turn before it is refused.
+    pub admission_wait_ms: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// With `trust_forwarded_for`: how many proxies of yours stand in front of Gatehouse,
@@ -141,6 +152,12 @@ impl Default for Config {
             totp_failure_window_secs: 15 * 60,
             password_hash_concurrency: None,
             password_hash_wait_ms: 2000,
+            admission_sign_in: None,
+            admission_federation: None,
+            admission_credentials: None,
+            admission_portal: None,
+            admission_sts: None,
+            admission_wait_ms: 500,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             log_format: "text".into(),
@@ -201,6 +218,12 @@ impl std::fmt::Debug for Config {
             .field("totp_failure_window_secs", &self.totp_failure_window_secs)
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("password_hash_wait_ms", &self.password_hash_wait_ms)
+            .field("admission_sign_in", &self.admission_sign_in)
+            .field("admission_federation", &self.admission_federation)
+            .field("admission_credentials", &self.admission_credentials)
+            .field("admission_portal", &self.admission_portal)
+            .field("admission_sts", &self.admission_sts)
+            .field("admission_wait_ms", &self.admission_wait_ms)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("trusted_proxy_hops", &self.trusted_proxy_hops)
             .field("log_format", &self.log_format)
@@ -267,6 +290,18 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The configured bound of one kind of request, if one is set.
+    pub fn admission(&self, class: crate::http::admission::Class) -> Option<usize> {
+        use crate::http::admission::Class;
+        match class {
+            Class::SignIn => self.admission_sign_in,
+            Class::Federation => self.admission_federation,
+            Class::Credentials => self.admission_credentials,
+            Class::Portal => self.admission_portal,
+            Class::Sts => self.admission_sts,
+        }
+    }
+
     /// Defaults ← `file` (if given) ← `GATEHOUSE_*` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -345,6 +380,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "password_hash_concurrency must be at least 1".into(),
             ));
+        }
+        for class in crate::http::admission::Class::ALL {
+            if self.admission(class) == Some(0) {
+                return Err(ConfigError::Invalid(format!(
+                    "admission_{} must be at least 1",
+                    class.name()
+                )));
+            }
         }
         if self.notify_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -513,6 +556,8 @@ pub struct Settings {
     pub totp_failure_window_ms: i64,
     /// The bound on concurrent password hashing, shared by every request of this app.
     pub password_hashing: crate::auth::password::Hashing,
+    /// The turns of each costly kind of request (see [`crate::http::admission`]).
+    pub admission: std::sync::Arc<crate::http::admission::Admission>,
     /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
     /// the client address stands (`None`: the header is ignored).
     pub forwarded_hops: Option<usize>,
@@ -552,6 +597,14 @@ impl Settings {
                     .unwrap_or_else(crate::auth::password::default_concurrency),
                 Duration::from_millis(config.password_hash_wait_ms),
             ),
+            admission: std::sync::Arc::new(crate::http::admission::Admission::new(
+                |class| {
+                    config.admission(class).unwrap_or_else(|| {
+                        class.default_concurrency(crate::auth::password::default_concurrency())
+                    })
+                },
+                Duration::from_millis(config.admission_wait_ms),
+            )),
             forwarded_hops: config
                 .trust_forwarded_for
                 .then(|| usize::try_from(config.trusted_proxy_hops.max(1)).unwrap_or(1)),

@@ -97,6 +97,9 @@ error_codes! {
     RateLimited = "rate_limited",
     /// The database cannot be reached.
     Unavailable = "unavailable",
+    /// More requests of this kind than the server can work on at once; `Retry-After` says
+    /// when to try again.
+    Overloaded = "overloaded",
     /// Nobody approves or rejects their own access request.
     SelfApproval = "self_approval",
     /// Not eligible for this permission set on this account.

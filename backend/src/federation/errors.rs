@@ -41,6 +41,9 @@ pub enum SignInRefusal {
     UsernameInvalid,
     AccountDisabled,
     Internal(String),
+    /// Not admitted: more sign-ins at once than the server works on (see
+    /// [`crate::http::admission`]).
+    Busy,
 }
 
 impl SignInRefusal {
@@ -69,6 +72,7 @@ impl SignInRefusal {
             Self::UsernameInvalid => "jit_username_invalid",
             Self::AccountDisabled => "account_disabled",
             Self::Internal(_) => "internal",
+            Self::Busy => "busy",
         }
     }
 
@@ -117,6 +121,9 @@ impl SignInRefusal {
             }
             Self::AccountDisabled => "Your Gatehouse account is disabled. Ask an administrator.",
             Self::Internal(_) => "Something went wrong on our side. It has been logged; try again.",
+            Self::Busy => {
+                "Gatehouse is busy with other sign-ins. Sign in again in a moment."
+            }
         }
     }
 

@@ -155,6 +155,7 @@ fn refusal_status(refusal: &SignInRefusal) -> StatusCode {
         SignInRefusal::UnknownIdp => StatusCode::NOT_FOUND,
         SignInRefusal::Discovery(_) => StatusCode::BAD_GATEWAY,
         SignInRefusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        SignInRefusal::Busy => StatusCode::SERVICE_UNAVAILABLE,
         SignInRefusal::Saml(saml::Refusal::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
         SignInRefusal::Saml(saml::Refusal::NotBase64 | saml::Refusal::MalformedXml) => {
             StatusCode::BAD_REQUEST

@@ -62,6 +62,10 @@ pub enum ApiError {
     /// Too many password checks at once: 503 with `Retry-After: 1`.
     #[error("The server is busy checking other sign-ins; try again in a moment.")]
     Busy,
+    /// More requests of this kind than the server can work on at once: 503 with
+    /// `Retry-After: 1` (see [`crate::http::admission`]).
+    #[error("The server is busy with other requests of this kind; try again in a moment.")]
+    Overloaded,
     #[error("You cannot approve or reject your own request.")]
     SelfApproval,
     #[error("{0}")]
@@ -116,6 +120,7 @@ impl ApiError {
                 ErrorCode::ValidationFailed,
             ),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Overloaded),
             ApiError::Unavailable | ApiError::Busy => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
@@ -162,7 +167,7 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited {
                 retry_after_secs, ..
             } => Some(retry_after_secs.max(1)),
-            ApiError::Busy | ApiError::Unavailable => Some(1),
+            ApiError::Busy | ApiError::Unavailable | ApiError::Overloaded => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

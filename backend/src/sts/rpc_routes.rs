@@ -191,6 +191,21 @@ pub fn is_sts_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> bool {
     has_action || v3 || form
 }
 
+/// The answer to an STS call that was not admitted (see [`crate::http::admission`]):
+/// `ServiceUnavailable`, which the SDKs retry, without the database outage's mark.
+pub fn overloaded() -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let mut resp = StsError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure of the server.",
+    )
+    .into_response_with(&request_id, "gatehouse");
+    resp.extensions_mut()
+        .remove::<crate::http::availability::DatabaseUnreachable>();
+    resp
+}
+
 /// The STS endpoint.
 pub async fn handle(State(state): State<AppState>, req: Request<Body>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();

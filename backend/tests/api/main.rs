@@ -22,6 +22,7 @@ mod helpers;
 mod notifications;
 mod oidc;
 mod outage;
+mod overload;
 mod permission_sets;
 mod policies;
 mod processes;

@@ -223,6 +223,7 @@ fn refusal_message(code: &str) -> String {
             "A Gatehouse account could not be created for you automatically. Tell an administrator."
         }
         "account_disabled" => "Your Gatehouse account is disabled. Ask an administrator.",
+        "busy" => "Gatehouse was busy with other sign-ins. Sign in again in a moment.",
         "internal" => "Something went wrong on our side. It has been logged; try again.",
         _ => "Your identity provider's answer could not be trusted, so you were not signed in.",
     };
