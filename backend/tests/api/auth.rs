@@ -600,8 +600,13 @@ fn count(statuses: &[(u16, Option<String>)], status: u16) -> usize {
 
 #[tokio::test]
 async fn wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit() {
-    // Arrange: 5 per account; a long wait for a turn to hash, so none is refused as busy.
-    let app = TestApp::spawn_with(|c| c.password_hash_wait_ms = 120_000).await;
+    // Arrange: 5 per account; a long wait for a turn to hash, so none is refused as busy,
+    // and turns for all at once, so none is refused before it is counted (`overload.rs`).
+    let app = TestApp::spawn_with(|c| {
+        c.password_hash_wait_ms = 120_000;
+        c.admission_sign_in = Some(64);
+    })
+    .await;
 
     // Act: 20 wrong passwords for one account, all at once.
     let statuses = burst(&app, 20, |_| "admin".into()).await;
@@ -630,10 +635,12 @@ async fn wrong_passwords_sent_at_once_are_checked_no_more_than_the_limit() {
 
 #[tokio::test]
 async fn sign_ins_beyond_the_hashing_bound_are_refused_busy_and_not_counted() {
-    // Arrange: one hash at a time and no waiting for a turn.
+    // Arrange: one hash at a time and no waiting for a turn (but every sign-in admitted:
+    // this is the hashing bound, beneath admission).
     let app = TestApp::spawn_with(|c| {
         c.password_hash_concurrency = Some(1);
         c.password_hash_wait_ms = 0;
+        c.admission_sign_in = Some(64);
     })
     .await;
 

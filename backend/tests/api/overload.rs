@@ -132,7 +132,10 @@ async fn a_refused_sign_in_says_the_server_is_busy_in_the_api_envelope() {
     r.assert_error(503, "overloaded");
     assert_eq!(r.header("retry-after").as_deref(), Some("1"));
     // Given outside the edge's other layers, it still carries the edge's headers.
-    assert_eq!(r.header("x-content-type-options").as_deref(), Some("nosniff"));
+    assert_eq!(
+        r.header("x-content-type-options").as_deref(),
+        Some("nosniff")
+    );
     assert_eq!(r.header("cache-control").as_deref(), Some("no-store"));
     assert!(started.elapsed() < Duration::from_millis(500));
     drop(slow);
