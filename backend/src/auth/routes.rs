@@ -92,7 +92,7 @@ async fn totp_begin(
 }
 
 async fn reload(state: &AppState, who: &CurrentSession) -> ApiResult<Me> {
-    let (session, user) = super::sessions::load(
+    let found = super::sessions::load(
         &*state.store,
         &state.settings,
         &who.session.id_hash,
@@ -101,8 +101,8 @@ async fn reload(state: &AppState, who: &CurrentSession) -> ApiResult<Me> {
     .await?
     .ok_or(ApiError::Unauthenticated)?;
     let fresh = CurrentSession {
-        session,
-        user,
+        session: found.session,
+        user: found.user,
         ..who.clone()
     };
     Ok(fresh.to_me(state.clock.now_ms(), &state.settings))

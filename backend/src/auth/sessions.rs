@@ -10,7 +10,7 @@ use crate::audit::AuditCtx;
 use crate::audit::ClientMeta;
 use crate::clock::{to_datetime, Millis};
 use crate::config::Settings;
-use crate::store::{GroupRecord, SessionRecord, Store, StoreError, UserRecord};
+use crate::store::{GroupRecord, SessionOf, SessionRecord, Store, StoreError, UserRecord};
 
 pub const COOKIE: &str = "gatehouse_session";
 /// Seen-at is written at most this often, so reads do not each cost a write.
@@ -94,29 +94,25 @@ pub fn roles_of(groups: &[GroupRecord]) -> Vec<Role> {
     roles
 }
 
-/// Loads the session named by `id_hash` for `now`: `None` when there is none, or it has
-/// expired or idled out (then it is deleted), or its user is gone or disabled.
+/// Loads the session named by `id_hash` for `now`, with its user and their groups (one
+/// statement): `None` when there is none, or its user is gone, or it has expired or idled
+/// out or its user is disabled (then it is deleted).
 pub async fn load(
     store: &dyn Store,
     settings: &Settings,
     id_hash: &str,
     now: Millis,
-) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
-    let Some(session) = store.get_session(id_hash).await? else {
+) -> Result<Option<SessionOf>, StoreError> {
+    let Some(found) = store.session_of(id_hash).await? else {
         return Ok(None);
     };
-    if session.expires_at <= now || session.last_seen_at + settings.session_idle_ms <= now {
+    let s = &found.session;
+    if s.expires_at <= now
+        || s.last_seen_at + settings.session_idle_ms <= now
+        || found.user.disabled
+    {
         store.delete_session(id_hash, None).await?;
         return Ok(None);
     }
-    let user = match store.get_user(&session.user_id).await {
-        Ok(u) => u,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    if user.disabled {
-        store.delete_session(id_hash, None).await?;
-        return Ok(None);
-    }
-    Ok(Some((session, user)))
+    Ok(Some(found))
 }

@@ -14,6 +14,7 @@ use crate::auth::sessions::{hash_token, load, roles_of, CurrentSession, COOKIE, 
 use crate::config::Settings;
 use crate::http::csrf::is_state_changing;
 use crate::http::error::ApiError;
+use crate::store::SessionOf;
 
 /// The cookie carrying a new session token.
 pub fn session_cookie(settings: &Settings, token: String) -> Cookie<'static> {
@@ -68,7 +69,11 @@ impl FromRequestParts<AppState> for CurrentSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let id_hash = presented_session(&parts.headers).ok_or(ApiError::Unauthenticated)?;
         let now = state.clock.now_ms();
-        let (session, user) = load(&*state.store, &state.settings, &id_hash, now)
+        let SessionOf {
+            session,
+            user,
+            groups,
+        } = load(&*state.store, &state.settings, &id_hash, now)
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         if is_state_changing(&parts.method) {
@@ -87,7 +92,6 @@ impl FromRequestParts<AppState> for CurrentSession {
         if now - session.last_seen_at >= TOUCH_EVERY_MS {
             state.store.touch_session(&id_hash, now).await?;
         }
-        let groups = state.store.groups_of_user(&user.id).await?;
         let roles = roles_of(&groups);
         let client = ClientMeta::from_request_parts(parts, state).await?;
         Ok(Self {

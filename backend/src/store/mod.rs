@@ -72,7 +72,7 @@ pub use notifications::{
     NewDelivery, NotificationStore,
 };
 pub use requests::*;
-pub use sessions::{SessionRecord, SessionStore};
+pub use sessions::{SessionOf, SessionRecord, SessionStore};
 pub use sql_store::SqlStore;
 
 use crate::audit::AuditSigner;

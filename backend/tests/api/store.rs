@@ -8,7 +8,7 @@ use gatehouse::audit::verify::verify_store;
 use gatehouse::audit::{AuditCtx, NewEvent, StoredEvent};
 use gatehouse::secrets::MasterKey;
 use gatehouse::store::{
-    self, GroupChange, NewGroupRecord, NewUserRecord, Store, StoreError, UserChange,
+    self, GroupChange, NewGroupRecord, NewUserRecord, SessionRecord, Store, StoreError, UserChange,
 };
 use tempfile::TempDir;
 
@@ -176,6 +176,57 @@ async fn users_and_groups_change_with_their_audit_events() {
     assert_eq!(details["before"]["display_name"], "ALICE");
     assert_eq!(details["after"]["display_name"], "Alice A.");
     assert_chain_intact(&f, 8).await;
+}
+
+#[tokio::test]
+async fn a_session_comes_with_its_user_and_their_groups_in_one_read() {
+    let f = Fixture::open(1).await;
+    let s = f.store();
+    s.create_user(user("u-1", "alice"), event("directory.user.create", "u-1"))
+        .await
+        .unwrap();
+    let session = SessionRecord {
+        id_hash: "h-1".into(),
+        user_id: "u-1".into(),
+        csrf_token: "csrf".into(),
+        auth_method: "password".into(),
+        idp_mfa: false,
+        mfa_at: Some(1_500),
+        created_at: 1_000,
+        last_seen_at: 1_200,
+        expires_at: 9_000,
+        source_ip: Some("127.0.0.1".into()),
+        user_agent: None,
+    };
+    s.create_session(session.clone(), None, event("auth.login", "u-1"))
+        .await
+        .unwrap();
+    // Without groups: the session and the user, no groups.
+    let found = s.session_of("h-1").await.unwrap().expect("the session");
+    assert_eq!(found.session, session);
+    assert_eq!(found.user, s.get_user("u-1").await.unwrap());
+    assert!(found.groups.is_empty());
+    // With groups: each once, by name, as the directory reads them.
+    for (id, name) in [("g-2", "zeta"), ("g-1", "alpha")] {
+        s.create_group(group(id, name), event("directory.group.create", id))
+            .await
+            .unwrap();
+        s.add_member(id, "u-1", 2_000, event("directory.member.add", id))
+            .await
+            .unwrap();
+    }
+    let found = s.session_of("h-1").await.unwrap().expect("the session");
+    assert_eq!(found.groups, s.groups_of_user("u-1").await.unwrap());
+    assert_eq!(
+        found
+            .groups
+            .iter()
+            .map(|g| g.name.as_str())
+            .collect::<Vec<_>>(),
+        ["alpha", "zeta"]
+    );
+    assert_eq!(found.session, session);
+    assert!(s.session_of("no-such").await.unwrap().is_none());
 }
 
 #[tokio::test]
