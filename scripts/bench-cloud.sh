@@ -9,12 +9,14 @@
 #   aws:            an `aws` account against moto's server (e2e/aws, access control on), its
 #                   setup kit applied with boto3 as in the tests.
 # Usage: scripts/bench-cloud.sh [stub|emulator|aws]
+# GATEHOUSE_BIN: a built binary to measure (old and new in alternation); else cargo build.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 mode="${1:-stub}"
 command -v wrk >/dev/null || { sudo=; [ "$(id -u)" -eq 0 ] || sudo=sudo; $sudo apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -p gatehouse
+bin="${GATEHOUSE_BIN:-$TARGET_DIR/release/gatehouse}"
+[ -n "${GATEHOUSE_BIN:-}" ] || cargo build --release -p gatehouse
 dir=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
@@ -37,7 +39,7 @@ GATEHOUSE_BOOTSTRAP_PASSWORD=benchmark-password GATEHOUSE_LOG=warn \
 GATEHOUSE_ALIBABA_STS_ENDPOINT="$cloud" GATEHOUSE_ALIBABA_RAM_ENDPOINT="$cloud" \
 GATEHOUSE_ALIBABA_SIGNIN_URL="$cloud/saml-role/sso" \
 GATEHOUSE_AWS_STS_ENDPOINT="$cloud" GATEHOUSE_AWS_IAM_ENDPOINT="$cloud" \
-  "$TARGET_DIR/release/gatehouse" serve --bind 127.0.0.1:0 --data-dir "$dir" \
+  "$bin" serve --bind 127.0.0.1:0 --data-dir "$dir" \
   --database-url "sqlite://$dir/gatehouse.db" --static-dir dist > "$dir/out" 2>&1 &
 pids+=($!)
 gh_pid=$!
