@@ -1,8 +1,9 @@
 //! `kill -9` at random moments, over and over, while credentials are issued, access requests
-//! are asked for and approved by two people at once, and a permission set is provisioned:
-//! after every kill the chain verifies, no credential exists without its audit event (nor an
-//! event without its credential), every acknowledged credential is there, and no approval is
-//! counted twice. `CRASH_LOOPS` sets the number of kills (8 by default; BENCHMARKS.md has
+//! are asked for and approved by two people at once, a permission set is provisioned, and
+//! the root password is revealed through break-glass: after every kill the chain verifies,
+//! no credential exists without its audit event (nor an event without its credential), every
+//! acknowledged credential is there, no approval is counted twice, and no reveal was handed
+//! out without its audit event. `CRASH_LOOPS` sets the number of kills (8 by default; BENCHMARKS.md has
 //! the run of 100).
 
 use std::sync::{Arc, Mutex};
@@ -10,10 +11,13 @@ use std::time::Duration;
 
 use gatehouse_shared::audit::VerifyReport;
 use gatehouse_shared::auth::Me;
+use gatehouse_shared::breakglass::{BreakGlassRequest, VaultEntry};
 use rand::Rng;
 use serde_json::json;
 
-use crate::helpers::{cli_verify, Browser, RawDb, ADMIN_PASSWORD, USER_PASSWORD};
+use crate::helpers::{
+    cli_verify, totp_code, Browser, RawDb, TestApp, ADMIN_PASSWORD, USER_PASSWORD,
+};
 use crate::processes::{post_with_session, Server};
 use crate::requests::jit;
 use crate::sts::ACCOUNT;
@@ -27,6 +31,58 @@ async fn session(base: &str, username: &str, password: &str) -> Session {
     reply.assert_status(200);
     let me: Me = reply.json();
     (reply.session_cookie().unwrap().value.clone(), me.csrf_token)
+}
+
+/// Break-glass in `j`'s world: a vault for ACCOUNT with one approval from each custodian
+/// group, asked for by rita and approved by pat and mo. Returns the request and rita's
+/// session (signed in with TOTP, so fresh enough to reveal for the next few minutes).
+async fn approved_break_glass(app: &TestApp, admin: &Browser) -> (BreakGlassRequest, Session) {
+    use crate::breakglass::{approve, group, person};
+    let password_group = group(admin, "root-password-custodians").await;
+    let mfa_group = group(admin, "root-mfa-custodians").await;
+    let entry: VaultEntry = admin
+        .post(
+            "/api/v1/break-glass/vault",
+            &json!({
+                "account_id": ACCOUNT,
+                "password": "r00t-Pa55word-for-the-kill-loop",
+                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                "password_group_id": password_group.id,
+                "mfa_group_id": mfa_group.id,
+                "password_approvals": 1,
+                "mfa_approvals": 1,
+            }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    let pat = person(app, admin, "pat", &[&password_group]).await;
+    let mo = person(app, admin, "mo", &[&mfa_group]).await;
+    let rita = person(app, admin, "rita", &[]).await;
+    let r: BreakGlassRequest = rita
+        .b
+        .post(
+            "/api/v1/break-glass/requests",
+            &json!({ "vault_entry_id": entry.id, "justification": "Kill loop: root password under kill -9" }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    approve(&pat, &r).await.assert_status(200);
+    approve(&mo, &r).await.assert_status(200);
+    // A session of rita's own to hand to the real binary: signed in with the code of the
+    // next time step (her enrolment used this one's).
+    let reply = Browser::cookieless(&app.base_url)
+        .login(
+            "rita",
+            USER_PASSWORD,
+            Some(&totp_code(&rita.totp, app.now_ms() + 30_000)),
+        )
+        .await;
+    reply.assert_status(200);
+    let me: Me = reply.json();
+    let session = (reply.session_cookie().unwrap().value.clone(), me.csrf_token);
+    (r, session)
 }
 
 async fn count(db: &RawDb, sql: &str) -> i64 {
@@ -47,7 +103,9 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
     // the same database and master key, killed and restarted `loops` times.
     let mut j = jit().await;
     j.approval_policy(2, json!({})).await;
+    let (glass, rita) = approved_break_glass(&j.app, &j.admin).await;
     j.app.stop().await;
+    let revealed_ok = Arc::new(Mutex::new(0_i64));
     let key = std::fs::read_to_string(j.app.data_dir.join("master.key")).unwrap();
     let key = key.trim().to_string();
     let ops = j.ops.id.clone();
@@ -55,6 +113,7 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
     let issued_ok = Arc::new(Mutex::new(0_i64));
     let mut kills_mid_write = 0;
     let mut totals = (0, 0, 0);
+    let mut reveals = 0;
     for round in 0..loops {
         let server = Server::start(
             &j.app.db_url,
@@ -126,6 +185,23 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
                         return;
                     }
                     done += 1;
+                }
+            }));
+        }
+        // Rita reveals the root password again and again inside her window.
+        {
+            let (client, base, ok, rita) = (
+                client.clone(),
+                base.clone(),
+                revealed_ok.clone(),
+                rita.clone(),
+            );
+            let path = format!("/api/v1/break-glass/requests/{}/reveal", glass.id);
+            workers.push(tokio::spawn(async move {
+                let body = json!({ "what": "password" });
+                while let Some(r) = post_with_session(&client, &base, &rita, &path, &body).await {
+                    r.assert_status(200);
+                    *ok.lock().unwrap() += 1;
                 }
             }));
         }
@@ -226,16 +302,29 @@ async fn killed_at_random_again_and_again_nothing_is_unaudited_lost_or_counted_t
             not_moved_on, 0,
             "round {round}: two approvals, still pending"
         );
+        // …and no root password was handed out without its audit event.
+        let reveal_events = count(
+            &db,
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'breakglass.reveal_password' \
+             AND outcome = 'success'",
+        )
+        .await;
+        let revealed = *revealed_ok.lock().unwrap();
+        assert!(
+            reveal_events >= revealed,
+            "round {round}: {revealed} reveals handed out, {reveal_events} recorded"
+        );
+        reveals = reveal_events;
         totals = (credentials, decisions, fully_approved);
         drop(db);
     }
     println!(
-        "{loops} kills: {} credentials, {} approvals, {} requests approved",
+        "{loops} kills: {} credentials, {} approvals, {} requests approved, {reveals} reveals",
         totals.0, totals.1, totals.2
     );
     assert!(
-        totals.0 > 0 && totals.1 > 0 && totals.2 > 0,
-        "the kills must come while all three kinds of write go on: {totals:?}"
+        totals.0 > 0 && totals.1 > 0 && totals.2 > 0 && reveals > 0,
+        "the kills must come while all four kinds of write go on: {totals:?}, {reveals} reveals"
     );
     assert!(
         kills_mid_write * 2 >= loops,
