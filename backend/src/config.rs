@@ -291,8 +291,8 @@ pub enum ConfigError {
 
 impl Config {
     /// The configured bound of one kind of request, if one is set.
-    pub fn admission(&self, class: crate::http::admission::Class) -> Option<usize> {
-        use crate::http::admission::Class;
+    pub fn admission(&self, class: crate::admission::Class) -> Option<usize> {
+        use crate::admission::Class;
         match class {
             Class::SignIn => self.admission_sign_in,
             Class::Federation => self.admission_federation,
@@ -381,7 +381,7 @@ impl Config {
                 "password_hash_concurrency must be at least 1".into(),
             ));
         }
-        for class in crate::http::admission::Class::ALL {
+        for class in crate::admission::Class::ALL {
             if self.admission(class) == Some(0) {
                 return Err(ConfigError::Invalid(format!(
                     "admission_{} must be at least 1",
@@ -557,7 +557,7 @@ pub struct Settings {
     /// The bound on concurrent password hashing, shared by every request of this app.
     pub password_hashing: crate::auth::password::Hashing,
     /// The turns of each costly kind of request (see [`crate::http::admission`]).
-    pub admission: std::sync::Arc<crate::http::admission::Admission>,
+    pub admission: std::sync::Arc<crate::admission::Admission>,
     /// With a trusted proxy in front: how many entries from the right of `X-Forwarded-For`
     /// the client address stands (`None`: the header is ignored).
     pub forwarded_hops: Option<usize>,
@@ -597,7 +597,7 @@ impl Settings {
                     .unwrap_or_else(crate::auth::password::default_concurrency),
                 Duration::from_millis(config.password_hash_wait_ms),
             ),
-            admission: std::sync::Arc::new(crate::http::admission::Admission::new(
+            admission: std::sync::Arc::new(crate::admission::Admission::new(
                 |class| {
                     config.admission(class).unwrap_or_else(|| {
                         class.default_concurrency(crate::auth::password::default_concurrency())

@@ -2,6 +2,7 @@
 //! local and federated sign-in, the directory, and the tamper-evident audit trail.
 //! See ARCHITECTURE.md for how the capabilities fit together.
 
+pub mod admission;
 pub mod app;
 pub mod audit;
 pub mod auth;
