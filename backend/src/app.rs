@@ -29,7 +29,9 @@ use crate::http::{csrf, ops, spa};
 use crate::secrets::{random_token, MasterKey};
 use crate::store::{self, NewGroupRecord, NewUserRecord, Store};
 use crate::sts::Sts;
-use crate::{audit, auth, breakglass, directory, jobs, permission_sets, portal, requests, sts};
+use crate::{
+    access_requests, audit, auth, break_glass, directory, jobs, permission_sets, portal, sts,
+};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -47,8 +49,8 @@ pub struct AppState {
     pub cloud: Arc<crate::cloud::Cloud>,
     /// Federation's HTTP client and OIDC discovery cache (see [`crate::federation`]).
     pub federation: Arc<crate::federation::Federation>,
-    /// Webhook and e-mail sending (see [`crate::notify`]).
-    pub notify: Arc<crate::notify::Notifier>,
+    /// Webhook and e-mail sending (see [`crate::notifications`]).
+    pub notify: Arc<crate::notifications::Notifier>,
     /// Where audit checkpoints are witnessed outside the database (see
     /// [`crate::audit::witness`]).
     pub witness: Arc<audit::witness::Witness>,
@@ -111,7 +113,7 @@ pub async fn build(
         settings.cloud.clone(),
         &settings.public_url,
     )?);
-    let notify = Arc::new(crate::notify::Notifier::new(
+    let notify = Arc::new(crate::notifications::Notifier::new(
         config,
         &settings.public_url,
         &master,
@@ -191,11 +193,11 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::routes::routes())
         .merge(permission_sets::routes::routes())
         .merge(portal::routes::routes())
-        .merge(requests::routes::routes())
+        .merge(access_requests::routes::routes())
         .merge(sts::routes::routes())
-        .merge(breakglass::routes::routes())
+        .merge(break_glass::routes::routes())
         .merge(crate::federation::routes::api_routes())
-        .merge(crate::notify::routes::routes())
+        .merge(crate::notifications::routes::routes())
         .merge(crate::cloud::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))

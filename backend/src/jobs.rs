@@ -8,7 +8,7 @@
 
 use crate::audit::CHECKPOINT_INTERVAL_MS;
 use crate::clock::Millis;
-use crate::notify::Notifier;
+use crate::notifications::Notifier;
 use crate::store::{Store, StoreResult};
 use crate::sts::Sts;
 
@@ -28,7 +28,7 @@ pub struct TickReport {
     pub federation_pruned: u64,
     /// Notification deliveries created from new audit events, and what sending did.
     pub notifications_enqueued: usize,
-    pub notifications: crate::notify::DeliverReport,
+    pub notifications: crate::notifications::DeliverReport,
     /// Access requests timed out, started or ended.
     pub requests_transitioned: u64,
     /// Roles provisioned, checked or removed in clouds, and session denials applied.
@@ -70,14 +70,15 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
         .delete_stale_sessions(now, now - session_idle_ms)
         .await?;
     // Before reloading revocations, so a grant ended now is refused from this tick on.
-    let requests = crate::requests::step(store, now).await?;
+    let requests = crate::access_requests::step(store, now).await?;
     // Another instance's revocations take effect here within one tick.
     let revocations = sts.revocations.reload(store, now).await?;
     sts.nonces.prune(now);
     store.prune_nonces(now).await?;
-    let breakglass = crate::breakglass::sweep(store, now).await?;
+    let breakglass = crate::break_glass::sweep(store, now).await?;
     let federation_pruned = crate::federation::prune(store, now).await?;
-    let (notifications_enqueued, notifications) = crate::notify::step(store, notifier, now).await?;
+    let (notifications_enqueued, notifications) =
+        crate::notifications::step(store, notifier, now).await?;
     let cloud = crate::cloud::work::step(cloud, now).await?;
     Ok(TickReport {
         cloud,

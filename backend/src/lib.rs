@@ -2,11 +2,12 @@
 //! local and federated sign-in, the directory, and the tamper-evident audit trail.
 //! See ARCHITECTURE.md for how the capabilities fit together.
 
+pub mod access_requests;
 pub mod admission;
 pub mod app;
 pub mod audit;
 pub mod auth;
-pub mod breakglass;
+pub mod break_glass;
 pub mod clock;
 pub mod cloud;
 pub mod config;
@@ -15,11 +16,10 @@ pub mod directory;
 pub mod federation;
 pub mod http;
 pub mod jobs;
-pub mod notify;
+pub mod notifications;
 pub mod permission_sets;
 pub mod policy;
 pub mod portal;
-pub mod requests;
 pub mod secrets;
 pub mod store;
 pub mod sts;

@@ -267,14 +267,14 @@ fn the_domain_does_not_know_the_edge() {
 /// `secrets.rs` are layers it uses). Audit's search, export and verification are routes and
 /// domain functions that call the store, never the other way round.
 const CAPABILITIES: &[&str] = &[
+    "access_requests",
     "auth",
-    "breakglass",
+    "break_glass",
     "directory",
     "federation",
-    "notify",
+    "notifications",
     "permission_sets",
     "portal",
-    "requests",
     "sts",
 ];
 
@@ -299,7 +299,7 @@ fn the_store_knows_no_capability() {
         }
     }
     ratchet(
-        "Nothing under backend/src/store/ may import a capability (`crate::requests`, \
+        "Nothing under backend/src/store/ may import a capability (`crate::access_requests`, \
          `crate::sts`, …): the store serves them all.",
         "KNOWN_CAPABILITIES_IN_STORE",
         &found,

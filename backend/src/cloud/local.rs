@@ -9,7 +9,7 @@ use super::{
     CloudProvider, ConsoleTarget, DesiredRole, Env, IssueGrant, Revocation, RootCredentials,
     RootRefusal, RootTarget,
 };
-use crate::breakglass::tasks;
+use crate::break_glass::tasks;
 use crate::portal::CONSOLE_HOME;
 use crate::store::AccountRecord;
 use crate::sts::{Claims, IssueError, Issued, StsKeys};

@@ -231,7 +231,7 @@ pub struct IssueGrant<'a> {
 }
 
 /// A break-glass root session to start: the approvals and the window are checked by
-/// `breakglass` before a provider sees this.
+/// `break_glass` before a provider sees this.
 pub struct RootTarget<'a> {
     pub user_id: &'a str,
     pub username: &'a str,
@@ -344,7 +344,7 @@ pub async fn console(
             target.clone(),
         )
     };
-    let found = crate::requests::entitlement(
+    let found = crate::access_requests::entitlement(
         env.store,
         user_id,
         &req.account_id,

@@ -7,14 +7,14 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use gatehouse_shared::error::{ErrorBody, ErrorCode, ErrorEnvelope, FieldError};
 
+use crate::access_requests::RequestError;
 use crate::auth::AuthError;
-use crate::breakglass::BreakGlassError;
+use crate::break_glass::BreakGlassError;
 use crate::cloud::RootRefusal;
 use crate::directory::DirectoryError;
 use crate::federation::errors::IdpError;
-use crate::notify::NotifyError;
+use crate::notifications::NotifyError;
 use crate::permission_sets::PermissionSetError;
-use crate::requests::RequestError;
 use crate::store::StoreError;
 use crate::sts::IssueError;
 

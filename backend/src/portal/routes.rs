@@ -49,7 +49,7 @@ async fn portal(State(state): State<AppState>, who: CurrentSession) -> ApiResult
     // Assignments and the just-in-time grants in force now.
     let now = state.clock.now_ms();
     Ok(Json(portal_dto(
-        &crate::requests::entitlements(&*state.store, &who.user.id, now).await?,
+        &crate::access_requests::entitlements(&*state.store, &who.user.id, now).await?,
     )))
 }
 
@@ -133,7 +133,7 @@ async fn create_uri(
     }
     let now = state.clock.now_ms();
     let target_id = format!("{}/{}", req.account_id, req.permission_set_id);
-    let Some((entitlement, grant)) = crate::requests::entitlement(
+    let Some((entitlement, grant)) = crate::access_requests::entitlement(
         &*state.store,
         &who.user.id,
         &req.account_id,

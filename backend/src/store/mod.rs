@@ -25,9 +25,10 @@
 //! [`commit`] is the group-commit queue a capability puts its durable writes through.
 
 mod access;
+mod access_requests;
 mod assembled;
 mod audit_trail;
-pub mod breakglass;
+pub mod break_glass;
 mod chain;
 pub mod cloud;
 pub mod commit;
@@ -37,7 +38,6 @@ mod directory;
 mod federation;
 mod notifications;
 pub mod postgres;
-mod requests;
 mod sessions;
 mod sql_store;
 pub mod sqlite;
@@ -50,8 +50,9 @@ pub use access::{
     AccessStore, AccountChange, AccountRecord, AssignmentFilter, AssignmentRecord, Deletion,
     NewAssignmentRecord, PermissionSetChange, PermissionSetRecord, RoleRecord,
 };
+pub use access_requests::*;
 pub use audit_trail::AuditStore;
-pub use breakglass::BreakGlassStore;
+pub use break_glass::BreakGlassStore;
 pub use cloud::{
     CloudStore, IdpKeyRecord, ProvisionOutcome, RoleRemovalRecord, SessionDenialRecord,
 };
@@ -71,7 +72,6 @@ pub use notifications::{
     AttemptOutcome, AttemptRecord, DeliveryFilter, DeliveryRecord, EndpointChange, EndpointRecord,
     NewDelivery, NotificationStore,
 };
-pub use requests::*;
 pub use sessions::{SessionOf, SessionRecord, SessionStore};
 pub use sql_store::SqlStore;
 

@@ -115,7 +115,7 @@ pub(super) async fn assume_role(
         .as_deref()
         .and_then(gatehouse_shared::breakglass::RootTask::parse);
     let policies = match (&caller.rt, root_task) {
-        (Some(_), Some(task)) => crate::breakglass::tasks::policy(task, &caller.acc)
+        (Some(_), Some(task)) => crate::break_glass::tasks::policy(task, &caller.acc)
             .into_iter()
             .collect(),
         (Some(_), None) => Vec::new(),

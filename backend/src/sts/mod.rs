@@ -202,7 +202,7 @@ pub async fn issue(
     let store = env.store;
     let session_policy = req.session_policy.clone().filter(|p| !p.trim().is_empty());
     // An assignment, or else a just-in-time grant in force now (whose end caps the duration).
-    let found = crate::requests::entitlement(
+    let found = crate::access_requests::entitlement(
         store,
         req.user_id,
         req.account_id,

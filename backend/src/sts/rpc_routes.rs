@@ -532,7 +532,7 @@ fn caller_identity(c: &Claims) -> Value {
         return json!({
             "IdentityType": "Account",
             "AccountId": c.acc,
-            "Arn": crate::breakglass::tasks::root_arn(&c.acc),
+            "Arn": crate::break_glass::tasks::root_arn(&c.acc),
             "PrincipalId": c.acc,
             "UserId": c.acc,
         });

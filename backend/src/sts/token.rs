@@ -56,7 +56,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub par: Option<Lineage>,
     /// A break-glass root session: the root task whose policy alone limits it
-    /// (`breakglass::tasks`); the principal is the account's root.
+    /// (`break_glass::tasks`); the principal is the account's root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rt: Option<String>,
     /// The just-in-time grant (access request id) it was issued under, so ending or

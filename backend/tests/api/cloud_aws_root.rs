@@ -12,7 +12,7 @@ use gatehouse_shared::breakglass::{BreakGlassRequest, RootSession, VaultEntry};
 use gatehouse_shared::cloud::{Provider, SetupKit};
 use serde_json::json;
 
-use crate::breakglass::{approve, group, path, person, trail_text, Person};
+use crate::break_glass::{approve, group, path, person, trail_text, Person};
 use crate::cloud_aws::{gatehouse_with, run_setup_kit, Keys, Moto, ACCOUNT};
 use crate::helpers::{Browser, TestApp};
 

@@ -15,11 +15,11 @@ use gatehouse_shared::breakglass::{BreakGlassRequest, VaultEntry};
 use rand::Rng;
 use serde_json::json;
 
+use crate::access_requests::jit;
 use crate::helpers::{
     cli_verify, totp_code, Browser, RawDb, TestApp, ADMIN_PASSWORD, USER_PASSWORD,
 };
 use crate::processes::{post_with_session, Server};
-use crate::requests::jit;
 use crate::sts::ACCOUNT;
 
 type Session = (String, String);
@@ -37,7 +37,7 @@ async fn session(base: &str, username: &str, password: &str) -> Session {
 /// group, asked for by rita and approved by pat and mo. Returns the request and rita's
 /// session (signed in with TOTP, so fresh enough to reveal for the next few minutes).
 async fn approved_break_glass(app: &TestApp, admin: &Browser) -> (BreakGlassRequest, Session) {
-    use crate::breakglass::{approve, group, person};
+    use crate::break_glass::{approve, group, person};
     let password_group = group(admin, "root-password-custodians").await;
     let mfa_group = group(admin, "root-mfa-custodians").await;
     let entry: VaultEntry = admin

@@ -8,10 +8,11 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
+mod access_requests;
 mod audit;
 mod audit_witness;
 mod auth;
-mod breakglass;
+mod break_glass;
 mod cloud;
 mod cloud_aws;
 mod cloud_aws_root;
@@ -26,7 +27,6 @@ mod overload;
 mod permission_sets;
 mod policies;
 mod processes;
-mod requests;
 mod roles;
 mod saml_corpus;
 mod saml_http;

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use gatehouse::audit::{AuditCtx, NewEvent};
-use gatehouse::notify::{deliver_due, enqueue_due};
+use gatehouse::notifications::{deliver_due, enqueue_due};
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::notifications::{
     Delivery, DeliveryStatus, EndpointWithSecret, MailSettings, TestSent,
@@ -458,15 +458,15 @@ async fn an_expired_claim_is_taken_again_and_the_late_owner_cannot_record() {
 
     // Act: an instance claims it and "crashes"; another finds nothing until the lease ends
     let crashed = store
-        .claim_deliveries(now, gatehouse::notify::LEASE_MS, "crashed", 10)
+        .claim_deliveries(now, gatehouse::notifications::LEASE_MS, "crashed", 10)
         .await
         .unwrap();
     let meanwhile = store
-        .claim_deliveries(now + 1_000, gatehouse::notify::LEASE_MS, "other", 10)
+        .claim_deliveries(now + 1_000, gatehouse::notifications::LEASE_MS, "other", 10)
         .await
         .unwrap();
     app.advance(Duration::from_millis(
-        u64::try_from(gatehouse::notify::LEASE_MS).unwrap() + 1,
+        u64::try_from(gatehouse::notifications::LEASE_MS).unwrap() + 1,
     ));
     deliver(&app).await;
     let late = store

@@ -9,7 +9,7 @@ use gatehouse_shared::breakglass::RootSession;
 use gatehouse_shared::portal::StsCredentialInfo;
 use serde_json::{json, Value};
 
-use crate::breakglass::{approve, ask, path, person};
+use crate::break_glass::{approve, ask, path, person};
 use crate::helpers::{Browser, TestApp};
 use crate::sts::{assign, issue, permission_set, world, Signer, ACCOUNT, CHAINING_POLICY};
 
@@ -251,7 +251,7 @@ async fn an_oversized_nonce_is_refused() {
 /// A local account's vault, a request by rita approved by both custodians, and the root
 /// session she starts: (app, admin, rita, session).
 async fn root_session() -> (TestApp, Browser, Browser, RootSession) {
-    let w = crate::breakglass::world(1, 1).await;
+    let w = crate::break_glass::world(1, 1).await;
     let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
     let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
     let r = ask(&w).await;

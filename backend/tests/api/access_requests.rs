@@ -848,8 +848,8 @@ mod race {
     use std::collections::HashMap;
     use std::sync::Arc;
 
+    use gatehouse::access_requests::{cancel_plan, close_grant_plan, decide_plan, due_plan, Actor};
     use gatehouse::audit::{AuditCtx, NewEvent};
-    use gatehouse::requests::{cancel_plan, close_grant_plan, decide_plan, due_plan, Actor};
     use gatehouse::store::{AccessRequestRecord, NewUserRecord, RequestSnapshot, Store};
     use gatehouse_shared::requests::DecisionKind;
     use rand::rngs::StdRng;
@@ -965,8 +965,8 @@ mod race {
         };
         match result {
             Ok(_) => true,
-            Err(gatehouse::requests::RequestError::Store(e)) => panic!("store error: {e}"),
-            Err(gatehouse::requests::RequestError::Busy) => panic!("a transition starved"),
+            Err(gatehouse::access_requests::RequestError::Store(e)) => panic!("store error: {e}"),
+            Err(gatehouse::access_requests::RequestError::Busy) => panic!("a transition starved"),
             Err(_) => false,
         }
     }

@@ -23,7 +23,7 @@ use crate::store::sql_store::AuditView;
 mod sql;
 
 /// A vault entry as stored; `password_enc` and `totp_seed_enc` are sealed under the master
-/// key and only `breakglass` opens them.
+/// key and only `break_glass` opens them.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct VaultEntryRecord {
     pub id: String,

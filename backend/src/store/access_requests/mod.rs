@@ -162,7 +162,7 @@ pub struct Transition {
 
 /// Why a request did not change: a refusal by the domain's plan, a lost race the store
 /// gave up on ([`RequestError::Busy`]), or the store's own error. It lives here, not in
-/// `crate::requests`, because [`Plan`] and [`RequestStore::transition_request`] return it.
+/// `crate::access_requests`, because [`Plan`] and [`RequestStore::transition_request`] return it.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     #[error("invalid input")]

@@ -12,7 +12,7 @@ use crate::auth::sessions::CurrentSession;
 use crate::clock::{to_datetime, Millis};
 use crate::cloud::{RootRefusal, RootTarget};
 use crate::portal::formats;
-use crate::store::breakglass::UseKind;
+use crate::store::break_glass::UseKind;
 
 /// Starts a root session for the requester inside the window: credentials for the account's
 /// root principal limited to one task policy, for at most 900 seconds, from the account's

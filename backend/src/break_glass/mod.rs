@@ -6,7 +6,7 @@
 //!   seed), and never enter a log, an error or the audit trail.
 //! - A request needs M approvals from the password-custodian group and N from the
 //!   MFA-custodian group: distinct people, none the requester, each with a fresh TOTP
-//!   step-up. A person in both groups fills one slot ([`crate::store::breakglass::quorum`]).
+//!   step-up. A person in both groups fills one slot ([`crate::store::break_glass::quorum`]).
 //!   One rejection ends it; pending too long, it expires.
 //! - Approved, the requester alone may, until the window ends and with a fresh TOTP step-up
 //!   of their own, reveal the password and the current code, or take a task-scoped root
@@ -37,7 +37,7 @@ use crate::auth::sessions::CurrentSession;
 use crate::auth::{totp, AuthError};
 use crate::clock::{to_datetime, Millis};
 use crate::cloud::RootRefusal;
-use crate::store::breakglass::{
+use crate::store::break_glass::{
     quorum, BreakGlassRecord, DecideOutcome, DecisionWrite, UseKind, VaultEntryRecord,
 };
 use crate::store::{Store, StoreError};

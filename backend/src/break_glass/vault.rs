@@ -12,7 +12,7 @@ use crate::audit::NewEvent;
 use crate::auth::login::Env;
 use crate::auth::sessions::CurrentSession;
 use crate::clock::Millis;
-use crate::store::breakglass::{VaultChange, VaultEntryRecord};
+use crate::store::break_glass::{VaultChange, VaultEntryRecord};
 use crate::store::StoreError;
 
 use super::{
