@@ -206,6 +206,7 @@ mod tests {
                 "validation_failed",
                 "rate_limited",
                 "unavailable",
+                "overloaded",
                 "self_approval",
                 "not_eligible",
                 "unapprovable",
