@@ -130,6 +130,50 @@ pub(crate) async fn approve(p: &Person, r: &BreakGlassRequest) -> crate::helpers
         .await
 }
 
+/// A vault entry for `account` (root password `root_password`, one approval per custodian
+/// group) and rita's break-glass request, approved by pam and max.
+pub(crate) async fn approved_request(
+    app: &TestApp,
+    admin: &Browser,
+    account: &str,
+    root_password: &str,
+    justification: &str,
+) -> (Person, BreakGlassRequest) {
+    let password_group = group(admin, "root-password-custodians").await;
+    let mfa_group = group(admin, "root-mfa-custodians").await;
+    let entry: VaultEntry = admin
+        .post(
+            "/api/v1/break-glass/vault",
+            &json!({
+                "account_id": account,
+                "password": root_password,
+                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+                "password_group_id": password_group.id,
+                "mfa_group_id": mfa_group.id,
+                "password_approvals": 1,
+                "mfa_approvals": 1,
+            }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    let requester = person(app, admin, "rita", &[]).await;
+    let pam = person(app, admin, "pam", &[&password_group]).await;
+    let max = person(app, admin, "max", &[&mfa_group]).await;
+    let request: BreakGlassRequest = requester
+        .b
+        .post(
+            "/api/v1/break-glass/requests",
+            &json!({ "vault_entry_id": entry.id, "justification": justification }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    approve(&pam, &request).await.assert_status(200);
+    approve(&max, &request).await.assert_status(200);
+    (requester, request)
+}
+
 /// Every event's text, to look for secrets in.
 pub(crate) async fn trail_text(app: &TestApp) -> String {
     app.all_events()

@@ -8,11 +8,11 @@
 //! policy, at most 900 s). So these tests prove the request Gatehouse sends, who signs it and
 //! what IAM must allow; that the credentials act as the member's root is AWS's part.
 
-use gatehouse_shared::breakglass::{BreakGlassRequest, RootSession, VaultEntry};
+use gatehouse_shared::breakglass::{BreakGlassRequest, RootSession};
 use gatehouse_shared::cloud::{Provider, SetupKit};
 use serde_json::json;
 
-use crate::break_glass::{approve, group, path, person, trail_text, Person};
+use crate::break_glass::{approved_request, path, trail_text, Person};
 use crate::cloud_aws::{gatehouse_with, run_setup_kit, Keys, Moto, ACCOUNT};
 use crate::helpers::{Browser, TestApp};
 
@@ -59,6 +59,7 @@ async fn world() -> World {
         &app,
         &admin,
         MEMBER,
+        ROOT_PASSWORD,
         "A bucket policy locks everyone out (INC-77)",
     )
     .await;
@@ -70,49 +71,6 @@ async fn world() -> World {
         requester,
         request,
     }
-}
-
-/// A vault entry for `account` and the requester's break-glass request, approved by one
-/// custodian of each group.
-async fn approved_request(
-    app: &TestApp,
-    admin: &Browser,
-    account: &str,
-    justification: &str,
-) -> (Person, BreakGlassRequest) {
-    let password_group = group(admin, "root-password-custodians").await;
-    let mfa_group = group(admin, "root-mfa-custodians").await;
-    let entry: VaultEntry = admin
-        .post(
-            "/api/v1/break-glass/vault",
-            &json!({
-                "account_id": account,
-                "password": ROOT_PASSWORD,
-                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-                "password_group_id": password_group.id,
-                "mfa_group_id": mfa_group.id,
-                "password_approvals": 1,
-                "mfa_approvals": 1,
-            }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    let requester = person(app, admin, "rita", &[]).await;
-    let pam = person(app, admin, "pam", &[&password_group]).await;
-    let max = person(app, admin, "max", &[&mfa_group]).await;
-    let request: BreakGlassRequest = requester
-        .b
-        .post(
-            "/api/v1/break-glass/requests",
-            &json!({ "vault_entry_id": entry.id, "justification": justification }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    approve(&pam, &request).await.assert_status(200);
-    approve(&max, &request).await.assert_status(200);
-    (requester, request)
 }
 
 async fn root_session(w: &World, task: &str) -> crate::helpers::Reply {
@@ -272,6 +230,7 @@ async fn root_sessions_need_a_root_sessions_account_that_is_not_the_target() {
         &app,
         &admin,
         ACCOUNT,
+        ROOT_PASSWORD,
         "Root access to the management account",
     )
     .await;

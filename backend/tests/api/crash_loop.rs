@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gatehouse_shared::audit::VerifyReport;
 use gatehouse_shared::auth::Me;
-use gatehouse_shared::breakglass::{BreakGlassRequest, VaultEntry};
+use gatehouse_shared::breakglass::BreakGlassRequest;
 use rand::Rng;
 use serde_json::json;
 
@@ -33,45 +33,19 @@ async fn session(base: &str, username: &str, password: &str) -> Session {
     (reply.session_cookie().unwrap().value.clone(), me.csrf_token)
 }
 
-/// Break-glass in `j`'s world: a vault for ACCOUNT with one approval from each custodian
-/// group, asked for by rita and approved by pat and mo. Returns the request and rita's
-/// session (signed in with TOTP, so fresh enough to reveal for the next few minutes).
+/// Break-glass in the kill loop's world: rita's request for ACCOUNT's root password,
+/// approved, and a session of hers to hand to the real binary, signed in with TOTP (so fresh
+/// enough to reveal for the next few minutes) with the code of the next time step (her
+/// enrolment used this one's).
 async fn approved_break_glass(app: &TestApp, admin: &Browser) -> (BreakGlassRequest, Session) {
-    use crate::break_glass::{approve, group, person};
-    let password_group = group(admin, "root-password-custodians").await;
-    let mfa_group = group(admin, "root-mfa-custodians").await;
-    let entry: VaultEntry = admin
-        .post(
-            "/api/v1/break-glass/vault",
-            &json!({
-                "account_id": ACCOUNT,
-                "password": "r00t-Pa55word-for-the-kill-loop",
-                "totp_seed": "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
-                "password_group_id": password_group.id,
-                "mfa_group_id": mfa_group.id,
-                "password_approvals": 1,
-                "mfa_approvals": 1,
-            }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    let pat = person(app, admin, "pat", &[&password_group]).await;
-    let mo = person(app, admin, "mo", &[&mfa_group]).await;
-    let rita = person(app, admin, "rita", &[]).await;
-    let r: BreakGlassRequest = rita
-        .b
-        .post(
-            "/api/v1/break-glass/requests",
-            &json!({ "vault_entry_id": entry.id, "justification": "Kill loop: root password under kill -9" }),
-        )
-        .await
-        .assert_status(201)
-        .json();
-    approve(&pat, &r).await.assert_status(200);
-    approve(&mo, &r).await.assert_status(200);
-    // A session of rita's own to hand to the real binary: signed in with the code of the
-    // next time step (her enrolment used this one's).
+    let (rita, r) = crate::break_glass::approved_request(
+        app,
+        admin,
+        ACCOUNT,
+        "r00t-Pa55word-for-the-kill-loop",
+        "Kill loop: root password under kill -9",
+    )
+    .await;
     let reply = Browser::cookieless(&app.base_url)
         .login(
             "rita",

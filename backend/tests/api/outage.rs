@@ -72,27 +72,91 @@ fn through(url: &str, addr: SocketAddr) -> String {
     format!("{scheme}://{}{addr}/{path}", userinfo.unwrap_or_default())
 }
 
+/// Creating group `name` during the fault is refused with 503 `unavailable` and
+/// `Retry-After: 1` in under 1.5 s (never the pool's whole timeout); how long it took.
+async fn refused_at_once(admin: &Browser, name: &str) -> Duration {
+    let started = Instant::now();
+    let r = admin.post("/api/v1/groups", &json!({ "name": name })).await;
+    r.assert_error(503, "unavailable");
+    assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(1_500),
+        "a write during the fault took {took:?}"
+    );
+    took
+}
+
+/// Once the fault is gone, creating group "after" succeeds within 3 s without a restart
+/// (503 `unavailable` until then), and `/readyz` says ready; how long it took.
+async fn resumes(app: &TestApp, admin: &Browser) -> Duration {
+    let started = Instant::now();
+    loop {
+        let r = admin
+            .post("/api/v1/groups", &json!({ "name": "after" }))
+            .await;
+        if r.status == 201 {
+            break;
+        }
+        r.assert_error(503, "unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "Gatehouse did not resume within 3 s of the fault ending"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    app.browser().get("/readyz").await.assert_status(200);
+    took
+}
+
+/// Nothing half-written: the groups asked for during the fault ("during…") do not exist,
+/// "before" and "after" do, each with its one audit event.
+async fn only_the_groups_outside_the_fault_exist(app: &TestApp, admin: &Browser) {
+    let groups = admin.get("/api/v1/groups").await.value();
+    let names: Vec<&str> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"before") && names.contains(&"after"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|g| g.starts_with("during")), "{names:?}");
+    let created = app
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "directory.group.create")
+        .count();
+    assert_eq!(
+        created, 2,
+        "one event for each group that exists, none for the others"
+    );
+}
+
 #[tokio::test]
 async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself() {
     let admin_url = suite_pg_admin_url().unwrap_or_else(|| DEFAULT_PG_ADMIN_URL.to_string());
     let db = TestDb::postgres(&admin_url).await;
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
     let url = through(&db.url, proxy.addr);
-    let app = TestApp::spawn_with(|c| c.database_url = Some(url.clone())).await;
-    let admin = app.admin().await;
+    // Credentials for an SDK's call during the outage.
+    let crate::sts::World {
+        app,
+        admin,
+        alice,
+        dev,
+        ..
+    } = crate::sts::world_with(|c| c.database_url = Some(url.clone())).await;
     admin
         .post("/api/v1/groups", &json!({ "name": "before" }))
         .await
         .assert_status(201);
     app.browser().get("/readyz").await.assert_status(200);
-    // Credentials for an SDK's call during the outage.
-    crate::sts::account(&admin, ACCOUNT).await;
-    let dev = crate::sts::permission_set(&admin, "Dev", None).await;
-    let alice = app.create_user_with_roles(&admin, "alice", &[]).await;
-    crate::sts::assign(&admin, &alice, ACCOUNT, &dev, true).await;
-    let alice_browser = app.browser();
-    alice_browser.sign_in("alice", USER_PASSWORD).await;
-    let c = crate::sts::issue(&alice_browser, ACCOUNT, &dev, json!({})).await;
+    let c = crate::sts::issue(&alice, ACCOUNT, &dev, json!({})).await;
 
     proxy.cut();
 
@@ -116,16 +180,8 @@ async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself
     // Whatever the outage finds first, and everything after it, is a quick 503 that says
     // when to come back; never a 500, never the pool's whole timeout per request.
     for name in ["during-1", "during-2", "during-3"] {
-        let started = Instant::now();
-        let r = admin.post("/api/v1/groups", &json!({ "name": name })).await;
-        r.assert_error(503, "unavailable");
-        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
-        println!("request during outage: {:?}", started.elapsed());
-        assert!(
-            started.elapsed() < Duration::from_millis(1_500),
-            "a request during the outage took {:?}",
-            started.elapsed()
-        );
+        let took = refused_at_once(&admin, name).await;
+        println!("request during outage: {took:?}");
     }
     let started = Instant::now();
     app.browser()
@@ -153,50 +209,10 @@ async fn a_database_outage_is_answered_503_at_once_and_service_resumes_by_itself
     proxy.restore().await;
 
     // Back within a second or so, without a restart: the next probe finds the database.
-    let started = Instant::now();
-    loop {
-        let r = admin
-            .post("/api/v1/groups", &json!({ "name": "after" }))
-            .await;
-        if r.status == 201 {
-            println!("back after the database returned: {:?}", started.elapsed());
-            break;
-        }
-        r.assert_error(503, "unavailable");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "Gatehouse did not resume within 3 s of the database coming back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    app.browser().get("/readyz").await.assert_status(200);
-
-    // Nothing half-written: the groups asked for during the outage do not exist, each of the
-    // others has its one audit event, and the chain verifies.
-    let groups: Vec<String> = admin
-        .get("/api/v1/groups")
-        .await
-        .value()
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap().to_string())
-        .collect();
-    assert!(groups.contains(&"before".to_string()) && groups.contains(&"after".to_string()));
-    assert!(
-        !groups.iter().any(|g| g.starts_with("during")),
-        "{groups:?}"
-    );
-    let created = app
-        .all_events()
-        .await
-        .into_iter()
-        .filter(|e| e.action == "directory.group.create")
-        .count();
-    assert_eq!(
-        created, 2,
-        "one event for each group that exists, none for the others"
-    );
+    let took = resumes(&app, &admin).await;
+    println!("back after the database returned: {took:?}");
+    // Nothing half-written (and the chain verifies, below).
+    only_the_groups_outside_the_fault_exist(&app, &admin).await;
     let verify = cli_verify(&db.url, &app.data_dir, &[], false);
     assert_eq!(verify.code, Some(0), "{}{}", verify.stdout, verify.stderr);
 }
@@ -277,57 +293,15 @@ async fn a_full_disk_under_sqlite_is_answered_503_at_once_and_service_resumes_wh
 
     // Writes are refused at once with 503 and when to come back; never a 500.
     for name in ["during-1", "during-2"] {
-        let started = Instant::now();
-        let r = admin.post("/api/v1/groups", &json!({ "name": name })).await;
-        r.assert_error(503, "unavailable");
-        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
-        assert!(
-            started.elapsed() < Duration::from_millis(1_500),
-            "a write on a full disk took {:?}",
-            started.elapsed()
-        );
+        refused_at_once(&admin, name).await;
     }
 
     disk.free();
 
     // Back within a second or so, without a restart.
-    let started = Instant::now();
-    loop {
-        let r = admin
-            .post("/api/v1/groups", &json!({ "name": "after" }))
-            .await;
-        if r.status == 201 {
-            break;
-        }
-        r.assert_error(503, "unavailable");
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "Gatehouse did not resume within 3 s of the disk having room"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    app.browser().get("/readyz").await.assert_status(200);
-
+    resumes(&app, &admin).await;
     // Nothing half-written, no event missing, the chain verifies.
-    let groups = admin.get("/api/v1/groups").await.value();
-    let names: Vec<&str> = groups
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        names.contains(&"before") && names.contains(&"after"),
-        "{names:?}"
-    );
-    assert!(!names.iter().any(|g| g.starts_with("during")), "{names:?}");
-    let created = app
-        .all_events()
-        .await
-        .into_iter()
-        .filter(|e| e.action == "directory.group.create")
-        .count();
-    assert_eq!(created, 2);
+    only_the_groups_outside_the_fault_exist(&app, &admin).await;
     app.stop().await;
     // The master key (and the database) are on the small disk, the app's data directory.
     let verify = cli_verify(&url, &disk.path, &[], false);

@@ -13,37 +13,39 @@ use tokio::net::TcpStream;
 use crate::helpers::*;
 use crate::sts::{Signer, ACCOUNT};
 
-/// An STS call whose headers promise a body that never comes: it holds a turn (or a place
-/// in line) until the connection closes.
-async fn unfinished_sts_call(base_url: &str) -> TcpStream {
+/// A `POST` to `path` whose headers promise a body of which only `start` comes: it holds a
+/// turn (or a place in line) until the connection closes.
+async fn unfinished_post(base_url: &str, path: &str, content_type: &str, start: &str) -> TcpStream {
     let addr = base_url.trim_start_matches("http://");
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(
-        b"POST / HTTP/1.1\r\nHost: gatehouse\r\n\
-          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
-          Action=GetCallerIdentity",
-    )
-    .await
-    .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: {content_type}\r\n\
+         Content-Length: 100\r\n\r\n{start}"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
     // Let the server read the headers and reach the gate.
     tokio::time::sleep(Duration::from_millis(150)).await;
     s
 }
 
+/// An STS call that holds a turn: see [`unfinished_post`].
+async fn unfinished_sts_call(base_url: &str) -> TcpStream {
+    let form = "application/x-www-form-urlencoded";
+    unfinished_post(base_url, "/", form, "Action=GetCallerIdentity").await
+}
+
 #[tokio::test]
 async fn a_kind_beyond_its_turns_is_refused_at_once_and_served_again_when_a_turn_frees() {
-    let app = TestApp::spawn_with(|c| {
+    let crate::sts::World {
+        app,
+        alice: browser,
+        dev,
+        ..
+    } = crate::sts::world_with(|c| {
         c.admission_sts = Some(1);
         c.admission_wait_ms = 1_500;
     })
     .await;
-    let admin = app.admin().await;
-    crate::sts::account(&admin, ACCOUNT).await;
-    let dev = crate::sts::permission_set(&admin, "Dev", None).await;
-    let alice = app.create_user_with_roles(&admin, "alice", &[]).await;
-    crate::sts::assign(&admin, &alice, ACCOUNT, &dev, true).await;
-    let browser = app.browser();
-    browser.sign_in("alice", USER_PASSWORD).await;
     let c = crate::sts::issue(&browser, ACCOUNT, &dev, json!({})).await;
     let signer = Signer::new(&app.base_url, &c, app.now_ms());
     let (status, _) = signer.rpc("GetCallerIdentity", &[], "before").await;
@@ -114,18 +116,10 @@ async fn a_refused_sign_in_says_the_server_is_busy_in_the_api_envelope() {
         c.admission_wait_ms = 1_500;
     })
     .await;
-    let addr = app.base_url.trim_start_matches("http://").to_string();
     let mut slow = Vec::new();
     for _ in 0..2 {
-        let mut s = TcpStream::connect(&addr).await.unwrap();
-        s.write_all(
-            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: gatehouse\r\n\
-              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-        )
-        .await
-        .unwrap();
-        slow.push(s);
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let login = "/api/v1/auth/login";
+        slow.push(unfinished_post(&app.base_url, login, "application/json", "{").await);
     }
     let started = Instant::now();
     let r = app.browser().login("admin", ADMIN_PASSWORD, None).await;

@@ -80,7 +80,12 @@ pub async fn assign(
 }
 
 pub async fn world() -> World {
-    let app = TestApp::spawn().await;
+    world_with(|_| {}).await
+}
+
+/// [`world`] on an app whose configuration `tweak` changes first.
+pub async fn world_with(tweak: impl FnOnce(&mut gatehouse::config::Config)) -> World {
+    let app = TestApp::spawn_with(tweak).await;
     let admin = app.admin().await;
     account(&admin, ACCOUNT).await;
     let alice_user = app.create_user_with_roles(&admin, "alice", &[]).await;
