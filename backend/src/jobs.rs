@@ -12,6 +12,9 @@ use crate::notifications::Notifier;
 use crate::store::{Store, StoreResult};
 use crate::sts::Sts;
 
+/// The planner's statistics are refreshed with every this many checkpoints.
+const STATISTICS_EVERY_CHECKPOINTS: i64 = 60;
+
 /// What one tick did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TickReport {
@@ -63,6 +66,14 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
     let cp = store
         .checkpoint_if_due(now, CHECKPOINT_INTERVAL_MS - 5_000)
         .await?;
+    // Statistics drift as events arrive, and so do checkpoints: about once an hour of a
+    // busy trail (never while nothing happens) the planner's statistics are refreshed.
+    if cp
+        .as_ref()
+        .is_some_and(|c| c.id % STATISTICS_EVERY_CHECKPOINTS == 0)
+    {
+        store.refresh_statistics().await?;
+    }
     // Every checkpoint not yet witnessed, in order; a TSA or file failure leaves them for
     // the next tick (and is logged and counted) without holding up the rest of the tick.
     let witness = crate::audit::witness::step(store, witness, now).await?;

@@ -76,6 +76,25 @@ enum AuditCommand {
         #[arg(long, requires = "witness")]
         tsa_cert: Option<PathBuf>,
     },
+    /// Fill a new, empty database with a realistic, chained made-up trail (for benchmarks
+    /// and trying the audit pages at scale); every event is marked `"generated": true`.
+    Generate {
+        /// How many events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// How many people.
+        #[arg(long, default_value_t = 2_000)]
+        people: u32,
+        /// Over how many days, ending now.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// The same seed gives the same events (for the same end time).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The trail's end as Unix milliseconds (default now), to repeat a trail exactly.
+        #[arg(long)]
+        end_ms: Option<i64>,
+    },
 }
 
 fn init_tracing(format: &str) {
@@ -153,6 +172,44 @@ async fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Credentials { .. } => Ok(ExitCode::SUCCESS),
+        Command::Audit {
+            command:
+                AuditCommand::Generate {
+                    events,
+                    people,
+                    days,
+                    seed,
+                    end_ms,
+                },
+        } => {
+            init_tracing(&config.log_format);
+            let master = gatehouse::app::master_key(&config)?;
+            let store = gatehouse::store::connect(&config.database_url(), &master).await?;
+            use gatehouse::clock::Clock as _;
+            let shape = gatehouse::audit::generate::Shape {
+                events,
+                people: people.max(1),
+                days: days.max(1),
+                seed,
+                end: end_ms.unwrap_or_else(|| gatehouse::clock::SystemClock.now_ms()),
+            };
+            let started = std::time::Instant::now();
+            let mut shown = 0;
+            let written = gatehouse::audit::generate::fill(store.as_ref(), shape, |n| {
+                if n - shown >= 500_000 || n == events {
+                    shown = n;
+                    let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                    eprintln!("{n} of {events} events ({rate:.0}/s)");
+                }
+            })
+            .await?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{written} events in {secs:.1} s ({:.0} events/s)",
+                written as f64 / secs.max(1e-3)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Audit {
             command:
                 AuditCommand::Verify {

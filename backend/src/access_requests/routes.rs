@@ -20,7 +20,7 @@ use serde_json::json;
 use super::access_policies::{self, AccessPolicyKind, ApprovalPolicies, EligibilityPolicies};
 use super::{cancel_plan, close_grant_plan, decide_plan, dto, Actor, RequestError, MFA_FRESH_MS};
 use crate::app::AppState;
-use crate::audit::{EventFilter, NewEvent};
+use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
 use crate::clock::Millis;
 use crate::http::error::{ApiError, ApiResult};
@@ -201,20 +201,15 @@ async fn get_one(
     Ok(Json(dto(&snap, &actor(&who, now), now)))
 }
 
-/// The request's whole story, oldest first: every audit event whose target is it.
+/// The request's whole story, oldest first: every audit event whose target is it, and the
+/// events that name it (its grant's credentials, its end).
 async fn timeline(
     State(state): State<AppState>,
     who: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<AuditEvent>>> {
     visible(&state, &who, &id).await?;
-    let filter = EventFilter {
-        target: Some(id),
-        limit: 1_000,
-        ..EventFilter::default()
-    };
-    let mut events = state.store.search_events(&filter).await?;
-    events.reverse();
+    let events = state.store.related_events(&id, 1_000).await?;
     Ok(Json(
         events
             .iter()

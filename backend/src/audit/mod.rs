@@ -4,6 +4,7 @@
 //! committed together or not at all.
 
 pub mod chain;
+pub mod generate;
 pub mod routes;
 pub mod signer;
 pub mod tsa;
@@ -237,7 +238,8 @@ pub struct EventFilter {
     pub action: Option<String>,
     pub target: Option<String>,
     pub outcome: Option<Outcome>,
-    /// Only events older than this sequence number (newest first paging).
-    pub before_seq: Option<i64>,
+    /// Only events before this (occurred_at, seq) in the newest-first order: the cursor
+    /// the page before ended at.
+    pub before: Option<(Millis, i64)>,
     pub limit: i64,
 }

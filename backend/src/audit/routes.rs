@@ -67,6 +67,18 @@ fn parse_time(name: &str, v: Option<String>) -> Result<Option<i64>, ApiError> {
         .transpose()
 }
 
+/// The cursor a page ends at: where the last event sits in the newest-first order.
+fn cursor_of(e: &super::StoredEvent) -> String {
+    format!("{}.{}", e.occurred_at, e.seq)
+}
+
+fn parse_cursor(c: &str) -> Option<(i64, i64)> {
+    let (at, seq) = c.split_once('.')?;
+    let at = at.parse::<i64>().ok().filter(|n| *n >= 0)?;
+    let seq = seq.parse::<i64>().ok().filter(|n| *n > 0)?;
+    Some((at, seq))
+}
+
 /// Turns the query into a filter, refusing malformed values with a clear message.
 fn parse_filter(q: SearchQuery) -> Result<EventFilter, ApiError> {
     let outcome = match non_empty(q.outcome) {
@@ -75,9 +87,9 @@ fn parse_filter(q: SearchQuery) -> Result<EventFilter, ApiError> {
             ApiError::InvalidQuery("`outcome` is success, failure or denied.".into())
         })?),
     };
-    let before_seq = match non_empty(q.cursor) {
+    let before = match non_empty(q.cursor) {
         None => None,
-        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Some(c) => Some(parse_cursor(&c).ok_or_else(|| {
             ApiError::InvalidQuery("`cursor` is not one this server gave out.".into())
         })?),
     };
@@ -94,7 +106,7 @@ fn parse_filter(q: SearchQuery) -> Result<EventFilter, ApiError> {
         action: non_empty(q.action),
         target: non_empty(q.target),
         outcome,
-        before_seq,
+        before,
         limit,
     })
 }
@@ -113,7 +125,7 @@ async fn search(
     let more = events.len() > usize::try_from(filter.limit).unwrap_or(usize::MAX);
     events.truncate(usize::try_from(filter.limit).unwrap_or(usize::MAX));
     let next_cursor = if more {
-        events.last().map(|e| e.seq.to_string())
+        events.last().map(cursor_of)
     } else {
         None
     };
@@ -176,16 +188,16 @@ async fn export(
             let filter = next?;
             match store.search_events(&filter).await {
                 Ok(events) => {
-                    let api: Vec<AuditEvent> =
-                        events.iter().map(super::StoredEvent::to_api).collect();
-                    let more = i64::try_from(api.len()).unwrap_or(i64::MAX) == filter.limit;
-                    let following = match (more, api.last()) {
+                    let more = i64::try_from(events.len()).unwrap_or(i64::MAX) == filter.limit;
+                    let following = match (more, events.last()) {
                         (true, Some(last)) => Some(EventFilter {
-                            before_seq: Some(last.seq),
+                            before: Some((last.occurred_at, last.seq)),
                             ..filter
                         }),
                         _ => None,
                     };
+                    let api: Vec<AuditEvent> =
+                        events.iter().map(super::StoredEvent::to_api).collect();
                     let chunk = match format {
                         ExportFormat::Csv => csv_rows(&api, false),
                         ExportFormat::JsonLines => json_lines(&api),

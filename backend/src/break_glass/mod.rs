@@ -31,7 +31,6 @@ use gatehouse_shared::breakglass::{
 use gatehouse_shared::error::FieldError;
 use serde_json::json;
 
-use crate::audit::EventFilter;
 use crate::auth::login::{self, Env};
 use crate::auth::sessions::CurrentSession;
 use crate::auth::{totp, AuthError};
@@ -334,13 +333,7 @@ pub async fn get_request(
 ) -> Result<BreakGlassDetail> {
     let r = load_visible(env, who, id).await?;
     let request = request_dto(env, now, who, &r).await?;
-    let filter = EventFilter {
-        target: Some(id.to_string()),
-        limit: 500,
-        ..EventFilter::default()
-    };
-    let mut events = env.store.search_events(&filter).await?;
-    events.sort_by_key(|e| e.seq);
+    let events = env.store.related_events(id, 500).await?;
     let timeline: Vec<AuditEvent> = events
         .iter()
         .map(crate::audit::StoredEvent::to_api)

@@ -13,6 +13,7 @@ use crate::audit::chain::parse_hash;
 use crate::audit::NewEvent;
 use crate::audit::{EventFilter, StoredCheckpoint, StoredEvent};
 use crate::clock::Millis;
+use gatehouse_shared::audit::Outcome;
 
 const EVENT_COLS: &str = "seq, occurred_at, actor_id, actor_name, source_ip, user_agent, action, \
      target_type, target_id, outcome, reason, details, prev_hash, hash";
@@ -24,11 +25,16 @@ pub trait AuditStore: Send + Sync {
     async fn append_event(&self, event: NewEvent) -> StoreResult<StoredEvent>;
     /// Appends many events in one transaction.
     async fn append_events(&self, events: Vec<NewEvent>) -> StoreResult<()>;
+    /// Appends events that happened over time (history being imported or generated) in one
+    /// transaction, signing a checkpoint whenever `sign_every_ms` of their time would
+    /// otherwise pass unsigned, and at the last, as the tick signs live events.
+    async fn append_history(&self, events: Vec<NewEvent>, sign_every_ms: i64) -> StoreResult<()>;
+    /// The events `filter` matches, newest first (by time, then sequence number).
     async fn search_events(&self, filter: &EventFilter) -> StoreResult<Vec<StoredEvent>>;
     /// Events with `seq > after`, ascending, at most `limit`.
     async fn events_after(&self, after: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
-    /// One subject's story, oldest first: the events whose target is `subject`, and the later
-    /// events whose details name it as `"request_id"` (credentials issued under a grant, …).
+    /// One subject's story, oldest first: the events whose target is `subject`, and the
+    /// events whose details name it (`audit_mentions`: credentials issued under a grant, …).
     async fn related_events(&self, subject: &str, limit: i64) -> StoreResult<Vec<StoredEvent>>;
     /// Every checkpoint, by number.
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
@@ -87,43 +93,56 @@ where
             .await
     }
 
+    async fn append_history(&self, events: Vec<NewEvent>, sign_every_ms: i64) -> StoreResult<()> {
+        let _gate = self.write_gate().await;
+        let mut tx = self.pool.begin().await?;
+        Self::append_many_in(&mut tx, &self.signer, events, Some(sign_every_ms)).await?;
+        tx.commit().await?;
+        self.set_head_hint(None);
+        Ok(())
+    }
+
     async fn search_events(&self, f: &EventFilter) -> StoreResult<Vec<StoredEvent>> {
-        let mut q =
-            Assembled::<D>::new(format!("SELECT {EVENT_COLS} FROM audit_events WHERE 1 = 1"));
-        if let Some(from) = f.from {
-            q.push(" AND occurred_at >= ").bind(from);
-        }
-        if let Some(to) = f.to {
-            q.push(" AND occurred_at < ").bind(to);
-        }
-        if let Some(actor) = &f.actor {
-            q.push(" AND (actor_name = ").bind(actor.clone());
-            q.push(" OR actor_id = ").bind(actor.clone()).push(")");
-        }
-        if let Some(action) = &f.action {
-            if let Some(prefix) = action.strip_suffix('*') {
-                // A range instead of LIKE: '_' in action names is not a wildcard.
-                let mut upper = prefix.to_string();
-                let last = upper
-                    .pop()
-                    .map_or('\u{0}', |c| char::from_u32(c as u32 + 1).unwrap_or(c));
-                upper.push(last);
-                q.push(" AND action >= ").bind(prefix.to_string());
-                q.push(" AND action < ").bind(upper);
-            } else {
-                q.push(" AND action = ").bind(action.clone());
+        // Each branch is one index range read newest first (see migration 0012); a search
+        // that names several actions (a prefix) or two actor columns is the union of its
+        // branches' first pages.
+        let actions: Vec<Option<String>> = match f.action.as_deref() {
+            None => vec![None],
+            Some(action) => match action.strip_suffix('*') {
+                None => vec![Some(action.to_string())],
+                Some(prefix) => {
+                    let found = self.actions_starting(prefix).await?;
+                    if found.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    found.into_iter().map(Some).collect()
+                }
+            },
+        };
+        let actor_columns: &[Option<&str>] = if f.actor.is_some() {
+            &[Some("actor_name"), Some("actor_id")]
+        } else {
+            &[None]
+        };
+        let branches: Vec<(Option<&str>, Option<&String>)> = actor_columns
+            .iter()
+            .flat_map(|col| actions.iter().map(move |a| (*col, a.as_ref())))
+            .collect();
+        let mut q = Assembled::<D>::new("");
+        if let [(actor_column, action)] = branches.as_slice() {
+            search_branch(&mut q, f, *actor_column, *action);
+        } else {
+            for (i, (actor_column, action)) in branches.iter().enumerate() {
+                if i > 0 {
+                    q.push(" UNION ");
+                }
+                q.push(format!("SELECT {EVENT_COLS} FROM ("));
+                search_branch(&mut q, f, *actor_column, *action);
+                q.push(format!(") AS b{i}"));
             }
+            q.push(" ORDER BY occurred_at DESC, seq DESC LIMIT ")
+                .bind(f.limit);
         }
-        if let Some(target) = &f.target {
-            q.push(" AND target_id = ").bind(target.clone());
-        }
-        if let Some(outcome) = f.outcome {
-            q.push(" AND outcome = ").bind(outcome.as_str());
-        }
-        if let Some(before) = f.before_seq {
-            q.push(" AND seq < ").bind(before);
-        }
-        q.push(" ORDER BY seq DESC LIMIT ").bind(f.limit);
         let (sql, args) = q.finish()?;
         Ok(sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
@@ -141,23 +160,16 @@ where
     }
 
     async fn related_events(&self, subject: &str, limit: i64) -> StoreResult<Vec<StoredEvent>> {
-        // The story starts at the subject's first own event (an indexed lookup), so the
-        // scan of details is bounded to what happened since.
-        let first: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(seq) FROM audit_events WHERE target_id = $1")
-                .bind(subject)
-                .fetch_one(&self.pool)
-                .await?;
-        let Some(first) = first else {
-            return Ok(Vec::new());
-        };
+        // Two seeks: the subject's own events (target index) and the events that name it
+        // (`audit_mentions`, kept by a trigger), each bounded to the story's length.
         Ok(sqlx::query_as::<_, StoredEvent>(&format!(
-            "SELECT {EVENT_COLS} FROM audit_events WHERE seq >= $1 AND (target_id = $2 OR details \
-             LIKE $3) ORDER BY seq LIMIT $4"
+            "SELECT {EVENT_COLS} FROM (SELECT {EVENT_COLS} FROM audit_events WHERE target_id = \
+             $1 ORDER BY occurred_at, seq LIMIT $2) AS own UNION SELECT {EVENT_COLS} FROM \
+             (SELECT {EVENT_COLS} FROM audit_events WHERE seq IN (SELECT seq FROM \
+             audit_mentions WHERE subject = $1 ORDER BY seq LIMIT $2)) AS named ORDER BY \
+             occurred_at, seq LIMIT $2"
         ))
-        .bind(first)
         .bind(subject)
-        .bind(format!("%\"request_id\":\"{subject}\"%"))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
@@ -275,4 +287,88 @@ where
         })
         .await
     }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    for<'q> String: Encode<'q, D> + Decode<'q, D> + Type<D>,
+    for<'q> &'q str: Encode<'q, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+{
+    /// The distinct actions that begin with `prefix`, by a skip scan of the action index:
+    /// one seek per action, however many events each has. At most [`MAX_PREFIX_ACTIONS`].
+    async fn actions_starting(&self, prefix: &str) -> StoreResult<Vec<String>> {
+        let sql = format!(
+            "WITH RECURSIVE found(action) AS (SELECT (SELECT action FROM audit_events WHERE \
+             action >= $1 AND action < $2 ORDER BY action LIMIT 1) UNION ALL SELECT (SELECT \
+             a.action FROM audit_events a WHERE a.action > found.action AND a.action < $2 \
+             ORDER BY a.action LIMIT 1) FROM found WHERE found.action IS NOT NULL) SELECT \
+             action FROM found WHERE action IS NOT NULL LIMIT {MAX_PREFIX_ACTIONS}"
+        );
+        Ok(sqlx::query_scalar(&sql)
+            .bind(prefix)
+            .bind(prefix_end(prefix))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}
+
+/// The most actions one prefix search reads as separate branches.
+const MAX_PREFIX_ACTIONS: usize = 64;
+
+/// The least string above every string that starts with `prefix` (its last character
+/// moved up by one): a range instead of LIKE, since `_` in action names is no wildcard.
+fn prefix_end(prefix: &str) -> String {
+    let mut upper = prefix.to_string();
+    let last = upper
+        .pop()
+        .map_or('\u{0}', |c| char::from_u32(c as u32 + 1).unwrap_or(c));
+    upper.push(last);
+    upper
+}
+
+/// One branch of a search: every filter of `f`, the actor matched in `actor_column` and
+/// the action exactly, newest first, one page.
+fn search_branch<'q, D: Dialect>(
+    q: &mut Assembled<'q, D>,
+    f: &EventFilter,
+    actor_column: Option<&str>,
+    action: Option<&String>,
+) where
+    String: Encode<'q, D> + Type<D>,
+    i64: Encode<'q, D> + Type<D>,
+{
+    q.push(format!("SELECT {EVENT_COLS} FROM audit_events WHERE 1 = 1"));
+    if let (Some(column), Some(actor)) = (actor_column, &f.actor) {
+        q.push(format!(" AND {column} = ")).bind(actor.clone());
+    }
+    if let Some(action) = action {
+        q.push(" AND action = ").bind(action.clone());
+    }
+    if let Some(target) = &f.target {
+        q.push(" AND target_id = ").bind(target.clone());
+    }
+    if let Some(outcome) = f.outcome {
+        // Written out, not bound, so that either engine sees the partial index
+        // (`outcome <> 'success'`) applies: the value is one of three fixed words.
+        let word = outcome.as_str();
+        q.push(format!(" AND outcome = '{word}'"));
+        if outcome != Outcome::Success {
+            q.push(" AND outcome <> 'success'");
+        }
+    }
+    if let Some(from) = f.from {
+        q.push(" AND occurred_at >= ").bind(from);
+    }
+    if let Some(to) = f.to {
+        q.push(" AND occurred_at < ").bind(to);
+    }
+    if let Some((at, seq)) = f.before {
+        q.push(" AND (occurred_at, seq) < (").bind(at);
+        q.push(", ").bind(seq).push(")");
+    }
+    q.push(" ORDER BY occurred_at DESC, seq DESC LIMIT ")
+        .bind(f.limit);
 }

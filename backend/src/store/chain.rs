@@ -80,7 +80,7 @@ pub(super) async fn append_one_after_head(
     signer: &AuditSigner,
     ev: NewEvent,
 ) -> StoreResult<StoredEvent> {
-    let mut stored = SqlStore::<sqlx::Sqlite>::append_many_in(tx, signer, vec![ev]).await?;
+    let mut stored = SqlStore::<sqlx::Sqlite>::append_many_in(tx, signer, vec![ev], None).await?;
     stored
         .pop()
         .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
@@ -118,11 +118,15 @@ where
     }
 
     /// Appends `events` in order inside `tx`, after the locked head. The database's
-    /// trigger checks that each insert extends the head and moves the head along.
+    /// trigger checks that each insert extends the head and moves the head along. A
+    /// checkpoint is signed at every multiple of [`CHECKPOINT_EVERY_EVENTS`] and, with
+    /// `sign_every_ms` (history being imported), whenever that much event time would
+    /// otherwise pass unsigned, and at the last event.
     pub(super) async fn append_many_in(
         tx: &mut Tx<D>,
         signer: &AuditSigner,
         events: Vec<NewEvent>,
+        sign_every_ms: Option<i64>,
     ) -> StoreResult<Vec<StoredEvent>> {
         let (mut seq, mut prev) = Self::head_in(tx).await?;
         let mut out = Vec::with_capacity(events.len());
@@ -132,7 +136,21 @@ where
             prev = parse_hash(&stored.hash).ok_or_else(malformed_head)?;
             out.push(stored);
         }
-        for chunk in out.chunks(CHUNK) {
+        let mut signed_at = Vec::with_capacity(out.len());
+        let mut window: Option<Millis> = None;
+        for (i, e) in out.iter().enumerate() {
+            let start = *window.get_or_insert(e.occurred_at);
+            let sign = e.seq % CHECKPOINT_EVERY_EVENTS == 0
+                || sign_every_ms.is_some_and(|ms| {
+                    out.get(i + 1)
+                        .is_none_or(|next| next.occurred_at - start >= ms)
+                });
+            if sign {
+                window = None;
+            }
+            signed_at.push(sign);
+        }
+        for (chunk, signs) in out.chunks(CHUNK).zip(signed_at.chunks(CHUNK)) {
             let mut q = Assembled::<D>::new(EVENT_INSERT);
             q.values(chunk, |b, e| {
                 b.bind(e.seq)
@@ -152,10 +170,7 @@ where
             });
             let (sql, args) = q.finish()?;
             sqlx::query_with(&sql, args).execute(&mut **tx).await?;
-            for e in chunk
-                .iter()
-                .filter(|e| e.seq % CHECKPOINT_EVERY_EVENTS == 0)
-            {
+            for (e, _) in chunk.iter().zip(signs).filter(|(_, sign)| **sign) {
                 let h = parse_hash(&e.hash).ok_or_else(malformed_head)?;
                 Self::checkpoint_in(tx, signer, e.seq, &h, e.occurred_at).await?;
             }
@@ -206,7 +221,7 @@ where
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn set_head_hint(&self, head: Option<(i64, [u8; 32])>) {
+    pub(super) fn set_head_hint(&self, head: Option<(i64, [u8; 32])>) {
         *self
             .head
             .lock()

@@ -27,6 +27,10 @@ pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
     /// writer, and a transaction that started reading fails with `SQLITE_BUSY` if it
     /// upgrades while another writes; PostgreSQL has row locks and needs no gate.
     const GATED_WRITES: bool;
+    /// Brings the query planner's statistics up to date (the audit searches' choice of
+    /// index rests on them): `PRAGMA optimize` on SQLite, which analyses only the tables
+    /// that changed enough, within a bounded sample; `ANALYZE` on PostgreSQL, which samples.
+    const STATISTICS_SQL: &'static str;
 
     /// Whether the database can take writes, beyond answering a query: `Err` (unavailable)
     /// when SQLite's file system has less than [`MIN_FREE_BYTES`] left, where a commit
@@ -74,6 +78,7 @@ impl Dialect for Sqlite {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
     const CLAIM_LOCK: &'static str = "";
     const GATED_WRITES: bool = true;
+    const STATISTICS_SQL: &'static str = "PRAGMA optimize=0x10002";
 
     fn room_to_write(pool: &sqlx::Pool<Self>) -> StoreResult<()> {
         let file = pool.connect_options().get_filename().to_path_buf();
@@ -112,6 +117,7 @@ impl Dialect for Postgres {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
     const GATED_WRITES: bool = false;
+    const STATISTICS_SQL: &'static str = "ANALYZE";
 
     /// One statement ([`super::postgres::append_one_in`]): the head row stays locked from
     /// this statement to the commit, not across another round trip.

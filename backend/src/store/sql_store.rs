@@ -203,7 +203,7 @@ where
                 D::append_one(&mut tx, &self.signer, event).await?;
             }
         } else if !events.is_empty() {
-            Self::append_many_in(&mut tx, &self.signer, events).await?;
+            Self::append_many_in(&mut tx, &self.signer, events, None).await?;
         }
         tx.commit().await?;
         Ok(value)
@@ -231,6 +231,11 @@ where
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         D::room_to_write(&self.pool)
+    }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        sqlx::query(D::STATISTICS_SQL).execute(&self.pool).await?;
+        Ok(())
     }
 
     fn audit_signer(&self) -> &AuditSigner {

@@ -867,65 +867,51 @@ async fn export_refuses_bad_formats_and_people_who_may_not_read_the_trail() {
 
 #[tokio::test]
 async fn a_timeline_tells_one_subjects_story_in_order() {
-    // Arrange: a request's own events, an event elsewhere that names it as its request,
-    // and noise — including an event about another request whose ID shares a prefix.
+    // Arrange: a request's own events, events elsewhere that name it (credentials issued
+    // under its grant), and noise: another request whose ID shares a prefix, and an STS
+    // call whose own API request ID happens to read the same.
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let s = &app.state.store;
-    s.append_event(test_event(
-        &app,
-        "test.noise",
-        "other",
-        json!({ "request_id": "req-1" }),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(&app, "test.before", "req-1", json!({})))
-        .await
-        .unwrap();
-    s.append_event(test_event(
-        &app,
-        "access_request.create",
-        "req-1",
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(
-        &app,
-        "access_request.create",
-        "req-10",
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(
-        &app,
-        "access_request.approve",
-        "req-1",
-        json!({ "comment": "ok" }),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(
-        &app,
-        "sts.issue",
-        "STS.abc",
-        json!({ "request_id": "req-1" }),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(
-        &app,
-        "sts.issue",
-        "STS.def",
-        json!({ "request_id": "req-10" }),
-    ))
-    .await
-    .unwrap();
-    s.append_event(test_event(&app, "access_grant.end", "req-1", json!({})))
-        .await
-        .unwrap();
+    for (action, target, details) in [
+        ("test.noise", "other", json!({ "request_id": "req-10" })),
+        ("test.before", "req-1", json!({})),
+        (
+            "access_request.create",
+            "req-1",
+            json!({ "request_id": "req-1" }),
+        ),
+        (
+            "access_request.create",
+            "req-10",
+            json!({ "request_id": "req-10" }),
+        ),
+        (
+            "access_request.approve",
+            "req-1",
+            json!({ "comment": "ok" }),
+        ),
+        (
+            "sts.credentials.issue",
+            "1234/ps-1",
+            json!({ "grant_id": "req-1", "request_id": "sts-call-1" }),
+        ),
+        (
+            "sts.credentials.issue",
+            "1234/ps-1",
+            json!({ "grant_id": "req-10" }),
+        ),
+        (
+            "sts.assume_role",
+            "acs:ram::1:role/x",
+            json!({ "request_id": "req-1" }),
+        ),
+        ("access_grant.end", "req-1", json!({ "grant_id": "req-1" })),
+    ] {
+        s.append_event(test_event(&app, action, target, details))
+            .await
+            .unwrap();
+    }
 
     // Act
     let story: Vec<gatehouse_shared::audit::AuditEvent> = admin
@@ -942,11 +928,11 @@ async fn a_timeline_tells_one_subjects_story_in_order() {
             "test.before",
             "access_request.create",
             "access_request.approve",
-            "sts.issue",
+            "sts.credentials.issue",
             "access_grant.end"
         ]
     );
-    assert_eq!(story[3].target_id.as_deref(), Some("STS.abc"));
+    assert_eq!(story[3].details["grant_id"], "req-1");
     let empty: Vec<gatehouse_shared::audit::AuditEvent> = admin
         .get("/api/v1/audit/timeline/nothing-here")
         .await
@@ -958,4 +944,216 @@ async fn a_timeline_tells_one_subjects_story_in_order() {
             .await
             .assert_error(400, "invalid_query");
     }
+}
+
+// --- search at scale: every shape against the trail itself ------------------------------
+
+/// Appends a generated trail of `events` events by `people` people over the `days` before
+/// now, after the app's own (so time and sequence disagree); returns its shape.
+async fn generated_trail(
+    app: &TestApp,
+    events: u64,
+    people: u32,
+    days: u32,
+    seed: u64,
+) -> gatehouse::audit::generate::Shape {
+    let shape = gatehouse::audit::generate::Shape {
+        events,
+        people,
+        days,
+        seed,
+        end: app.now_ms(),
+    };
+    let generated: Vec<NewEvent> = gatehouse::audit::generate::Generator::new(shape).collect();
+    app.state.store.append_events(generated).await.unwrap();
+    shape
+}
+
+/// The events `query` should find, newest first by time, then by sequence number.
+fn expected(all: &[StoredEvent], pick: impl Fn(&StoredEvent) -> bool) -> Vec<i64> {
+    let mut found: Vec<&StoredEvent> = all.iter().filter(|e| pick(e)).collect();
+    found.sort_by_key(|e| std::cmp::Reverse((e.occurred_at, e.seq)));
+    found.iter().map(|e| e.seq).collect()
+}
+
+#[tokio::test]
+async fn every_search_shape_pages_a_generated_trail_exactly() {
+    // Arrange: a generated trail of 6,000 events over three days, appended after the
+    // bootstrap's events although it happened before them, so time and sequence disagree.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let shape = generated_trail(&app, 6_000, 40, 3, 11).await;
+    let all = app.all_events().await;
+    let day = 86_400_000;
+    let (t1, t2) = (app.now_ms() - 2 * day, app.now_ms() - day);
+    let person = "person00003";
+    let person_id = gatehouse::audit::generate::Generator::new(shape).user_id(3);
+    let request = all
+        .iter()
+        .find(|e| e.action == "access_grant.start")
+        .and_then(|e| e.target_id.clone())
+        .unwrap();
+    type Pick = Box<dyn Fn(&StoredEvent) -> bool>;
+    let window = move |e: &StoredEvent| e.occurred_at >= t1 && e.occurred_at < t2;
+    let cases: Vec<(String, Pick)> = vec![
+        (String::new(), Box::new(|_| true)),
+        (
+            format!("actor={person}"),
+            Box::new(move |e| e.actor_name == person),
+        ),
+        (
+            format!("actor={person_id}"),
+            Box::new({
+                let id = person_id.clone();
+                move |e| e.actor_id.as_deref() == Some(id.as_str())
+            }),
+        ),
+        (
+            "actor=system".into(),
+            Box::new(|e| e.actor_name == "system"),
+        ),
+        (
+            "action=access_request.*".into(),
+            Box::new(|e| e.action.starts_with("access_request.")),
+        ),
+        (
+            "action=auth.*".into(),
+            Box::new(|e| e.action.starts_with("auth.")),
+        ),
+        ("action=nothing.*".into(), Box::new(|_| false)),
+        (
+            "action=auth.login&outcome=failure".into(),
+            Box::new(|e| e.action == "auth.login" && e.outcome == "failure"),
+        ),
+        ("outcome=denied".into(), Box::new(|e| e.outcome == "denied")),
+        (
+            format!("from={}&to={}", q(&rfc3339(t1)), q(&rfc3339(t2))),
+            Box::new(window),
+        ),
+        (
+            format!(
+                "action=sts.*&actor={person}&from={}&to={}",
+                q(&rfc3339(t1)),
+                q(&rfc3339(t2))
+            ),
+            Box::new(move |e| window(e) && e.action.starts_with("sts.") && e.actor_name == person),
+        ),
+        (
+            format!("target={request}"),
+            Box::new({
+                let r = request.clone();
+                move |e| e.target_id.as_deref() == Some(r.as_str())
+            }),
+        ),
+    ];
+
+    for (query, pick) in cases {
+        // Act: page through in pages of 97, across branch boundaries.
+        let got: Vec<i64> = app
+            .audit_events_paged(&admin, &query, 97)
+            .await
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+
+        // Assert
+        let want = expected(&all, &pick);
+        assert_eq!(got.len(), want.len(), "query {query:?}");
+        assert_eq!(got, want, "query {query:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_request_timeline_includes_the_credentials_taken_under_its_grant() {
+    // Arrange: a generated trail; one grant that credentials were issued under.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    generated_trail(&app, 4_000, 10, 2, 5).await;
+    let all = app.all_events().await;
+    let grant = all
+        .iter()
+        .find(|e| e.action == "sts.credentials.issue" && e.details.contains("\"grant_id\":\""))
+        .map(|e| serde_json::from_str::<serde_json::Value>(&e.details).unwrap()["grant_id"].clone())
+        .and_then(|g| g.as_str().map(str::to_string))
+        .unwrap();
+
+    // Act
+    let story: Vec<gatehouse_shared::audit::AuditEvent> = admin
+        .get(&format!("/api/v1/audit/timeline/{grant}"))
+        .await
+        .assert_status(200)
+        .json();
+
+    // Assert: every event about it or naming it, oldest first, and nothing else.
+    let want: Vec<i64> = {
+        let mut v: Vec<&StoredEvent> = all
+            .iter()
+            .filter(|e| {
+                e.target_id.as_deref() == Some(grant.as_str())
+                    || e.details.contains(&format!("\"grant_id\":\"{grant}\""))
+                    || (!e.action.starts_with("sts.")
+                        && e.details.contains(&format!("\"request_id\":\"{grant}\"")))
+            })
+            .collect();
+        v.sort_by_key(|e| (e.occurred_at, e.seq));
+        v.iter().map(|e| e.seq).collect()
+    };
+    let got: Vec<i64> = story.iter().map(|e| e.seq).collect();
+    assert_eq!(got, want);
+    let actions: BTreeSet<&str> = story.iter().map(|e| e.action.as_str()).collect();
+    for a in [
+        "access_request.create",
+        "access_grant.start",
+        "sts.credentials.issue",
+        "access_grant.end",
+    ] {
+        assert!(actions.contains(a), "{a} missing from {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn generate_fills_only_an_empty_trail_and_what_it_writes_verifies() {
+    // Arrange: a new database no server has opened.
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::for_suite(dir.path()).await;
+    let generate = || {
+        std::process::Command::new(crate::helpers::gatehouse_bin())
+            .args(["--database-url", &db.url, "--data-dir"])
+            .arg(dir.path())
+            .args(["audit", "generate", "--events", "3000", "--people", "30"])
+            .args(["--days", "1", "--seed", "9"])
+            .env("GATEHOUSE_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+
+    // Act
+    let first = generate();
+    let second = generate();
+
+    // Assert: chained, checkpointed within the default cadence, and never twice.
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let run = crate::helpers::cli_verify(&db.url, dir.path(), &[], true);
+    let report: VerifyReport = serde_json::from_str(&run.stdout).unwrap();
+    assert!(report.intact, "{report:?}");
+    assert_eq!(report.events_checked, 3_000);
+    assert_eq!(report.unsigned_events, 0);
+    // A day of events, signed within five minutes of event time each: some 250 times.
+    let checkpoint = report.last_checkpoint.unwrap();
+    assert_eq!(checkpoint.event_seq, 3_000);
+    assert!(checkpoint.id >= 200, "{checkpoint:?}");
+    assert_eq!(
+        second.status.code(),
+        Some(2),
+        "an error, as every command reports one"
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("not empty"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
 }

@@ -380,6 +380,8 @@ async fn quorum_needs_both_groups_and_only_the_requester_reveals_inside_the_wind
             "breakglass.approve",
             "breakglass.approved",
             "breakglass.reveal_password",
+            // The reveal made the root credential due for rotation: named by the request.
+            "vault.rotation_required",
             "breakglass.reveal_totp",
             "breakglass.close",
             "breakglass.review",

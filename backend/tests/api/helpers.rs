@@ -670,10 +670,20 @@ impl TestApp {
 
     /// Pages through `GET /api/v1/audit/events?<query>` to the end; newest first.
     pub async fn audit_events(&self, reader: &Browser, query: &str) -> Vec<AuditEvent> {
+        self.audit_events_paged(reader, query, 500).await
+    }
+
+    /// [`TestApp::audit_events`] in pages of `limit`.
+    pub async fn audit_events_paged(
+        &self,
+        reader: &Browser,
+        query: &str,
+        limit: usize,
+    ) -> Vec<AuditEvent> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut path = format!("/api/v1/audit/events?limit=500&{query}");
+            let mut path = format!("/api/v1/audit/events?limit={limit}&{query}");
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
