@@ -25,11 +25,9 @@ impl SqlStore<Sqlite> {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            // Reads of a large trail come from the OS's page cache through a map instead of
-            // a system call per page (file-backed, shared by the connections), and each
-            // connection keeps 16 MiB of pages instead of 2.
-            .pragma("mmap_size", "268435456")
-            .pragma("cache_size", "-16384");
+            // Each connection keeps 8 MiB of pages instead of 2: an index walk over a large
+            // trail stays in memory, and eight connections stay under 64 MiB.
+            .pragma("cache_size", "-8192");
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
