@@ -32,10 +32,11 @@ function freshPostgres(baseUrl) {
 }
 
 /**
- * Starts Gatehouse and resolves once it prints "Gatehouse listening on http://…".
+ * Starts Gatehouse and resolves once it prints "Gatehouse listening on http://…"; with
+ * `prepare`, after running other commands on its fresh data (see below).
  * Returns { url, dataDir, logs(), stop() }.
  */
-export async function startServer({ bootstrapPassword = BOOTSTRAP_PASSWORD, extraArgs = [], env = {} } = {}) {
+export async function startServer({ bootstrapPassword = BOOTSTRAP_PASSWORD, extraArgs = [], env = {}, prepare = null } = {}) {
   const bin = process.env.GATEHOUSE_BIN || join(repoRoot, 'target', 'debug', 'gatehouse');
   const staticDir = join(repoRoot, 'dist');
   if (!existsSync(bin)) throw new Error(`no Gatehouse binary at ${bin}: run \`cargo build -p gatehouse\` or set GATEHOUSE_BIN`);
@@ -47,6 +48,16 @@ export async function startServer({ bootstrapPassword = BOOTSTRAP_PASSWORD, extr
   if ((process.env.TEST_DATABASE_URL || '').startsWith('postgres://')) {
     pg = freshPostgres(process.env.TEST_DATABASE_URL);
     args.push('--database-url', pg.url);
+  }
+
+  // `prepare(run)` runs the binary's other commands on the same data before it serves:
+  // `run(['audit', 'generate', …])`.
+  if (prepare) {
+    const dbArgs = pg ? ['--database-url', pg.url] : [];
+    prepare((command) => execFileSync(bin, ['--data-dir', dataDir, ...dbArgs, ...command], {
+      env: { ...process.env, GATEHOUSE_LOG: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }));
   }
 
   const child = spawn(bin, args, {
