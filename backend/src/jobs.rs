@@ -67,7 +67,8 @@ pub async fn tick(parts: &Parts<'_>, now: Millis) -> StoreResult<TickReport> {
         .checkpoint_if_due(now, CHECKPOINT_INTERVAL_MS - 5_000)
         .await?;
     // Statistics drift as events arrive, and so do checkpoints: about once an hour of a
-    // busy trail (never while nothing happens) the planner's statistics are refreshed.
+    // busy trail (never while nothing happens) the planner's statistics are refreshed
+    // (PostgreSQL; SQLite's searches name their index).
     if cp
         .as_ref()
         .is_some_and(|c| c.id % STATISTICS_EVERY_CHECKPOINTS == 0)

@@ -28,9 +28,14 @@ pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
     /// upgrades while another writes; PostgreSQL has row locks and needs no gate.
     const GATED_WRITES: bool;
     /// Brings the query planner's statistics up to date (the audit searches' choice of
-    /// index rests on them): `PRAGMA optimize` on SQLite, which analyses only the tables
-    /// that changed enough, within a bounded sample; `ANALYZE` on PostgreSQL, which samples.
-    const STATISTICS_SQL: &'static str;
+    /// index rests on them): `ANALYZE` on PostgreSQL, which samples and blocks no one.
+    /// `None` on SQLite, whose ANALYZE holds the write lock while it reads every index (most
+    /// of a minute over ten million events) and whose sampled form is misleading; there the
+    /// audit searches name their index instead ([`Dialect::INDEX_HINTS`]).
+    const STATISTICS_SQL: Option<&'static str>;
+    /// Whether a search names the index it reads (`INDEXED BY`, SQLite), so that its plan
+    /// rests on the filters given, not on statistics.
+    const INDEX_HINTS: bool;
 
     /// Whether the database can take writes, beyond answering a query: `Err` (unavailable)
     /// when SQLite's file system has less than [`MIN_FREE_BYTES`] left, where a commit
@@ -78,7 +83,8 @@ impl Dialect for Sqlite {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
     const CLAIM_LOCK: &'static str = "";
     const GATED_WRITES: bool = true;
-    const STATISTICS_SQL: &'static str = "PRAGMA optimize=0x10002";
+    const STATISTICS_SQL: Option<&'static str> = None;
+    const INDEX_HINTS: bool = true;
 
     fn room_to_write(pool: &sqlx::Pool<Self>) -> StoreResult<()> {
         let file = pool.connect_options().get_filename().to_path_buf();
@@ -117,7 +123,8 @@ impl Dialect for Postgres {
     const HEAD_LOCK_SQL: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
     const GATED_WRITES: bool = false;
-    const STATISTICS_SQL: &'static str = "ANALYZE";
+    const STATISTICS_SQL: Option<&'static str> = Some("ANALYZE");
+    const INDEX_HINTS: bool = false;
 
     /// One statement ([`super::postgres::append_one_in`]): the head row stays locked from
     /// this statement to the commit, not across another round trip.

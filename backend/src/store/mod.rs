@@ -139,7 +139,8 @@ pub trait Store:
     /// A round trip to the database and, on SQLite, room on its disk: for `/readyz` and the
     /// availability guard's probes.
     async fn ping(&self) -> StoreResult<()>;
-    /// Brings the query planner's statistics up to date ([`Dialect::STATISTICS_SQL`]).
+    /// Brings the query planner's statistics up to date where the engine keeps them
+    /// without stopping writers ([`Dialect::STATISTICS_SQL`]).
     async fn refresh_statistics(&self) -> StoreResult<()>;
     /// The key that signs audit checkpoints.
     fn audit_signer(&self) -> &AuditSigner;

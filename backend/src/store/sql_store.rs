@@ -234,7 +234,9 @@ where
     }
 
     async fn refresh_statistics(&self) -> StoreResult<()> {
-        sqlx::query(D::STATISTICS_SQL).execute(&self.pool).await?;
+        if let Some(sql) = D::STATISTICS_SQL {
+            sqlx::query(sql).execute(&self.pool).await?;
+        }
         Ok(())
     }
 

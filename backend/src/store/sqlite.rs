@@ -38,10 +38,6 @@ impl SqlStore<Sqlite> {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
-        // SQLite keeps statistics per index: a migration's new indexes get theirs now.
-        sqlx::query(<sqlx::Sqlite as super::dialect::Dialect>::STATISTICS_SQL)
-            .execute(&pool)
-            .await?;
         let signer = Self::load_signer(&pool, master, SystemClock.now_ms()).await?;
         Ok(Self::new(pool, signer))
     }
