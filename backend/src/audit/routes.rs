@@ -196,11 +196,9 @@ async fn export(
                         }),
                         _ => None,
                     };
-                    let api: Vec<AuditEvent> =
-                        events.iter().map(super::StoredEvent::to_api).collect();
                     let chunk = match format {
-                        ExportFormat::Csv => csv_rows(&api, false),
-                        ExportFormat::JsonLines => json_lines(&api),
+                        ExportFormat::Csv => csv_rows(&events, false),
+                        ExportFormat::JsonLines => json_lines(&events),
                     };
                     Some((Ok::<_, std::io::Error>(chunk), following))
                 }
@@ -259,21 +257,28 @@ fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn csv_rows(events: &[AuditEvent], header: bool) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// The time as the API writes it (RFC 3339, UTC).
+fn rfc3339(ms: i64) -> String {
+    to_datetime(ms).format(&Rfc3339).unwrap_or_default()
+}
+
+/// CSV rows straight from the stored events: the details are written as stored (JSON).
+fn csv_rows(events: &[super::StoredEvent], header: bool) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(events.len() * 512));
     let mut write = |row: &[&str]| {
-        // Writing to a Vec cannot fail.
-        let _ = w.write_record(row.iter().map(|c| defuse(c).into_owned()));
+        // Writing to a Vec cannot fail. An empty record ends the fields written.
+        for cell in row {
+            let _ = w.write_field(defuse(cell).as_bytes());
+        }
+        let _ = w.write_record(std::iter::empty::<&[u8]>());
     };
     if header {
         write(&CSV_HEADER);
     }
     for e in events {
-        let time = e.occurred_at.format(&Rfc3339).unwrap_or_default();
-        let details = e.details.to_string();
         write(&[
             &e.seq.to_string(),
-            &time,
+            &rfc3339(e.occurred_at),
             e.actor_id.as_deref().unwrap_or_default(),
             &e.actor_name,
             e.source_ip.as_deref().unwrap_or_default(),
@@ -281,24 +286,66 @@ fn csv_rows(events: &[AuditEvent], header: bool) -> Vec<u8> {
             &e.action,
             &e.target_type,
             e.target_id.as_deref().unwrap_or_default(),
-            e.outcome.as_str(),
+            &e.outcome,
             e.reason.as_deref().unwrap_or_default(),
-            &details,
+            &e.details,
             &e.hash,
         ]);
     }
     w.into_inner().unwrap_or_default()
 }
 
-fn json_lines(events: &[AuditEvent]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// One JSON Lines row: an [`AuditEvent`] as the API writes it, made from the stored event
+/// without parsing its details and writing them again (they are stored as JSON).
+#[derive(serde::Serialize)]
+struct ExportLine<'a> {
+    seq: i64,
+    occurred_at: String,
+    actor_id: Option<&'a str>,
+    actor_name: &'a str,
+    source_ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    action: &'a str,
+    target_type: &'a str,
+    target_id: Option<&'a str>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    details: &'a serde_json::value::RawValue,
+    hash: &'a str,
+}
+
+fn json_lines(events: &[super::StoredEvent]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events.len() * 640);
     for e in events {
-        if serde_json::to_writer(&mut out, e).is_ok() {
+        // Stored details are always JSON; an unreadable one is written as null, as the
+        // search shows it.
+        let details = serde_json::from_str::<&serde_json::value::RawValue>(&e.details)
+            .unwrap_or_else(|_| NULL_DETAILS.as_ref());
+        let line = ExportLine {
+            seq: e.seq,
+            occurred_at: rfc3339(e.occurred_at),
+            actor_id: e.actor_id.as_deref(),
+            actor_name: &e.actor_name,
+            source_ip: e.source_ip.as_deref(),
+            user_agent: e.user_agent.as_deref(),
+            action: &e.action,
+            target_type: &e.target_type,
+            target_id: e.target_id.as_deref(),
+            outcome: &e.outcome,
+            reason: e.reason.as_deref(),
+            details,
+            hash: &e.hash,
+        };
+        if serde_json::to_writer(&mut out, &line).is_ok() {
             out.push(b'\n');
         }
     }
     out
 }
+
+/// `null`.
+static NULL_DETAILS: std::sync::LazyLock<Box<serde_json::value::RawValue>> =
+    std::sync::LazyLock::new(Box::default);
 
 /// One subject's whole story in order: a request's creation, decisions, grant, the
 /// credentials issued under it and its end.

@@ -792,9 +792,22 @@ async fn export_streams_every_matching_event_as_csv_and_json_lines() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
-    let stored = app.all_events().await;
-    let first = stored.iter().find(|e| e.seq == lines[0].seq).unwrap();
-    assert_eq!(lines[0].hash, first.to_api().hash);
+    // Each line is the event exactly as the search API gives it, field for field.
+    let stored: std::collections::HashMap<i64, StoredEvent> = app
+        .all_events()
+        .await
+        .into_iter()
+        .map(|e| (e.seq, e))
+        .collect();
+    for line in &lines {
+        assert_eq!(line, &stored[&line.seq].to_api());
+    }
+    let time = stored[&seqs[0]]
+        .to_api()
+        .occurred_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert_eq!(&rows[0][1], time, "CSV times as the API writes them");
     assert_eq!(
         lines[0].reason.as_deref(),
         Some("=HYPERLINK(\"http://evil\")"),
