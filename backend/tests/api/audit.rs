@@ -704,6 +704,34 @@ async fn a_tick_a_minute_later_signs_a_checkpoint_that_verify_reports() {
     assert_eq!(report.last_checkpoint.unwrap().event_seq, head + 1);
 }
 
+#[tokio::test]
+async fn a_server_stopped_for_longer_than_the_cadence_leaves_a_trail_that_verifies() {
+    // Arrange: an event the tick has not signed yet when the server is stopped.
+    let mut app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    admin
+        .post("/api/v1/groups", &json!({ "name": "before-the-stop" }))
+        .await
+        .assert_status(201);
+    let head = app.all_events().await.last().unwrap().seq;
+
+    // Act: a planned stop, half an hour of maintenance, a start.
+    app.stop().await;
+    let signed_on_the_way_out = app.state.store.checkpoints().await.unwrap();
+    app.advance(Duration::from_secs(30 * 60));
+    app.restart().await;
+    let admin = app.browser();
+    admin.sign_in("admin", ADMIN_PASSWORD).await;
+    app.advance(Duration::from_secs(61));
+    app.tick().await;
+
+    // Assert: the stop signed the head, so the gap reads as no events, not as removed
+    // checkpoints.
+    assert_eq!(signed_on_the_way_out.last().unwrap().event_seq, head);
+    let report = assert_intact(&admin, "after a long planned stop").await;
+    assert_eq!(report.unsigned_events, 0);
+}
+
 // --- export and timeline -----------------------------------------------------------------
 
 fn test_event(
