@@ -13,7 +13,9 @@ use crate::audit::{AuditSigner, NewEvent, StoredEvent};
 
 /// One database engine as the store uses it. The generic store code ([`super::SqlStore`])
 /// asks this trait, never the engine's name, for what differs.
-pub trait Dialect: sqlx::Database<QueryResult: RowsAffected> {
+pub trait Dialect:
+    sqlx::Database<QueryResult: RowsAffected> + sqlx::database::HasStatementCache
+{
     /// `sqlite` or `postgres`, as [`super::Store::engine`] reports it.
     const ENGINE: &'static str;
     /// Reads the audit head (`seq`, `hash`) inside a write transaction such that nobody
