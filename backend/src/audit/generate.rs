@@ -147,54 +147,57 @@ impl Generator {
     }
 
     fn follow_up(&mut self, now: Millis, d: Due) -> NewEvent {
-        let details = json!({ "request_id": d.request, "requester_id": self.user_id(d.requester) });
         match d.step {
             Step::Approve => {
                 let approver = self.person();
+                let details =
+                    json!({ "request_id": d.request, "requester_id": self.user_id(d.requester) });
+                let ev = NewEvent::new(
+                    now,
+                    &self.ctx(approver),
+                    AuditAction::AccessRequestApprove,
+                    "access_request",
+                    Some(d.request.clone()),
+                )
+                .details(Self::marked(details));
                 self.due.push(Due {
                     at: now + MINUTE_MS,
                     step: Step::Start,
                     ..d
                 });
-                NewEvent::new(
-                    now,
-                    &self.ctx(approver),
-                    AuditAction::AccessRequestApprove,
-                    "access_request",
-                    Some(details["request_id"].as_str().unwrap_or_default().into()),
-                )
-                .details(Self::marked(details))
+                ev
             }
             Step::Start => {
                 self.active.push((d.request.clone(), d.requester));
                 let hours = self.rng.gen_range(1..=8);
+                let ev = self.grant_event(now, AuditAction::AccessGrantStart, &d);
                 self.due.push(Due {
                     at: now + hours * 60 * MINUTE_MS,
                     step: Step::End,
-                    request: d.request.clone(),
-                    requester: d.requester,
+                    ..d
                 });
-                NewEvent::new(
-                    now,
-                    &AuditCtx::system(),
-                    AuditAction::AccessGrantStart,
-                    "access_request",
-                    Some(d.request.clone()),
-                )
-                .details(Self::marked(json!({ "grant_id": d.request, "notify_user_ids": [self.user_id(d.requester)] })))
+                ev
             }
             Step::End => {
                 self.active.retain(|(r, _)| *r != d.request);
-                NewEvent::new(
-                    now,
-                    &AuditCtx::system(),
-                    AuditAction::AccessGrantEnd,
-                    "access_request",
-                    Some(d.request.clone()),
-                )
-                .details(Self::marked(json!({ "grant_id": d.request, "notify_user_ids": [self.user_id(d.requester)] })))
+                self.grant_event(now, AuditAction::AccessGrantEnd, &d)
             }
         }
+    }
+
+    /// A grant's start or end, by the system, as the request's own event.
+    fn grant_event(&self, now: Millis, action: AuditAction, d: &Due) -> NewEvent {
+        NewEvent::new(
+            now,
+            &AuditCtx::system(),
+            action,
+            "access_request",
+            Some(d.request.clone()),
+        )
+        .details(Self::marked(json!({
+            "grant_id": d.request,
+            "notify_user_ids": [self.user_id(d.requester)],
+        })))
     }
 
     fn credentials(&mut self, now: Millis) -> NewEvent {
@@ -397,9 +400,12 @@ pub async fn fill(
         return Err(GenerateError::NotEmpty);
     }
     let mut written = 0u64;
-    let mut events = Generator::new(shape).peekable();
-    while events.peek().is_some() {
+    let mut events = Generator::new(shape);
+    loop {
         let batch: Vec<NewEvent> = events.by_ref().take(BATCH_EVENTS).collect();
+        if batch.is_empty() {
+            break;
+        }
         written += batch.len() as u64;
         store.append_history(batch, SIGN_EVERY_MS).await?;
         progress(written);
