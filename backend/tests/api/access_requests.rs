@@ -837,6 +837,82 @@ async fn without_approval_required_a_grant_starts_at_once() {
     );
 }
 
+#[tokio::test]
+async fn what_only_an_eligibility_policy_covers_gets_a_role_a_grant_can_use() {
+    // Arrange: `Break` is assigned to nobody; only a policy lets bob ask for it.
+    let j = jit().await;
+    let bob_id = j.users[1].id.clone();
+    let lone = permission_set(&j.admin, "Break", None).await;
+    let roles = |ps: &str| format!("/api/v1/permission-sets/{ps}/roles");
+    let listed = |v: Value| -> Vec<(String, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["account_id"].as_str().unwrap().into(),
+                    r["status"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert!(listed(j.admin.get(&roles(&lone.id)).await.value()).is_empty());
+
+    // Act: the policy makes the role; provisioning it makes the grant usable.
+    let policy = j
+        .eligibility(
+            "bob may break",
+            &bob_id,
+            json!({ "permission_set_ids": [lone.id], "approval_required": false, "justification_required": false }),
+        )
+        .await;
+    let before = listed(j.admin.get(&roles(&lone.id)).await.value());
+    j.admin
+        .post(
+            &format!("/api/v1/permission-sets/{}/provision", lone.id),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    let grant: AccessRequest = j
+        .ask(
+            &j.bob,
+            json!({ "permission_set_id": lone.id, "justification": "" }),
+        )
+        .await
+        .assert_status(201)
+        .json();
+    let issued = j
+        .bob
+        .post(
+            "/api/v1/portal/credentials",
+            &json!({ "account_id": ACCOUNT, "permission_set_id": lone.id }),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(
+        before,
+        [(ACCOUNT.to_string(), "not_provisioned".to_string())]
+    );
+    assert_eq!(grant.state, RequestState::Active);
+    issued.assert_status(200);
+
+    // The role goes with the last thing that needed it; the assigned one stays.
+    j.admin
+        .delete(&format!(
+            "/api/v1/eligibility-policies/{}",
+            policy["id"].as_str().unwrap()
+        ))
+        .await
+        .assert_status(204);
+    assert!(listed(j.admin.get(&roles(&lone.id)).await.value()).is_empty());
+    assert_eq!(
+        listed(j.admin.get(&roles(&j.ops.id)).await.value()).len(),
+        1
+    );
+}
+
 /// The randomized concurrency test: thousands of requests, each with 2–20 approvers and a
 /// threshold of 1–5, each hit by a random burst of approve / reject / cancel / expire /
 /// end / revoke (and refused self- and outsider approvals) issued concurrently against

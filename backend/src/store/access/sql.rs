@@ -29,19 +29,36 @@ pub(in crate::store) const ROLE_COLS: &str =
 pub(in crate::store) const ACCOUNT_COLS: &str =
     "id, name, environment, provider, site, region, created_at, updated_at";
 
-/// Before roles are dropped: a role left without an assignment in a cloud account, that
-/// may exist there, is queued for deletion in that cloud (`$1`: now).
+/// Before roles are dropped: a role left without an assignment or an eligibility policy
+/// in a cloud account, that may exist there, is queued for deletion in that cloud
+/// (`$1`: now).
 const QUEUE_CLOUD_REMOVALS_SQL: &str = "INSERT INTO cloud_role_removals (account_id, role_name, \
      created_at) SELECT r.account_id, 'GatehouseSSO-' || p.name, $1 FROM provisioned_roles r \
      JOIN accounts c ON c.id = r.account_id JOIN permission_sets p ON p.id = \
      r.permission_set_id WHERE c.provider <> 'local' AND r.status <> 'not_provisioned' AND NOT \
      EXISTS (SELECT 1 FROM assignments a WHERE a.permission_set_id = r.permission_set_id AND \
-     a.account_id = r.account_id) ON CONFLICT (account_id, role_name) DO NOTHING";
+     a.account_id = r.account_id) AND NOT EXISTS (SELECT 1 FROM eligibility_policies e WHERE \
+     (e.account_ids LIKE '%\"*\"%' OR e.account_ids LIKE ('%\"' || r.account_id || '\"%')) AND \
+     (e.permission_set_ids LIKE '%\"*\"%' OR e.permission_set_ids LIKE ('%\"' || \
+     r.permission_set_id || '\"%'))) ON CONFLICT (account_id, role_name) DO NOTHING";
 
-/// A role exists only while its permission set has an assignment in its account.
-const DROP_UNASSIGNED_ROLES_SQL: &str = "DELETE FROM provisioned_roles WHERE NOT EXISTS (SELECT 1 \
+/// A role exists only while its permission set is assigned in its account, or an
+/// eligibility policy lets someone ask for it there (a grant must have a role to use).
+const DROP_UNNEEDED_ROLES_SQL: &str = "DELETE FROM provisioned_roles WHERE NOT EXISTS (SELECT 1 \
      FROM assignments a WHERE a.permission_set_id = provisioned_roles.permission_set_id AND \
-     a.account_id = provisioned_roles.account_id)";
+     a.account_id = provisioned_roles.account_id) AND NOT EXISTS (SELECT 1 FROM \
+     eligibility_policies e WHERE (e.account_ids LIKE '%\"*\"%' OR e.account_ids LIKE ('%\"' || \
+     provisioned_roles.account_id || '\"%')) AND (e.permission_set_ids LIKE '%\"*\"%' OR \
+     e.permission_set_ids LIKE ('%\"' || provisioned_roles.permission_set_id || '\"%')))";
+
+/// The roles eligibility policies need, not provisioned yet where they are new (`$1`:
+/// now). A policy keeps its ids as a JSON array, `["*"]` for any.
+const ADD_ELIGIBLE_ROLES_SQL: &str = "INSERT INTO provisioned_roles (permission_set_id, \
+     account_id, status, created_at, updated_at) SELECT DISTINCT p.id, c.id, 'not_provisioned', \
+     $1, $1 FROM eligibility_policies e JOIN accounts c ON (e.account_ids LIKE '%\"*\"%' OR \
+     e.account_ids LIKE ('%\"' || c.id || '\"%')) JOIN permission_sets p ON \
+     (e.permission_set_ids LIKE '%\"*\"%' OR e.permission_set_ids LIKE ('%\"' || p.id || \
+     '\"%')) WHERE true ON CONFLICT (permission_set_id, account_id) DO NOTHING";
 
 impl<D: Dialect> SqlStore<D>
 where
@@ -116,14 +133,30 @@ where
         Ok(())
     }
 
-    /// Drops the roles no assignment needs any more, queueing those a cloud holds for
-    /// deletion there. Returns how many were dropped.
-    async fn drop_unassigned_roles_in(tx: &mut Tx<D>, at: Millis) -> StoreResult<u64> {
+    /// Adds the roles eligibility policies cover and no assignment made yet: after a
+    /// policy is saved, and when an account or permission set a `*` may cover is made.
+    pub(in crate::store) async fn add_eligible_roles_in(
+        tx: &mut Tx<D>,
+        at: Millis,
+    ) -> StoreResult<()> {
+        sqlx::query(ADD_ELIGIBLE_ROLES_SQL)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Drops the roles no assignment or eligibility policy needs any more, queueing those a
+    /// cloud holds for deletion there. Returns how many were dropped.
+    pub(in crate::store) async fn drop_unassigned_roles_in(
+        tx: &mut Tx<D>,
+        at: Millis,
+    ) -> StoreResult<u64> {
         sqlx::query(QUEUE_CLOUD_REMOVALS_SQL)
             .bind(at)
             .execute(&mut **tx)
             .await?;
-        let dropped = sqlx::query(DROP_UNASSIGNED_ROLES_SQL)
+        let dropped = sqlx::query(DROP_UNNEEDED_ROLES_SQL)
             .execute(&mut **tx)
             .await?;
         Ok(dropped.rows_affected())
@@ -186,6 +219,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(conflict_on_unique("an account with this ID"))?;
+            Self::add_eligible_roles_in(&mut tx, a.created_at).await?;
             Ok((tx, Written::created(a, event)))
         })
         .await
@@ -292,6 +326,7 @@ where
             .execute(&mut *tx)
             .await
             .map_err(conflict_on_unique("a permission set with this name"))?;
+            Self::add_eligible_roles_in(&mut tx, p.created_at).await?;
             let created = Self::permission_set_in(&mut tx, &p.id).await?;
             Ok((tx, Written::created(created, event)))
         })
@@ -369,6 +404,18 @@ where
             if assigned > 0 {
                 return Ok((tx, Written::unchanged(Deletion::InUse(assigned))));
             }
+            // Roles an eligibility policy kept in a cloud go from that cloud too.
+            sqlx::query(
+                "INSERT INTO cloud_role_removals (account_id, role_name, created_at) SELECT \
+                 r.account_id, 'GatehouseSSO-' || $2, $3 FROM provisioned_roles r JOIN accounts c \
+                 ON c.id = r.account_id WHERE r.permission_set_id = $1 AND c.provider <> 'local' \
+                 AND r.status <> 'not_provisioned' ON CONFLICT (account_id, role_name) DO NOTHING",
+            )
+            .bind(id)
+            .bind(&before.name)
+            .bind(event.occurred_at)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM provisioned_roles WHERE permission_set_id = $1")
                 .bind(id)
                 .execute(&mut *tx)

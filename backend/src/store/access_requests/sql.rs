@@ -227,6 +227,10 @@ where
             .bind(p.updated_at)
             .execute(&mut *tx)
             .await?;
+            // A grant needs its role: what the policy now covers gets one, what it no
+            // longer covers loses it unless something else still needs it.
+            Self::add_eligible_roles_in(&mut tx, p.updated_at).await?;
+            Self::drop_unassigned_roles_in(&mut tx, p.updated_at).await?;
             let after = Self::eligibility_in(&mut tx, &p.id).await?;
             let ev = with_images(
                 event,
@@ -246,6 +250,7 @@ where
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            Self::drop_unassigned_roles_in(&mut tx, event.occurred_at).await?;
             Ok((tx, Written::deleted(&before, event)))
         })
         .await
