@@ -160,6 +160,22 @@ pub struct Actor {
     pub ctx: AuditCtx,
 }
 
+impl Actor {
+    /// The person behind a session, as the request rules see them.
+    pub fn of(who: &crate::auth::sessions::CurrentSession, now: Millis) -> Self {
+        let s = &who.session;
+        let fresh = s.mfa_at.is_some_and(|at| now - at <= MFA_FRESH_MS)
+            || (s.idp_mfa && now - s.created_at <= MFA_FRESH_MS);
+        Self {
+            id: who.user.id.clone(),
+            name: who.user.username.clone(),
+            is_admin: who.has(gatehouse_shared::auth::Role::Administrator),
+            mfa_fresh: fresh,
+            ctx: who.ctx(),
+        }
+    }
+}
+
 /// Checks and stores a new request. Refuses what the person is not eligible for, what
 /// breaks the limits, and what no one could approve (fewer distinct eligible approvers
 /// other than the requester than the approvals needed).

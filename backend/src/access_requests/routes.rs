@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access_policies::{self, AccessPolicyKind, ApprovalPolicies, EligibilityPolicies};
-use super::{cancel_plan, close_grant_plan, decide_plan, dto, Actor, RequestError, MFA_FRESH_MS};
+use super::{cancel_plan, close_grant_plan, decide_plan, dto, Actor, RequestError};
 use crate::app::AppState;
 use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
@@ -65,17 +65,8 @@ pub fn routes() -> Router<AppState> {
 
 /// The person asking, with whether their MFA is fresh: a TOTP step-up within five minutes,
 /// or an IdP-asserted MFA sign-in within five minutes.
-pub fn actor(who: &CurrentSession, now: Millis) -> Actor {
-    let s = &who.session;
-    let fresh = s.mfa_at.is_some_and(|at| now - at <= MFA_FRESH_MS)
-        || (s.idp_mfa && now - s.created_at <= MFA_FRESH_MS);
-    Actor {
-        id: who.user.id.clone(),
-        name: who.user.username.clone(),
-        is_admin: who.has(Role::Administrator),
-        mfa_fresh: fresh,
-        ctx: who.ctx(),
-    }
+fn actor(who: &CurrentSession, now: Millis) -> Actor {
+    Actor::of(who, now)
 }
 
 async fn eligibility(

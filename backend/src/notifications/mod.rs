@@ -31,7 +31,8 @@ use crate::clock::{to_datetime, Millis};
 use crate::config::Config;
 use crate::secrets::MasterKey;
 use crate::store::{
-    AttemptOutcome, AttemptRecord, DeliveryRecord, NewDelivery, Store, StoreError, StoreResult,
+    AttemptOutcome, AttemptRecord, DeliveryRecord, EndpointRecord, NewDelivery, Store, StoreError,
+    StoreResult,
 };
 
 /// Attempts before a delivery is given up (dead).
@@ -114,6 +115,44 @@ fn notify_user_ids(details: &Value) -> Vec<String> {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
+}
+
+/// Checks and stores a new webhook endpoint with a new signing secret: the record and the
+/// secret, which is shown this once and kept only sealed.
+pub async fn create_endpoint(
+    store: &dyn Store,
+    master: &MasterKey,
+    now: Millis,
+    ctx: &crate::audit::AuditCtx,
+    req: gatehouse_shared::notifications::CreateEndpoint,
+) -> Result<(EndpointRecord, String), NotifyError> {
+    use gatehouse_shared::notifications::{validate_event_types, validate_name, validate_url};
+    let mut f = gatehouse_shared::validate::Faults::new();
+    let name = f.check("name", validate_name(&req.name));
+    let url = f.check("url", validate_url(&req.url));
+    let types = f.check("event_types", validate_event_types(&req.event_types));
+    let (Some(name), Some(url), Some(types)) = (name, url, types) else {
+        return Err(NotifyError::Invalid(f.into_vec()));
+    };
+    let secret = format!("whsec_{}", crate::secrets::random_token(32));
+    let record = EndpointRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        url,
+        event_types: types.join(","),
+        enabled: req.enabled,
+        secret_sealed: master.seal(SECRET_PURPOSE, secret.as_bytes()),
+        created_at: now,
+        updated_at: now,
+    };
+    let event = crate::audit::NewEvent::new(
+        now,
+        ctx,
+        AuditAction::NotificationEndpointCreate,
+        "notification_endpoint",
+        Some(record.id.clone()),
+    );
+    Ok((store.create_endpoint(record, event).await?, secret))
 }
 
 /// The page a notification links to.

@@ -102,33 +102,14 @@ async fn create(
     Json(req): Json<CreateEndpoint>,
 ) -> ApiResult<(StatusCode, Json<EndpointWithSecret>)> {
     who.require(Role::Administrator)?;
-    let mut f = Faults::new();
-    let name = f.check("name", validate_name(&req.name));
-    let url = f.check("url", validate_url(&req.url));
-    let types = f.check("event_types", validate_event_types(&req.event_types));
-    let (Some(name), Some(url), Some(types)) = (name, url, types) else {
-        return Err(NotifyError::Invalid(f.into_vec()).into());
-    };
-    let now = state.clock.now_ms();
-    let (secret, sealed) = new_secret(&state);
-    let record = EndpointRecord {
-        id: uuid::Uuid::new_v4().to_string(),
-        name,
-        url,
-        event_types: types.join(","),
-        enabled: req.enabled,
-        secret_sealed: sealed,
-        created_at: now,
-        updated_at: now,
-    };
-    let event = NewEvent::new(
-        now,
+    let (created, secret) = super::create_endpoint(
+        &*state.store,
+        &state.master,
+        state.clock.now_ms(),
         &who.ctx(),
-        AuditAction::NotificationEndpointCreate,
-        "notification_endpoint",
-        Some(record.id.clone()),
-    );
-    let created = state.store.create_endpoint(record, event).await?;
+        req,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(EndpointWithSecret {
