@@ -22,7 +22,7 @@ use tower_http::trace::TraceLayer;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditCtx, NewEvent};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Millis, SystemClock};
 use crate::config::Config;
 pub use crate::config::Settings;
 use crate::http::{csrf, ops, spa};
@@ -132,27 +132,46 @@ pub async fn build(
         static_dir: Arc::new(config.static_dir.clone()),
         db_health: Arc::default(),
     };
-    bootstrap(&state, config.bootstrap_password.clone()).await?;
+    let now = state.clock.now_ms();
+    // The demo's history begins when its administrator was made.
+    let made_at = if config.demo {
+        now - crate::demo::HISTORY_MS
+    } else {
+        now
+    };
+    let created = bootstrap(&state, config.bootstrap_password.clone(), made_at).await?;
     if config.demo {
-        crate::demo::seed(
-            &*state.store,
-            &state.settings.password_hashing,
-            state.clock.now_ms(),
-        )
-        .await?;
+        match created {
+            Some(admin_password) => {
+                let env = crate::demo::Env {
+                    auth: state.auth_env(),
+                    cloud: state.cloud_env(),
+                };
+                crate::demo::seed(env, &admin_password, made_at, now).await?;
+            }
+            None if state.store.demo_objects().await?.is_empty() => println!(
+                "--demo: this database was already in use, so no demo company was made; \
+                 start with an empty data directory to get one."
+            ),
+            None => {}
+        }
     }
     Ok(state)
 }
 
 /// The bootstrap administrator, so Gatehouse can be configured before any IdP exists.
-/// Its password is taken from the configuration, or generated and printed once.
-async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result<()> {
+/// Its password is taken from the configuration, or generated and printed once. Made at
+/// `now` on an empty database: then its password is returned.
+async fn bootstrap(
+    state: &AppState,
+    password: Option<String>,
+    now: Millis,
+) -> anyhow::Result<Option<Zeroizing<String>>> {
     let generated = password.is_none();
     let password = Zeroizing::new(password.unwrap_or_else(|| random_token(18)));
     if gatehouse_shared::validate::Password::parse(&password).is_err() {
         anyhow::bail!("GATEHOUSE_BOOTSTRAP_PASSWORD must have at least 12 characters");
     }
-    let now = state.clock.now_ms();
     let hash = auth::password::hash(&state.settings.password_hashing, password.clone()).await?;
     let user = NewUserRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -181,8 +200,9 @@ async fn bootstrap(state: &AppState, password: Option<String>) -> anyhow::Result
         } else {
             println!("Bootstrap administrator created: username admin, password from GATEHOUSE_BOOTSTRAP_PASSWORD.");
         }
+        return Ok(Some(password));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Every route of every capability, with the edge's layers.
@@ -199,6 +219,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::federation::routes::api_routes())
         .merge(crate::notifications::routes::routes())
         .merge(crate::cloud::routes::routes())
+        .merge(crate::demo::routes::routes())
         .route_layer(middleware::from_fn(ops::track))
         .route("/api", any(spa::api_not_found))
         .route("/api/{*rest}", any(spa::api_not_found))

@@ -146,6 +146,8 @@ audit_actions! {
     DirectoryAccountCreate = "directory.account.create",
     DirectoryAccountUpdate = "directory.account.update",
     DirectoryAccountDelete = "directory.account.delete",
+    /// The example company `gatehouse serve --demo` made was removed.
+    DemoRemove = "demo.remove",
 
     /// A local sign-in, successful or not.
     AuthLogin = "auth.login",

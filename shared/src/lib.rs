@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod breakglass;
 pub mod cloud;
+pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod federation;

@@ -382,6 +382,19 @@ impl From<BreakGlassError> for ApiError {
     }
 }
 
+impl From<crate::demo::DemoError> for ApiError {
+    fn from(e: crate::demo::DemoError) -> Self {
+        use crate::demo::DemoError;
+        match e {
+            DemoError::Directory(e) => e.into(),
+            DemoError::PermissionSet(e) => e.into(),
+            DemoError::Request(e) => e.into(),
+            DemoError::BreakGlass(e) => e.into(),
+            DemoError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {

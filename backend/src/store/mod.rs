@@ -33,6 +33,7 @@ mod chain;
 pub mod cloud;
 pub mod commit;
 mod credentials;
+mod demo;
 mod dialect;
 mod directory;
 mod federation;
@@ -60,6 +61,7 @@ pub use credentials::{
     CredentialFilter, CredentialStore, CredentialUriRecord, CredentialWrite, EntitlementRecord,
     NonceWrite, RevocationRecord, StsCredentialRecord,
 };
+pub use demo::DemoStore;
 pub use dialect::Dialect;
 pub use directory::{
     DirectoryStore, GroupChange, GroupRecord, NewGroupRecord, NewUserRecord, UserChange, UserRecord,
@@ -130,6 +132,7 @@ pub trait Store:
     + FederationStore
     + NotificationStore
     + RequestStore
+    + DemoStore
     + Send
     + Sync
     + 'static

@@ -17,6 +17,7 @@ mod cloud;
 mod cloud_aws;
 mod cloud_aws_root;
 mod crash_loop;
+mod demo;
 mod directory;
 mod federation;
 mod helpers;

@@ -854,6 +854,15 @@ fn table(fx: &Fixtures) -> Vec<Case> {
             None,
             write(OK),
         ),
+        // `null` and 404: this server made no demo company.
+        case(M::GET, "/api/v1/demo", "/api/v1/demo", None, write(OK)),
+        case(
+            M::DELETE,
+            "/api/v1/demo",
+            "/api/v1/demo",
+            None,
+            write(NO_SUCH_ITEM),
+        ),
         // last: it ends the session
         case(
             M::POST,
