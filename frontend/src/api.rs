@@ -15,6 +15,7 @@ use gatehouse_shared::breakglass::{
     RootSessionRequest, RootTask, VaultEntry,
 };
 use gatehouse_shared::cloud::{ConsoleRequest, ConsoleSignIn, IdpKey, SetupKit};
+use gatehouse_shared::demo::{DemoGuide, DemoRemoved};
 use gatehouse_shared::directory::{
     Account, CreateAccount, CreateGroup, CreateUser, Group, GroupMember, UpdateAccount,
     UpdateGroup, UpdateUser, User,
@@ -424,7 +425,7 @@ pub async fn permission_set_roles(id: &str) -> Result<Vec<ProvisionedRole>, ApiE
     get(&format!("/permission-sets/{}/roles", segment(id))).await
 }
 
-/// Provisions the role in `request.account_ids` (every assigned account when `None`).
+/// Provisions the role in `request.account_ids` (every account it has a role in when `None`).
 pub async fn provision(
     id: &str,
     request: &ProvisionRequest,
@@ -481,6 +482,15 @@ pub async fn simulate(request: &SimulatePolicy) -> Result<Simulation, ApiError> 
 
 pub async fn portal() -> Result<Portal, ApiError> {
     get("/portal").await
+}
+
+/// The demo company's guide (administrators), `None` when there is none.
+pub async fn demo_guide() -> Result<Option<DemoGuide>, ApiError> {
+    get("/demo").await
+}
+
+pub async fn remove_demo() -> Result<DemoRemoved, ApiError> {
+    read(send(Method::DELETE, "/demo", None::<&()>).await?).await
 }
 
 /// Credentials just issued, and how far the browser's clock is behind the server's.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod break_glass;
+pub mod demo;
 pub mod login;
 pub mod me;
 pub mod not_found;

@@ -27,6 +27,7 @@ use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
 use crate::components::time::{epoch_ms, Timestamp};
+use crate::pages::demo::DemoGuideCard;
 use crate::session::use_session;
 
 /// How many accounts make the filter box worth showing.
@@ -38,9 +39,14 @@ pub fn PortalPage() -> impl IntoView {
     let portal = LocalResource::new(api::portal);
     let uris = LocalResource::new(api::credential_uris);
     let uris_changed = move || uris.refetch();
+    let session = use_session();
+    let admin = move || session.has_role(Role::Administrator);
     view! {
         <section class="page">
             <h1>"Access portal"</h1>
+            <Show when=admin>
+                <DemoGuideCard />
+            </Show>
             <Loaded data=move || portal.get().map(|result| result.map(|p| p.accounts)) loading="Loading your accounts…" let:accounts
                 empty=Empty::list(|| view! { <NothingAssigned /> })>
                 <p class="lead">
