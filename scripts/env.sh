@@ -2,7 +2,8 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Where cargo puts binaries: a shared CARGO_TARGET_DIR outside the clone is honoured.
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
-export PATH="$ROOT/frontend/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# `cargo install` puts tools in $CARGO_HOME/bin; rustup's cargo and rustc are in ~/.cargo/bin.
+export PATH="$ROOT/frontend/tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$HOME/.cargo/bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
