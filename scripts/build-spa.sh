@@ -12,6 +12,19 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
+# Nothing to do when dist/ was built from the same inputs: a start with nothing changed
+# takes seconds, not the half minute wasm-bindgen, wasm-opt and brotli take again.
+stamp="$TARGET_DIR/spa-inputs.sha256"
+inputs="$({
+  find frontend shared -type f ! -path '*/node_modules/*' -print0 | sort -z | xargs -0 sha256sum
+  sha256sum Cargo.toml Cargo.lock scripts/build-spa.sh
+  rustc -V; wasm-bindgen --version 2>/dev/null || true
+} | sha256sum | cut -d' ' -f1)"
+if [ -f dist/index.html ] && [ "$(cat "$stamp" 2>/dev/null)" = "$inputs" ]; then
+  say "the SPA in dist/ is up to date"
+  exit 0
+fi
+
 # bin name : directory under dist/ ("." for the root)
 BUNDLES=(gatehouse-frontend:. gatehouse-directory:directory-app gatehouse-governance:governance-app)
 
@@ -62,4 +75,6 @@ find "$stage" -type f \( -name '*.wasm' -o -name '*.js' -o -name '*.css' -o -nam
 rm -rf dist
 mv "$stage" dist
 chmod 755 dist
+mkdir -p "$TARGET_DIR"
+echo "$inputs" > "$stamp"
 du -sh dist/*.wasm dist/*-app/*.wasm | sed 's/^/built /'
