@@ -44,8 +44,17 @@ test('a newcomer tries the demo company as each of its people, then removes it',
   await card.waitFor();
   await card.getByText("Rotate the payment gateway's keys").waitFor();
   await card.getByText('1 of 2').waitFor();
+  // What the approver weighs: who (by name), that it is production, what it grants.
+  await card.getByRole('heading', { name: 'Alice Chen (alice) asks for Administrator on payments-prod' }).waitFor();
+  await card.getByText('production', { exact: true }).waitFor();
+  await card.getByText('Grants: AdministratorAccess').waitFor();
   await screenshot(admin.page, 'demo-approvals-narrow');
+  // A rejection must say why, and is asked once more; this one is called off.
+  await card.getByRole('button', { name: 'Reject' }).click();
+  await card.getByText('Say why you reject it in the comment').waitFor();
   await card.getByLabel('Comment').fill('Second approval for INC-2291.');
+  await card.getByRole('button', { name: 'Reject' }).click();
+  await card.getByRole('button', { name: 'Cancel' }).click();
   await card.getByRole('button', { name: 'Approve' }).click();
   await card.waitFor({ state: 'detached' });
 

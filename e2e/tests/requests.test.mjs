@@ -125,7 +125,7 @@ test('journey 2: request, TOTP approval, grant with countdown, no self-approval'
   // from enrolment is made stale by waiting for the next step and asking for a code anyway.
   const p = approver.page;
   await p.getByRole('link', { name: 'Approvals' }).click();
-  await p.getByRole('heading', { name: /erin asks for Ops-Admin/ }).waitFor();
+  await p.getByRole('heading', { name: /\(erin\) asks for Ops-Admin/ }).waitFor();
   await p.getByLabel('Comment').fill('Go ahead');
   await p.getByRole('button', { name: 'Approve' }).click();
   // Enrolment just confirmed a code, so MFA may still be fresh; if asked, give a new code.
@@ -151,6 +151,17 @@ test('journey 2: request, TOTP approval, grant with countdown, no self-approval'
   await grant.getByRole('button', { name: /Get credentials/ }).click();
   await e.getByText(/STS\./).first().waitFor();
   await screenshot(e, 'requests-grant-countdown');
+
+  // Ending the grant early is asked once more, then done.
+  await e.getByRole('link', { name: 'Requests' }).click();
+  const mine = e.getByRole('table', { name: 'My requests' });
+  await mine.getByRole('button', { name: 'End now' }).click();
+  await mine.getByText('End the grant now? Its credentials stop working.').waitFor();
+  await mine.getByRole('button', { name: 'Keep it' }).click();
+  await mine.getByRole('button', { name: 'End now' }).click();
+  await mine.getByRole('button', { name: 'Yes, end now' }).click();
+  await e.getByText('Ended the grant.').waitFor();
+  await mine.getByText('Ended').first().waitFor();
 
   // The approver asks for the same access: their own request has no approve button, and
   // forcing the call is refused.

@@ -102,7 +102,7 @@ pub fn PortalApp() -> impl IntoView {
                     />
                     <Route
                         path=path!("/approvals")
-                        view=|| view! { <RequireAuth><pages::requests::ApprovalsPage /></RequireAuth> }
+                        view=|| view! { <RequireAuth><pages::approvals::ApprovalsPage /></RequireAuth> }
                     />
                     <Route
                         path=path!("/me")

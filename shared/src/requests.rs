@@ -308,6 +308,25 @@ pub struct AccessRequest {
     pub can_cancel: bool,
     pub can_end: bool,
     pub can_revoke: bool,
+    /// What an approver weighs before deciding; given by `GET /api/v1/approvals` and
+    /// `GET /api/v1/requests/{id}`, absent elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<RequestContext>,
+}
+
+/// Who asks, where, and what the permission set would let them do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestContext {
+    pub requester_display_name: String,
+    /// The account's environment, e.g. `production`.
+    pub account_environment: String,
+    pub permission_set_description: String,
+    /// The permission set's system policies, by name.
+    pub system_policies: Vec<String>,
+    pub has_inline_policy: bool,
+    /// Whether the role exists in the account so a grant could be used at once; when not,
+    /// an administrator must provision it first.
+    pub role_usable: bool,
 }
 
 /// Checks a request against the limits of what it asks for; `now_ms` and `start_at_ms`

@@ -16,7 +16,7 @@ pub mod routes;
 use gatehouse_shared::audit::AuditAction;
 use gatehouse_shared::requests::{
     check_request, AccessRequest, CreateAccessRequest, Decision, DecisionKind, PersonRef,
-    RequestState,
+    RequestContext, RequestState,
 };
 use serde_json::{json, Value};
 
@@ -711,5 +711,40 @@ pub fn dto(snap: &RequestSnapshot, viewer: &Actor, now: Millis) -> AccessRequest
         can_cancel: is_requester && matches!(state, RequestState::Pending | RequestState::Approved),
         can_end: is_requester && active,
         can_revoke: active && (viewer.is_admin || is_approver),
+        context: None,
     }
+}
+
+/// What an approver weighs: the requester's name, the account's environment, what the
+/// permission set grants, and whether its role could be used at once. What is gone since
+/// the request was made reads as empty.
+pub async fn context(
+    store: &dyn Store,
+    r: &AccessRequestRecord,
+) -> Result<RequestContext, StoreError> {
+    fn found<T>(r: Result<T, StoreError>) -> Result<Option<T>, StoreError> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    let user = found(store.get_user(&r.requester_id).await)?;
+    let account = found(store.get_account(&r.account_id).await)?;
+    let set = found(store.get_permission_set(&r.permission_set_id).await)?;
+    let role = found(store.get_role(&r.permission_set_id, &r.account_id).await)?;
+    Ok(RequestContext {
+        requester_display_name: user.map(|u| u.display_name).unwrap_or_default(),
+        account_environment: account.map(|a| a.environment).unwrap_or_default(),
+        permission_set_description: set
+            .as_ref()
+            .map(|p| p.description.clone())
+            .unwrap_or_default(),
+        system_policies: set
+            .as_ref()
+            .map(crate::store::PermissionSetRecord::policy_names)
+            .unwrap_or_default(),
+        has_inline_policy: set.as_ref().is_some_and(|p| p.inline_policy.is_some()),
+        role_usable: role.is_some_and(|r| r.status != "not_provisioned"),
+    })
 }

@@ -139,8 +139,17 @@ async fn inbox(
         limit: 200,
         ..RequestFilter::default()
     };
-    let Json(all) = snapshots(&state, &who, now, filter).await?;
-    Ok(Json(all.into_iter().filter(|r| r.can_approve).collect()))
+    let me = actor(&who, now);
+    let mut out = Vec::new();
+    for r in state.store.list_requests(&filter).await? {
+        let snap = state.store.get_request(&r.id).await?;
+        let mut request = dto(&snap, &me, now);
+        if request.can_approve {
+            request.context = Some(super::context(&*state.store, &snap.request).await?);
+            out.push(request);
+        }
+    }
+    Ok(Json(out))
 }
 
 async fn snapshots(
@@ -189,7 +198,9 @@ async fn get_one(
 ) -> ApiResult<Json<AccessRequest>> {
     let now = state.clock.now_ms();
     let snap = visible(&state, &who, &id).await?;
-    Ok(Json(dto(&snap, &actor(&who, now), now)))
+    let mut request = dto(&snap, &actor(&who, now), now);
+    request.context = Some(super::context(&*state.store, &snap.request).await?);
+    Ok(Json(request))
 }
 
 /// The request's whole story, oldest first: every audit event whose target is it, and the

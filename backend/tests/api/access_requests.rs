@@ -913,6 +913,57 @@ async fn what_only_an_eligibility_policy_covers_gets_a_role_a_grant_can_use() {
     );
 }
 
+#[tokio::test]
+async fn an_approver_sees_who_asks_where_what_it_grants_and_whether_it_could_be_used() {
+    // Arrange: Ops has a provisioned role; Fresh only an eligibility policy's, never
+    // provisioned.
+    let j = jit().await;
+    j.approval_policy(1, json!({})).await;
+    let fresh = permission_set(&j.admin, "Fresh", None).await;
+    j.eligibility(
+        "alice fresh",
+        &j.alice_user.id.clone(),
+        json!({ "permission_set_ids": [fresh.id] }),
+    )
+    .await;
+    j.approval_policy(1, json!({ "name": "fresh", "permission_set_id": fresh.id }))
+        .await;
+    let ready = j.request(json!({})).await;
+    let unusable = j.request(json!({ "permission_set_id": fresh.id })).await;
+
+    // Act
+    let inbox: Vec<AccessRequest> = j
+        .bob
+        .get("/api/v1/approvals")
+        .await
+        .assert_status(200)
+        .json();
+    let mine: Vec<AccessRequest> = j.alice.get("/api/v1/requests").await.json();
+    let one: AccessRequest = j
+        .bob
+        .get(&format!("/api/v1/requests/{}", ready.id))
+        .await
+        .assert_status(200)
+        .json();
+
+    // Assert
+    let context = |id: &str| {
+        inbox
+            .iter()
+            .find(|r| r.id == id)
+            .and_then(|r| r.context.clone())
+            .expect("the request in bob's inbox, with its context")
+    };
+    let ops = context(&ready.id);
+    assert_eq!(ops.requester_display_name, "Test user alice");
+    assert_eq!(ops.account_environment, "prod");
+    assert_eq!(ops.system_policies, ["AliyunECSReadOnlyAccess"]);
+    assert!(ops.role_usable);
+    assert!(!context(&unusable.id).role_usable);
+    assert_eq!(one.context, Some(ops));
+    assert!(mine.iter().all(|r| r.context.is_none()), "lists stay lean");
+}
+
 /// The randomized concurrency test: thousands of requests, each with 2–20 approvers and a
 /// threshold of 1–5, each hit by a random burst of approve / reject / cancel / expire /
 /// end / revoke (and refused self- and outsider approvals) issued concurrently against

@@ -1,6 +1,7 @@
 //! One module per page of the SPA.
 
 pub mod admin;
+pub mod approvals;
 pub mod audit;
 pub mod break_glass;
 pub mod demo;

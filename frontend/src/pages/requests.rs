@@ -1,9 +1,8 @@
 //! Just-in-time access: asking for a permission set one is eligible for (the limits shown
-//! before sending, checked with the server's own rules), one's requests with their status,
-//! approvals and countdown (and the console of an active grant), and the approvals inbox
-//! with a TOTP prompt when a policy demands a fresh MFA check.
+//! before sending, checked with the server's own rules), and one's requests with their
+//! status, approvals and countdown (and the console of an active grant). The approvals
+//! inbox is in [`super::approvals`].
 
-use gatehouse_shared::auth::TotpCode;
 use gatehouse_shared::permission_sets::ProvisioningStatus;
 use gatehouse_shared::portal::Portal;
 use gatehouse_shared::requests::{
@@ -24,7 +23,7 @@ use crate::components::form::FormState;
 use crate::components::loaded::{Empty, Loaded};
 use crate::components::set_page_title;
 use crate::components::table::DataTable;
-use crate::components::time::{epoch_ms, local_input_to_utc, ticking_now, Timestamp};
+use crate::components::time::{epoch_ms, local_input_to_utc, ticking_now};
 
 fn tone(state: RequestState) -> Tone {
     match state {
@@ -246,8 +245,25 @@ fn RequestTable(
                                     <button type="button" class="secondary small" on:click=act("cancel", id.clone())>"Cancel"</button>
                                 })}
                                 {active.then(|| view! { <GrantConsole request=r.clone() portal /> })}
-                                {r.can_end.then(|| view! {
-                                    <button type="button" class="danger small" on:click=act("end", id.clone())>"End now"</button>
+                                {r.can_end.then(|| {
+                                    // Asked once more: the grant's credentials stop working at once.
+                                    let confirming = RwSignal::new(false);
+                                    let end = act("end", id.clone());
+                                    move || if confirming.get() {
+                                        view! {
+                                            <span class="confirm">
+                                                "End the grant now? Its credentials stop working."
+                                                <button type="button" class="danger small" on:click=end.clone()>"Yes, end now"</button>
+                                                <button type="button" class="secondary small" on:click=move |_| confirming.set(false)>"Keep it"</button>
+                                            </span>
+                                        }
+                                        .into_any()
+                                    } else {
+                                        view! {
+                                            <button type="button" class="danger small" on:click=move |_| confirming.set(true)>"End now"</button>
+                                        }
+                                        .into_any()
+                                    }
                                 })}
                             </td>
                         </tr>
@@ -255,152 +271,6 @@ fn RequestTable(
                 })
                 .collect_view()}
         </DataTable>
-    }
-}
-
-#[component]
-pub fn ApprovalsPage() -> impl IntoView {
-    set_page_title("Approvals");
-    let inbox = LocalResource::new(api::approvals);
-    let page = FormState::new();
-    view! {
-        <section class="page">
-            <h1>"Approvals"</h1>
-            <ErrorAlert error=page.error />
-            <Notice message=page.notice />
-            <Loaded data=move || inbox.get() loading="Loading requests waiting for you…" let:list
-                empty=Empty::list(|| view! { <p>"Nothing is waiting for your approval."</p> })>
-                {list
-                    .into_iter()
-                    .map(|r| view! { <ApprovalCard request=r page reload=move || inbox.refetch() /> })
-                    .collect_view()}
-            </Loaded>
-        </section>
-    }
-}
-
-#[component]
-fn ApprovalCard(
-    request: AccessRequest,
-    page: FormState,
-    reload: impl Fn() + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let comment = RwSignal::new(String::new());
-    let code = RwSignal::new(String::new());
-    let needs_mfa = RwSignal::new(false);
-    let pending_verb = RwSignal::new("approve");
-    let form = FormState::new();
-    let id = StoredValue::new(request.id.clone());
-    let send = move |verb: &'static str| {
-        if !form.start() {
-            return;
-        }
-        pending_verb.set(verb);
-        let input = DecisionInput {
-            comment: comment.get_untracked(),
-        };
-        spawn_local(async move {
-            match api::request_action(&id.get_value(), verb, &input).await {
-                Ok(r) => {
-                    form.succeed(None);
-                    page.notice.set(Some(format!(
-                        "{} the request of {} ({}).",
-                        if verb == "approve" {
-                            "Approved"
-                        } else {
-                            "Rejected"
-                        },
-                        r.requester.name,
-                        r.state.label()
-                    )));
-                    reload();
-                }
-                Err(e) if e.code == ErrorCode::MfaRequired => {
-                    form.busy.set(false);
-                    needs_mfa.set(true);
-                    form.error.set(Some(e.message));
-                }
-                Err(e) => form.fail(e),
-            }
-        });
-    };
-    let verify = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if !form.start() {
-            return;
-        }
-        let totp = TotpCode {
-            code: code.get_untracked().trim().to_string(),
-        };
-        spawn_local(async move {
-            match api::step_up(&totp).await {
-                Ok(_) => {
-                    form.succeed(None);
-                    needs_mfa.set(false);
-                    code.set(String::new());
-                    send(pending_verb.get_untracked());
-                }
-                Err(e) => form.fail(e),
-            }
-        });
-    };
-    let heading = format!(
-        "{} asks for {} on {}",
-        request.requester.name, request.permission_set_name, request.account_name
-    );
-    let heading_id = format!("approval-{}", request.id);
-    let labelled_by = heading_id.clone();
-    let comment_id = format!("approval-comment-{}", request.id);
-    let totp_id = format!("approval-totp-{}", request.id);
-    view! {
-        <section class="card" aria-labelledby=labelled_by>
-            <h2 id=heading_id>{heading}</h2>
-            <dl class="facts">
-                <dt>"Duration"</dt><dd>{duration_text(request.duration_secs)}</dd>
-                <dt>"Justification"</dt><dd>{request.justification.clone()}</dd>
-                <dt>"Ticket"</dt><dd>{request.ticket.clone().unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Approvals"</dt><dd>{format!("{} of {}", request.approvals_counted, request.approvals_needed)}</dd>
-                <dt>"Waits until"</dt><dd><Timestamp at=request.pending_expires_at /></dd>
-                <dt>"Policy"</dt>
-                <dd>
-                    {if request.mfa_required { "MFA required to decide" } else { "No MFA check" }}
-                    {format!(" · ends after {} rejection(s)", request.rejections_to_end)}
-                </dd>
-            </dl>
-            <ErrorAlert error=form.error />
-            <div class="field">
-                <label for=comment_id.clone()>"Comment"</label>
-                <input
-                    id=comment_id
-                    type="text"
-                    prop:value=move || comment.get()
-                    on:input=move |ev| comment.set(event_target_value(&ev))
-                />
-            </div>
-            <Show when=move || needs_mfa.get()>
-                <form on:submit=verify class="inline-form">
-                    <div class="field">
-                        <label for=totp_id.clone()>"Authenticator code"</label>
-                        <input
-                            id=totp_id.clone()
-                            type="text"
-                            inputmode="numeric"
-                            autocomplete="one-time-code"
-                            maxlength=6
-                            prop:value=move || code.get()
-                            on:input=move |ev| code.set(event_target_value(&ev))
-                        />
-                    </div>
-                    <button type="submit" disabled=move || form.busy.get()>"Verify and continue"</button>
-                </form>
-            </Show>
-            {request.can_approve.then(|| view! {
-                <div class="actions">
-                    <button type="button" disabled=move || form.busy.get() on:click=move |_| send("approve")>"Approve"</button>
-                    <button type="button" class="danger" disabled=move || form.busy.get() on:click=move |_| send("reject")>"Reject"</button>
-                </div>
-            })}
-        </section>
     }
 }
 
