@@ -84,7 +84,8 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   await rita.page.getByRole('heading', { name: 'Ask for root access' }).waitFor();
   await rita.page.getByLabel('Justification').fill('Root MFA device lost; the account is locked out (INC-77)');
   await rita.page.getByRole('button', { name: 'Request break-glass' }).click();
-  await rita.page.getByText('Requested. The custodians have been told.').waitFor();
+  // Truthful: with no e-mail or webhook set up, it says whom to ask instead.
+  await rita.page.getByText(/^Requested\. No e-mail or webhook is set up, so no one was told: ask .+ to decide it\.$/).waitFor();
   const table = rita.page.getByRole('table', { name: 'Break-glass requests' });
   await table.getByText('pending').waitFor();
   await table.getByRole('link', { name: 'Open' }).click();
@@ -93,7 +94,16 @@ test('break-glass: ask, split-custody approval, reveal, rotation', { timeout: 30
   await rita.page.getByRole('heading', { name: 'Root access to Payments production' }).waitFor();
   assert.equal(await rita.page.getByRole('button', { name: 'Approve' }).count(), 0, 'no approve button on one\'s own request');
 
-  // 2. One password custodian and one MFA custodian approve, each with a fresh code.
+  // 2. The request waits in each custodian's approvals inbox (counted in the navigation);
+  // one password custodian and one MFA custodian approve, each with a fresh code.
+  await pam.page.goto('/approvals');
+  const nav = pam.page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: /Approvals/ }).getByLabel('1 waiting').waitFor();
+  const waitingCard = pam.page.getByRole('region', { name: /asks for the root credential of Payments production/ });
+  await waitingCard.getByText('Root MFA device lost; the account is locked out (INC-77)').waitFor();
+  await screenshot(pam.page, 'breakglass-in-approvals');
+  await waitingCard.getByRole('link', { name: 'Open to decide' }).click();
+  await pam.page.waitForURL((u) => u.pathname === detailPath);
   for (const [who, totp, group] of [[pam, pamTotp, 'Password custodians'], [max, maxTotp, 'MFA custodians']]) {
     await who.page.goto(detailPath);
     await who.page.getByRole('heading', { name: 'Your decision' }).waitFor();

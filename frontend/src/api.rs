@@ -40,7 +40,7 @@ use gatehouse_shared::portal::{
 };
 use gatehouse_shared::requests::{
     AccessRequest, ApprovalPolicy, ApprovalPolicyInput, CreateAccessRequest, DecisionInput,
-    Eligibility, EligibilityPolicy, EligibilityPolicyInput,
+    Eligibility, EligibilityPolicy, EligibilityPolicyInput, Waiting,
 };
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -742,8 +742,8 @@ pub async fn create_request(request: &CreateAccessRequest) -> Result<AccessReque
     with_body(Method::POST, "/requests", request).await
 }
 
-pub async fn approvals() -> Result<Vec<AccessRequest>, ApiError> {
-    get("/approvals").await
+pub async fn waiting() -> Result<Waiting, ApiError> {
+    get("/approvals/waiting").await
 }
 
 /// `verb` is one of `approve`, `reject`, `cancel`, `end`, `revoke`.

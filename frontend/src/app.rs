@@ -289,11 +289,19 @@ fn NavLink(
     href: &'static str,
     label: &'static str,
     #[prop(optional)] class: Option<&'static str>,
+    /// A count shown beside the label when above zero (what waits there).
+    #[prop(optional, into)]
+    count: Option<Signal<usize>>,
 ) -> impl IntoView {
+    let badge = move || {
+        count.map(|c| c.get()).filter(|n| *n > 0).map(|n| {
+            view! { <span class="nav-count" aria-label=format!("{n} waiting")>{n}</span> }
+        })
+    };
     if Bundle::of(href) == current_bundle() {
-        view! { <A href=href attr:class=class>{label}</A> }.into_any()
+        view! { <A href=href attr:class=class>{label}{badge}</A> }.into_any()
     } else {
-        view! { <a href=href class=class rel="external">{label}</a> }.into_any()
+        view! { <a href=href class=class rel="external">{label}{badge}</a> }.into_any()
     }
 }
 
@@ -340,6 +348,18 @@ fn TopBar() -> impl IntoView {
     let policies = move || session.has_any_role(POLICY_READERS);
     let audit = move || session.has_any_role(AUDIT_READERS);
     let notifications = move || session.has_any_role(NOTIFICATION_ADMINS);
+    // Every decision waiting for this person, counted again on each navigation.
+    let location = leptos_router::hooks::use_location();
+    let inbox = LocalResource::new(move || {
+        location.pathname.track();
+        api::waiting()
+    });
+    let waiting = Signal::derive(move || {
+        inbox
+            .get()
+            .and_then(Result::ok)
+            .map_or(0, |w| w.access_requests.len() + w.break_glass.len())
+    });
     view! {
         <header class="topbar">
             <NavLink href="/portal" label="Gatehouse" class="brand" />
@@ -347,7 +367,7 @@ fn TopBar() -> impl IntoView {
                 <ul>
                     <li><NavLink href="/portal" label="Portal" /></li>
                     <li><NavLink href="/requests" label="Requests" /></li>
-                    <li><NavLink href="/approvals" label="Approvals" /></li>
+                    <li><NavLink href="/approvals" label="Approvals" count=waiting /></li>
                     <li><NavLink href="/me" label="My account" /></li>
                     <Show when=directory>
                         <li><NavLink href="/admin/users" label="Users" /></li>

@@ -201,6 +201,9 @@ pub struct BreakGlassRequest {
     pub review_note: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub reviewed_at: Option<OffsetDateTime>,
+    /// Who was told of a new request, and how; only in the answer to creating it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<crate::notifications::Notified>,
 }
 
 /// `GET /api/v1/break-glass/requests/{id}`: the request and its whole story, in order.

@@ -237,6 +237,76 @@ pub struct MailSettings {
     pub from: Option<String>,
 }
 
+/// Who was told about something just asked for, and how: given with a new access request
+/// or break-glass request so the page can say it truthfully.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notified {
+    /// Whose decision is asked, by display name.
+    pub people: Vec<String>,
+    /// Whether they were e-mailed (mail is set up, and they have an address).
+    pub by_email: bool,
+    /// The enabled webhook endpoints that receive it, by name.
+    pub webhooks: Vec<String>,
+}
+
+impl Notified {
+    /// One sentence for the person who asked: who was told and how, or that no one was and
+    /// whom to tell.
+    pub fn sentence(&self) -> String {
+        use crate::text::either_list;
+        let were = |n: usize| if n == 1 { "was" } else { "were" };
+        let hooks = match self.webhooks.len() {
+            0 => String::new(),
+            1 => format!("the webhook {}", self.webhooks[0]),
+            n => format!(
+                "the webhooks {} {}",
+                either_list(&self.webhooks, "and"),
+                were(n)
+            ),
+        };
+        // "the webhook X was sent it" / "the webhooks X and Y were sent it"
+        let hooks_sent = match self.webhooks.len() {
+            0 => String::new(),
+            1 => format!("{hooks} was sent it"),
+            _ => format!("{hooks} sent it"),
+        };
+        let ask = format!("ask {} to decide it", either_list(&self.people, "or"));
+        match (
+            self.people.is_empty(),
+            self.by_email,
+            self.webhooks.is_empty(),
+        ) {
+            (true, _, true) => "No one can decide it yet: ask an administrator.".into(),
+            (true, _, false) => format!("No one can decide it yet; {hooks_sent}."),
+            (false, true, true) => format!(
+                "{} {} e-mailed.",
+                either_list(&self.people, "and"),
+                were(self.people.len())
+            ),
+            (false, true, false) => format!(
+                "{} {} e-mailed, and {hooks_sent}.",
+                either_list(&self.people, "and"),
+                were(self.people.len())
+            ),
+            (false, false, true) => {
+                format!("No e-mail or webhook is set up, so no one was told: {ask}.")
+            }
+            (false, false, false) => {
+                let mut first = hooks_sent.chars();
+                let capital: String = first
+                    .next()
+                    .into_iter()
+                    .flat_map(char::to_uppercase)
+                    .collect();
+                format!(
+                    "{capital}{}; no e-mail is set up, so {ask}.",
+                    first.as_str()
+                )
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +327,39 @@ mod tests {
         let ok = validate_event_types(&["vault.rotate".into(), "vault.rotate".into()]);
         assert_eq!(ok, Ok(vec!["vault.rotate".to_string()]));
         assert!(validate_event_types(&["user.create".into()]).is_err());
+    }
+
+    fn told(people: &[&str], by_email: bool, webhooks: &[&str]) -> String {
+        Notified {
+            people: people.iter().map(|p| (*p).to_string()).collect(),
+            by_email,
+            webhooks: webhooks.iter().map(|w| (*w).to_string()).collect(),
+        }
+        .sentence()
+    }
+
+    #[test]
+    fn the_sentence_says_who_was_told_and_how_or_whom_to_ask() {
+        assert_eq!(
+            told(&["Frank", "Erin", "Grace"], false, &[]),
+            "No e-mail or webhook is set up, so no one was told: ask Frank, Erin or Grace to decide it."
+        );
+        assert_eq!(told(&["Bob"], true, &[]), "Bob was e-mailed.");
+        assert_eq!(
+            told(&["Bob", "Ann"], true, &["Chat"]),
+            "Bob and Ann were e-mailed, and the webhook Chat was sent it."
+        );
+        assert_eq!(
+            told(&["Bob"], false, &["Chat", "Pager"]),
+            "The webhooks Chat and Pager were sent it; no e-mail is set up, so ask Bob to decide it."
+        );
+        assert_eq!(
+            told(&[], true, &["Chat"]),
+            "No one can decide it yet; the webhook Chat was sent it."
+        );
+        assert_eq!(
+            told(&[], false, &[]),
+            "No one can decide it yet: ask an administrator."
+        );
     }
 }

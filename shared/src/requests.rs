@@ -312,6 +312,19 @@ pub struct AccessRequest {
     /// `GET /api/v1/requests/{id}`, absent elsewhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<RequestContext>,
+    /// Who was told of a new request, and how; only in the answer to creating it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified: Option<crate::notifications::Notified>,
+}
+
+/// `GET /api/v1/approvals/waiting`: every decision waiting for the signed-in person, of
+/// both kinds (the approvals inbox and the navigation's count).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// Access requests they can approve or reject now, each with its context.
+    pub access_requests: Vec<AccessRequest>,
+    /// Break-glass requests they can decide now as a custodian.
+    pub break_glass: Vec<crate::breakglass::BreakGlassRequest>,
 }
 
 /// Who asks, where, and what the permission set would let them do.

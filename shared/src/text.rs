@@ -14,6 +14,15 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// `items` as prose: "A", "A and B", "A, B and C" (with `conjunction` for "and").
+pub fn either_list(items: &[String], conjunction: &str) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} {conjunction} {last}", init.join(", ")),
+    }
+}
+
 /// A session length as people say it: "15 minutes", "1 hour", "1 hour 30 minutes".
 pub fn duration_text(secs: i64) -> String {
     let plural = |n: i64, one: &str| {

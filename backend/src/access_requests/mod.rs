@@ -712,6 +712,7 @@ pub fn dto(snap: &RequestSnapshot, viewer: &Actor, now: Millis) -> AccessRequest
         can_end: is_requester && active,
         can_revoke: active && (viewer.is_admin || is_approver),
         context: None,
+        notified: None,
     }
 }
 

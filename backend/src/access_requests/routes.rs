@@ -12,7 +12,7 @@ use gatehouse_shared::audit::AuditEvent;
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::requests::{
     check_comment, AccessRequest, CreateAccessRequest, DecisionInput, DecisionKind, Eligibility,
-    RequestState,
+    RequestState, Waiting,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/requests/{id}/end", post(end))
         .route("/api/v1/requests/{id}/revoke", post(revoke))
         .route("/api/v1/approvals", get(inbox))
+        .route("/api/v1/approvals/waiting", get(waiting))
         .route(
             "/api/v1/eligibility-policies",
             get(list_policies::<EligibilityPolicies>).post(create_policy::<EligibilityPolicies>),
@@ -87,7 +88,20 @@ async fn create(
     let now = state.clock.now_ms();
     let me = actor(&who, now);
     let snap = super::create(&*state.store, now, &me, &req).await?;
-    Ok((StatusCode::CREATED, Json(dto(&snap, &me, now))))
+    let mut request = dto(&snap, &me, now);
+    if request.state == RequestState::Pending {
+        let ids: Vec<String> = snap.approvers.iter().map(|a| a.id.clone()).collect();
+        request.notified = Some(
+            crate::notifications::who_is_told(
+                &*state.store,
+                &state.notify,
+                AuditAction::AccessRequestCreate,
+                &ids,
+            )
+            .await?,
+        );
+    }
+    Ok((StatusCode::CREATED, Json(request)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -133,13 +147,29 @@ async fn inbox(
     State(state): State<AppState>,
     who: CurrentSession,
 ) -> ApiResult<Json<Vec<AccessRequest>>> {
+    Ok(Json(decidable(&state, &who).await?))
+}
+
+/// Every decision waiting for the caller: access requests and break-glass requests.
+async fn waiting(State(state): State<AppState>, who: CurrentSession) -> ApiResult<Json<Waiting>> {
+    let access_requests = decidable(&state, &who).await?;
+    let break_glass =
+        crate::break_glass::decidable(state.auth_env(), state.clock.now_ms(), &who).await?;
+    Ok(Json(Waiting {
+        access_requests,
+        break_glass,
+    }))
+}
+
+/// The access requests the caller can approve or reject now, each with its context.
+async fn decidable(state: &AppState, who: &CurrentSession) -> ApiResult<Vec<AccessRequest>> {
     let now = state.clock.now_ms();
     let filter = RequestFilter {
         approver_id: Some(who.user.id.clone()),
         limit: 200,
         ..RequestFilter::default()
     };
-    let me = actor(&who, now);
+    let me = actor(who, now);
     let mut out = Vec::new();
     for r in state.store.list_requests(&filter).await? {
         let snap = state.store.get_request(&r.id).await?;
@@ -149,7 +179,7 @@ async fn inbox(
             out.push(request);
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 async fn snapshots(

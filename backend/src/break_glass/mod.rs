@@ -154,6 +154,19 @@ async fn custodian_ids(env: Env<'_>, password_group: &str, mfa_group: &str) -> R
     Ok(ids)
 }
 
+/// Whose decision a request asks for: the current members of its two custodian groups,
+/// but not its requester.
+pub async fn deciders(env: Env<'_>, id: &str) -> Result<Vec<String>> {
+    let r = env
+        .store
+        .get_breakglass(id)
+        .await
+        .map_err(|e| e.or_not_found(BreakGlassError::RequestNotFound))?;
+    let mut ids = custodian_ids(env, &r.password_group_id, &r.mfa_group_id).await?;
+    ids.retain(|i| *i != r.requester_id);
+    Ok(ids)
+}
+
 async fn check_group(env: Env<'_>, field_name: &str, id: &str) -> Result<()> {
     match env.store.get_group(id).await {
         Ok(_) => Ok(()),
@@ -251,6 +264,7 @@ async fn request_dto(
         review_due: r.first_used_at.is_some() && r.review_note.is_none(),
         review_note: r.review_note.clone(),
         reviewed_at: ms_opt(r.reviewed_at),
+        notified: None,
     })
 }
 
@@ -320,6 +334,27 @@ pub async fn list_requests(
     let mut out = Vec::with_capacity(records.len());
     for r in &records {
         out.push(request_dto(env, now, who, r).await?);
+    }
+    Ok(out)
+}
+
+/// The pending requests `who` can decide now as a custodian (never their own), newest
+/// first: their part of the approvals inbox.
+pub async fn decidable(
+    env: Env<'_>,
+    now: Millis,
+    who: &CurrentSession,
+) -> Result<Vec<BreakGlassRequest>> {
+    let records = env.store.list_breakglass(Some(&who.user.id)).await?;
+    let mut out = Vec::new();
+    for r in records
+        .iter()
+        .filter(|r| r.status == "pending" && r.requester_id != who.user.id)
+    {
+        let dto = request_dto(env, now, who, r).await?;
+        if dto.can_decide {
+            out.push(dto);
+        }
     }
     Ok(out)
 }

@@ -119,10 +119,19 @@ async fn create_request(
     who: CurrentSession,
     Json(req): Json<CreateBreakGlass>,
 ) -> ApiResult<(StatusCode, Json<BreakGlassRequest>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(super::create_request(state.auth_env(), state.clock.now_ms(), &who, req).await?),
-    ))
+    let env = state.auth_env();
+    let mut created = super::create_request(env, state.clock.now_ms(), &who, req).await?;
+    let ids = super::deciders(env, &created.id).await?;
+    created.notified = Some(
+        crate::notifications::who_is_told(
+            &*state.store,
+            &state.notify,
+            gatehouse_shared::audit::AuditAction::BreakGlassCreate,
+            &ids,
+        )
+        .await?,
+    );
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn get_request(

@@ -117,6 +117,45 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Who is told of `action` asking for the decision of `user_ids`, and how: by e-mail when
+/// mail is set up and they have an address (as [`enqueue_due`] sends it), and through the
+/// enabled endpoints that want it.
+pub async fn who_is_told(
+    store: &dyn Store,
+    notifier: &Notifier,
+    action: AuditAction,
+    user_ids: &[String],
+) -> StoreResult<gatehouse_shared::notifications::Notified> {
+    let mut people = Vec::new();
+    let mut emailed = false;
+    for id in user_ids {
+        match store.get_user(id).await {
+            Ok(u) if !u.disabled => {
+                emailed |= !u.email.trim().is_empty();
+                people.push(if u.display_name.trim().is_empty() {
+                    u.username
+                } else {
+                    u.display_name
+                });
+            }
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let webhooks = store
+        .list_endpoints()
+        .await?
+        .into_iter()
+        .filter(|e| e.wants(action.as_str()))
+        .map(|e| e.name)
+        .collect();
+    Ok(gatehouse_shared::notifications::Notified {
+        people,
+        by_email: notifier.mail.is_some() && emailed,
+        webhooks,
+    })
+}
+
 /// Checks and stores a new webhook endpoint with a new signing secret: the record and the
 /// secret, which is shown this once and kept only sealed.
 pub async fn create_endpoint(

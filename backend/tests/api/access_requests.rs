@@ -964,6 +964,58 @@ async fn an_approver_sees_who_asks_where_what_it_grants_and_whether_it_could_be_
     assert!(mine.iter().all(|r| r.context.is_none()), "lists stay lean");
 }
 
+#[tokio::test]
+async fn a_new_request_says_truthfully_who_was_told_and_how() {
+    let j = jit().await;
+    j.approval_policy(1, json!({})).await;
+
+    // No mail and no webhook: no one was told, and the answer names whom to ask.
+    let first = j.request(json!({})).await;
+    let told = first.notified.expect("who was told");
+    let mut people = told.people.clone();
+    people.sort();
+    assert_eq!(
+        people,
+        ["Test user bob", "Test user carol", "Test user dave"]
+    );
+    assert!(!told.by_email);
+    assert!(told.webhooks.is_empty());
+    assert!(told
+        .sentence()
+        .starts_with("No e-mail or webhook is set up, so no one was told: ask "));
+
+    // An enabled endpoint that wants new requests is named; a disabled one is not.
+    for (name, enabled) in [("Chat", true), ("Pager", false)] {
+        j.admin
+            .post(
+                "/api/v1/notification-endpoints",
+                &json!({
+                    "name": name,
+                    "url": "https://hooks.example.com/gatehouse",
+                    "event_types": ["access_request.create"],
+                    "enabled": enabled,
+                }),
+            )
+            .await
+            .assert_status(201);
+    }
+    j.alice
+        .post(&format!("/api/v1/requests/{}/cancel", first.id), &json!({}))
+        .await
+        .assert_status(200);
+    let second = j.request(json!({})).await;
+    assert_eq!(second.notified.expect("who was told").webhooks, ["Chat"]);
+    let read: AccessRequest = j
+        .alice
+        .get(&format!("/api/v1/requests/{}", second.id))
+        .await
+        .json();
+    assert!(
+        read.notified.is_none(),
+        "only the answer to creating it says it"
+    );
+}
+
 /// The randomized concurrency test: thousands of requests, each with 2–20 approvers and a
 /// threshold of 1–5, each hit by a random burst of approve / reject / cancel / expire /
 /// end / revoke (and refused self- and outsider approvals) issued concurrently against

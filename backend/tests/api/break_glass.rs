@@ -210,6 +210,53 @@ async fn an_80_bit_root_mfa_seed_reveals_its_current_code() {
 }
 
 #[tokio::test]
+async fn a_custodians_inbox_holds_the_requests_they_can_decide_and_the_requester_is_told_who() {
+    let w = world(1, 1).await;
+    let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;
+    let max = person(&w.app, &w.admin, "max", &[&w.mfa_group]).await;
+    let ann = person(&w.app, &w.admin, "ann", &[]).await;
+
+    let r = ask(&w).await;
+
+    // The answer says who was asked (the requester is not) and that no one was told.
+    let told = r.notified.clone().expect("who was told");
+    let mut people = told.people.clone();
+    people.sort();
+    assert_eq!(people, ["Test user max", "Test user pam"]);
+    assert!(!told.by_email && told.webhooks.is_empty());
+    let waiting = |p: &Person| {
+        let b = p.b.clone();
+        async move {
+            b.get("/api/v1/approvals/waiting")
+                .await
+                .assert_status(200)
+                .json::<gatehouse_shared::requests::Waiting>()
+        }
+    };
+    for custodian in [&pam, &max] {
+        let inbox = waiting(custodian).await;
+        assert_eq!(
+            inbox
+                .break_glass
+                .iter()
+                .map(|x| x.id.as_str())
+                .collect::<Vec<_>>(),
+            [r.id.as_str()]
+        );
+        assert!(inbox.access_requests.is_empty());
+    }
+    assert!(
+        waiting(&w.requester).await.break_glass.is_empty(),
+        "not the requester's to decide"
+    );
+    assert!(waiting(&ann).await.break_glass.is_empty());
+
+    // Decided, it leaves the inbox of the custodian who decided.
+    approve(&pam, &r).await.assert_status(200);
+    assert!(waiting(&pam).await.break_glass.is_empty());
+}
+
+#[tokio::test]
 async fn quorum_needs_both_groups_and_only_the_requester_reveals_inside_the_window() {
     let w = world(1, 1).await;
     let pam = person(&w.app, &w.admin, "pam", &[&w.password_group]).await;

@@ -481,6 +481,13 @@ fn table(fx: &Fixtures) -> Vec<Case> {
         ),
         case(
             M::GET,
+            "/api/v1/approvals/waiting",
+            "/api/v1/approvals/waiting",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::GET,
             "/api/v1/eligibility-policies",
             "/api/v1/eligibility-policies",
             None,

@@ -16,6 +16,16 @@ pub struct Empty<T> {
     view: ViewFn,
 }
 
+impl<T> Empty<T> {
+    /// `view` when `is_empty` says the data holds nothing.
+    pub fn when(is_empty: fn(&T) -> bool, view: impl Into<ViewFn>) -> Self {
+        Self {
+            is_empty,
+            view: view.into(),
+        }
+    }
+}
+
 impl<U> Empty<Vec<U>> {
     /// `view` when the list is empty.
     pub fn list(view: impl Into<ViewFn>) -> Self {

@@ -4,10 +4,12 @@
 //! policy demands a fresh MFA check, and a rejection that says why and is asked once more.
 
 use gatehouse_shared::auth::TotpCode;
-use gatehouse_shared::requests::{AccessRequest, DecisionInput, RequestContext};
+use gatehouse_shared::breakglass::BreakGlassRequest;
+use gatehouse_shared::requests::{AccessRequest, DecisionInput, RequestContext, Waiting};
 use gatehouse_shared::text::duration_text;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 
 use crate::api::{self, ErrorCode};
 use crate::components::alert::{ErrorAlert, Notice};
@@ -20,20 +22,61 @@ use crate::components::time::Timestamp;
 #[component]
 pub fn ApprovalsPage() -> impl IntoView {
     set_page_title("Approvals");
-    let inbox = LocalResource::new(api::approvals);
+    let inbox = LocalResource::new(api::waiting);
     let page = FormState::new();
+    let reload = move || inbox.refetch();
     view! {
         <section class="page">
             <h1>"Approvals"</h1>
             <ErrorAlert error=page.error />
             <Notice message=page.notice />
-            <Loaded data=move || inbox.get() loading="Loading requests waiting for you…" let:list
-                empty=Empty::list(|| view! { <p>"Nothing is waiting for your approval."</p> })>
-                {list
+            <Loaded data=move || inbox.get() loading="Loading what waits for your decision…" let:waiting
+                empty=Empty::when(
+                    |w: &Waiting| w.access_requests.is_empty() && w.break_glass.is_empty(),
+                    || view! { <p>"Nothing is waiting for your approval."</p> },
+                )>
+                {waiting
+                    .access_requests
                     .into_iter()
-                    .map(|r| view! { <ApprovalCard request=r page reload=move || inbox.refetch() /> })
+                    .map(|r| view! { <ApprovalCard request=r page reload /> })
+                    .collect_view()}
+                {(!waiting.break_glass.is_empty()).then(|| view! {
+                    <h2>"Root access waiting for you"</h2>
+                    <p class="lead">"As a root custodian, open each to approve or reject with your authenticator code."</p>
+                })}
+                {waiting
+                    .break_glass
+                    .into_iter()
+                    .map(|r| view! { <BreakGlassCard request=r /> })
                     .collect_view()}
             </Loaded>
+        </section>
+    }
+}
+
+/// A break-glass request a custodian can decide, decided on its own page.
+#[component]
+fn BreakGlassCard(request: BreakGlassRequest) -> impl IntoView {
+    let heading_id = format!("break-glass-{}", request.id);
+    let labelled_by = heading_id.clone();
+    let href = format!("/break-glass/{}", request.id);
+    view! {
+        <section class="card" aria-labelledby=labelled_by>
+            <h2 id=heading_id>{format!("{} asks for the root credential of {}", request.requester_name, request.account_name)}</h2>
+            <dl class="facts">
+                <dt>"Asked"</dt><dd><Timestamp at=request.created_at /></dd>
+                <dt>"Justification"</dt><dd>{request.justification.clone()}</dd>
+                <dt>"Approvals"</dt>
+                <dd>{format!(
+                    "password custodians {} of {}, MFA custodians {} of {}",
+                    request.password_approvals, request.password_approvals_needed,
+                    request.mfa_approvals, request.mfa_approvals_needed
+                )}</dd>
+                <dt>"Waits until"</dt><dd><Timestamp at=request.expires_at /></dd>
+            </dl>
+            <div class="actions">
+                <A href=href attr:class="button">"Open to decide"</A>
+            </div>
         </section>
     }
 }

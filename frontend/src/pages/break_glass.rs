@@ -112,9 +112,14 @@ fn RequestForm(
         };
         spawn_local(async move {
             match api::create_break_glass(&body).await {
-                Ok(_) => {
+                Ok(r) => {
                     justification.set(String::new());
-                    form.succeed(Some("Requested. The custodians have been told.".into()));
+                    let told = r
+                        .notified
+                        .as_ref()
+                        .map(|n| format!(" {}", n.sentence()))
+                        .unwrap_or_default();
+                    form.succeed(Some(format!("Requested.{told}")));
                     on_created();
                 }
                 Err(e) => form.fail(e),

@@ -50,7 +50,8 @@ pub fn RequestsPage() -> impl IntoView {
             <Loaded data=move || eligibility.get().map(|result| result.map(|e| e.items)) loading="Loading what you may ask for…" let:items
                 empty=Empty::list(|| view! { <p>"You are not eligible to request elevated access. Ask an administrator for an eligibility policy."</p> })>
                 <RequestForm items on_created=move |r: AccessRequest| {
-                    page.notice.set(Some(format!("Asked for {} on {}.", r.permission_set_name, r.account_name)));
+                    let told = r.notified.as_ref().map(|n| format!(" {}", n.sentence())).unwrap_or_default();
+                    page.notice.set(Some(format!("Asked for {} on {}.{told}", r.permission_set_name, r.account_name)));
                     mine.refetch();
                 } />
             </Loaded>
