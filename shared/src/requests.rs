@@ -148,6 +148,10 @@ pub struct EligibilityPolicy {
     pub principal_name: String,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Why the policy cannot work as the directory stands now (read again on every read, so
+    /// a group that shrank or a role not yet provisioned shows): empty when it can.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `POST/PUT /api/v1/approval-policies`.
@@ -186,6 +190,10 @@ pub struct ApprovalPolicy {
     pub input: ApprovalPolicyInput,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Why the policy cannot work as the directory stands now (read again on every read, so
+    /// a group that shrank or a role not yet provisioned shows): empty when it can.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One thing the signed-in person may ask for, with the limits that apply (the strictest

@@ -56,10 +56,27 @@ pub trait AccessPolicyKind: Send + Sync + 'static {
         event: NewEvent,
     ) -> StoreResult<Self::Record>;
     async fn delete(store: &dyn Store, id: &str, event: NewEvent) -> StoreResult<()>;
+    /// Why `record` cannot work as the directory stands now.
+    async fn warnings(store: &dyn Store, record: &Self::Record) -> StoreResult<Vec<String>>;
+    fn set_warnings(policy: &mut Self::Policy, warnings: Vec<String>);
+}
+
+/// The policy `record` reads as, with its warnings.
+async fn read<K: AccessPolicyKind>(
+    store: &dyn Store,
+    record: &K::Record,
+) -> StoreResult<K::Policy> {
+    let mut policy = K::policy(record);
+    K::set_warnings(&mut policy, K::warnings(store, record).await?);
+    Ok(policy)
 }
 
 pub async fn list<K: AccessPolicyKind>(store: &dyn Store) -> Result<Vec<K::Policy>, RequestError> {
-    Ok(K::list(store).await?.iter().map(K::policy).collect())
+    let mut out = Vec::new();
+    for record in K::list(store).await? {
+        out.push(read::<K>(store, &record).await?);
+    }
+    Ok(out)
 }
 
 pub async fn get<K: AccessPolicyKind>(
@@ -69,7 +86,7 @@ pub async fn get<K: AccessPolicyKind>(
     let record = K::get(store, id)
         .await
         .map_err(|e| e.or_not_found(RequestError::PolicyNotFound))?;
-    Ok(K::policy(&record))
+    Ok(read::<K>(store, &record).await?)
 }
 
 /// Creates a policy after checking it and every id it names.
@@ -82,7 +99,8 @@ pub async fn create<K: AccessPolicyKind>(
     let id = uuid::Uuid::new_v4().to_string();
     let record = checked_record::<K>(store, id.clone(), input, now, now).await?;
     let event = NewEvent::new(now, ctx, K::CREATED, K::TARGET, Some(id));
-    Ok(K::policy(&K::put(store, record, true, event).await?))
+    let saved = K::put(store, record, true, event).await?;
+    Ok(read::<K>(store, &saved).await?)
 }
 
 /// Replaces policy `id` (keeping when it was created) after the same checks as [`create`].
@@ -99,7 +117,8 @@ pub async fn update<K: AccessPolicyKind>(
     let record =
         checked_record::<K>(store, id.to_string(), input, K::created_at(&old), now).await?;
     let event = NewEvent::new(now, ctx, K::UPDATED, K::TARGET, Some(id.to_string()));
-    Ok(K::policy(&K::put(store, record, false, event).await?))
+    let saved = K::put(store, record, false, event).await?;
+    Ok(read::<K>(store, &saved).await?)
 }
 
 pub async fn delete<K: AccessPolicyKind>(
@@ -253,6 +272,7 @@ impl AccessPolicyKind for EligibilityPolicies {
             },
             principal_name: r.principal_name.clone(),
             updated_at: to_datetime(r.updated_at),
+            warnings: Vec::new(),
         }
     }
 
@@ -275,6 +295,38 @@ impl AccessPolicyKind for EligibilityPolicies {
 
     async fn delete(store: &dyn Store, id: &str, event: NewEvent) -> StoreResult<()> {
         store.delete_eligibility_policy(id, event).await
+    }
+
+    /// Roles it names that are not provisioned: a grant of them could not be used.
+    async fn warnings(store: &dyn Store, r: &EligibilityPolicyRecord) -> StoreResult<Vec<String>> {
+        let sets: Vec<String> = serde_json::from_str(&r.permission_set_ids).unwrap_or_default();
+        let accounts: Vec<String> = serde_json::from_str(&r.account_ids).unwrap_or_default();
+        let mut waiting = Vec::new();
+        for set in sets.iter().filter(|s| *s != ANY) {
+            for role in store.list_roles(set).await? {
+                let covered = accounts.iter().any(|a| a == ANY || *a == role.account_id);
+                if covered && role.status == "not_provisioned" {
+                    let name = match store.get_permission_set(set).await {
+                        Ok(p) => p.name,
+                        Err(StoreError::NotFound) => continue,
+                        Err(e) => return Err(e),
+                    };
+                    waiting.push(format!("{name} in {}", role.account_id));
+                }
+            }
+        }
+        Ok(if waiting.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "Not provisioned yet: {}. A grant cannot be used until its role is provisioned on the permission set's page.",
+                waiting.join(", ")
+            )]
+        })
+    }
+
+    fn set_warnings(policy: &mut EligibilityPolicy, warnings: Vec<String>) {
+        policy.warnings = warnings;
     }
 }
 
@@ -348,6 +400,7 @@ impl AccessPolicyKind for ApprovalPolicies {
                 pending_lifetime_secs: r.pending_lifetime_secs,
             },
             updated_at: to_datetime(r.updated_at),
+            warnings: Vec::new(),
         }
     }
 
@@ -370,5 +423,63 @@ impl AccessPolicyKind for ApprovalPolicies {
 
     async fn delete(store: &dyn Store, id: &str, event: NewEvent) -> StoreResult<()> {
         store.delete_approval_policy(id, event).await
+    }
+
+    /// More approvals needed than there are people who could give them, and approvers
+    /// without an authenticator under a policy that demands a fresh MFA check.
+    async fn warnings(store: &dyn Store, r: &ApprovalPolicyRecord) -> StoreResult<Vec<String>> {
+        let groups: Vec<String> = serde_json::from_str(&r.approver_group_ids).unwrap_or_default();
+        let users: Vec<String> = serde_json::from_str(&r.approver_user_ids).unwrap_or_default();
+        let mut people = std::collections::BTreeMap::new();
+        for g in &groups {
+            match store.list_members(g).await {
+                Ok(members) => people.extend(members.into_iter().map(|u| (u.id.clone(), u))),
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for u in &users {
+            match store.get_user(u).await {
+                Ok(user) => {
+                    people.insert(user.id.clone(), user);
+                }
+                Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        people.retain(|_, u| !u.disabled);
+        let mut out = Vec::new();
+        let n = i64::try_from(people.len()).unwrap_or(i64::MAX);
+        if n < r.approvals_needed {
+            out.push(format!(
+                "{} can approve, but {} approvals are needed: no request could ever be approved. Add approvers or lower the number.",
+                match n {
+                    0 => "No one".to_string(),
+                    1 => "Only 1 person".to_string(),
+                    n => format!("Only {n} people"),
+                },
+                r.approvals_needed
+            ));
+        }
+        if r.mfa_required {
+            let mut without: Vec<&str> = people
+                .values()
+                .filter(|u| u.totp_secret_enc.is_none() && u.source == "local")
+                .map(|u| u.username.as_str())
+                .collect();
+            without.sort_unstable();
+            if !without.is_empty() {
+                out.push(format!(
+                    "A fresh MFA check is required, but {} {} no authenticator: they cannot approve until they enrol one under My account.",
+                    without.join(", "),
+                    if without.len() == 1 { "has" } else { "have" }
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn set_warnings(policy: &mut ApprovalPolicy, warnings: Vec<String>) {
+        policy.warnings = warnings;
     }
 }

@@ -1016,6 +1016,75 @@ async fn a_new_request_says_truthfully_who_was_told_and_how() {
     );
 }
 
+#[tokio::test]
+async fn policies_that_cannot_work_say_why_and_a_group_that_shrinks_shows_it() {
+    let j = jit().await;
+    let warnings = |v: &Value| -> Vec<String> {
+        v["warnings"]
+            .as_array()
+            .map(|w| w.iter().map(|x| x.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // Four approvers (alice, bob, carol, dave), none with an authenticator.
+    let fine = j.approval_policy(4, json!({})).await;
+    assert!(warnings(&fine).is_empty(), "{fine}");
+    let too_many = j.approval_policy(5, json!({ "name": "five" })).await;
+    assert_eq!(
+        warnings(&too_many),
+        ["Only 4 people can approve, but 5 approvals are needed: no request could ever be approved. Add approvers or lower the number."]
+    );
+    let mfa = j
+        .approval_policy(1, json!({ "name": "mfa", "mfa_required": true }))
+        .await;
+    assert_eq!(
+        warnings(&mfa),
+        ["A fresh MFA check is required, but alice, bob, carol, dave have no authenticator: they cannot approve until they enrol one under My account."]
+    );
+
+    // The group shrinks: the policy that was fine now says so, on every read.
+    let dave = &j.users[3];
+    j.admin
+        .delete(&format!(
+            "/api/v1/groups/{}/members/{}",
+            j.approvers.id, dave.id
+        ))
+        .await
+        .assert_status(204);
+    let read: Value = j
+        .admin
+        .get(&format!(
+            "/api/v1/approval-policies/{}",
+            fine["id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    assert_eq!(warnings(&read).len(), 1, "{read}");
+    assert!(warnings(&read)[0].starts_with("Only 3 people can approve, but 4"));
+
+    // An eligibility policy for a role nobody provisioned says so, until it is.
+    let fresh = permission_set(&j.admin, "Fresh", None).await;
+    let eligible = j
+        .eligibility(
+            "fresh",
+            &j.alice_user.id.clone(),
+            json!({ "permission_set_ids": [fresh.id] }),
+        )
+        .await;
+    assert_eq!(
+        warnings(&eligible),
+        [format!("Not provisioned yet: Fresh in {ACCOUNT}. A grant cannot be used until its role is provisioned on the permission set's page.")]
+    );
+    j.admin
+        .post(
+            &format!("/api/v1/permission-sets/{}/provision", fresh.id),
+            &json!({}),
+        )
+        .await
+        .assert_status(200);
+    let listed: Vec<Value> = j.admin.get("/api/v1/eligibility-policies").await.json();
+    assert!(listed.iter().all(|p| warnings(p).is_empty()), "{listed:?}");
+}
+
 /// The randomized concurrency test: thousands of requests, each with 2–20 approvers and a
 /// threshold of 1–5, each hit by a random burst of approve / reject / cancel / expire /
 /// end / revoke (and refused self- and outsider approvals) issued concurrently against

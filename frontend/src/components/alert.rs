@@ -30,3 +30,15 @@ pub fn Notice(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
         })
     }
 }
+
+/// Why something cannot work as things stand, one line each; nothing when there is nothing.
+#[component]
+pub fn Warnings(messages: Vec<String>) -> impl IntoView {
+    (!messages.is_empty()).then(|| {
+        view! {
+            <ul class="warnings" role="note" aria-label="Warnings">
+                {messages.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}
+            </ul>
+        }
+    })
+}

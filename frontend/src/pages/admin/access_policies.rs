@@ -17,7 +17,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::{self, ApiError};
-use crate::components::alert::{ErrorAlert, Notice};
+use crate::components::alert::{ErrorAlert, Notice, Warnings};
 use crate::components::badge::{Badge, Tone};
 use crate::components::confirm::ConfirmDelete;
 use crate::components::field::{CheckboxField, SelectField, TextField};
@@ -284,6 +284,11 @@ fn EligibilityRow(
                 </Show>
             </td>
         </tr>
+        {(!p.warnings.is_empty()).then(|| view! {
+            <tr class="row-warnings">
+                <td colspan="7"><Warnings messages=p.warnings.clone() /></td>
+            </tr>
+        })}
     }
 }
 
@@ -359,6 +364,11 @@ fn ApprovalRow(
                 </Show>
             </td>
         </tr>
+        {(!p.warnings.is_empty()).then(|| view! {
+            <tr class="row-warnings">
+                <td colspan="8"><Warnings messages=p.warnings.clone() /></td>
+            </tr>
+        })}
     }
 }
 
