@@ -361,8 +361,7 @@ test('one account of each provider: portal, credentials, a just-in-time grant an
   const p = approver.page;
   await signIn(p, 'alex', 'alex-password-123');
   await p.getByRole('link', { name: 'Approvals' }).click();
-  await p.getByRole('heading', { name: `Erin Engineer asks for ${OPS} on ${ACCOUNTS.aws.name}` }).or(
-    p.getByRole('heading', { name: `erin asks for ${OPS} on ${ACCOUNTS.aws.name}` })).waitFor();
+  await p.getByRole('heading', { name: `Erin Engineer (erin) asks for ${OPS} on ${ACCOUNTS.aws.name}` }).waitFor();
   const approvalShot = await screenshot(p, 'providers-approval');
   await p.getByLabel('Comment').fill('Go ahead');
   await p.getByRole('button', { name: 'Approve' }).click();

@@ -40,7 +40,7 @@ use gatehouse_shared::portal::{
 };
 use gatehouse_shared::requests::{
     AccessRequest, ApprovalPolicy, ApprovalPolicyInput, CreateAccessRequest, DecisionInput,
-    Eligibility, EligibilityPolicy, EligibilityPolicyInput, Waiting,
+    Eligibility, EligibilityPolicy, EligibilityPolicyInput, Waiting, WaitingCount,
 };
 use gloo_net::http::{Method, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
@@ -744,6 +744,10 @@ pub async fn create_request(request: &CreateAccessRequest) -> Result<AccessReque
 
 pub async fn waiting() -> Result<Waiting, ApiError> {
     get("/approvals/waiting").await
+}
+
+pub async fn waiting_count() -> Result<WaitingCount, ApiError> {
+    get("/approvals/count").await
 }
 
 /// `verb` is one of `approve`, `reject`, `cancel`, `end`, `revoke`.

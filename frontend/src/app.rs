@@ -352,14 +352,9 @@ fn TopBar() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let inbox = LocalResource::new(move || {
         location.pathname.track();
-        api::waiting()
+        api::waiting_count()
     });
-    let waiting = Signal::derive(move || {
-        inbox
-            .get()
-            .and_then(Result::ok)
-            .map_or(0, |w| w.access_requests.len() + w.break_glass.len())
-    });
+    let waiting = Signal::derive(move || inbox.get().and_then(Result::ok).map_or(0, |c| c.waiting));
     view! {
         <header class="topbar">
             <NavLink href="/portal" label="Gatehouse" class="brand" />

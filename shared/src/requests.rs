@@ -335,6 +335,13 @@ pub struct Waiting {
     pub break_glass: Vec<crate::breakglass::BreakGlassRequest>,
 }
 
+/// `GET /api/v1/approvals/count`: how many decisions wait for the signed-in person (the
+/// navigation's badge, read on every navigation: small on the wire and in every bundle).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingCount {
+    pub waiting: usize,
+}
+
 /// Who asks, where, and what the permission set would let them do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestContext {

@@ -12,7 +12,7 @@ use gatehouse_shared::audit::AuditEvent;
 use gatehouse_shared::auth::Role;
 use gatehouse_shared::requests::{
     check_comment, AccessRequest, CreateAccessRequest, DecisionInput, DecisionKind, Eligibility,
-    RequestState, Waiting,
+    RequestState, Waiting, WaitingCount,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/requests/{id}/revoke", post(revoke))
         .route("/api/v1/approvals", get(inbox))
         .route("/api/v1/approvals/waiting", get(waiting))
+        .route("/api/v1/approvals/count", get(waiting_count))
         .route(
             "/api/v1/eligibility-policies",
             get(list_policies::<EligibilityPolicies>).post(create_policy::<EligibilityPolicies>),
@@ -161,8 +162,33 @@ async fn waiting(State(state): State<AppState>, who: CurrentSession) -> ApiResul
     }))
 }
 
+/// How many decisions of both kinds wait for the caller.
+async fn waiting_count(
+    State(state): State<AppState>,
+    who: CurrentSession,
+) -> ApiResult<Json<WaitingCount>> {
+    let access = decidable_without_context(&state, &who).await?.len();
+    let break_glass =
+        crate::break_glass::decidable(state.auth_env(), state.clock.now_ms(), &who).await?;
+    Ok(Json(WaitingCount {
+        waiting: access + break_glass.len(),
+    }))
+}
+
 /// The access requests the caller can approve or reject now, each with its context.
 async fn decidable(state: &AppState, who: &CurrentSession) -> ApiResult<Vec<AccessRequest>> {
+    let mut out = decidable_without_context(state, who).await?;
+    for (request, record) in &mut out {
+        request.context = Some(super::context(&*state.store, record).await?);
+    }
+    Ok(out.into_iter().map(|(request, _)| request).collect())
+}
+
+/// The access requests the caller can approve or reject now, with their records.
+async fn decidable_without_context(
+    state: &AppState,
+    who: &CurrentSession,
+) -> ApiResult<Vec<(AccessRequest, crate::store::AccessRequestRecord)>> {
     let now = state.clock.now_ms();
     let filter = RequestFilter {
         approver_id: Some(who.user.id.clone()),
@@ -173,10 +199,9 @@ async fn decidable(state: &AppState, who: &CurrentSession) -> ApiResult<Vec<Acce
     let mut out = Vec::new();
     for r in state.store.list_requests(&filter).await? {
         let snap = state.store.get_request(&r.id).await?;
-        let mut request = dto(&snap, &me, now);
+        let request = dto(&snap, &me, now);
         if request.can_approve {
-            request.context = Some(super::context(&*state.store, &snap.request).await?);
-            out.push(request);
+            out.push((request, snap.request));
         }
     }
     Ok(out)

@@ -250,6 +250,24 @@ async fn a_custodians_inbox_holds_the_requests_they_can_decide_and_the_requester
         "not the requester's to decide"
     );
     assert!(waiting(&ann).await.break_glass.is_empty());
+    let count = |p: &Person| {
+        let b = p.b.clone();
+        async move {
+            b.get("/api/v1/approvals/count")
+                .await
+                .assert_status(200)
+                .json::<gatehouse_shared::requests::WaitingCount>()
+                .waiting
+        }
+    };
+    assert_eq!(
+        (
+            count(&pam).await,
+            count(&w.requester).await,
+            count(&ann).await
+        ),
+        (1, 0, 0)
+    );
 
     // Decided, it leaves the inbox of the custodian who decided.
     approve(&pam, &r).await.assert_status(200);

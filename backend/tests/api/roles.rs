@@ -488,6 +488,13 @@ fn table(fx: &Fixtures) -> Vec<Case> {
         ),
         case(
             M::GET,
+            "/api/v1/approvals/count",
+            "/api/v1/approvals/count",
+            None,
+            SIGNED_IN,
+        ),
+        case(
+            M::GET,
             "/api/v1/eligibility-policies",
             "/api/v1/eligibility-policies",
             None,
