@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::access_policies::{self, AccessPolicyKind, ApprovalPolicies, EligibilityPolicies};
-use super::{cancel_plan, close_grant_plan, decide_plan, dto, Actor, RequestError};
+use super::{cancel_plan, decide_plan, dto, Actor, RequestError};
 use crate::app::AppState;
 use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
@@ -373,20 +373,13 @@ async fn close_grant(
     visible(state, who, id).await?;
     let now = state.clock.now_ms();
     let me = actor(who, now);
-    let plan = |s: &RequestSnapshot| close_grant_plan(s, &me, revoke, now);
     let action = if revoke {
         AuditAction::AccessGrantRevoke
     } else {
         AuditAction::AccessGrantEnd
     };
-    let result = state.store.transition_request(id, &plan).await;
+    let result = super::close_grant(&*state.store, &state.sts, &me, id, revoke, now).await;
     let snap = refused_or(state, &me, id, action, now, result).await?;
-    // Credentials issued under the grant stop working on this instance now; other
-    // instances load the revocation on their next tick.
-    state
-        .sts
-        .revocations
-        .apply(&super::grant_revocation(&snap.request, now));
     Ok(Json(dto(&snap, &me, now)))
 }
 

@@ -30,7 +30,7 @@ use gatehouse_shared::requests::{
 use zeroize::Zeroizing;
 
 use crate::access_requests::access_policies::{self, ApprovalPolicies, EligibilityPolicies};
-use crate::access_requests::{close_grant_plan, decide_plan, Actor};
+use crate::access_requests::{decide_plan, Actor};
 use crate::audit::ClientMeta;
 use crate::auth::sessions::CurrentSession;
 use crate::clock::Millis;
@@ -646,14 +646,8 @@ impl Seeder<'_> {
     }
 
     async fn end_grant(&self, who: &CurrentSession, id: &str, at: Millis) -> anyhow::Result<()> {
-        let me = Actor::of(who, at);
-        let plan = |s: &RequestSnapshot| close_grant_plan(s, &me, false, at);
-        let snap = self.env.cloud.store.transition_request(id, &plan).await?;
-        self.env
-            .cloud
-            .sts
-            .revocations
-            .apply(&crate::access_requests::grant_revocation(&snap.request, at));
+        let (store, sts) = (self.env.cloud.store, self.env.cloud.sts);
+        crate::access_requests::close_grant(store, sts, &Actor::of(who, at), id, false, at).await?;
         self.checkpoint(at).await
     }
 }

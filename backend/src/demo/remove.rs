@@ -9,14 +9,14 @@ use serde_json::json;
 use super::{kind, DemoError, Env};
 use crate::access_requests::access_policies::{self, ApprovalPolicies, EligibilityPolicies};
 use crate::access_requests::RequestError;
-use crate::access_requests::{close_grant_plan, state_of, Actor};
+use crate::access_requests::{state_of, Actor};
 use crate::audit::NewEvent;
 use crate::auth::sessions::CurrentSession;
 use crate::break_glass::BreakGlassError;
 use crate::clock::Millis;
 use crate::directory::DirectoryError;
 use crate::permission_sets::PermissionSetError;
-use crate::store::{RequestSnapshot, StoreError};
+use crate::store::StoreError;
 use gatehouse_shared::requests::RequestState;
 
 /// The order kinds are removed in: what refers to something goes before it.
@@ -132,16 +132,8 @@ async fn revoke_grant(
     if state_of(r) != RequestState::Active || r.ends_at.is_some_and(|e| e <= now) {
         return Ok(false);
     }
-    let me = Actor::of(who, now);
-    let plan = |s: &RequestSnapshot| close_grant_plan(s, &me, true, now);
-    let snap = store.transition_request(id, &plan).await?;
-    env.cloud
-        .sts
-        .revocations
-        .apply(&crate::access_requests::grant_revocation(
-            &snap.request,
-            now,
-        ));
+    crate::access_requests::close_grant(store, env.cloud.sts, &Actor::of(who, now), id, true, now)
+        .await?;
     Ok(true)
 }
 
